@@ -1,0 +1,144 @@
+//! # zoomstack-kernel
+//!
+//! The escape-time kernel of zoomstack: the notebook's pixel grid ([`StackParams`],
+//! [`LevelGrid`]), its exact arithmetic as a scalar reference ([`spec::escape_scalar`]) and
+//! SIMD backends ([`Backend`]) that equal the reference bit for bit.
+//!
+//! ```
+//! use zoomstack_kernel::{AxisSlice, Backend, StackParams, render_block};
+//!
+//! let params = StackParams::default(); // the notebook's 512 x 512 stack
+//! // Every 64th row and column of level 3000: an 8 x 8 strided sub-grid.
+//! let (rows, cols) = (AxisSlice::new(0, 64, 8), AxisSlice::new(0, 64, 8));
+//! let mut counts = vec![0u16; 64];
+//! render_block(&params, 3000, rows, cols, Backend::fastest(), &mut counts).unwrap();
+//! // Identical to the scalar reference, pixel for pixel.
+//! let grid = params.level_grid(3000).unwrap();
+//! let c = (grid.cols.at(64), grid.rows.at(128));
+//! assert_eq!(counts[2 * 8 + 1], zoomstack_kernel::spec::escape_scalar(c.0, c.1, 256));
+//! ```
+
+mod backend;
+mod error;
+pub mod escape;
+mod grid;
+mod lanes;
+pub mod spec;
+
+pub use backend::Backend;
+pub use error::KernelError;
+pub use grid::{AxisSlice, LevelGrid, Linspace, StackParams, validate_max_iter};
+pub use lanes::FUSED;
+
+use escape::PixelSource;
+
+/// Version of the counting contract (grid, arithmetic, count convention). Stores written
+/// under one contract version are bit-identical whenever the parameters are.
+pub const CONTRACT_VERSION: u32 = 1;
+
+struct GridSource<'a> {
+    xs: &'a [f64],
+    ys: &'a [f64],
+}
+
+impl PixelSource for GridSource<'_> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.xs.len() * self.ys.len()
+    }
+    #[inline]
+    fn at(&self, p: usize) -> (f64, f64) {
+        let n = self.xs.len();
+        (self.xs[p % n], self.ys[p / n])
+    }
+}
+
+struct PointSource<'a> {
+    re: &'a [f64],
+    im: &'a [f64],
+}
+
+impl PixelSource for PointSource<'_> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.re.len()
+    }
+    #[inline]
+    fn at(&self, p: usize) -> (f64, f64) {
+        (self.re[p], self.im[p])
+    }
+}
+
+/// Renders the strided sub-grid `rows` x `cols` of level `level` into `out` (row-major,
+/// `rows.count * cols.count` counts).
+///
+/// Every pixel has exactly the coordinates it has in the full grid, so any sub-grid equals the
+/// corresponding pixels of the full level.
+pub fn render_block(
+    params: &StackParams,
+    level: u64,
+    rows: AxisSlice,
+    cols: AxisSlice,
+    backend: Backend,
+    out: &mut [u16],
+) -> Result<(), KernelError> {
+    let grid = params.level_grid(level)?;
+    rows.check("rows", params.height)?;
+    cols.check("cols", params.width)?;
+    let expected = rows.count * cols.count;
+    if out.len() != expected {
+        return Err(KernelError::BadOutputLen {
+            got: out.len(),
+            expected,
+        });
+    }
+    let xs: Vec<f64> = (0..cols.count)
+        .map(|k| grid.cols.at(cols.index(k)))
+        .collect();
+    let ys: Vec<f64> = (0..rows.count)
+        .map(|k| grid.rows.at(rows.index(k)))
+        .collect();
+    backend.run(&GridSource { xs: &xs, ys: &ys }, grid.max_iter, out);
+    Ok(())
+}
+
+/// Escape counts of arbitrary points `re[i] + i im[i]`.
+pub fn render_points(
+    re: &[f64],
+    im: &[f64],
+    max_iter: u32,
+    backend: Backend,
+    out: &mut [u16],
+) -> Result<(), KernelError> {
+    validate_max_iter(max_iter as u64)?;
+    if re.len() != im.len() || re.len() != out.len() {
+        return Err(KernelError::LengthMismatch {
+            re: re.len(),
+            im: im.len(),
+            out: out.len(),
+        });
+    }
+    for (what, v) in re
+        .iter()
+        .map(|&v| ("re", v))
+        .chain(im.iter().map(|&v| ("im", v)))
+    {
+        if !v.is_finite() {
+            return Err(KernelError::BadFloat {
+                what,
+                value: v,
+                expected: "a finite coordinate",
+            });
+        }
+    }
+    backend.run(&PointSource { re, im }, max_iter, out);
+    Ok(())
+}
+
+/// The work in `counts`: a pixel with count `n` cost `min(n + 1, max_iter)` updates.
+pub fn pixel_iterations(counts: &[u16], max_iter: u32) -> u64 {
+    counts
+        .iter()
+        .map(|&n| (n as u64 + 1).min(max_iter as u64))
+        .sum()
+}
