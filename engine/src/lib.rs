@@ -1,0 +1,1 @@
+//! Lazy zoom-stack arrays (being built: see issue 3).

@@ -1,0 +1,1 @@
+//! Sinks for zoomstack tile streams (being built: see issue 4).
