@@ -8,7 +8,8 @@
 //!   a cheap test flags every lane whose `|z|^2` is above `4 (1 - 2^-40)` (or NaN). A flagged
 //!   vector replays the block from the saved state one iteration at a time with the exact
 //!   test ([`crate::spec::numpy_abs`] where the cheap test is not decisive), so every lane gets
-//!   the count the reference gives it. This is sound because for `|c| <= 1.9` an orbit that
+//!   the count the reference gives it. Lanes may run past `max_iter` inside a block: a lane
+//!   that did not escape before its limit gets `max_iter` and the extra updates are discarded. This is sound because for `|c| <= 1.9` an orbit that
 //!   reached `|z| > 2 - 1e-14` grows monotonically (`|z|^2 - |c| > |z|`), so it is still
 //!   flagged at the block's end. Lanes with a larger `|c|` force blocks of one iteration.
 //! * A lane that finishes is refilled at once with the next pixel, so vectors stay full.
@@ -61,15 +62,18 @@ pub fn escape_counts<L: Lanes, const V: usize, const K: u32>(
     out: &mut [u16],
 ) {
     debug_assert_eq!(out.len(), src.len());
+    const { assert!(K >= 1) };
+    let zero = L::splat(0.0);
     let mut m = Machine::<L, V, K> {
-        zr: [L::splat(0.0); V],
-        zi: [L::splat(0.0); V],
-        cr: [L::splat(0.0); V],
-        ci: [L::splat(0.0); V],
+        zr: [zero; V],
+        zi: [zero; V],
+        cr: [zero; V],
+        ci: [zero; V],
+        it: [L::splat(IDLE_ITERS); V],
         pix: vec![IDLE; V * L::N],
-        start: vec![0; V * L::N],
         hazard: vec![false; V * L::N],
-        step: 0,
+        hazards: 0,
+        active: 0,
         next: 0,
         max_iter,
         shortcuts,
@@ -77,19 +81,24 @@ pub fn escape_counts<L: Lanes, const V: usize, const K: u32>(
     m.run(src, out);
 }
 
+/// Iteration count of an idle lane: never reaches any limit.
+const IDLE_ITERS: f64 = -1e300;
+
 struct Machine<L: Lanes, const V: usize, const K: u32> {
     zr: [L; V],
     zi: [L; V],
     cr: [L; V],
     ci: [L; V],
+    /// Updates done per lane (exact small integers as f64).
+    it: [L; V],
     /// Pixel index per lane, or IDLE.
     pix: Vec<usize>,
-    /// Value of `step` when the lane's pixel started.
-    start: Vec<u64>,
     /// Lane's `|c|` is too large for unchecked blocks.
     hazard: Vec<bool>,
-    /// Iterations done by the machine so far.
-    step: u64,
+    /// Number of busy hazard lanes.
+    hazards: usize,
+    /// Number of busy lanes.
+    active: usize,
     /// Next pixel to hand out.
     next: usize,
     max_iter: u32,
@@ -105,61 +114,47 @@ fn update<L: Lanes>(zr: L, zi: L, cr: L, ci: L) -> (L, L) {
 
 impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
     fn run(&mut self, src: &impl PixelSource, out: &mut [u16]) {
-        for lane in 0..V * L::N {
-            self.refill(lane, src, out);
+        for v in 0..V {
+            self.refill(v, (1u32 << L::N) - 1, src, out);
         }
-        loop {
-            let Some((deadline, hazard)) = self.schedule() else {
-                break;
-            };
-            let kb = if hazard {
-                1
-            } else {
-                (deadline - self.step).min(K as u64) as u32
-            };
-            let (saved_zr, saved_zi) = (self.zr, self.zi);
+        let maybe = L::splat(MAYBE_OUT);
+        let limit = L::splat(self.max_iter as f64);
+        while self.active > 0 {
+            let kb = if self.hazards > 0 { 1 } else { K };
+            let (saved_zr, saved_zi, saved_it) = (self.zr, self.zi, self.it);
+            // Local copies keep the whole state in registers for the block.
+            let (mut zr, mut zi, cr, ci) = (self.zr, self.zi, self.cr, self.ci);
             for _ in 0..kb {
                 for v in 0..V {
-                    (self.zr[v], self.zi[v]) =
-                        update(self.zr[v], self.zi[v], self.cr[v], self.ci[v]);
+                    (zr[v], zi[v]) = update(zr[v], zi[v], cr[v], ci[v]);
                 }
             }
-            let step0 = self.step;
-            self.step += kb as u64;
-            let maybe = L::splat(MAYBE_OUT);
+            let kbv = L::splat(kb as f64);
             for v in 0..V {
-                if L::outside_mask(self.zr[v], self.zi[v], maybe) != 0 {
-                    self.replay(v, saved_zr[v], saved_zi[v], kb, step0, src, out);
-                }
+                self.it[v] = self.it[v] + kbv;
             }
-            if self.step == deadline {
-                for lane in 0..V * L::N {
-                    let p = self.pix[lane];
-                    if p != IDLE && self.step - self.start[lane] == self.max_iter as u64 {
-                        out[p] = self.max_iter as u16;
-                        self.refill(lane, src, out);
+            (self.zr, self.zi) = (zr, zi);
+            for v in 0..V {
+                let outside = L::outside_mask(zr[v], zi[v], maybe);
+                let limited = L::ge_mask(self.it[v], limit);
+                if outside != 0 {
+                    // Some lane may have escaped within the block: replay it exactly.
+                    self.replay(v, saved_zr[v], saved_zi[v], saved_it[v], kb, src, out);
+                } else if limited != 0 {
+                    // No lane escaped in this block; the ones past the limit are done.
+                    for i in 0..L::N {
+                        if limited & (1 << i) != 0 {
+                            self.record(v * L::N + i, self.max_iter as u16, out);
+                        }
                     }
+                    self.refill(v, limited, src, out);
                 }
             }
         }
     }
 
-    /// The earliest deadline of an active lane and whether any active lane is a hazard;
-    /// `None` when every lane is idle.
-    fn schedule(&self) -> Option<(u64, bool)> {
-        let mut deadline = u64::MAX;
-        let mut hazard = false;
-        for lane in 0..V * L::N {
-            if self.pix[lane] != IDLE {
-                deadline = deadline.min(self.start[lane] + self.max_iter as u64);
-                hazard |= self.hazard[lane];
-            }
-        }
-        (deadline != u64::MAX).then_some((deadline, hazard))
-    }
-
-    /// Replays the last block of vector `v` one iteration at a time with the exact test,
-    /// finishing the lanes that escaped within it.
+    /// Replays the last block of vector `v` from its saved state one iteration at a time
+    /// with the exact test, finishing every lane that escaped or reached `max_iter` within it.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn replay(
@@ -167,21 +162,36 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
         v: usize,
         mut zr: L,
         mut zi: L,
+        it0: L,
         kb: u32,
-        step0: u64,
         src: &impl PixelSource,
         out: &mut [u16],
     ) {
         let n = L::N;
+        let mut it0_lanes = [0.0f64; 8];
+        it0.store(&mut it0_lanes);
         let mut live = 0u32;
         for i in 0..n {
             if self.pix[v * n + i] != IDLE {
                 live |= 1 << i;
             }
         }
-        let mut escaped: Vec<(usize, u16)> = Vec::new();
+        // Lanes that reach max_iter within this block (usually none).
+        let limited = L::ge_mask(it0 + L::splat(kb as f64), L::splat(self.max_iter as f64)) & live;
+        let mut finished = 0u32;
         let (mut ar, mut ai) = ([0.0f64; 8], [0.0f64; 8]);
         for t in 0..kb {
+            if limited != 0 {
+                // Lanes that already did max_iter updates before this one are done.
+                for i in 0..n {
+                    let bit = 1 << i;
+                    if limited & live & bit != 0 && it0_lanes[i] + t as f64 >= self.max_iter as f64 {
+                        self.record(v * n + i, self.max_iter as u16, out);
+                        live &= !bit;
+                        finished |= bit;
+                    }
+                }
+            }
             (zr, zi) = update(zr, zi, self.cr[v], self.ci[v]);
             let mask = L::outside_mask(zr, zi, L::splat(MAYBE_OUT)) & live;
             if mask == 0 {
@@ -190,55 +200,84 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
             zr.store(&mut ar);
             zi.store(&mut ai);
             for i in 0..n {
-                if mask & (1 << i) == 0 {
+                let bit = 1 << i;
+                if mask & bit == 0 {
                     continue;
                 }
                 let s = ar[i] * ar[i] + ai[i] * ai[i];
                 if s > SURELY_OUT || numpy_abs(ar[i], ai[i]) > 2.0 {
-                    let lane = v * n + i;
-                    let count = step0 + t as u64 - self.start[lane];
-                    escaped.push((lane, count as u16));
-                    live &= !(1 << i);
+                    self.record(v * n + i, (it0_lanes[i] + t as f64) as u16, out);
+                    live &= !bit;
+                    finished |= bit;
                 }
             }
         }
-        for (lane, count) in escaped {
-            out[self.pix[lane]] = count;
-            self.refill(lane, src, out);
+        // Lanes that reach the limit exactly at the block's end.
+        for i in 0..n {
+            let bit = 1 << i;
+            if limited & live & bit != 0 && it0_lanes[i] + kb as f64 >= self.max_iter as f64 {
+                self.record(v * n + i, self.max_iter as u16, out);
+                finished |= bit;
+            }
+        }
+        if finished != 0 {
+            self.refill(v, finished, src, out);
         }
     }
 
-    /// Gives `lane` the next pixel that needs iterating (finishing shortcut pixels on the
-    /// way), or makes it idle.
-    fn refill(&mut self, lane: usize, src: &impl PixelSource, out: &mut [u16]) {
-        let (v, i) = (lane / L::N, lane % L::N);
+    /// Records the count of `lane`'s pixel; the lane must be refilled afterwards.
+    #[inline]
+    fn record(&mut self, lane: usize, count: u16, out: &mut [u16]) {
+        out[self.pix[lane]] = count;
+        self.active -= 1;
+        if self.hazard[lane] {
+            self.hazards -= 1;
+        }
+        self.pix[lane] = IDLE;
+    }
+
+    /// Gives each lane of vector `v` in `lanes` the next pixel that needs iterating
+    /// (finishing shortcut pixels on the way), or makes it idle. One store and one load per
+    /// state vector, however many lanes change.
+    fn refill(&mut self, v: usize, lanes: u32, src: &impl PixelSource, out: &mut [u16]) {
+        let n = L::N;
+        let (mut cr, mut ci, mut zr, mut zi, mut it) = ([0.0f64; 8], [0.0f64; 8], [0.0f64; 8], [0.0f64; 8], [0.0f64; 8]);
+        self.cr[v].store(&mut cr);
+        self.ci[v].store(&mut ci);
+        self.zr[v].store(&mut zr);
+        self.zi[v].store(&mut zi);
+        self.it[v].store(&mut it);
         let total = src.len();
-        let (mut c_re, mut c_im, mut p) = (0.0, 0.0, IDLE);
-        while self.next < total {
-            let q = self.next;
-            self.next += 1;
-            let (a, b) = src.at(q);
-            if self.shortcuts && in_cardioid_or_bulb(a, b) {
-                out[q] = self.max_iter as u16;
+        for i in 0..n {
+            if lanes & (1 << i) == 0 {
                 continue;
             }
-            (c_re, c_im, p) = (a, b, q);
-            break;
+            let (mut c_re, mut c_im, mut p) = (0.0, 0.0, IDLE);
+            while self.next < total {
+                let q = self.next;
+                self.next += 1;
+                let (a, b) = src.at(q);
+                if self.shortcuts && in_cardioid_or_bulb(a, b) {
+                    out[q] = self.max_iter as u16;
+                    continue;
+                }
+                (c_re, c_im, p) = (a, b, q);
+                break;
+            }
+            let busy = p != IDLE;
+            let hazard = busy && !(c_re * c_re + c_im * c_im <= HAZARD_C2);
+            let lane = v * n + i;
+            self.pix[lane] = p;
+            self.hazard[lane] = hazard;
+            self.active += usize::from(busy);
+            self.hazards += usize::from(hazard);
+            (cr[i], ci[i], zr[i], zi[i]) = (c_re, c_im, 0.0, 0.0);
+            it[i] = if busy { 0.0 } else { IDLE_ITERS };
         }
-        self.pix[lane] = p;
-        self.start[lane] = self.step;
-        self.hazard[lane] = p != IDLE && !(c_re * c_re + c_im * c_im <= HAZARD_C2);
-        set_lane(&mut self.cr[v], i, c_re);
-        set_lane(&mut self.ci[v], i, c_im);
-        set_lane(&mut self.zr[v], i, 0.0);
-        set_lane(&mut self.zi[v], i, 0.0);
+        self.cr[v] = L::load(&cr);
+        self.ci[v] = L::load(&ci);
+        self.zr[v] = L::load(&zr);
+        self.zi[v] = L::load(&zi);
+        self.it[v] = L::load(&it);
     }
-}
-
-#[inline(always)]
-fn set_lane<L: Lanes>(x: &mut L, i: usize, value: f64) {
-    let mut a = [0.0f64; 8];
-    x.store(&mut a);
-    a[i] = value;
-    *x = L::load(&a);
 }

@@ -31,6 +31,8 @@ pub trait Lanes: Copy + Add<Output = Self> + Mul<Output = Self> {
     fn double_plus(t: Self, c: Self) -> Self;
     /// Bit `i` set where lane `i` has `!(zr^2 + zi^2 <= threshold)` (NaN counts as set).
     fn outside_mask(zr: Self, zi: Self, threshold: Self) -> u32;
+    /// Bit `i` set where lane `i` has `a >= b`.
+    fn ge_mask(a: Self, b: Self) -> u32;
 }
 
 impl Lanes for f64 {
@@ -58,6 +60,10 @@ impl Lanes for f64 {
     #[inline(always)]
     fn outside_mask(zr: Self, zi: Self, threshold: Self) -> u32 {
         u32::from(!(zr * zr + zi * zi <= threshold))
+    }
+    #[inline(always)]
+    fn ge_mask(a: Self, b: Self) -> u32 {
+        u32::from(a >= b)
     }
 }
 
@@ -100,6 +106,10 @@ macro_rules! wide_lanes {
                 let s = zr * zr + zi * zi;
                 // `simd_le` is false for NaN, so NaN lanes land in the mask.
                 !s.simd_le(threshold).to_bitmask() & ((1u32 << $n) - 1)
+            }
+            #[inline(always)]
+            fn ge_mask(a: Self, b: Self) -> u32 {
+                a.simd_ge(b).to_bitmask()
             }
         }
     };

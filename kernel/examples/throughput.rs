@@ -1,0 +1,34 @@
+//! Quick kernel throughput check: `cargo run --release -p zoomstack-kernel --example throughput`.
+//! Times are this thread's CPU time, so other load on the machine disturbs them less.
+//! (The numbers we publish come from the criterion benches in `benches/`.)
+
+use cpu_time::ThreadTime as Instant;
+use zoomstack_kernel::{AxisSlice, Backend, StackParams, pixel_iterations, render_block};
+
+fn main() {
+    let p = StackParams::default();
+    let levels = [0u64, 3000, 20000, 60000, 119999];
+    let mut out = vec![0u16; 512 * 512];
+    for backend in Backend::ALL {
+        let mut work = 0u64;
+        let mut best = f64::INFINITY;
+        for _ in 0..3 {
+            let t = Instant::now();
+            work = 0;
+            for &l in &levels {
+                render_block(&p, l, AxisSlice::full(512), AxisSlice::full(512), backend, &mut out).unwrap();
+                work += pixel_iterations(&out, p.max_iter);
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        println!("{:<8} {:>8.3e} pixel-iterations/s  ({})", backend.name(), work as f64 / best, backend.describe());
+        if std::env::args().any(|a| a == "--per-level") {
+            for &l in &levels {
+                let t = Instant::now();
+                render_block(&p, l, AxisSlice::full(512), AxisSlice::full(512), backend, &mut out).unwrap();
+                let dt = t.elapsed().as_secs_f64();
+                println!("    level {l:>6}: {:>8.3e} /s, {:.2} ms", pixel_iterations(&out, p.max_iter) as f64 / dt, dt * 1e3);
+            }
+        }
+    }
+}
