@@ -16,18 +16,43 @@ fn main() {
             let t = Instant::now();
             work = 0;
             for &l in &levels {
-                render_block(&p, l, AxisSlice::full(512), AxisSlice::full(512), backend, &mut out).unwrap();
+                render_block(
+                    &p,
+                    l,
+                    AxisSlice::full(512),
+                    AxisSlice::full(512),
+                    backend,
+                    &mut out,
+                )
+                .unwrap();
                 work += pixel_iterations(&out, p.max_iter);
             }
             best = best.min(t.elapsed().as_secs_f64());
         }
-        println!("{:<8} {:>8.3e} pixel-iterations/s  ({})", backend.name(), work as f64 / best, backend.describe());
+        println!(
+            "{:<8} {:>8.3e} pixel-iterations/s  ({})",
+            backend.name(),
+            work as f64 / best,
+            backend.describe()
+        );
         if std::env::args().any(|a| a == "--per-level") {
             for &l in &levels {
                 let t = Instant::now();
-                render_block(&p, l, AxisSlice::full(512), AxisSlice::full(512), backend, &mut out).unwrap();
+                render_block(
+                    &p,
+                    l,
+                    AxisSlice::full(512),
+                    AxisSlice::full(512),
+                    backend,
+                    &mut out,
+                )
+                .unwrap();
                 let dt = t.elapsed().as_secs_f64();
-                println!("    level {l:>6}: {:>8.3e} /s, {:.2} ms", pixel_iterations(&out, p.max_iter) as f64 / dt, dt * 1e3);
+                println!(
+                    "    level {l:>6}: {:>8.3e} /s, {:.2} ms",
+                    pixel_iterations(&out, p.max_iter) as f64 / dt,
+                    dt * 1e3
+                );
             }
         }
     }

@@ -11,7 +11,7 @@ use wide::{f64x4, f64x8};
 const SCALAR_V: usize = 4;
 const X4_V: usize = 6;
 const X8_V: usize = 4;
-const BLOCK: u32 = 8;
+const BLOCK: u32 = 16;
 
 /// A lane width of the escape loop. All backends give identical counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

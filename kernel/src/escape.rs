@@ -45,12 +45,15 @@ pub fn in_cardioid_or_bulb(cr: f64, ci: f64) -> bool {
     q * (q + u) < 0.25 * y2 - 1e-4
 }
 
-/// Where pixels come from: `len` pixels, pixel `p` at `c = at(p)`.
+/// Where pixels come from: `len()` pixels in rows of `row_len()`; pixel `p` is
+/// `point(p / row_len, p % row_len)`.
 pub trait PixelSource {
     /// Number of pixels.
     fn len(&self) -> usize;
-    /// The point of pixel `p`.
-    fn at(&self, p: usize) -> (f64, f64);
+    /// Pixels per row (>= 1).
+    fn row_len(&self) -> usize;
+    /// The point `c` of the pixel at `row`, `col`.
+    fn point(&self, row: usize, col: usize) -> (f64, f64);
 }
 
 /// Computes `out[p]` for every pixel of `src` with `V` vectors of `L` in flight and escape
@@ -75,6 +78,8 @@ pub fn escape_counts<L: Lanes, const V: usize, const K: u32>(
         hazards: 0,
         active: 0,
         next: 0,
+        next_row: 0,
+        next_col: 0,
         max_iter,
         shortcuts,
     };
@@ -101,6 +106,9 @@ struct Machine<L: Lanes, const V: usize, const K: u32> {
     active: usize,
     /// Next pixel to hand out.
     next: usize,
+    /// Row and column of `next` (no division per pixel).
+    next_row: usize,
+    next_col: usize,
     max_iter: u32,
     shortcuts: bool,
 }
@@ -139,7 +147,16 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
                 let limited = L::ge_mask(self.it[v], limit);
                 if outside != 0 {
                     // Some lane may have escaped within the block: replay it exactly.
-                    self.replay(v, saved_zr[v], saved_zi[v], saved_it[v], kb, src, out);
+                    self.replay(
+                        v,
+                        saved_zr[v],
+                        saved_zi[v],
+                        saved_it[v],
+                        kb,
+                        outside,
+                        src,
+                        out,
+                    );
                 } else if limited != 0 {
                     // No lane escaped in this block; the ones past the limit are done.
                     for i in 0..L::N {
@@ -164,6 +181,7 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
         mut zi: L,
         it0: L,
         kb: u32,
+        flagged: u32,
         src: &impl PixelSource,
         out: &mut [u16],
     ) {
@@ -181,11 +199,17 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
         let mut finished = 0u32;
         let (mut ar, mut ai) = ([0.0f64; 8], [0.0f64; 8]);
         for t in 0..kb {
+            // Only lanes flagged at the block's end can have escaped in it: once they and the
+            // limited lanes are settled, the rest of the block needs no replay.
+            if (flagged | limited) & live == 0 {
+                break;
+            }
             if limited != 0 {
                 // Lanes that already did max_iter updates before this one are done.
                 for i in 0..n {
                     let bit = 1 << i;
-                    if limited & live & bit != 0 && it0_lanes[i] + t as f64 >= self.max_iter as f64 {
+                    if limited & live & bit != 0 && it0_lanes[i] + t as f64 >= self.max_iter as f64
+                    {
                         self.record(v * n + i, self.max_iter as u16, out);
                         live &= !bit;
                         finished |= bit;
@@ -241,13 +265,19 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
     /// state vector, however many lanes change.
     fn refill(&mut self, v: usize, lanes: u32, src: &impl PixelSource, out: &mut [u16]) {
         let n = L::N;
-        let (mut cr, mut ci, mut zr, mut zi, mut it) = ([0.0f64; 8], [0.0f64; 8], [0.0f64; 8], [0.0f64; 8], [0.0f64; 8]);
+        let (mut cr, mut ci, mut zr, mut zi, mut it) = (
+            [0.0f64; 8],
+            [0.0f64; 8],
+            [0.0f64; 8],
+            [0.0f64; 8],
+            [0.0f64; 8],
+        );
         self.cr[v].store(&mut cr);
         self.ci[v].store(&mut ci);
         self.zr[v].store(&mut zr);
         self.zi[v].store(&mut zi);
         self.it[v].store(&mut it);
-        let total = src.len();
+        let (total, row_len) = (src.len(), src.row_len());
         for i in 0..n {
             if lanes & (1 << i) == 0 {
                 continue;
@@ -255,8 +285,12 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
             let (mut c_re, mut c_im, mut p) = (0.0, 0.0, IDLE);
             while self.next < total {
                 let q = self.next;
+                let (a, b) = src.point(self.next_row, self.next_col);
                 self.next += 1;
-                let (a, b) = src.at(q);
+                self.next_col += 1;
+                if self.next_col == row_len {
+                    (self.next_row, self.next_col) = (self.next_row + 1, 0);
+                }
                 if self.shortcuts && in_cardioid_or_bulb(a, b) {
                     out[q] = self.max_iter as u16;
                     continue;

@@ -47,9 +47,12 @@ impl PixelSource for GridSource<'_> {
         self.xs.len() * self.ys.len()
     }
     #[inline]
-    fn at(&self, p: usize) -> (f64, f64) {
-        let n = self.xs.len();
-        (self.xs[p % n], self.ys[p / n])
+    fn row_len(&self) -> usize {
+        self.xs.len().max(1)
+    }
+    #[inline]
+    fn point(&self, row: usize, col: usize) -> (f64, f64) {
+        (self.xs[col], self.ys[row])
     }
 }
 
@@ -64,8 +67,12 @@ impl PixelSource for PointSource<'_> {
         self.re.len()
     }
     #[inline]
-    fn at(&self, p: usize) -> (f64, f64) {
-        (self.re[p], self.im[p])
+    fn row_len(&self) -> usize {
+        self.re.len().max(1)
+    }
+    #[inline]
+    fn point(&self, _row: usize, col: usize) -> (f64, f64) {
+        (self.re[col], self.im[col])
     }
 }
 
