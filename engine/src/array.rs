@@ -1,0 +1,367 @@
+//! [`LazyArray`]: a handle that records operations as a small plan tree ([`PlanNode`]).
+
+use crate::describe::Describe;
+use crate::error::{EngineError, Result};
+use crate::plan::RenderPlan;
+use crate::slice::{AXES, IndexRange, SliceSpec, parse_select};
+use crate::stack::{DEFAULT_CHUNKS, ZoomStack};
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+
+/// How [`LazyArray::downsample`] reduces a `fy x fx` block of pixels to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DownsampleMode {
+    /// Keep the block's first pixel: exactly numpy's `[:, ::fy, ::fx]`. Output length
+    /// `ceil(n / f)`.
+    Stride,
+    /// The mean of the block, rounded half to even (`q = sum / n`; round up when the remainder
+    /// is above `n / 2`, or equal to it and `q` is odd). This is numpy's
+    /// `np.round(block.mean())` for every block of fewer than 2^32 pixels. Output length
+    /// `ceil(n / f)`, like `Stride`: a partial block at the bottom or right edge averages the
+    /// pixels it has (xarray's `coarsen(boundary="pad").mean()`), so no pixel is dropped.
+    Mean,
+}
+
+impl DownsampleMode {
+    /// `stride` or `mean`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DownsampleMode::Stride => "stride",
+            DownsampleMode::Mean => "mean",
+        }
+    }
+}
+
+impl fmt::Display for DownsampleMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DownsampleMode {
+    type Err = String;
+    /// `stride` or `mean` (case-insensitive).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "stride" => Ok(DownsampleMode::Stride),
+            "mean" => Ok(DownsampleMode::Mean),
+            _ => Err(format!(
+                "unknown downsample mode {s:?}: expected \"stride\" or \"mean\""
+            )),
+        }
+    }
+}
+
+/// One node of the logical plan, as the user wrote it. Every node knows its input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanNode {
+    /// The whole stack.
+    Source {
+        /// The stack.
+        stack: ZoomStack,
+    },
+    /// numpy basic slicing on the three axes.
+    Select {
+        /// The input plan.
+        input: Arc<PlanNode>,
+        /// The slices as given.
+        specs: [SliceSpec; 3],
+        /// The same, normalized against the input's shape.
+        ranges: [IndexRange; 3],
+    },
+    /// A new chunk shape (becomes the executor's tiling).
+    Rechunk {
+        /// The input plan.
+        input: Arc<PlanNode>,
+        /// Chunk shape requested.
+        chunks: [usize; 3],
+    },
+    /// Downsampling of the two spatial axes.
+    Downsample {
+        /// The input plan.
+        input: Arc<PlanNode>,
+        /// Factors `[fy, fx]`.
+        factors: [u64; 2],
+        /// How a block becomes a pixel.
+        mode: DownsampleMode,
+    },
+}
+
+impl PlanNode {
+    /// The node's input, if it has one.
+    pub fn input(&self) -> Option<&PlanNode> {
+        match self {
+            PlanNode::Source { .. } => None,
+            PlanNode::Select { input, .. }
+            | PlanNode::Rechunk { input, .. }
+            | PlanNode::Downsample { input, .. } => Some(input),
+        }
+    }
+
+    /// The stack at the root of the plan.
+    pub fn stack(&self) -> &ZoomStack {
+        let mut node = self;
+        loop {
+            match node {
+                PlanNode::Source { stack } => return stack,
+                PlanNode::Select { input, .. }
+                | PlanNode::Rechunk { input, .. }
+                | PlanNode::Downsample { input, .. } => node = input,
+            }
+        }
+    }
+
+    /// The nodes from the source to this one.
+    pub fn chain(&self) -> Vec<&PlanNode> {
+        let mut v = vec![self];
+        let mut node = self;
+        while let Some(i) = node.input() {
+            v.push(i);
+            node = i;
+        }
+        v.reverse();
+        v
+    }
+
+    /// One line describing this node alone.
+    pub fn label(&self) -> String {
+        match self {
+            PlanNode::Source { stack } => format!(
+                "ZoomStack levels={} frame={}x{} max_iter={} center=({}, {}) scale0={} zoom_per_level={}",
+                stack.levels,
+                stack.params.height,
+                stack.params.width,
+                stack.params.max_iter,
+                stack.params.center_re,
+                stack.params.center_im,
+                stack.params.scale0,
+                stack.params.zoom_per_level
+            ),
+            PlanNode::Select { specs, ranges, .. } => format!(
+                "Select [{}, {}, {}] = [{}, {}, {}]",
+                specs[0], specs[1], specs[2], ranges[0], ranges[1], ranges[2]
+            ),
+            PlanNode::Rechunk { chunks, .. } => {
+                format!("Rechunk ({}, {}, {})", chunks[0], chunks[1], chunks[2])
+            }
+            PlanNode::Downsample { factors, mode, .. } => {
+                format!("Downsample {mode} {}x{}", factors[0], factors[1])
+            }
+        }
+    }
+}
+
+/// A lazy 3-D array `(level, y, x)` of `u16` escape counts: a stack plus recorded operations.
+///
+/// Every method returns a new handle and computes nothing (cloning is O(1)). Shapes and
+/// indices are checked when an operation is recorded, so a bad select fails at once with a typed
+/// error. [`LazyArray::optimize`] turns the recorded chain into a [`RenderPlan`] that renders only
+/// the pixels the chain needs.
+///
+/// Chunks: a select or downsample keeps the chunk shape (clamped to the new shape). dask instead
+/// shrinks chunks by the step (its preview `[0:20000:500, ::2, ::2]` has chunks `(1, 128, 128)`);
+/// here the chunk shape is the executor's tile shape, chosen with [`LazyArray::rechunk`].
+///
+/// ```
+/// use zoomstack_engine::{DownsampleMode, ZoomStack};
+/// let a = ZoomStack::default().array();
+/// let p = a.select("[0:20000:500, ::2, ::2]").unwrap();
+/// assert_eq!(p.shape(), [40, 256, 256]);
+/// let small = p.downsample(4, 4, DownsampleMode::Mean).unwrap().rechunk([8, 64, 64]).unwrap();
+/// assert_eq!((small.shape(), small.chunks()), ([40, 64, 64], [8, 64, 64]));
+/// ```
+#[derive(Debug, Clone)]
+pub struct LazyArray {
+    node: Arc<PlanNode>,
+    shape: [u64; 3],
+    chunks: [usize; 3],
+    /// Factors of the mean downsample recorded so far with a factor above 1, if any.
+    mean: Option<[u64; 2]>,
+}
+
+impl LazyArray {
+    /// The whole stack, chunked [`DEFAULT_CHUNKS`].
+    pub fn from_stack(stack: ZoomStack) -> Self {
+        Self {
+            node: Arc::new(PlanNode::Source { stack }),
+            shape: stack.shape(),
+            chunks: DEFAULT_CHUNKS,
+            mean: None,
+        }
+    }
+
+    fn push(&self, node: PlanNode, shape: [u64; 3], chunks: [usize; 3]) -> Self {
+        Self {
+            node: Arc::new(node),
+            shape,
+            chunks,
+            mean: self.mean,
+        }
+    }
+
+    /// numpy basic slicing from a string, e.g. `"[0:20000:500, ::2, ::2]"`: see
+    /// [`parse_select`] for the syntax and the differences from numpy.
+    pub fn select(&self, text: &str) -> Result<Self> {
+        self.select_slices(parse_select(text)?)
+    }
+
+    /// numpy basic slicing from Rust values.
+    ///
+    /// ```
+    /// use zoomstack_engine::{SliceSpec, ZoomStack};
+    /// let a = ZoomStack::default().array();
+    /// let b = a.select_slices([SliceSpec::index(-1), SliceSpec::FULL, SliceSpec::range(-10, 1000, 3)]).unwrap();
+    /// assert_eq!(b.shape(), [1, 512, 4]);
+    /// ```
+    pub fn select_slices(&self, specs: [SliceSpec; 3]) -> Result<Self> {
+        let mut ranges = [IndexRange::EMPTY; 3];
+        for k in 0..3 {
+            ranges[k] = specs[k].indices(self.shape[k], AXES[k])?;
+        }
+        let shape = ranges.map(|r| r.count);
+        Ok(self.push(
+            PlanNode::Select {
+                input: self.node.clone(),
+                specs,
+                ranges,
+            },
+            shape,
+            self.chunks,
+        ))
+    }
+
+    /// A new chunk shape `[levels, y, x]` (each at least 1; larger than the array is clamped).
+    /// Chunks are the executor's tiles and the sinks' write units.
+    pub fn rechunk(&self, chunks: [usize; 3]) -> Result<Self> {
+        for (k, &c) in chunks.iter().enumerate() {
+            if c == 0 {
+                return Err(EngineError::ZeroChunk { axis: AXES[k] });
+            }
+        }
+        Ok(self.push(
+            PlanNode::Rechunk {
+                input: self.node.clone(),
+                chunks,
+            },
+            self.shape,
+            chunks,
+        ))
+    }
+
+    /// Downsamples the spatial axes by `fy` rows and `fx` columns (each at least 1). Output
+    /// lengths are `ceil(n / f)` in both modes. At most one `Mean` with a factor above 1 per
+    /// pipeline (two would round twice; use one mean by the product of the factors).
+    pub fn downsample(&self, fy: u64, fx: u64, mode: DownsampleMode) -> Result<Self> {
+        for (axis, f) in [("y", fy), ("x", fx)] {
+            if f == 0 {
+                return Err(EngineError::ZeroFactor { axis });
+            }
+        }
+        let mut out = self.push(
+            PlanNode::Downsample {
+                input: self.node.clone(),
+                factors: [fy, fx],
+                mode,
+            },
+            [
+                self.shape[0],
+                self.shape[1].div_ceil(fy),
+                self.shape[2].div_ceil(fx),
+            ],
+            self.chunks,
+        );
+        if mode == DownsampleMode::Mean && (fy > 1 || fx > 1) {
+            if let Some(first) = self.mean {
+                return Err(EngineError::NestedMean {
+                    first,
+                    second: [fy, fx],
+                });
+            }
+            out.mean = Some([fy, fx]);
+        }
+        Ok(out)
+    }
+
+    /// `[levels, y, x]`.
+    pub fn shape(&self) -> [u64; 3] {
+        self.shape
+    }
+
+    /// The chunk (tile) shape, clamped to the array's shape (at least 1 on each axis).
+    pub fn chunks(&self) -> [usize; 3] {
+        clamp_chunks(self.chunks, self.shape)
+    }
+
+    /// The stack this array is a view of.
+    pub fn stack(&self) -> &ZoomStack {
+        self.node.stack()
+    }
+
+    /// The logical plan (the last recorded operation; follow `input` to the source).
+    pub fn plan(&self) -> &PlanNode {
+        &self.node
+    }
+
+    /// The optimized plan, without validating the stack (for `describe` and `explain`).
+    pub(crate) fn fold(&self) -> RenderPlan {
+        RenderPlan::fold(&self.node, self.chunks())
+    }
+
+    /// The optimized plan the executor runs: selects folded together and into the render source
+    /// (through downsampling), stride downsampling turned into selects, rechunk turned into
+    /// the tiling. Validates the stack and the grids of the first and last selected levels.
+    pub fn optimize(&self) -> Result<RenderPlan> {
+        let plan = self.fold();
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// The plan before and after optimization, as text.
+    ///
+    /// ```
+    /// use zoomstack_engine::ZoomStack;
+    /// let a = ZoomStack::default().array().select("[0:20000:500, ::2, ::2]").unwrap();
+    /// let text = a.explain();
+    /// assert!(text.contains("Render levels 0:20000:500 (40 of 120000)"), "{text}");
+    /// ```
+    pub fn explain(&self) -> String {
+        let mut s = String::from("Logical plan:\n");
+        let chain = self.node.chain();
+        for (depth, node) in chain.iter().rev().enumerate() {
+            let _ = writeln!(s, "{:indent$}{}", "", node.label(), indent = 2 + 2 * depth);
+        }
+        let plan = self.fold();
+        s.push_str("Optimized plan:\n");
+        for line in plan.explain_lines() {
+            let _ = writeln!(s, "  {line}");
+        }
+        if let Err(e) = plan.validate() {
+            let _ = writeln!(s, "  INVALID: {e}");
+        }
+        s
+    }
+
+    /// The dask-style summary: bytes, shape, chunk, number of chunks, levels and pixels that
+    /// will be rendered. `Display` prints it as a table.
+    ///
+    /// ```
+    /// use zoomstack_engine::ZoomStack;
+    /// let d = ZoomStack::default().array().describe();
+    /// let text = d.to_string();
+    /// assert!(text.contains("58.59 GiB") && text.contains("128.00 kiB"), "{text}");
+    /// assert!(text.contains("(120000, 512, 512)") && text.contains("480000 chunks"), "{text}");
+    /// ```
+    pub fn describe(&self) -> Describe {
+        Describe::of(&self.fold())
+    }
+}
+
+/// Chunk shape clamped to `1..=max(shape, 1)` on each axis.
+pub(crate) fn clamp_chunks(chunks: [usize; 3], shape: [u64; 3]) -> [usize; 3] {
+    let mut out = [1; 3];
+    for k in 0..3 {
+        let cap = shape[k].max(1).min(usize::MAX as u64) as usize;
+        out[k] = chunks[k].clamp(1, cap);
+    }
+    out
+}

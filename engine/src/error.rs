@@ -1,0 +1,134 @@
+//! The engine's error type.
+
+use zoomstack_kernel::KernelError;
+
+/// Everything that can go wrong between a pipeline description and rendered tiles.
+///
+/// Every message names the offending value and what was expected. Bad input never panics.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A select string that is not numpy basic-slicing syntax.
+    #[error("cannot parse select {text:?} at byte {position}: expected {expected}, found {found}")]
+    SelectSyntax {
+        /// The whole select string.
+        text: String,
+        /// Byte offset of the problem in `text`.
+        position: usize,
+        /// What the parser expected there.
+        expected: &'static str,
+        /// What it found instead (a quoted snippet, or "end of input").
+        found: String,
+    },
+    /// A slice with step 0 in a select string (numpy: "slice step cannot be zero").
+    #[error("select {text:?}: slice step cannot be zero (byte {position}, {axis} axis)")]
+    SelectZeroStep {
+        /// The whole select string.
+        text: String,
+        /// Byte offset of the step in `text`.
+        position: usize,
+        /// Axis name (`level`, `y` or `x`).
+        axis: &'static str,
+    },
+    /// More than three indices, or more than one ellipsis, in a select string.
+    #[error("select {text:?} at byte {position}: {problem} (the array has 3 axes: level, y, x)")]
+    SelectArity {
+        /// The whole select string.
+        text: String,
+        /// Byte offset of the offending item.
+        position: usize,
+        /// What is wrong, in words.
+        problem: String,
+    },
+    /// A slice with step 0 built from Rust ([`crate::SliceSpec`]).
+    #[error("slice {spec} on the {axis} axis: slice step cannot be zero")]
+    ZeroStep {
+        /// The slice, in numpy syntax.
+        spec: String,
+        /// Axis name (`level`, `y` or `x`).
+        axis: &'static str,
+    },
+    /// An integer index outside the axis (numpy raises `IndexError`).
+    #[error("index {index} is out of bounds for the {axis} axis with size {len}")]
+    IndexOutOfBounds {
+        /// Axis name.
+        axis: &'static str,
+        /// The index given.
+        index: i64,
+        /// Length of the axis.
+        len: u64,
+    },
+    /// A chunk size of zero in `rechunk`.
+    #[error("chunk size of the {axis} axis must be at least 1, got 0")]
+    ZeroChunk {
+        /// Axis name.
+        axis: &'static str,
+    },
+    /// A downsampling factor of zero.
+    #[error("downsample factor of the {axis} axis must be at least 1, got 0")]
+    ZeroFactor {
+        /// Axis name.
+        axis: &'static str,
+    },
+    /// A second `Mean` downsample after one with a factor above 1 (each would round on its own;
+    /// the engine fuses at most one averaging step).
+    #[error(
+        "a mean downsample by {second:?} after a mean downsample by {first:?} is not supported: \
+         expected at most one mean downsample with a factor above 1 (use one mean by the product of the factors)"
+    )]
+    NestedMean {
+        /// Factors `[fy, fx]` of the first mean.
+        first: [u64; 2],
+        /// Factors `[fy, fx]` of the second mean.
+        second: [u64; 2],
+    },
+    /// A stack with more levels than the engine can index.
+    #[error("a stack may have at most {max} levels, got {levels}")]
+    TooManyLevels {
+        /// Levels requested.
+        levels: u64,
+        /// The maximum (`i64::MAX`).
+        max: u64,
+    },
+    /// The kernel rejected the parameters or a level (e.g. a scale that underflows to zero).
+    #[error("kernel: {0}")]
+    Kernel(#[from] KernelError),
+    /// A result or a working set larger than the configured memory limit.
+    #[error(
+        "{what} of shape {shape:?} needs {bytes} bytes ({human}), above the memory limit of {limit} bytes; \
+         stream it with for_each_tile/for_each_frame, select less, or raise Executor::memory_limit"
+    )]
+    TooLarge {
+        /// What was too large (`result`, `tiles in flight`, ...).
+        what: &'static str,
+        /// Its shape.
+        shape: Vec<u64>,
+        /// Bytes it would need.
+        bytes: u64,
+        /// The same, human-readable.
+        human: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The cancel flag was raised.
+    #[error("cancelled after {tiles_done} of {tiles_total} tiles")]
+    Cancelled {
+        /// Tiles finished (rendered and consumed, or skipped) before stopping.
+        tiles_done: u64,
+        /// Tiles in the plan.
+        tiles_total: u64,
+    },
+    /// The consumer (a sink) returned an error; the executor stopped.
+    #[error("sink: {0}")]
+    Sink(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The rayon thread pool could not be built.
+    #[error("cannot build a thread pool with {threads} threads: {message}")]
+    ThreadPool {
+        /// Threads requested.
+        threads: usize,
+        /// rayon's message.
+        message: String,
+    },
+}
+
+/// `Result` with [`EngineError`].
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

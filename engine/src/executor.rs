@@ -1,0 +1,760 @@
+//! The streaming parallel executor: renders a [`RenderPlan`]'s tiles on a rayon pool and hands
+//! each one to a consumer as soon as it is done.
+//!
+//! Workers claim tile numbers from a shared counter (C order), render the tile, and call the
+//! consumer themselves, so at most `threads` tiles are in flight in [`Executor::for_each_tile`],
+//! whatever the size of the plan. Tiles are rendered independently of each other and of the
+//! thread that renders them, so their contents are identical for any thread count; only the
+//! order in which the consumer sees them varies. [`Executor::for_each_frame`] reorders whole
+//! frames, holding a small window of level-chunks.
+
+use crate::describe::format_bytes;
+use crate::error::{EngineError, Result};
+use crate::plan::{RenderPlan, TileSpec};
+use crate::render::render_tile;
+use ndarray::{Array3, ArrayView2, s};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+use zoomstack_kernel::Backend;
+
+/// Default memory limit of [`Executor::compute`] and of buffers in flight: 4 GiB.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 4 << 30;
+
+/// Longest sleep of a waiting thread in `for_each_frame` before it re-checks the cancel flag.
+const WAKE: Duration = Duration::from_millis(20);
+
+/// A rendered tile: `spec.shape` counts, row-major `(level, y, x)` within the tile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tile {
+    /// Where the tile sits in the output.
+    pub spec: TileSpec,
+    /// The counts.
+    pub data: Vec<u16>,
+}
+
+impl Tile {
+    /// The data as a 3-D view of shape `spec.shape`.
+    ///
+    /// # Panics
+    ///
+    /// If `data.len()` is not the product of `spec.shape` (never for tiles the executor made).
+    pub fn view(&self) -> ndarray::ArrayView3<'_, u16> {
+        ndarray::ArrayView3::from_shape(self.spec.shape, &self.data)
+            .expect("tile data has the tile's shape")
+    }
+}
+
+/// A snapshot of an execution's progress, passed to the progress callback after every tile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Tiles finished: rendered and accepted by the consumer, or skipped by the filter.
+    pub tiles_done: u64,
+    /// Of those, tiles skipped by the filter.
+    pub tiles_skipped: u64,
+    /// Tiles in the plan.
+    pub tiles_total: u64,
+    /// Output pixels finished (including skipped tiles).
+    pub pixels_done: u64,
+    /// Output pixels in the plan.
+    pub pixels_total: u64,
+    /// Grid pixels rendered so far (more than output pixels when averaging).
+    pub pixels_rendered: u64,
+}
+
+/// The progress callback: called on worker threads, keep it cheap.
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Runs optimized plans: a rayon pool of `threads` threads, the kernel `backend`, optional
+/// progress callback and cancel flag, and a memory limit.
+///
+/// ```
+/// use zoomstack_engine::{Executor, ZoomStack};
+/// use zoomstack_kernel::StackParams;
+/// let stack = ZoomStack::new(6, StackParams { height: 16, width: 24, ..Default::default() }).unwrap();
+/// let plan = stack.array().select("[::2, ::-1, 3:9]").unwrap().optimize().unwrap();
+/// let a = Executor::new(2).compute(&plan).unwrap();
+/// assert_eq!(a.shape(), &[3, 16, 6]);
+/// ```
+#[derive(Clone)]
+pub struct Executor {
+    /// Worker threads (0: one per available core).
+    pub threads: usize,
+    /// Kernel backend (all give identical counts).
+    pub backend: Backend,
+    /// Called after every finished tile.
+    pub progress: Option<ProgressFn>,
+    /// When set to true, the run stops at the next tile (or level) and returns
+    /// [`EngineError::Cancelled`].
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Largest result [`Executor::compute`] allocates, and largest total of buffers in flight
+    /// in the streaming methods, in bytes.
+    pub memory_limit: u64,
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Self {
+            threads: 0,
+            backend: Backend::fastest(),
+            progress: None,
+            cancel: None,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+        }
+    }
+}
+
+impl fmt::Debug for Executor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executor")
+            .field("threads", &self.threads)
+            .field("backend", &self.backend)
+            .field("progress", &self.progress.as_ref().map(|_| "Fn(Progress)"))
+            .field("cancel", &self.cancel)
+            .field("memory_limit", &self.memory_limit)
+            .finish()
+    }
+}
+
+/// Shared state of one run.
+struct Run<'a> {
+    plan: &'a RenderPlan,
+    exec: &'a Executor,
+    next: AtomicU64,
+    total: u64,
+    stop: AtomicBool,
+    error: Mutex<Option<EngineError>>,
+    done: AtomicU64,
+    skipped: AtomicU64,
+    pixels_done: AtomicU64,
+    pixels_rendered: AtomicU64,
+}
+
+impl<'a> Run<'a> {
+    fn new(plan: &'a RenderPlan, exec: &'a Executor) -> Self {
+        Run {
+            plan,
+            exec,
+            next: AtomicU64::new(0),
+            total: plan.num_tiles(),
+            stop: AtomicBool::new(false),
+            error: Mutex::new(None),
+            done: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            pixels_done: AtomicU64::new(0),
+            pixels_rendered: AtomicU64::new(0),
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.exec
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.cancelled()
+    }
+
+    fn fail(&self, e: EngineError) {
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(e);
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> Progress {
+        Progress {
+            tiles_done: self.done.load(Ordering::Relaxed),
+            tiles_skipped: self.skipped.load(Ordering::Relaxed),
+            tiles_total: self.total,
+            pixels_done: self.pixels_done.load(Ordering::Relaxed),
+            pixels_total: self.plan.len(),
+            pixels_rendered: self.pixels_rendered.load(Ordering::Relaxed),
+        }
+    }
+
+    fn finished(&self, spec: &TileSpec, skipped: bool, rendered: u64) {
+        if skipped {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+        self.pixels_rendered.fetch_add(rendered, Ordering::Relaxed);
+        self.pixels_done
+            .fetch_add(spec.len() as u64, Ordering::Relaxed);
+        self.done.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = &self.exec.progress {
+            p(self.snapshot());
+        }
+    }
+
+    /// Renders tile `i`; `None` when stopped (cancel or another worker's error).
+    fn render(&self, spec: &TileSpec) -> Option<(Vec<u16>, u64)> {
+        match render_tile(self.plan, spec, self.exec.backend, &|| self.should_stop()) {
+            Ok(r) => r,
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        }
+    }
+
+    /// The result of the run once every worker has returned.
+    fn result(self) -> Result<Progress> {
+        let progress = self.snapshot();
+        if let Some(e) = self.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        if progress.tiles_done < progress.tiles_total {
+            return Err(EngineError::Cancelled {
+                tiles_done: progress.tiles_done,
+                tiles_total: progress.tiles_total,
+            });
+        }
+        Ok(progress)
+    }
+}
+
+fn sink_error<E: Into<Box<dyn std::error::Error + Send + Sync>>>(e: E) -> EngineError {
+    EngineError::Sink(e.into())
+}
+
+impl Executor {
+    /// An executor with `threads` workers (0: one per core) and the defaults otherwise.
+    pub fn new(threads: usize) -> Self {
+        Self {
+            threads,
+            ..Self::default()
+        }
+    }
+
+    /// With this kernel backend.
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// With a progress callback.
+    pub fn with_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// With a cancel flag.
+    pub fn with_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// With a memory limit in bytes.
+    pub fn with_memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// The number of worker threads a run uses.
+    pub fn effective_threads(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+
+    fn pool(&self) -> Result<rayon::ThreadPool> {
+        let threads = self.effective_threads();
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("zoomstack-{i}"))
+            .build()
+            .map_err(|e| EngineError::ThreadPool {
+                threads,
+                message: e.to_string(),
+            })
+    }
+
+    /// Bytes one worker holds while rendering a tile of `plan`: the tile plus the grid pixels
+    /// of one of its levels when gathering.
+    fn tile_bytes(plan: &RenderPlan) -> u64 {
+        let [cl, cy, cx] = plan.chunks.map(|c| c as u64);
+        let gy = cy.saturating_mul(plan.rows.factor);
+        let gx = cx.saturating_mul(plan.cols.factor);
+        cl.saturating_mul(cy)
+            .saturating_mul(cx)
+            .saturating_add(gy.saturating_mul(gx))
+            .saturating_mul(2)
+    }
+
+    fn check_memory(&self, what: &'static str, shape: Vec<u64>, bytes: u64) -> Result<()> {
+        if bytes > self.memory_limit {
+            return Err(EngineError::TooLarge {
+                what,
+                shape,
+                human: format_bytes(bytes),
+                bytes,
+                limit: self.memory_limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Renders every tile of `plan` for which `filter` returns true, in parallel, handing each
+    /// one to `consumer` on the worker thread that rendered it, as soon as it is done. At most
+    /// `threads` tiles are in flight. Tiles the filter rejects count as done (e.g. already
+    /// written, for resuming).
+    ///
+    /// Stops at the first consumer error ([`EngineError::Sink`]), kernel error, or when the
+    /// cancel flag is raised ([`EngineError::Cancelled`]). Returns the final progress.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use zoomstack_engine::{Executor, ZoomStack};
+    /// let plan = ZoomStack::default().array().select("[:3, ::8, ::8]").unwrap()
+    ///     .rechunk([1, 32, 32]).unwrap().optimize().unwrap();
+    /// let sum = AtomicU64::new(0);
+    /// let p = Executor::new(2).for_each_tile(&plan, |_| true, |tile| {
+    ///     sum.fetch_add(tile.data.iter().map(|&v| v as u64).sum(), Ordering::Relaxed);
+    ///     Ok::<(), std::io::Error>(())
+    /// }).unwrap();
+    /// assert_eq!((p.tiles_done, p.tiles_total), (12, 12));
+    /// ```
+    pub fn for_each_tile<F, C, E>(
+        &self,
+        plan: &RenderPlan,
+        filter: F,
+        consumer: C,
+    ) -> Result<Progress>
+    where
+        F: Fn(&TileSpec) -> bool + Sync,
+        C: Fn(Tile) -> Result<(), E> + Sync,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let threads = self.effective_threads();
+        self.check_memory(
+            "tiles in flight",
+            plan.chunks.iter().map(|&c| c as u64).collect(),
+            Self::tile_bytes(plan).saturating_mul(threads as u64),
+        )?;
+        let run = Run::new(plan, self);
+        if run.total > 0 {
+            let pool = self.pool()?;
+            let worker = || {
+                while !run.should_stop() {
+                    let i = run.next.fetch_add(1, Ordering::Relaxed);
+                    if i >= run.total {
+                        break;
+                    }
+                    let spec = plan.tile(i);
+                    if !filter(&spec) {
+                        run.finished(&spec, true, 0);
+                        continue;
+                    }
+                    let Some((data, rendered)) = run.render(&spec) else {
+                        break;
+                    };
+                    if let Err(e) = consumer(Tile { spec, data }) {
+                        run.fail(sink_error(e));
+                        break;
+                    }
+                    run.finished(&spec, false, rendered);
+                }
+            };
+            pool.scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(|_| worker());
+                }
+            });
+        }
+        run.result()
+    }
+
+    /// Renders `plan` and hands whole output frames to `consumer` in level order:
+    /// `consumer(output_level, stack_level, frame)`, on the calling thread (for image sinks).
+    ///
+    /// Tiles are rendered in parallel ahead of the consumer, within a window of a few
+    /// level-chunks, so memory stays bounded (about `max(2, 2 * threads / tiles per frame)`
+    /// level-chunks of whole frames).
+    ///
+    /// ```
+    /// use zoomstack_engine::{Executor, ZoomStack};
+    /// let plan = ZoomStack::default().array().select("[10:13, ::16, ::16]").unwrap().optimize().unwrap();
+    /// let mut seen = vec![];
+    /// Executor::new(2).for_each_frame(&plan, |k, level, frame| {
+    ///     seen.push((k, level, frame.dim()));
+    ///     Ok::<(), std::io::Error>(())
+    /// }).unwrap();
+    /// assert_eq!(seen, vec![(0, 10, (32, 32)), (1, 11, (32, 32)), (2, 12, (32, 32))]);
+    /// ```
+    pub fn for_each_frame<C, E>(&self, plan: &RenderPlan, mut consumer: C) -> Result<Progress>
+    where
+        C: FnMut(u64, u64, ArrayView2<'_, u16>) -> Result<(), E>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let threads = self.effective_threads();
+        let [nl, ny, nx] = plan.shape();
+        let grid = plan.chunk_grid();
+        let per_group = grid[1].saturating_mul(grid[2]).max(1);
+        let group_levels = plan.chunks[0] as u64;
+        let window = (2 * threads as u64).div_ceil(per_group).max(2);
+        let group_bytes = group_levels
+            .saturating_mul(ny)
+            .saturating_mul(nx)
+            .saturating_mul(2);
+        self.check_memory(
+            "frames in flight",
+            vec![window.saturating_mul(group_levels), ny, nx],
+            group_bytes
+                .saturating_mul(window + 1)
+                .saturating_add(Self::tile_bytes(plan).saturating_mul(threads as u64)),
+        )?;
+        let run = Run::new(plan, self);
+        if run.total == 0 {
+            return run.result();
+        }
+        let frame_len = (ny * nx) as usize;
+        struct Group {
+            data: Vec<u16>,
+            remaining: u64,
+        }
+        struct State {
+            /// Next group the consumer takes.
+            consumed: u64,
+            groups: HashMap<u64, Group>,
+        }
+        let state = Mutex::new(State {
+            consumed: 0,
+            groups: HashMap::new(),
+        });
+        let cv = Condvar::new();
+        let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
+        let pool = self.pool()?;
+        let worker = || {
+            loop {
+                // Claim the next tile, waiting while it is too far ahead of the consumer.
+                let spec = {
+                    let mut st = lock();
+                    loop {
+                        if run.should_stop() {
+                            cv.notify_all();
+                            return;
+                        }
+                        let i = run.next.load(Ordering::Relaxed);
+                        if i >= run.total {
+                            return;
+                        }
+                        if i / per_group < st.consumed + window {
+                            run.next.store(i + 1, Ordering::Relaxed);
+                            break plan.tile(i);
+                        }
+                        st = cv
+                            .wait_timeout(st, WAKE)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0;
+                    }
+                };
+                let Some((data, rendered)) = run.render(&spec) else {
+                    cv.notify_all();
+                    return;
+                };
+                let g = spec.index[0];
+                let mut st = lock();
+                let levels_in_group = (nl - g * group_levels).min(group_levels) as usize;
+                let group = st.groups.entry(g).or_insert_with(|| Group {
+                    data: vec![0; levels_in_group * frame_len],
+                    remaining: per_group,
+                });
+                let mut dst = ndarray::ArrayViewMut3::from_shape(
+                    (levels_in_group, ny as usize, nx as usize),
+                    &mut group.data,
+                )
+                .expect("group buffer has the group's shape");
+                let [_, y0, x0] = spec.origin.map(|v| v as usize);
+                let [tl, ty, tx] = spec.shape;
+                let src = ndarray::ArrayView3::from_shape(spec.shape, &data)
+                    .expect("tile data has the tile's shape");
+                dst.slice_mut(s![..tl, y0..y0 + ty, x0..x0 + tx])
+                    .assign(&src);
+                group.remaining -= 1;
+                let complete = group.remaining == 0;
+                drop(st);
+                run.finished(&spec, false, rendered);
+                if complete {
+                    cv.notify_all();
+                }
+            }
+        };
+        // Returns true when every frame was handed to the consumer.
+        let mut consumer_loop = || {
+            let groups = grid[0];
+            for g in 0..groups {
+                let group = {
+                    let mut st = lock();
+                    loop {
+                        if run.should_stop() {
+                            drop(st);
+                            cv.notify_all();
+                            return false;
+                        }
+                        if st.groups.get(&g).is_some_and(|gr| gr.remaining == 0) {
+                            let group = st.groups.remove(&g);
+                            st.consumed = g + 1;
+                            break group;
+                        }
+                        st = cv
+                            .wait_timeout(st, WAKE)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0;
+                    }
+                };
+                cv.notify_all();
+                let Some(group) = group else { return false };
+                for (k, frame) in group.data.chunks_exact(frame_len.max(1)).enumerate() {
+                    let out_level = g * group_levels + k as u64;
+                    let view = ArrayView2::from_shape((ny as usize, nx as usize), frame)
+                        .expect("frame has the frame's shape");
+                    if let Err(e) = consumer(out_level, plan.stack_level(out_level), view) {
+                        run.fail(sink_error(e));
+                        cv.notify_all();
+                        return false;
+                    }
+                }
+            }
+            true
+        };
+        let complete = pool.in_place_scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|_| worker());
+            }
+            consumer_loop()
+        });
+        let progress = run.result()?;
+        if !complete {
+            return Err(EngineError::Cancelled {
+                tiles_done: progress.tiles_done,
+                tiles_total: progress.tiles_total,
+            });
+        }
+        Ok(progress)
+    }
+
+    /// Renders `plan` into memory. Refuses ([`EngineError::TooLarge`]) a result above
+    /// `memory_limit` bytes before allocating anything.
+    ///
+    /// ```
+    /// use zoomstack_engine::{Executor, ZoomStack};
+    /// let plan = ZoomStack::default().array().optimize().unwrap();
+    /// let err = Executor::new(1).compute(&plan).unwrap_err().to_string();
+    /// assert!(err.contains("58.59 GiB"), "{err}");
+    /// ```
+    pub fn compute(&self, plan: &RenderPlan) -> Result<Array3<u16>> {
+        let shape = plan.shape();
+        let bytes = plan.bytes();
+        self.check_memory("result", shape.to_vec(), bytes)?;
+        let dims = shape.map(|v| v as usize);
+        let out = Mutex::new(Array3::<u16>::zeros(dims));
+        self.for_each_tile(
+            plan,
+            |_| true,
+            |tile| {
+                let [l0, y0, x0] = tile.spec.origin.map(|v| v as usize);
+                let [tl, ty, tx] = tile.spec.shape;
+                let mut a = out.lock().unwrap_or_else(|p| p.into_inner());
+                a.slice_mut(s![l0..l0 + tl, y0..y0 + ty, x0..x0 + tx])
+                    .assign(&tile.view());
+                Ok::<(), EngineError>(())
+            },
+        )?;
+        Ok(out.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ZoomStack;
+    use zoomstack_kernel::StackParams;
+
+    fn small() -> ZoomStack {
+        ZoomStack::new(
+            7,
+            StackParams {
+                height: 20,
+                width: 28,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn threads_do_not_change_the_result() {
+        let plan = small()
+            .array()
+            .rechunk([2, 7, 5])
+            .unwrap()
+            .optimize()
+            .unwrap();
+        let one = Executor::new(1).compute(&plan).unwrap();
+        for t in [2, 3, 5] {
+            assert_eq!(Executor::new(t).compute(&plan).unwrap(), one);
+        }
+        let mut frames = vec![];
+        let p = Executor::new(3)
+            .for_each_frame(&plan, |k, l, f| {
+                assert_eq!(k, l);
+                frames.push(f.to_owned());
+                Ok::<(), EngineError>(())
+            })
+            .unwrap();
+        assert_eq!(p.tiles_done, plan.num_tiles());
+        assert_eq!(frames.len(), 7);
+        for (k, f) in frames.iter().enumerate() {
+            assert_eq!(f, &one.index_axis(ndarray::Axis(0), k));
+        }
+    }
+
+    #[test]
+    fn cancel_stops_with_a_typed_error() {
+        let plan = small()
+            .array()
+            .rechunk([1, 4, 4])
+            .unwrap()
+            .optimize()
+            .unwrap();
+        let flag = Arc::new(AtomicBool::new(false));
+        let f2 = flag.clone();
+        let exec = Executor::new(2)
+            .with_cancel(flag.clone())
+            .with_progress(move |p| {
+                if p.tiles_done >= 3 {
+                    f2.store(true, Ordering::Relaxed);
+                }
+            });
+        let e = exec.compute(&plan).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EngineError::Cancelled {
+                    tiles_total: 245,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        flag.store(true, Ordering::Relaxed);
+        let e = exec
+            .for_each_frame(&plan, |_, _, _| Ok::<(), EngineError>(()))
+            .unwrap_err();
+        assert!(matches!(e, EngineError::Cancelled { .. }), "{e}");
+    }
+
+    #[test]
+    fn consumer_errors_stop_the_run() {
+        let plan = small()
+            .array()
+            .rechunk([1, 4, 4])
+            .unwrap()
+            .optimize()
+            .unwrap();
+        let e = Executor::new(2)
+            .for_each_tile(
+                &plan,
+                |_| true,
+                |t| {
+                    if t.spec.index[0] == 2 {
+                        Err(std::io::Error::other("disk full"))
+                    } else {
+                        Ok(())
+                    }
+                },
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("disk full"), "{e}");
+        let mut n = 0;
+        let e = Executor::new(2)
+            .for_each_frame(&plan, |_, _, _| {
+                n += 1;
+                if n == 3 {
+                    Err("png encoder failed")
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("png encoder failed"), "{e}");
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn filter_skips_and_progress_counts() {
+        let plan = small()
+            .array()
+            .rechunk([1, 10, 14])
+            .unwrap()
+            .optimize()
+            .unwrap();
+        let seen = Mutex::new(vec![]);
+        let last = Arc::new(Mutex::new(Progress::default()));
+        let l2 = last.clone();
+        let p = Executor::new(2)
+            .with_progress(move |p| {
+                let mut l = l2.lock().unwrap();
+                if p.tiles_done > l.tiles_done {
+                    *l = p;
+                }
+            })
+            .for_each_tile(
+                &plan,
+                |t| t.index[2] == 0,
+                |t| {
+                    seen.lock().unwrap().push(t.spec.index);
+                    Ok::<(), EngineError>(())
+                },
+            )
+            .unwrap();
+        assert_eq!(p.tiles_total, 28);
+        assert_eq!(p.tiles_done, 28);
+        assert_eq!(p.tiles_skipped, 14);
+        assert_eq!(p.pixels_done, 7 * 20 * 28);
+        assert_eq!(p.pixels_rendered, 7 * 20 * 14);
+        assert_eq!(*last.lock().unwrap(), p);
+        assert_eq!(seen.into_inner().unwrap().len(), 14);
+    }
+
+    #[test]
+    fn memory_limits_are_typed_errors() {
+        let plan = small().array().optimize().unwrap();
+        let e = Executor::new(1)
+            .with_memory_limit(1000)
+            .compute(&plan)
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EngineError::TooLarge {
+                    what: "result",
+                    bytes: 7840,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = Executor::new(1)
+            .with_memory_limit(1000)
+            .for_each_tile(&plan, |_| true, |_| Ok::<(), EngineError>(()))
+            .unwrap_err();
+        assert!(e.to_string().contains("tiles in flight"), "{e}");
+    }
+
+    #[test]
+    fn empty_plans_finish_at_once() {
+        let plan = small().array().select("[3:3]").unwrap().optimize().unwrap();
+        let a = Executor::new(2).compute(&plan).unwrap();
+        assert_eq!(a.shape(), &[0, 20, 28]);
+        let p = Executor::new(2)
+            .for_each_frame(&plan, |_, _, _| Ok::<(), EngineError>(()))
+            .unwrap();
+        assert_eq!(p.tiles_total, 0);
+    }
+}
