@@ -1,0 +1,92 @@
+//! Kernel throughput in pixel-iterations per second (a pixel with count `n` costs
+//! `min(n + 1, max_iter)` updates), on a fixed mix of the notebook's levels at 512 x 512.
+//!
+//! `cargo bench -p zoomstack-benches --bench kernel`
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use zoomstack_kernel::spec::escape_scalar;
+use zoomstack_kernel::{AxisSlice, Backend, StackParams, pixel_iterations, render_block};
+
+const LEVEL_MIX: [u64; 5] = [0, 3000, 20000, 60000, 119999];
+
+fn level_mix_work(p: &StackParams) -> u64 {
+    let mut out = vec![0u16; p.height * p.width];
+    LEVEL_MIX
+        .iter()
+        .map(|&l| {
+            render_block(p, l, AxisSlice::full(p.height), AxisSlice::full(p.width), Backend::fastest(), &mut out).unwrap();
+            pixel_iterations(&out, p.max_iter)
+        })
+        .sum()
+}
+
+/// The scalar reference, one pixel at a time, exactly as the tests use it.
+fn reference_level(p: &StackParams, level: u64, out: &mut [u16]) {
+    let g = p.level_grid(level).unwrap();
+    for r in 0..p.height {
+        let y = g.rows.at(r);
+        for c in 0..p.width {
+            out[r * p.width + c] = escape_scalar(g.cols.at(c), y, p.max_iter);
+        }
+    }
+}
+
+fn backends(c: &mut Criterion) {
+    let p = StackParams::default();
+    let work = level_mix_work(&p);
+    let mut group = c.benchmark_group("kernel/level_mix");
+    group.throughput(Throughput::Elements(work));
+    group.sample_size(10);
+    let mut out = vec![0u16; p.height * p.width];
+    group.bench_function("reference", |b| {
+        b.iter(|| {
+            for &l in &LEVEL_MIX {
+                reference_level(&p, l, &mut out);
+            }
+            black_box(&out);
+        })
+    });
+    for backend in Backend::ALL {
+        group.bench_function(BenchmarkId::from_parameter(backend.name()), |b| {
+            b.iter(|| {
+                for &l in &LEVEL_MIX {
+                    render_block(&p, l, AxisSlice::full(512), AxisSlice::full(512), backend, &mut out).unwrap();
+                }
+                black_box(&out);
+            })
+        });
+    }
+    group.finish();
+}
+
+/// A whole level split into row bands on a pool of 1 or 2 threads.
+fn threads(c: &mut Criterion) {
+    let p = StackParams::default();
+    let level = 119999;
+    let band = 16;
+    let mut out = vec![0u16; 512 * 512];
+    render_block(&p, level, AxisSlice::full(512), AxisSlice::full(512), Backend::fastest(), &mut out).unwrap();
+    let mut group = c.benchmark_group("kernel/whole_level_119999");
+    group.throughput(Throughput::Elements(pixel_iterations(&out, p.max_iter)));
+    group.sample_size(20);
+    for n in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        group.bench_function(BenchmarkId::new("threads", n), |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    use rayon::prelude::*;
+                    out.par_chunks_mut(band * 512).enumerate().for_each(|(i, chunk)| {
+                        let rows = AxisSlice::new(i * band, 1, band);
+                        render_block(&p, level, rows, AxisSlice::full(512), Backend::fastest(), chunk).unwrap();
+                    });
+                });
+                black_box(&out);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, backends, threads);
+criterion_main!(benches);
