@@ -372,6 +372,7 @@ impl Executor {
     /// Renders `plan` and hands whole output frames to `consumer` in level order:
     /// `consumer(output_level, stack_level, frame)`, on the calling thread (for image sinks).
     ///
+    /// An output with an empty y or x axis still has one (empty) frame per output level.
     /// Tiles are rendered in parallel ahead of the consumer, within a window of a few
     /// level-chunks, so memory stays bounded (about `max(2, 2 * threads / tiles per frame)`
     /// level-chunks of whole frames).
@@ -410,6 +411,21 @@ impl Executor {
         )?;
         let run = Run::new(plan, self);
         if run.total == 0 {
+            if nl == 0 || ny.saturating_mul(nx) > 0 {
+                return run.result();
+            }
+            // Frames with no pixel (a y or x axis of length 0): still one per output level.
+            let empty = ArrayView2::from_shape((ny as usize, nx as usize), &[])
+                .expect("a frame with an empty axis has no element");
+            for k in 0..nl {
+                if run.cancelled() {
+                    return Err(EngineError::Cancelled {
+                        tiles_done: 0,
+                        tiles_total: 0,
+                    });
+                }
+                consumer(k, plan.stack_level(k), empty).map_err(sink_error)?;
+            }
             return run.result();
         }
         let frame_len = (ny * nx) as usize;
