@@ -7,9 +7,19 @@ use zoomstack_kernel::{AxisSlice, Backend, StackParams, pixel_iterations, render
 
 fn main() {
     let p = StackParams::default();
-    let levels = [0u64, 3000, 20000, 60000, 119999];
+    let levels: Vec<u64> = match std::env::var("LEVELS") {
+        Ok(list) => list.split(',').map(|l| l.trim().parse().unwrap()).collect(),
+        Err(_) => vec![0, 3000, 20000, 60000, 119999],
+    };
     let mut out = vec![0u16; 512 * 512];
-    for backend in Backend::ALL {
+    // `ZOOMSTACK_KERNEL=f64x8` measures one backend only.
+    let only = std::env::var("ZOOMSTACK_KERNEL")
+        .ok()
+        .map(|_| Backend::from_env().unwrap());
+    for backend in Backend::ALL
+        .into_iter()
+        .filter(|b| only.is_none_or(|o| o == *b))
+    {
         let mut work = 0u64;
         let mut best = f64::INFINITY;
         for _ in 0..3 {
