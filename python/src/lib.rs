@@ -1,0 +1,396 @@
+//! # zoomstack-python (`zoomstack._zoomstack`)
+//!
+//! The Python extension module of zoomstack: renders strided blocks of the zoom stack with the
+//! exact Rust kernel ([`zoomstack_kernel::render_block`]) into numpy `uint16` arrays, with the
+//! GIL released while rendering. The Python package `zoomstack` (in `python/zoomstack/`) builds
+//! its Dask arrays and Zarr writer on top of [`render_block`].
+//!
+//! A block is three Python-style ranges `(start, stop, step)` (levels, rows, columns) over the
+//! full stack; steps may be negative, exactly like `range`. Every pixel is bit-identical to the
+//! same pixel of the full level (the kernel computes coordinates from global indices).
+//!
+//! Building: `maturin develop --release` in `python/` (see `python/run_tests.sh`).
+
+// pyo3's `#[pymodule]`/`#[pyfunction]` and `create_exception!` expand to `unsafe` FFI glue
+// (type objects, argument parsing). The workspace denies `unsafe_code`; this crate allows it
+// for the macro expansions only: no hand-written `unsafe` block exists in this file.
+#![allow(unsafe_code)]
+
+use numpy::ndarray::Array3;
+use numpy::{IntoPyArray, PyArray3};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyMemoryError, PyValueError};
+use pyo3::prelude::*;
+use zoomstack_kernel::{AxisSlice, Backend, KernelError, StackParams};
+
+create_exception!(
+    _zoomstack,
+    ZoomstackError,
+    PyValueError,
+    "Base class of every zoomstack error (a ValueError)."
+);
+create_exception!(
+    _zoomstack,
+    InvalidParameterError,
+    ZoomstackError,
+    "A stack parameter (height, width, center, scale0, zoom_per_level, max_iter, levels) is invalid."
+);
+create_exception!(
+    _zoomstack,
+    InvalidSelectionError,
+    ZoomstackError,
+    "A block or slice reaches outside the stack, or has a zero step."
+);
+create_exception!(
+    _zoomstack,
+    UnknownBackendError,
+    ZoomstackError,
+    "An unknown kernel backend name (argument or ZOOMSTACK_KERNEL)."
+);
+
+/// Maps a kernel error to the matching Python exception (the message names the value).
+fn kernel_err(e: KernelError) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        KernelError::ZeroSize { .. }
+        | KernelError::BadFloat { .. }
+        | KernelError::BadMaxIter { .. } => InvalidParameterError::new_err(msg),
+        KernelError::SliceOutOfBounds { .. } | KernelError::ZeroStep { .. } => {
+            InvalidSelectionError::new_err(msg)
+        }
+        KernelError::UnknownBackend { .. } => UnknownBackendError::new_err(msg),
+        // Output length and coordinate-length mismatches cannot come from this module's
+        // callers (it sizes every buffer itself); report them as the base class.
+        _ => ZoomstackError::new_err(msg),
+    }
+}
+
+/// Python-side stack parameters -> validated [`StackParams`].
+fn stack_params(
+    height: i64,
+    width: i64,
+    center: (f64, f64),
+    scale0: f64,
+    zoom_per_level: f64,
+    max_iter: i64,
+) -> PyResult<StackParams> {
+    let size = |what: &str, v: i64| -> PyResult<usize> {
+        usize::try_from(v).ok().filter(|&n| n >= 1).ok_or_else(|| {
+            InvalidParameterError::new_err(format!("{what} must be at least 1 pixel, got {v}"))
+        })
+    };
+    let max_iter = u32::try_from(max_iter)
+        .ok()
+        .filter(|m| (1..=65535).contains(m))
+        .ok_or_else(|| {
+            InvalidParameterError::new_err(format!(
+                "max_iter must be in 1..=65535 (counts are u16), got {max_iter}"
+            ))
+        })?;
+    let p = StackParams {
+        height: size("height", height)?,
+        width: size("width", width)?,
+        center_re: center.0,
+        center_im: center.1,
+        scale0,
+        zoom_per_level,
+        max_iter,
+    };
+    p.validate().map_err(kernel_err)?;
+    Ok(p)
+}
+
+/// One axis of a block: the indices of `range(start, stop, step)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Range {
+    start: i64,
+    step: i64,
+    count: usize,
+}
+
+impl Range {
+    /// `range(start, stop, step)`, with every index checked against `0..len` (`len = None`:
+    /// no upper bound, for levels).
+    fn new(axis: &str, (start, stop, step): (i64, i64, i64), len: Option<usize>) -> PyResult<Self> {
+        let desc = || format!("{axis} range(start={start}, stop={stop}, step={step})");
+        if step == 0 {
+            return Err(InvalidSelectionError::new_err(format!(
+                "{}: step must be non-zero, got 0",
+                desc()
+            )));
+        }
+        // len(range(start, stop, step)), in i128 so that no input overflows.
+        let (s, e, d) = (start as i128, stop as i128, step as i128);
+        let count = if d > 0 {
+            if e > s { (e - s + d - 1) / d } else { 0 }
+        } else if s > e {
+            (s - e + (-d) - 1) / (-d)
+        } else {
+            0
+        };
+        if count == 0 {
+            return Ok(Self {
+                start,
+                step,
+                count: 0,
+            });
+        }
+        let last = s + (count - 1) * d;
+        let (lo, hi) = (s.min(last), s.max(last));
+        if lo < 0 {
+            return Err(InvalidSelectionError::new_err(format!(
+                "{}: reaches index {lo}, but indices must be >= 0",
+                desc()
+            )));
+        }
+        if let Some(len) = len
+            && hi >= len as i128
+        {
+            return Err(InvalidSelectionError::new_err(format!(
+                "{}: reaches index {hi}, but the axis has {len} pixels (indices 0..{len})",
+                desc()
+            )));
+        }
+        let count = usize::try_from(count).map_err(|_| {
+            InvalidSelectionError::new_err(format!("{}: too many indices ({count})", desc()))
+        })?;
+        Ok(Self { start, step, count })
+    }
+
+    /// The same indices in ascending order, as a kernel [`AxisSlice`] (non-empty ranges only).
+    fn ascending(&self) -> AxisSlice {
+        let last = self.start + (self.count as i64 - 1) * self.step;
+        AxisSlice::new(
+            self.start.min(last) as usize,
+            self.step.unsigned_abs() as usize,
+            self.count,
+        )
+    }
+
+    /// Level number `k` of this range (levels are checked >= 0).
+    fn level(&self, k: usize) -> u64 {
+        (self.start + k as i64 * self.step) as u64
+    }
+}
+
+/// Renders one level's `rows` x `cols` block into `out` (row-major), honouring negative steps.
+fn render_level(
+    p: &StackParams,
+    level: u64,
+    rows: Range,
+    cols: Range,
+    backend: Backend,
+    out: &mut [u16],
+) -> Result<(), KernelError> {
+    zoomstack_kernel::render_block(p, level, rows.ascending(), cols.ascending(), backend, out)?;
+    let w = cols.count;
+    if cols.step < 0 {
+        out.chunks_exact_mut(w).for_each(<[u16]>::reverse);
+    }
+    if rows.step < 0 {
+        let n = rows.count;
+        for r in 0..n / 2 {
+            let (top, bottom) = out.split_at_mut((n - 1 - r) * w);
+            top[r * w..(r + 1) * w].swap_with_slice(&mut bottom[..w]);
+        }
+    }
+    Ok(())
+}
+
+fn backend_from(name: Option<&str>) -> PyResult<Backend> {
+    match name {
+        Some(n) => n.parse().map_err(kernel_err),
+        None => Backend::from_env().map_err(kernel_err),
+    }
+}
+
+/// Renders a strided block of the zoom stack into a new numpy `uint16` array of shape
+/// `(levels, rows, cols)`.
+///
+/// `levels`, `rows` and `cols` are `(start, stop, step)` with the meaning of Python's
+/// `range(start, stop, step)` over the full stack (steps may be negative). Each pixel equals the
+/// same pixel of the full level, bit for bit (the notebook's `mandelbrot_array` on a machine
+/// with FMA). The GIL is released while rendering; the result is allocated once (a Rust `Vec`
+/// handed to numpy without copying). `backend`: `"auto"`, `"scalar"`, `"f64x4"`, `"f64x8"`;
+/// `None` reads `ZOOMSTACK_KERNEL` (default: the fastest for this build).
+///
+/// Raises `InvalidParameterError` / `InvalidSelectionError` / `UnknownBackendError` (all
+/// `ZoomstackError`, a `ValueError`) with a message naming the bad value, `MemoryError` when
+/// the block cannot be allocated, `KeyboardInterrupt` between levels on Ctrl-C.
+#[pyfunction]
+#[pyo3(signature = (
+    levels, rows, cols, *, height = 512, width = 512,
+    center = (-0.743645857047151, 0.13182592380533), scale0 = 3.0, zoom_per_level = 1.00025,
+    max_iter = 256, backend = None
+))]
+#[allow(clippy::too_many_arguments)]
+fn render_block<'py>(
+    py: Python<'py>,
+    levels: (i64, i64, i64),
+    rows: (i64, i64, i64),
+    cols: (i64, i64, i64),
+    height: i64,
+    width: i64,
+    center: (f64, f64),
+    scale0: f64,
+    zoom_per_level: f64,
+    max_iter: i64,
+    backend: Option<&str>,
+) -> PyResult<Bound<'py, PyArray3<u16>>> {
+    let p = stack_params(height, width, center, scale0, zoom_per_level, max_iter)?;
+    let backend = backend_from(backend)?;
+    let lv = Range::new("levels", levels, None)?;
+    let rs = Range::new("rows", rows, Some(p.height))?;
+    let cs = Range::new("cols", cols, Some(p.width))?;
+    let frame = rs.count * cs.count;
+    let total = lv
+        .count
+        .checked_mul(frame)
+        .filter(|&n| n <= isize::MAX as usize / 2)
+        .ok_or_else(|| {
+            PyMemoryError::new_err(format!(
+                "a block of {} x {} x {} counts is too large",
+                lv.count, rs.count, cs.count
+            ))
+        })?;
+    let mut data: Vec<u16> = Vec::new();
+    data.try_reserve_exact(total).map_err(|_| {
+        PyMemoryError::new_err(format!(
+            "cannot allocate a block of {} x {} x {} uint16 counts ({} bytes)",
+            lv.count,
+            rs.count,
+            cs.count,
+            total * 2
+        ))
+    })?;
+    data.resize(total, 0);
+    if frame > 0 {
+        for (k, out) in data.chunks_exact_mut(frame).enumerate() {
+            let level = lv.level(k);
+            py.detach(|| render_level(&p, level, rs, cs, backend, out))
+                .map_err(kernel_err)?;
+            py.check_signals()?;
+        }
+    }
+    let arr = Array3::from_shape_vec((lv.count, rs.count, cs.count), data)
+        .map_err(|e| ZoomstackError::new_err(format!("internal shape error: {e}")))?;
+    Ok(arr.into_pyarray(py))
+}
+
+/// Checks stack parameters, raising `InvalidParameterError` naming the bad value; also checks
+/// that the deepest level `levels - 1` still has a positive, finite scale.
+#[pyfunction]
+#[pyo3(signature = (
+    *, levels = 120000, height = 512, width = 512,
+    center = (-0.743645857047151, 0.13182592380533), scale0 = 3.0, zoom_per_level = 1.00025,
+    max_iter = 256
+))]
+fn validate_params(
+    levels: i64,
+    height: i64,
+    width: i64,
+    center: (f64, f64),
+    scale0: f64,
+    zoom_per_level: f64,
+    max_iter: i64,
+) -> PyResult<()> {
+    let p = stack_params(height, width, center, scale0, zoom_per_level, max_iter)?;
+    let levels = u64::try_from(levels)
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| {
+            InvalidParameterError::new_err(format!("levels must be at least 1, got {levels}"))
+        })?;
+    p.level_grid(levels - 1).map_err(|e| {
+        InvalidParameterError::new_err(format!("the deepest level {}: {e}", levels - 1))
+    })?;
+    Ok(())
+}
+
+/// What a kernel backend compiled to in this build, e.g.
+/// `"f64x8 on AVX-512F (1 x 512-bit), fused FMA"`. `None` reads `ZOOMSTACK_KERNEL`.
+#[pyfunction]
+#[pyo3(signature = (backend = None))]
+fn backend_description(backend: Option<&str>) -> PyResult<String> {
+    let b = backend_from(backend)?;
+    Ok(format!("{}: {}", b.name(), b.describe()))
+}
+
+/// The extension module `zoomstack._zoomstack`.
+#[pymodule]
+fn _zoomstack(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_function(wrap_pyfunction!(render_block, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_params, m)?)?;
+    m.add_function(wrap_pyfunction!(backend_description, m)?)?;
+    m.add("ZoomstackError", py.get_type::<ZoomstackError>())?;
+    m.add(
+        "InvalidParameterError",
+        py.get_type::<InvalidParameterError>(),
+    )?;
+    m.add(
+        "InvalidSelectionError",
+        py.get_type::<InvalidSelectionError>(),
+    )?;
+    m.add("UnknownBackendError", py.get_type::<UnknownBackendError>())?;
+    m.add("CONTRACT_VERSION", zoomstack_kernel::CONTRACT_VERSION)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("FUSED_FMA", zoomstack_kernel::FUSED)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(start: i64, stop: i64, step: i64) -> (i64, i64, i64) {
+        (start, stop, step)
+    }
+
+    #[test]
+    fn range_counts_match_python() {
+        let cases = [
+            (r(0, 10, 1), 10),
+            (r(0, 10, 3), 4),
+            (r(9, -1, -1), 10),
+            (r(9, -1, -4), 3),
+            (r(5, 5, 1), 0),
+            (r(5, 2, 1), 0),
+            (r(2, 5, -1), 0),
+        ];
+        for (t, n) in cases {
+            assert_eq!(Range::new("rows", t, Some(10)).unwrap().count, n, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn ascending_of_negative_step() {
+        let a = Range::new("rows", r(9, -1, -4), Some(10))
+            .unwrap()
+            .ascending();
+        assert_eq!(a, AxisSlice::new(1, 4, 3));
+    }
+
+    #[test]
+    fn negative_steps_reverse_rows_and_cols() {
+        let p = StackParams {
+            height: 6,
+            width: 5,
+            ..StackParams::default()
+        };
+        let fwd = (
+            Range::new("rows", r(0, 6, 1), Some(6)).unwrap(),
+            Range::new("cols", r(0, 5, 1), Some(5)).unwrap(),
+        );
+        let rev = (
+            Range::new("rows", r(5, -1, -1), Some(6)).unwrap(),
+            Range::new("cols", r(4, -1, -1), Some(5)).unwrap(),
+        );
+        let mut a = vec![0u16; 30];
+        let mut b = vec![0u16; 30];
+        render_level(&p, 7000, fwd.0, fwd.1, Backend::Scalar, &mut a).unwrap();
+        render_level(&p, 7000, rev.0, rev.1, Backend::Scalar, &mut b).unwrap();
+        a.reverse();
+        assert_eq!(a, b);
+    }
+}

@@ -1,0 +1,125 @@
+"""Stack parameters: the notebook's defaults, validated by the Rust kernel."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+from . import _zoomstack
+from ._zoomstack import InvalidParameterError
+
+__all__ = ["StackParams", "NOTEBOOK_CENTER"]
+
+#: The notebook's zoom center ``(re, im)``.
+NOTEBOOK_CENTER: tuple[float, float] = (-0.743645857047151, 0.13182592380533)
+
+
+def _as_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise InvalidParameterError(f"{name} must be an integer, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise InvalidParameterError(f"{name} must be an integer, got {value!r}") from None
+
+
+def _as_float(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise InvalidParameterError(f"{name} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{name} must be a number, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class StackParams:
+    """Parameters that fix every pixel of a zoom stack (defaults: the notebook's stack).
+
+    Level ``i`` has ``scale = scale0 / zoom_per_level ** i``; its pixel grid is the notebook's
+    ``np.linspace`` grid around ``center`` (row 0 is the *lowest* imaginary part, so images are
+    flipped vertically against the usual mathematical picture, exactly as in the notebook).
+
+    Raises :class:`zoomstack.InvalidParameterError` (a ``ValueError``) naming the bad value.
+    """
+
+    levels: int = 120000
+    height: int = 512
+    width: int = 512
+    center: tuple[float, float] = NOTEBOOK_CENTER
+    scale0: float = 3.0
+    zoom_per_level: float = 1.00025
+    max_iter: int = 256
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("levels", "height", "width", "max_iter"):
+            set_(self, name, _as_int(name, getattr(self, name)))
+        for name in ("scale0", "zoom_per_level"):
+            set_(self, name, _as_float(name, getattr(self, name)))
+        try:
+            re, im = self.center
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"center must be a pair (re, im), got {self.center!r}"
+            ) from None
+        set_(self, "center", (_as_float("center re", re), _as_float("center im", im)))
+        _zoomstack.validate_params(levels=self.levels, **self.kernel_kwargs())
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(levels, height, width)`` of the whole stack."""
+        return (self.levels, self.height, self.width)
+
+    def scale(self, level: int) -> float:
+        """The notebook's scale of ``level``: ``scale0 / zoom_per_level ** level``."""
+        return self.scale0 / (self.zoom_per_level**level)
+
+    def kernel_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`zoomstack.render_block` (everything but ``levels``)."""
+        return {
+            "height": self.height,
+            "width": self.width,
+            "center": self.center,
+            "scale0": self.scale0,
+            "zoom_per_level": self.zoom_per_level,
+            "max_iter": self.max_iter,
+        }
+
+    def to_attrs(self) -> dict[str, Any]:
+        """The ``stack`` object of a store's ``zoomstack`` attribute (docs/contracts.md)."""
+        return {
+            "levels": self.levels,
+            "height": self.height,
+            "width": self.width,
+            "center": [self.center[0], self.center[1]],
+            "scale0": self.scale0,
+            "zoom_per_level": self.zoom_per_level,
+            "max_iter": self.max_iter,
+            "dtype": "uint16",
+        }
+
+    @classmethod
+    def from_attrs(cls, stack: dict[str, Any]) -> StackParams:
+        """Inverse of :meth:`to_attrs`."""
+        return cls(
+            levels=stack["levels"],
+            height=stack["height"],
+            width=stack["width"],
+            center=tuple(stack["center"]),  # type: ignore[arg-type]
+            scale0=stack["scale0"],
+            zoom_per_level=stack["zoom_per_level"],
+            max_iter=stack["max_iter"],
+        )
+
+    def differences(self, other: StackParams) -> list[str]:
+        """Names of the fields in which ``other`` differs (floats compared exactly)."""
+        out = []
+        for name in ("levels", "height", "width", "scale0", "zoom_per_level", "max_iter"):
+            a, b = getattr(self, name), getattr(other, name)
+            if a != b:
+                out.append(f"stack.{name} ({a!r} vs {b!r})")
+        if self.center != other.center:
+            out.append(f"stack.center ({list(self.center)!r} vs {list(other.center)!r})")
+        return out
