@@ -1,1 +1,70 @@
-//! Sinks for zoomstack tile streams (being built: see issue 4).
+//! Sinks for zoomstack tile streams: Zarr v3 stores, PNG frames, GIF/APNG animations and
+//! contact sheets.
+//!
+//! - [`ZarrSink`] writes a (possibly sharded) Zarr v3 array tile by tile from many threads,
+//!   self-describing (`zoomstack` attribute) and resumable (completion markers), with exactly
+//!   one writer per stored object. [`ZarrPyramid`] writes several of them as an OME-Zarr 0.5
+//!   multiscale group.
+//! - [`PngFrameWriter`] writes one PNG per level (8-bit colormapped preview or 16-bit counts),
+//!   [`GifWriter`] and [`ApngWriter`] write animations, [`ContactSheet`] a labelled grid. They
+//!   all implement [`FrameSink`], so one frame stream can feed several of them.
+//! - [`Scaling`] maps counts to 8-bit values exactly like the notebook's `to_uint8` (or
+//!   stackview's per-frame stretch); [`Colormap`] holds matplotlib's tables byte for byte.
+//!
+//! # Example
+//!
+//! Render a few small levels with the kernel and write them to a Zarr store and a GIF:
+//!
+//! ```
+//! use zoomstack_kernel::{AxisSlice, Backend, StackParams, render_block};
+//! use zoomstack_sinks::{
+//!     AnimationOptions, ArrayDescription, GifWriter, ZarrOptions, ZarrSink,
+//! };
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let params = StackParams { height: 32, width: 48, ..StackParams::default() };
+//! let levels = 4;
+//! let desc = ArrayDescription::full_stack(levels, params, [1, 32, 48]);
+//! let zarr = ZarrSink::open(dir.path().join("stack.zarr"), desc, ZarrOptions::default())?;
+//! let mut gif = GifWriter::create(dir.path().join("zoom.gif"), 48, 32, AnimationOptions::default())?;
+//!
+//! let mut frame = vec![0u16; 32 * 48];
+//! for level in 0..levels {
+//!     let (rows, cols) = (AxisSlice::full(32), AxisSlice::full(48));
+//!     render_block(&params, level, rows, cols, Backend::Scalar, &mut frame)?;
+//!     zarr.write_tile([level, 0, 0], [1, 32, 48], &frame)?;
+//!     gif.add_frame(level, ndarray::ArrayView2::from_shape((32, 48), &frame)?)?;
+//! }
+//! let report = zarr.finish()?;
+//! assert!(report.complete);
+//! assert_eq!(report.units_written, 4);
+//! gif.finish()?;
+//! # Ok(()) }
+//! ```
+
+mod anim;
+mod colormap;
+mod error;
+mod frames;
+mod fsutil;
+mod scale;
+mod sheet;
+mod zarr;
+
+pub use anim::{AnimationOptions, ApngWriter, GifWriter, Playback};
+pub use colormap::Colormap;
+pub use error::SinkError;
+pub use frames::{
+    FrameNaming, FrameSink, PngFrameOptions, PngFrameWriter, PngKind, digit_count,
+    write_counts16_png, write_preview_png,
+};
+pub use scale::{Scaling, stretch, to_uint8};
+pub use sheet::{ContactSheet, ContactSheetOptions, MAX_SHEET_PIXELS};
+pub use zarr::{
+    ArrayDescription, Compression, IfExists, MARKER_DIR, MAX_UNITS, OmeAxisScale, StoreStatus,
+    Strided, ZarrOptions, ZarrProgress, ZarrPyramid, ZarrReport, ZarrSink, store_status,
+};
+
+/// Re-exported so callers can name the PNG compression level without depending on `png`.
+pub use png::Compression as PngCompression;

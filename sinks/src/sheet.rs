@@ -1,0 +1,375 @@
+//! Contact sheet: one PNG grid of the selected frames, each labelled with its stack level.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayView2;
+
+use crate::frames::{FrameSink, png_dims};
+use crate::fsutil::write_atomic;
+use crate::{Colormap, Scaling, SinkError};
+
+/// 5x7 bitmap digits `0`-`9`, one `u8` per row (low 5 bits, most significant bit = left).
+const DIGITS: [[u8; 7]; 10] = [
+    [
+        0b01110, 0b10001, 0b10011, 0b10101, 0b11001, 0b10001, 0b01110,
+    ],
+    [
+        0b00100, 0b01100, 0b00100, 0b00100, 0b00100, 0b00100, 0b01110,
+    ],
+    [
+        0b01110, 0b10001, 0b00001, 0b00010, 0b00100, 0b01000, 0b11111,
+    ],
+    [
+        0b11111, 0b00010, 0b00100, 0b00010, 0b00001, 0b10001, 0b01110,
+    ],
+    [
+        0b00010, 0b00110, 0b01010, 0b10010, 0b11111, 0b00010, 0b00010,
+    ],
+    [
+        0b11111, 0b10000, 0b11110, 0b00001, 0b00001, 0b10001, 0b01110,
+    ],
+    [
+        0b00110, 0b01000, 0b10000, 0b11110, 0b10001, 0b10001, 0b01110,
+    ],
+    [
+        0b11111, 0b00001, 0b00010, 0b00100, 0b01000, 0b01000, 0b01000,
+    ],
+    [
+        0b01110, 0b10001, 0b10001, 0b01110, 0b10001, 0b10001, 0b01110,
+    ],
+    [
+        0b01110, 0b10001, 0b10001, 0b01111, 0b00001, 0b00010, 0b01100,
+    ],
+];
+const GLYPH_W: usize = 5;
+const GLYPH_H: usize = 7;
+/// Glyph advance (one column of spacing).
+const ADVANCE: usize = GLYPH_W + 1;
+
+/// Largest accepted sheet, in pixels (about 300 MiB of RGB).
+pub const MAX_SHEET_PIXELS: usize = 100_000_000;
+
+/// Options of [`ContactSheet`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContactSheetOptions {
+    /// Number of columns; `None` picks `ceil(sqrt(frames))`.
+    pub columns: Option<usize>,
+    /// Colormap of the frames.
+    pub colormap: Colormap,
+    /// Count-to-index scaling of the frames.
+    pub scaling: Scaling,
+    /// Label each frame with its stack level (skipped if the frames are too narrow for the text).
+    pub labels: bool,
+    /// Pixels between frames and around the sheet.
+    pub gap: usize,
+    /// Background colour.
+    pub background: [u8; 3],
+    /// Label text colour.
+    pub text: [u8; 3],
+}
+
+impl Default for ContactSheetOptions {
+    fn default() -> Self {
+        ContactSheetOptions {
+            columns: None,
+            colormap: Colormap::Gray,
+            scaling: Scaling::default(),
+            labels: true,
+            gap: 4,
+            background: [24, 24, 24],
+            text: [240, 240, 240],
+        }
+    }
+}
+
+/// Collects frames (as 8-bit indices, one byte per pixel) and writes the grid on
+/// [`ContactSheet::finish`]. Memory is one byte per frame pixel; the sheet is capped at
+/// [`MAX_SHEET_PIXELS`] (select fewer levels or stride the frames for a larger stack).
+#[derive(Debug)]
+pub struct ContactSheet {
+    path: PathBuf,
+    options: ContactSheetOptions,
+    shape: Option<(usize, usize)>,
+    frames: Vec<(u64, Vec<u8>)>,
+}
+
+impl ContactSheet {
+    /// A sheet to be written to `path`.
+    pub fn new(
+        path: impl AsRef<Path>,
+        options: ContactSheetOptions,
+    ) -> Result<ContactSheet, SinkError> {
+        options.scaling.validate()?;
+        if options.columns == Some(0) {
+            return Err(SinkError::invalid(
+                "contact sheet columns",
+                0,
+                "expected at least 1",
+            ));
+        }
+        Ok(ContactSheet {
+            path: path.as_ref().to_path_buf(),
+            options,
+            shape: None,
+            frames: Vec::new(),
+        })
+    }
+
+    /// Add the frame of stack level `level`; all frames must have the same shape.
+    pub fn add_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError> {
+        let (h, w) = frame.dim();
+        png_dims(w, h)?;
+        match self.shape {
+            None => self.shape = Some((h, w)),
+            Some(s) if s != (h, w) => {
+                return Err(SinkError::FrameShape {
+                    level,
+                    expected: s,
+                    actual: (h, w),
+                });
+            }
+            Some(_) => {}
+        }
+        let pixels = (self.frames.len() + 1).saturating_mul(h * w);
+        if pixels > MAX_SHEET_PIXELS {
+            return Err(SinkError::invalid(
+                "contact sheet size",
+                format!("{} frames of {h} x {w}", self.frames.len() + 1),
+                format!(
+                    "expected at most {MAX_SHEET_PIXELS} pixels in total; select fewer levels or stride y/x"
+                ),
+            ));
+        }
+        let mut indices = Vec::new();
+        self.options.scaling.apply(frame, &mut indices)?;
+        self.frames.push((level, indices));
+        Ok(())
+    }
+
+    /// Lay out the grid and write the PNG (RGB). Needs at least one frame.
+    pub fn finish(self) -> Result<PathBuf, SinkError> {
+        let Some((h, w)) = self.shape else {
+            return Err(SinkError::FrameCount {
+                path: self.path,
+                format: "contact sheet",
+                expected: 1,
+                actual: 0,
+            });
+        };
+        let o = &self.options;
+        let n = self.frames.len();
+        let cols = o
+            .columns
+            .unwrap_or_else(|| n.isqrt() + usize::from(n.isqrt().pow(2) < n));
+        let cols = cols.min(n);
+        let rows = n.div_ceil(cols);
+        let max_digits = self
+            .frames
+            .iter()
+            .map(|(l, _)| crate::frames::digit_count(*l))
+            .max()
+            .unwrap_or(1);
+        let scale = label_scale(w, max_digits).filter(|_| o.labels);
+        let label_h = scale.map_or(0, |s| GLYPH_H * s + 2 * s.max(2));
+        let cell_h = h + label_h;
+        let sheet_w = cols * w + (cols + 1) * o.gap;
+        let sheet_h = rows * cell_h + (rows + 1) * o.gap;
+        png_dims(sheet_w, sheet_h)?;
+        if sheet_w.saturating_mul(sheet_h) > MAX_SHEET_PIXELS {
+            return Err(SinkError::invalid(
+                "contact sheet size",
+                format!("{sheet_h} x {sheet_w}"),
+                format!("expected at most {MAX_SHEET_PIXELS} pixels"),
+            ));
+        }
+        let mut img = Vec::with_capacity(sheet_w * sheet_h * 3);
+        for _ in 0..sheet_w * sheet_h {
+            img.extend_from_slice(&o.background);
+        }
+        let mut rgb = Vec::new();
+        for (k, (level, indices)) in self.frames.iter().enumerate() {
+            let (r, c) = (k / cols, k % cols);
+            let x0 = o.gap + c * (w + o.gap);
+            let y0 = o.gap + r * (cell_h + o.gap);
+            rgb.clear();
+            let t = o.colormap.table();
+            rgb.extend(indices.iter().flat_map(|&i| t[usize::from(i)]));
+            for y in 0..h {
+                let dst = ((y0 + y) * sheet_w + x0) * 3;
+                img[dst..dst + w * 3].copy_from_slice(&rgb[y * w * 3..(y + 1) * w * 3]);
+            }
+            if let Some(s) = scale {
+                let text = level.to_string();
+                let tw = text_width(text.len(), s);
+                let tx = x0 + (w - tw) / 2;
+                let ty = y0 + h + (label_h - GLYPH_H * s) / 2;
+                draw_text(&mut img, sheet_w, tx, ty, &text, s, o.text);
+            }
+        }
+        let (sw, sh) = png_dims(sheet_w, sheet_h)?;
+        let path = &self.path;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::fsutil::create_dir_all(dir)?;
+        }
+        write_atomic(path, false, |out| {
+            let mut enc = png::Encoder::new(out, sw, sh);
+            enc.set_color(png::ColorType::Rgb);
+            enc.set_depth(png::BitDepth::Eight);
+            enc.set_compression(png::Compression::Balanced);
+            let mut writer = enc.write_header().map_err(|e| SinkError::png(path, e))?;
+            writer
+                .write_image_data(&img)
+                .map_err(|e| SinkError::png(path, e))?;
+            writer.finish().map_err(|e| SinkError::png(path, e))
+        })?;
+        Ok(self.path)
+    }
+}
+
+impl FrameSink for ContactSheet {
+    fn write_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError> {
+        self.add_frame(level, frame)
+    }
+
+    fn finish(self: Box<Self>) -> Result<Vec<PathBuf>, SinkError> {
+        ContactSheet::finish(*self).map(|p| vec![p])
+    }
+}
+
+fn text_width(chars: usize, scale: usize) -> usize {
+    (chars * ADVANCE - 1) * scale
+}
+
+/// Integer glyph scale for frames `width` wide and labels of `digits` digits: about 1/128 of the
+/// width (1..=4), reduced until the text fits with a margin; `None` if even scale 1 does not fit.
+fn label_scale(width: usize, digits: usize) -> Option<usize> {
+    let mut s = (width / 128).clamp(1, 4);
+    while s > 1 && text_width(digits, s) + 2 * s > width {
+        s -= 1;
+    }
+    (text_width(digits, s) + 2 <= width).then_some(s)
+}
+
+fn draw_text(
+    img: &mut [u8],
+    img_w: usize,
+    x0: usize,
+    y0: usize,
+    text: &str,
+    scale: usize,
+    color: [u8; 3],
+) {
+    for (k, ch) in text.bytes().enumerate() {
+        let Some(glyph) = ch
+            .checked_sub(b'0')
+            .and_then(|d| DIGITS.get(usize::from(d)))
+        else {
+            continue;
+        };
+        let gx = x0 + k * ADVANCE * scale;
+        for (gy, bits) in glyph.iter().enumerate() {
+            for bx in 0..GLYPH_W {
+                if bits & (1 << (GLYPH_W - 1 - bx)) == 0 {
+                    continue;
+                }
+                for dy in 0..scale {
+                    for dx in 0..scale {
+                        let (px, py) = (gx + bx * scale + dx, y0 + gy * scale + dy);
+                        let i = (py * img_w + px) * 3;
+                        img[i..i + 3].copy_from_slice(&color);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn read_rgb(path: &Path) -> (u32, u32, Vec<u8>) {
+        let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+        let mut reader = dec.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(info.color_type, png::ColorType::Rgb);
+        (info.width, info.height, buf)
+    }
+
+    #[test]
+    fn grid_layout_and_pixels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sheet.png");
+        let opts = ContactSheetOptions {
+            columns: Some(2),
+            colormap: Colormap::Inferno,
+            labels: true,
+            ..ContactSheetOptions::default()
+        };
+        let mut sheet = ContactSheet::new(&path, opts).unwrap();
+        let frames: Vec<Array2<u16>> = (0..3)
+            .map(|k| Array2::from_shape_fn((32, 40), |(y, x)| (k * 60 + y + x) as u16))
+            .collect();
+        for (k, f) in frames.iter().enumerate() {
+            sheet.add_frame(500 * k as u64, f.view()).unwrap();
+        }
+        sheet.finish().unwrap();
+        let (w, h, buf) = read_rgb(&path);
+        let scale = label_scale(40, 4).unwrap();
+        assert_eq!(scale, 1);
+        let label_h = GLYPH_H + 4;
+        assert_eq!(w as usize, 2 * 40 + 3 * 4);
+        assert_eq!(h as usize, 2 * (32 + label_h) + 3 * 4);
+        // Frame 2 sits in row 1, column 0: check its pixels.
+        let (x0, y0) = (4, 4 + 32 + label_h + 4);
+        for y in 0..32 {
+            for x in 0..40 {
+                let i = ((y0 + y) * w as usize + x0 + x) * 3;
+                let want = Colormap::Inferno.rgb(crate::scale::to_uint8(frames[2][(y, x)], 256));
+                assert_eq!(&buf[i..i + 3], &want, "({y}, {x})");
+            }
+        }
+        // The empty fourth cell is background.
+        let i = ((y0 + 5) * w as usize + 4 + 40 + 4 + 5) * 3;
+        assert_eq!(&buf[i..i + 3], &[24, 24, 24]);
+        // The label strip of frame 1 ("500") has text-coloured pixels.
+        let strip = (4 + 32)..(4 + 32 + label_h);
+        let lit = strip
+            .flat_map(|y| (48..88).map(move |x| (y, x)))
+            .filter(|&(y, x)| buf[(y * w as usize + x) * 3] == 240)
+            .count();
+        assert!(lit > 10, "label drawn ({lit} pixels)");
+    }
+
+    #[test]
+    fn label_scale_fits() {
+        assert_eq!(label_scale(256, 6), Some(2));
+        assert_eq!(label_scale(512, 6), Some(4));
+        assert_eq!(label_scale(8, 6), None);
+        assert_eq!(label_scale(37, 6), Some(1));
+    }
+
+    #[test]
+    fn errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let sheet = ContactSheet::new(dir.path().join("x.png"), ContactSheetOptions::default());
+        assert!(sheet.unwrap().finish().is_err());
+        let bad = ContactSheetOptions {
+            columns: Some(0),
+            ..ContactSheetOptions::default()
+        };
+        assert!(ContactSheet::new(dir.path().join("x.png"), bad).is_err());
+        let mut s =
+            ContactSheet::new(dir.path().join("x.png"), ContactSheetOptions::default()).unwrap();
+        s.add_frame(0, Array2::<u16>::zeros((4, 4)).view()).unwrap();
+        let err = s
+            .add_frame(1, Array2::<u16>::zeros((4, 5)).view())
+            .unwrap_err();
+        assert!(
+            matches!(err, SinkError::FrameShape { level: 1, .. }),
+            "{err}"
+        );
+    }
+}

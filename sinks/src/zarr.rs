@@ -1,0 +1,1023 @@
+//! Zarr v3 stores (via zarrs): self-describing, resumable, crash-safe, optionally sharded.
+//!
+//! Layout (docs/contracts.md, shared with the Python package):
+//!
+//! - one `uint16` array (at the store root unless [`ZarrOptions::array_path`] says otherwise),
+//!   `dimension_names = ["level", "y", "x"]`, fill value 0, chunk shape from the plan; with
+//!   sharding, the shard shape is a multiple of the chunk shape;
+//! - the attribute `zoomstack`: stack parameters, the normalized `select`, `downsample`, the scale
+//!   rule, versions, `write_unit` and `complete`;
+//! - `<array dir>/zoomstack.done/i.j.k`: an empty marker created after write unit `(i, j, k)`
+//!   (a shard, or a chunk when unsharded) is durably written. zarrs does not store chunks equal to
+//!   the fill value, so a missing chunk file proves nothing: the markers are the record.
+//!
+//! One writer per stored object: every write unit is encoded and stored exactly once, by one
+//! thread, from complete data (tiles that cover only part of a unit are assembled in memory
+//! first, so memory is bounded by the units in flight). Chunk files are synced by zarrs, their
+//! directories by this sink, before the marker is created; `complete: true` is set only after
+//! every marker exists. A killed write is resumed by opening the store again with the same
+//! parameters: units with a marker are skipped.
+
+mod attrs;
+mod ome;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use zarrs::array::{Array, ArrayBuilder, ArrayMetadataOptions, CodecOptions, data_type};
+use zarrs::filesystem::FilesystemStore;
+use zoomstack_kernel::StackParams;
+
+use self::attrs::{ExistingArray, Node};
+pub use self::ome::{OmeAxisScale, ZarrPyramid};
+use crate::SinkError;
+use crate::fsutil::{create_dir_all, sync_dir, write_atomic};
+
+/// Name of the directory of completion markers inside the array directory.
+pub const MARKER_DIR: &str = "zoomstack.done";
+
+/// Largest number of write units a store may have (the in-memory record is one byte per unit).
+pub const MAX_UNITS: u64 = 1 << 32;
+
+/// What is written: the array's shape and chunking and everything the `zoomstack` attribute
+/// records. Build it from an engine plan, or with [`ArrayDescription::strided`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArrayDescription {
+    /// Levels of the whole stack.
+    pub levels: u64,
+    /// The stack's parameters.
+    pub params: StackParams,
+    /// The selection of grid pixels (before any mean), normalized, in the full stack's index
+    /// space: `[start:stop:step, start:stop:step, start:stop:step]`.
+    pub select: String,
+    /// Mean-downsampling factors `[fy, fx]`, if any (stride downsampling is part of `select`).
+    pub mean: Option<[u64; 2]>,
+    /// A selection of blocks after the mean (`[:, rows, cols]`), if any; written as the extra
+    /// attribute field `post_select` only when present.
+    pub post_select: Option<String>,
+    /// Output shape `[level, y, x]`.
+    pub shape: [u64; 3],
+    /// Chunk shape `[level, y, x]` (the inner chunk shape when sharded).
+    pub chunks: [usize; 3],
+}
+
+/// One axis of a strided selection: `start, start + step, ...` (`count` indices, step >= 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Strided {
+    /// First index.
+    pub start: u64,
+    /// Distance between indices (at least 1).
+    pub step: u64,
+    /// Number of indices.
+    pub count: u64,
+}
+
+impl Strided {
+    /// `start, start + step, ...` with `count` indices.
+    pub const fn new(start: u64, step: u64, count: u64) -> Strided {
+        Strided { start, step, count }
+    }
+
+    /// Every index of an axis of length `len`.
+    pub const fn full(len: u64) -> Strided {
+        Strided::new(0, 1, len)
+    }
+
+    /// The normalized `start:stop:step` text (`stop = start + count * step`, as the engine writes it).
+    pub fn to_numpy(&self) -> String {
+        if self.count <= 1 {
+            let start = if self.count == 0 { 0 } else { self.start };
+            return format!("{start}:{}:1", start + self.count);
+        }
+        format!(
+            "{}:{}:{}",
+            self.start,
+            self.start + self.count * self.step,
+            self.step
+        )
+    }
+
+    /// The `k`-th index.
+    pub fn at(&self, k: u64) -> u64 {
+        self.start + k * self.step
+    }
+}
+
+impl ArrayDescription {
+    /// A strided selection of a stack (no mean): levels, rows and columns each a [`Strided`]
+    /// range of the full grid. This is what a pyramid level `[levels, ::2^k, ::2^k]` is.
+    pub fn strided(
+        levels: u64,
+        params: StackParams,
+        select: [Strided; 3],
+        chunks: [usize; 3],
+    ) -> ArrayDescription {
+        ArrayDescription {
+            levels,
+            params,
+            select: format!(
+                "[{}, {}, {}]",
+                select[0].to_numpy(),
+                select[1].to_numpy(),
+                select[2].to_numpy()
+            ),
+            mean: None,
+            post_select: None,
+            shape: select.map(|s| s.count),
+            chunks,
+        }
+    }
+
+    /// The whole stack of `levels` levels.
+    pub fn full_stack(levels: u64, params: StackParams, chunks: [usize; 3]) -> ArrayDescription {
+        let select = [
+            Strided::full(levels),
+            Strided::full(params.height as u64),
+            Strided::full(params.width as u64),
+        ];
+        ArrayDescription::strided(levels, params, select, chunks)
+    }
+
+    /// Bytes of the raw output (`u16`), saturating.
+    pub fn bytes(&self) -> u64 {
+        self.shape.iter().fold(2u64, |a, &b| a.saturating_mul(b))
+    }
+
+    fn validate(&self) -> Result<(), SinkError> {
+        self.params
+            .validate()
+            .map_err(|e| SinkError::invalid("stack parameters", format!("{:?}", self.params), e))?;
+        if self.chunks.contains(&0) {
+            return Err(SinkError::invalid(
+                "chunk shape",
+                format!("{:?}", self.chunks),
+                "expected every dimension >= 1",
+            ));
+        }
+        if let Some(f) = self.mean
+            && f.contains(&0)
+        {
+            return Err(SinkError::invalid(
+                "mean factors",
+                format!("{f:?}"),
+                "expected every factor >= 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Compression of the chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// Raw little-endian bytes.
+    None,
+    /// zstd at `level` (-7..=22; 3 is zstd's default, 0 means default too).
+    Zstd {
+        /// Compression level.
+        level: i32,
+    },
+    /// Blosc with zstd at `level` (0..=9) and byte shuffle (needs this crate's `blosc` feature).
+    #[cfg(feature = "blosc")]
+    BloscZstd {
+        /// Compression level.
+        level: u8,
+    },
+}
+
+impl Default for Compression {
+    /// zstd level 3.
+    fn default() -> Self {
+        Compression::Zstd { level: 3 }
+    }
+}
+
+impl Compression {
+    fn codecs(&self) -> Result<Vec<Arc<dyn zarrs::array::BytesToBytesCodecTraits>>, SinkError> {
+        match *self {
+            Compression::None => Ok(vec![]),
+            Compression::Zstd { level } => {
+                if !(-7..=22).contains(&level) {
+                    return Err(SinkError::invalid("zstd level", level, "expected -7..=22"));
+                }
+                Ok(vec![Arc::new(zarrs::array::codec::ZstdCodec::new(
+                    level, false,
+                ))])
+            }
+            #[cfg(feature = "blosc")]
+            Compression::BloscZstd { level } => {
+                use zarrs::array::codec::{
+                    BloscCodec, BloscCompressionLevel, BloscCompressor, BloscShuffleMode,
+                };
+                let clevel = BloscCompressionLevel::try_from(level)
+                    .map_err(|_| SinkError::invalid("blosc level", level, "expected 0..=9"))?;
+                let codec = BloscCodec::new(
+                    BloscCompressor::Zstd,
+                    clevel,
+                    None,
+                    BloscShuffleMode::Shuffle,
+                    Some(2),
+                )
+                .map_err(|e| SinkError::invalid("blosc codec", level, e))?;
+                Ok(vec![Arc::new(codec)])
+            }
+        }
+    }
+}
+
+/// What to do when the path already holds a zoomstack array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum IfExists {
+    /// Resume it if its parameters match (else [`SinkError::ParameterMismatch`]).
+    #[default]
+    Resume,
+    /// Fail with [`SinkError::AlreadyExists`].
+    Fail,
+    /// Delete the existing zoomstack array (never anything that is not one) and start afresh.
+    Replace,
+}
+
+/// Options of a Zarr store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZarrOptions {
+    /// Path of the array inside the store (`""` = the store root). Intermediate groups are
+    /// created.
+    pub array_path: String,
+    /// Chunk compression.
+    pub compression: Compression,
+    /// Shard shape (a multiple of the chunk shape on every axis), or `None` for no sharding.
+    pub shard: Option<[usize; 3]>,
+    /// Behaviour on an existing array.
+    pub if_exists: IfExists,
+}
+
+impl Default for ZarrOptions {
+    /// Root array, zstd level 3, unsharded, resume.
+    fn default() -> Self {
+        ZarrOptions {
+            array_path: String::new(),
+            compression: Compression::default(),
+            shard: None,
+            if_exists: IfExists::Resume,
+        }
+    }
+}
+
+/// Outcome of [`ZarrSink::finish`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZarrReport {
+    /// The array directory.
+    pub array_dir: PathBuf,
+    /// Write units of the array.
+    pub units_total: u64,
+    /// Units with a marker now.
+    pub units_done: u64,
+    /// Units that already had a marker when the store was opened (skipped).
+    pub units_skipped: u64,
+    /// Units written by this run.
+    pub units_written: u64,
+    /// Raw bytes (`u16`, including edge padding) encoded by this run.
+    pub raw_bytes_written: u64,
+    /// `true` when every unit is written and the store says `complete: true`.
+    pub complete: bool,
+}
+
+/// Progress counters of a [`ZarrSink`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZarrProgress {
+    /// Write units of the array.
+    pub units_total: u64,
+    /// Units with a marker.
+    pub units_done: u64,
+    /// Units written by this run.
+    pub units_written: u64,
+}
+
+/// A unit whose tiles are still arriving.
+#[derive(Debug)]
+struct Pending {
+    buf: Vec<u16>,
+    filled: u64,
+}
+
+/// Grid geometry of the write units.
+#[derive(Clone, Copy, Debug)]
+struct UnitGrid {
+    shape: [u64; 3],
+    unit: [usize; 3],
+    grid: [u64; 3],
+}
+
+impl UnitGrid {
+    fn new(shape: [u64; 3], unit: [usize; 3]) -> UnitGrid {
+        let grid = [0, 1, 2].map(|k| shape[k].div_ceil(unit[k] as u64));
+        UnitGrid { shape, unit, grid }
+    }
+
+    fn total(&self) -> u64 {
+        self.grid.iter().fold(1u64, |a, &b| a.saturating_mul(b))
+    }
+
+    fn linear(&self, u: [u64; 3]) -> u64 {
+        (u[0] * self.grid[1] + u[1]) * self.grid[2] + u[2]
+    }
+
+    /// In-bounds box of unit `u`: `(origin, extent)`.
+    fn bounds(&self, u: [u64; 3]) -> ([u64; 3], [u64; 3]) {
+        let lo = [0, 1, 2].map(|k| u[k] * self.unit[k] as u64);
+        let ext = [0, 1, 2].map(|k| (self.unit[k] as u64).min(self.shape[k] - lo[k]));
+        (lo, ext)
+    }
+
+    fn unit_len(&self) -> usize {
+        self.unit.iter().product()
+    }
+
+    /// Units intersecting the box `origin .. origin + shape` (inclusive index ranges per axis).
+    fn range(&self, origin: [u64; 3], shape: [usize; 3]) -> [(u64, u64); 3] {
+        [0, 1, 2].map(|k| {
+            let u = self.unit[k] as u64;
+            (origin[k] / u, (origin[k] + shape[k] as u64 - 1) / u)
+        })
+    }
+}
+
+/// A Zarr v3 array being written (or resumed) tile by tile, from any number of threads.
+///
+/// ```no_run
+/// # fn main() -> Result<(), zoomstack_sinks::SinkError> {
+/// use zoomstack_kernel::StackParams;
+/// use zoomstack_sinks::{ArrayDescription, ZarrOptions, ZarrSink};
+///
+/// let params = StackParams { height: 64, width: 64, ..StackParams::default() };
+/// let desc = ArrayDescription::full_stack(8, params, [1, 32, 32]);
+/// let sink = ZarrSink::open("stack.zarr", desc, ZarrOptions::default())?;
+/// let tile = vec![7u16; 32 * 32];
+/// if sink.needs_tile([0, 0, 0], [1, 32, 32]) {
+///     sink.write_tile([0, 0, 0], [1, 32, 32], &tile)?;
+/// }
+/// let report = sink.finish()?; // not complete: only one of 32 chunks was written
+/// assert!(!report.complete);
+/// # Ok(()) }
+/// ```
+pub struct ZarrSink {
+    store_path: PathBuf,
+    array_dir: PathBuf,
+    marker_dir: PathBuf,
+    array: Array<FilesystemStore>,
+    desc: ArrayDescription,
+    units: UnitGrid,
+    done: Vec<AtomicBool>,
+    pending: Mutex<HashMap<u64, Pending>>,
+    skipped: u64,
+    written: AtomicU64,
+    raw_bytes: AtomicU64,
+    codec_options: CodecOptions,
+}
+
+impl std::fmt::Debug for ZarrSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZarrSink")
+            .field("array_dir", &self.array_dir)
+            .field("shape", &self.desc.shape)
+            .field("write_unit", &self.units.unit)
+            .field("progress", &self.progress())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Validate a user array path; returns its components.
+fn path_components(array_path: &str) -> Result<Vec<String>, SinkError> {
+    let trimmed = array_path.trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(vec![]);
+    }
+    trimmed
+        .split('/')
+        .map(|c| {
+            let ok = !c.is_empty()
+                && c != "."
+                && c != ".."
+                && !c.starts_with("__")
+                && c != MARKER_DIR
+                && c != "c"
+                && c.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'));
+            if ok {
+                Ok(c.to_string())
+            } else {
+                Err(SinkError::invalid(
+                    "array path",
+                    format!("{array_path:?}"),
+                    "expected names of letters, digits, '.', '_' or '-' separated by '/' \
+                     (not '.', '..', 'c', zoomstack.done or names starting with '__')",
+                ))
+            }
+        })
+        .collect()
+}
+
+/// `true` if `dir` holds nothing but our own leftover temporary files.
+fn dir_is_empty(dir: &Path) -> Result<bool, SinkError> {
+    let entries = fs::read_dir(dir).map_err(|e| SinkError::io("list directory", dir, e))?;
+    for e in entries {
+        let e = e.map_err(|e| SinkError::io("list directory", dir, e))?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(".zarr.json.tmp-")) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Read and classify `dir/zarr.json` if it exists.
+fn read_node(dir: &Path) -> Result<Option<Node>, SinkError> {
+    let p = dir.join("zarr.json");
+    match fs::read_to_string(&p) {
+        Ok(text) => attrs::classify(&p, &text).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Ok(None),
+        Err(e) => Err(SinkError::io("read", &p, e)),
+    }
+}
+
+/// Write an empty group `zarr.json` into `dir` (creating it).
+fn write_group(dir: &Path, attributes: Value) -> Result<(), SinkError> {
+    create_dir_all(dir)?;
+    let doc = serde_json::json!({"zarr_format": 3, "node_type": "group", "attributes": attributes});
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    write_atomic(&dir.join("zarr.json"), true, |w| {
+        w.write_all(text.as_bytes())
+            .map_err(|e| SinkError::io("write", &dir.join("zarr.json"), e))
+    })
+}
+
+/// Check that `dir` is usable as (or as the parent group of) a new node: it does not exist, is an
+/// empty directory, or is a Zarr group (when `group_ok`).
+fn check_free(store: &Path, dir: &Path, group_ok: bool) -> Result<Option<Node>, SinkError> {
+    match fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(SinkError::io("inspect", dir, e)),
+        Ok(m) if !m.is_dir() => {
+            return Err(SinkError::NotAZoomstackStore {
+                path: store.to_path_buf(),
+                reason: format!("{} is a file, not a directory", dir.display()),
+            });
+        }
+        Ok(_) => {}
+    }
+    match read_node(dir)? {
+        Some(Node::Group(a)) if group_ok => Ok(Some(Node::Group(a))),
+        Some(Node::ZoomstackArray(a)) => Ok(Some(Node::ZoomstackArray(a))),
+        Some(Node::Group(_)) => Err(SinkError::NotAZoomstackStore {
+            path: store.to_path_buf(),
+            reason: format!("{} is a Zarr group, expected an array", dir.display()),
+        }),
+        Some(Node::Foreign(reason)) => Err(SinkError::NotAZoomstackStore {
+            path: store.to_path_buf(),
+            reason: format!("{}/zarr.json: {reason}", dir.display()),
+        }),
+        None if dir_is_empty(dir)? => Ok(None),
+        None => Err(SinkError::NotAZoomstackStore {
+            path: store.to_path_buf(),
+            reason: format!(
+                "{} is a non-empty directory without zarr.json",
+                dir.display()
+            ),
+        }),
+    }
+}
+
+impl ZarrSink {
+    /// Create the array at `store` (a directory), or resume it.
+    ///
+    /// - nothing there, or an empty directory: create the store;
+    /// - a zoomstack array with the same parameters: resume ([`IfExists::Resume`]), skipping
+    ///   the units that have a marker; different parameters: [`SinkError::ParameterMismatch`]
+    ///   naming the first differing field;
+    /// - anything else (a file, a non-empty directory, a foreign Zarr array):
+    ///   [`SinkError::NotAZoomstackStore`], and nothing is touched.
+    ///
+    /// On resume, the store's own codecs are kept (compression is not part of the data), so
+    /// `options.compression` only applies to new stores.
+    pub fn open(
+        store: impl AsRef<Path>,
+        desc: ArrayDescription,
+        options: ZarrOptions,
+    ) -> Result<ZarrSink, SinkError> {
+        let store = store.as_ref().to_path_buf();
+        desc.validate()?;
+        if let Some(s) = options.shard {
+            let ok = (0..3).all(|k| s[k] > 0 && s[k] % desc.chunks[k] == 0);
+            if !ok {
+                return Err(SinkError::invalid(
+                    "shard shape",
+                    format!("{s:?}"),
+                    format!(
+                        "expected a multiple of the chunk shape {:?} on every axis",
+                        desc.chunks
+                    ),
+                ));
+            }
+        }
+        let unit = options.shard.unwrap_or(desc.chunks);
+        let units = UnitGrid::new(desc.shape, unit);
+        if units.total() > MAX_UNITS {
+            return Err(SinkError::invalid(
+                "number of write units",
+                units.total(),
+                format!("expected at most {MAX_UNITS}; use larger chunks or shards"),
+            ));
+        }
+        let comps = path_components(&options.array_path)?;
+        let array_dir = comps.iter().fold(store.clone(), |p, c| p.join(c));
+
+        // Parents: the store root and intermediate directories must be free or groups.
+        let mut parent = store.clone();
+        let mut parents = Vec::new();
+        if !comps.is_empty() {
+            parents.push(parent.clone());
+            for c in &comps[..comps.len() - 1] {
+                parent = parent.join(c);
+                parents.push(parent.clone());
+            }
+        }
+        let mut parent_nodes = Vec::new();
+        for p in &parents {
+            let node = check_free(&store, p, true)?;
+            if let Some(Node::ZoomstackArray(_)) = node {
+                return Err(SinkError::NotAZoomstackStore {
+                    path: store.clone(),
+                    reason: format!(
+                        "{} is a zoomstack array; cannot create an array inside it",
+                        p.display()
+                    ),
+                });
+            }
+            parent_nodes.push(node);
+        }
+
+        let existing = match check_free(&store, &array_dir, false)? {
+            Some(Node::ZoomstackArray(a)) => Some(a),
+            _ => None,
+        };
+        let existing = match (existing, options.if_exists) {
+            (Some(_), IfExists::Fail) => {
+                return Err(SinkError::AlreadyExists { path: array_dir });
+            }
+            (Some(_), IfExists::Replace) => {
+                fs::remove_dir_all(&array_dir)
+                    .map_err(|e| SinkError::io("remove old array", &array_dir, e))?;
+                None
+            }
+            (e, _) => e,
+        };
+        let marker_dir = array_dir.join(MARKER_DIR);
+        let fs_store = Arc::new(FilesystemStore::new(&store).map_err(|e| SinkError::Zarr {
+            op: "open store",
+            path: store.clone(),
+            message: e.to_string(),
+        })?);
+        let node_path = format!("/{}", comps.join("/"));
+
+        let (array, done, skipped) = match existing {
+            Some(existing) => {
+                attrs::check_resume(&array_dir, &existing, &desc, options.shard)?;
+                let array = Array::open(fs_store, &node_path)
+                    .map_err(|e| SinkError::zarr_create("open array", &array_dir, e))?;
+                let done = load_markers(&marker_dir, &units)?;
+                let n = done.iter().filter(|d| d.load(Ordering::Relaxed)).count() as u64;
+                create_dir_all(&marker_dir)?;
+                if n < units.total() && existing.zoomstack["complete"] == Value::Bool(true) {
+                    // Markers lost (e.g. edited by hand): the store must not claim completeness.
+                    set_complete(&array_dir, false)?;
+                }
+                (array, done, n)
+            }
+            None => {
+                for (p, node) in parents.iter().zip(&parent_nodes) {
+                    if node.is_none() {
+                        write_group(p, Value::Object(Default::default()))?;
+                    }
+                }
+                create_dir_all(&array_dir)?;
+                let mut builder = ArrayBuilder::new(
+                    desc.shape.to_vec(),
+                    unit.map(|u| u as u64).to_vec(),
+                    data_type::uint16(),
+                    0u16,
+                );
+                builder
+                    .bytes_to_bytes_codecs(options.compression.codecs()?)
+                    .dimension_names(Some(["level", "y", "x"]));
+                if options.shard.is_some() {
+                    builder.subchunk_shape(desc.chunks.map(|c| c as u64).to_vec());
+                }
+                builder.attributes_mut().insert(
+                    "zoomstack".to_string(),
+                    attrs::zoomstack_json(&desc, options.shard),
+                );
+                let array = builder
+                    .build(fs_store, &node_path)
+                    .map_err(|e| SinkError::zarr_create("create array", &array_dir, e))?;
+                let meta = array.metadata_opt(
+                    &ArrayMetadataOptions::default().with_include_zarrs_metadata(false),
+                );
+                let text = meta.to_string_pretty();
+                let zarr_json = array_dir.join("zarr.json");
+                write_atomic(&zarr_json, true, |w| {
+                    w.write_all(text.as_bytes())
+                        .map_err(|e| SinkError::io("write", &zarr_json, e))
+                })?;
+                create_dir_all(&marker_dir)?;
+                sync_dir(&array_dir)?;
+                let done = (0..units.total()).map(|_| AtomicBool::new(false)).collect();
+                (array, done, 0)
+            }
+        };
+        Ok(ZarrSink {
+            store_path: store,
+            array_dir,
+            marker_dir,
+            array,
+            desc,
+            units,
+            done,
+            pending: Mutex::new(HashMap::new()),
+            skipped,
+            written: AtomicU64::new(0),
+            raw_bytes: AtomicU64::new(0),
+            codec_options: CodecOptions::default(),
+        })
+    }
+
+    /// The store directory.
+    pub fn store_path(&self) -> &Path {
+        &self.store_path
+    }
+
+    /// The array directory (the store root for a root array).
+    pub fn array_dir(&self) -> &Path {
+        &self.array_dir
+    }
+
+    /// What is being written.
+    pub fn description(&self) -> &ArrayDescription {
+        &self.desc
+    }
+
+    /// The write unit: the shard shape when sharded, else the chunk shape. Tiles of exactly this
+    /// shape (aligned to it) are stored without any copy or buffering.
+    pub fn write_unit(&self) -> [usize; 3] {
+        self.units.unit
+    }
+
+    /// Progress counters.
+    pub fn progress(&self) -> ZarrProgress {
+        ZarrProgress {
+            units_total: self.units.total(),
+            units_done: self
+                .done
+                .iter()
+                .filter(|d| d.load(Ordering::Relaxed))
+                .count() as u64,
+            units_written: self.written.load(Ordering::Relaxed),
+        }
+    }
+
+    /// `true` if the tile `origin .. origin + shape` (output coordinates) touches a write unit
+    /// that has no marker yet, i.e. it must be rendered. Use it as the executor's filter.
+    pub fn needs_tile(&self, origin: [u64; 3], shape: [usize; 3]) -> bool {
+        if self.check_box(origin, shape).is_err() {
+            return true; // let write_tile report the error
+        }
+        let r = self.units.range(origin, shape);
+        for i in r[0].0..=r[0].1 {
+            for j in r[1].0..=r[1].1 {
+                for k in r[2].0..=r[2].1 {
+                    if !self.done[self.units.linear([i, j, k]) as usize].load(Ordering::Acquire) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    fn check_box(&self, origin: [u64; 3], shape: [usize; 3]) -> Result<(), SinkError> {
+        let bad = |reason: String| SinkError::InvalidTile {
+            origin,
+            shape,
+            reason,
+        };
+        if shape.contains(&0) {
+            return Err(bad("empty tile".to_string()));
+        }
+        for k in 0..3 {
+            let end = origin[k].checked_add(shape[k] as u64);
+            if end.is_none_or(|e| e > self.desc.shape[k]) {
+                return Err(bad(format!(
+                    "extends beyond the array shape {:?} on axis {k}",
+                    self.desc.shape
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Write a tile: `data` is row-major `(level, y, x)` of `shape`, placed at `origin` (output
+    /// coordinates). Thread-safe; tiles must not overlap. Every write unit the tile completes is
+    /// encoded, stored and marked; units already marked are skipped; parts of units are
+    /// buffered until the rest of the unit arrives.
+    pub fn write_tile(
+        &self,
+        origin: [u64; 3],
+        shape: [usize; 3],
+        data: &[u16],
+    ) -> Result<(), SinkError> {
+        self.check_box(origin, shape)?;
+        let expected: usize = shape.iter().product();
+        if data.len() != expected {
+            return Err(SinkError::InvalidTile {
+                origin,
+                shape,
+                reason: format!("data has {} elements, expected {expected}", data.len()),
+            });
+        }
+        let r = self.units.range(origin, shape);
+        for i in r[0].0..=r[0].1 {
+            for j in r[1].0..=r[1].1 {
+                for k in r[2].0..=r[2].1 {
+                    self.write_part([i, j, k], origin, shape, data)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Handle the part of a tile that falls into unit `u`.
+    fn write_part(
+        &self,
+        u: [u64; 3],
+        origin: [u64; 3],
+        shape: [usize; 3],
+        data: &[u16],
+    ) -> Result<(), SinkError> {
+        let lin = self.units.linear(u);
+        if self.done[lin as usize].load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let (lo, ext) = self.units.bounds(u);
+        let unit = self.units.unit;
+        let full_unit = (0..3).all(|k| ext[k] == unit[k] as u64);
+        // Fast path: the tile is exactly this (full-size) unit.
+        if full_unit && origin == lo && (0..3).all(|k| shape[k] == unit[k]) {
+            return self.store_unit(u, data);
+        }
+        // Intersection of the tile with the unit's in-bounds box.
+        let a = [0, 1, 2].map(|k| origin[k].max(lo[k]));
+        let b = [0, 1, 2].map(|k| (origin[k] + shape[k] as u64).min(lo[k] + ext[k]));
+        let covers = (0..3).all(|k| a[k] == lo[k] && b[k] == lo[k] + ext[k]);
+        let n = (0..3).map(|k| b[k] - a[k]).product::<u64>();
+        if covers {
+            let mut buf = vec![0u16; self.units.unit_len()];
+            copy_box(&mut buf, unit, lo, data, shape, origin, a, b);
+            return self.store_unit(u, &buf);
+        }
+        let needed: u64 = ext.iter().product();
+        let complete = {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = pending.entry(lin).or_insert_with(|| Pending {
+                buf: vec![0u16; self.units.unit_len()],
+                filled: 0,
+            });
+            copy_box(&mut entry.buf, unit, lo, data, shape, origin, a, b);
+            entry.filled += n;
+            if entry.filled > needed {
+                return Err(SinkError::InvalidTile {
+                    origin,
+                    shape,
+                    reason: format!(
+                        "overlaps data already received for write unit {u:?} ({} of {needed} elements)",
+                        entry.filled
+                    ),
+                });
+            }
+            if entry.filled == needed {
+                pending.remove(&lin).map(|p| p.buf)
+            } else {
+                None
+            }
+        };
+        match complete {
+            Some(buf) => self.store_unit(u, &buf),
+            None => Ok(()),
+        }
+    }
+
+    /// Encode and store one whole write unit (padded to the full unit shape), sync, mark.
+    fn store_unit(&self, u: [u64; 3], data: &[u16]) -> Result<(), SinkError> {
+        let idx = u.to_vec();
+        self.array
+            .store_chunk_opt(&idx, data, &self.codec_options)
+            .map_err(|e| SinkError::zarr("write chunk of", &self.array_dir, e))?;
+        // zarrs syncs the chunk file; make its (possibly new) directory entries durable too,
+        // from the chunk's directory up to the array directory.
+        let key = self.array.chunk_key(&idx);
+        let mut dir = self.store_path.join(key.as_str());
+        while dir.pop() && dir.starts_with(&self.array_dir) {
+            if dir.exists() {
+                sync_dir(&dir)?;
+            }
+            if dir == self.array_dir {
+                break;
+            }
+        }
+        let marker = self.marker_dir.join(format!("{}.{}.{}", u[0], u[1], u[2]));
+        fs::File::create(&marker).map_err(|e| SinkError::io("create marker", &marker, e))?;
+        self.done[self.units.linear(u) as usize].store(true, Ordering::Release);
+        self.written.fetch_add(1, Ordering::Relaxed);
+        self.raw_bytes
+            .fetch_add(data.len() as u64 * 2, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Finish: if every unit has a marker (counting markers written meanwhile by other
+    /// processes), sync the markers and set `complete: true`. Units whose tiles did not all
+    /// arrive are not written (and not marked); the report says what is missing.
+    pub fn finish(self) -> Result<ZarrReport, SinkError> {
+        let total = self.units.total();
+        let mut done = self.progress().units_done;
+        if done < total {
+            // Other writers (job arrays) may have finished the rest.
+            let on_disk = load_markers(&self.marker_dir, &self.units)?;
+            done = on_disk.iter().filter(|d| d.load(Ordering::Relaxed)).count() as u64;
+        }
+        let complete = done == total;
+        if complete {
+            sync_dir(&self.marker_dir)?;
+            set_complete(&self.array_dir, true)?;
+        }
+        Ok(ZarrReport {
+            array_dir: self.array_dir.clone(),
+            units_total: total,
+            units_done: done,
+            units_skipped: self.skipped,
+            units_written: self.written.load(Ordering::Relaxed),
+            raw_bytes_written: self.raw_bytes.load(Ordering::Relaxed),
+            complete,
+        })
+    }
+}
+
+/// Copy the box `a..b` (output coordinates) from a tile into a unit buffer.
+#[allow(clippy::too_many_arguments)]
+fn copy_box(
+    dst: &mut [u16],
+    unit: [usize; 3],
+    unit_origin: [u64; 3],
+    src: &[u16],
+    shape: [usize; 3],
+    origin: [u64; 3],
+    a: [u64; 3],
+    b: [u64; 3],
+) {
+    let w = (b[2] - a[2]) as usize;
+    for l in a[0]..b[0] {
+        for y in a[1]..b[1] {
+            let s = (((l - origin[0]) as usize * shape[1] + (y - origin[1]) as usize) * shape[2])
+                + (a[2] - origin[2]) as usize;
+            let d = (((l - unit_origin[0]) as usize * unit[1] + (y - unit_origin[1]) as usize)
+                * unit[2])
+                + (a[2] - unit_origin[2]) as usize;
+            dst[d..d + w].copy_from_slice(&src[s..s + w]);
+        }
+    }
+}
+
+/// Read the marker directory into a done-bitmap (unknown names are ignored).
+fn load_markers(marker_dir: &Path, units: &UnitGrid) -> Result<Vec<AtomicBool>, SinkError> {
+    let done: Vec<AtomicBool> = (0..units.total()).map(|_| AtomicBool::new(false)).collect();
+    let entries = match fs::read_dir(marker_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(done),
+        Err(e) => return Err(SinkError::io("list markers in", marker_dir, e)),
+    };
+    for e in entries {
+        let e = e.map_err(|e| SinkError::io("list markers in", marker_dir, e))?;
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let parts: Vec<Option<u64>> = name.split('.').map(|p| p.parse().ok()).collect();
+        if let [Some(i), Some(j), Some(k)] = parts[..]
+            && i < units.grid[0]
+            && j < units.grid[1]
+            && k < units.grid[2]
+        {
+            done[units.linear([i, j, k]) as usize].store(true, Ordering::Relaxed);
+        }
+    }
+    Ok(done)
+}
+
+/// Rewrite `zarr.json` (atomically, durably) with `zoomstack.complete` set, keeping the rest.
+fn set_complete(array_dir: &Path, complete: bool) -> Result<(), SinkError> {
+    let p = array_dir.join("zarr.json");
+    let text = fs::read_to_string(&p).map_err(|e| SinkError::io("read", &p, e))?;
+    let mut v: Value = serde_json::from_str(&text).map_err(|e| SinkError::InvalidMetadata {
+        path: p.clone(),
+        reason: format!("not valid JSON: {e}"),
+    })?;
+    let zs = v
+        .get_mut("attributes")
+        .and_then(|a| a.get_mut("zoomstack"))
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| SinkError::InvalidMetadata {
+            path: p.clone(),
+            reason: "no `attributes.zoomstack` object".to_string(),
+        })?;
+    zs.insert("complete".to_string(), Value::Bool(complete));
+    let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+    write_atomic(&p, true, |w| {
+        w.write_all(text.as_bytes())
+            .map_err(|e| SinkError::io("write", &p, e))
+    })
+}
+
+/// State of a store on disk, as recorded by its attribute and markers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreStatus {
+    /// The `zoomstack` attribute object.
+    pub attributes: Value,
+    /// Output shape.
+    pub shape: Vec<u64>,
+    /// Write unit shape.
+    pub write_unit: Vec<u64>,
+    /// Write units in total.
+    pub units_total: u64,
+    /// Units with a marker.
+    pub units_done: u64,
+    /// The attribute's `complete` flag.
+    pub complete: bool,
+}
+
+/// Inspect the zoomstack array at `store`/`array_path` without modifying it.
+pub fn store_status(store: impl AsRef<Path>, array_path: &str) -> Result<StoreStatus, SinkError> {
+    let store = store.as_ref();
+    let comps = path_components(array_path)?;
+    let array_dir = comps.iter().fold(store.to_path_buf(), |p, c| p.join(c));
+    let existing: Box<ExistingArray> = match read_node(&array_dir)? {
+        Some(Node::ZoomstackArray(a)) => a,
+        Some(Node::Foreign(reason)) => {
+            return Err(SinkError::NotAZoomstackStore {
+                path: store.to_path_buf(),
+                reason,
+            });
+        }
+        _ => {
+            return Err(SinkError::NotAZoomstackStore {
+                path: store.to_path_buf(),
+                reason: format!("no zoomstack array at {}", array_dir.display()),
+            });
+        }
+    };
+    let unit = existing.shard.clone().unwrap_or(existing.chunks.clone());
+    let (shape, unit3) = match (&existing.shape[..], &unit[..]) {
+        ([a, b, c], [x, y, z]) if *x > 0 && *y > 0 && *z > 0 => {
+            ([*a, *b, *c], [*x as usize, *y as usize, *z as usize])
+        }
+        _ => {
+            return Err(SinkError::InvalidMetadata {
+                path: array_dir.join("zarr.json"),
+                reason: "expected a 3-D array with non-zero chunks".to_string(),
+            });
+        }
+    };
+    let units = UnitGrid::new(shape, unit3);
+    if units.total() > MAX_UNITS {
+        return Err(SinkError::InvalidMetadata {
+            path: array_dir.join("zarr.json"),
+            reason: format!(
+                "{} write units (at most {MAX_UNITS} supported)",
+                units.total()
+            ),
+        });
+    }
+    let done = load_markers(&array_dir.join(MARKER_DIR), &units)?;
+    Ok(StoreStatus {
+        complete: existing.zoomstack["complete"] == Value::Bool(true),
+        attributes: existing.zoomstack.clone(),
+        shape: existing.shape.clone(),
+        write_unit: unit,
+        units_total: units.total(),
+        units_done: done.iter().filter(|d| d.load(Ordering::Relaxed)).count() as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests;

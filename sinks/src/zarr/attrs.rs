@@ -1,0 +1,367 @@
+//! The `zoomstack` attribute object (docs/contracts.md) and the resume checks.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use zoomstack_kernel::StackParams;
+
+use super::ArrayDescription;
+use crate::SinkError;
+
+/// `format` of a zoomstack array.
+pub(crate) const FORMAT: &str = "zoomstack-stack";
+/// `format_version` written (and the highest understood).
+pub(crate) const FORMAT_VERSION: u64 = 1;
+
+/// The scale rule, spelled out for readers of the store.
+pub(crate) const SCALE_RULE: &str = "scale(level) = scale0 / zoom_per_level ** level; \
+    rows = linspace(center_im - scale/2, center_im + scale/2, height) (row 0 is the lowest imaginary part); \
+    cols = linspace(center_re - scale*aspect/2, center_re + scale*aspect/2, width) with aspect = width/height; \
+    count = first k in 0..max_iter with |z_(k+1)| > 2 for z_0 = 0, z_(k+1) = z_k^2 + c, else max_iter";
+
+/// The `stack` object.
+pub(crate) fn stack_json(levels: u64, p: &StackParams) -> Value {
+    json!({
+        "levels": levels,
+        "height": p.height,
+        "width": p.width,
+        "center": [p.center_re, p.center_im],
+        "scale0": p.scale0,
+        "zoom_per_level": p.zoom_per_level,
+        "max_iter": p.max_iter,
+        "dtype": "uint16",
+    })
+}
+
+/// The full `zoomstack` attribute object, with `complete: false`.
+pub(crate) fn zoomstack_json(d: &ArrayDescription, shard: Option<[usize; 3]>) -> Value {
+    let mut v = json!({
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "zoomstack_version": env!("CARGO_PKG_VERSION"),
+        "kernel_contract_version": zoomstack_kernel::CONTRACT_VERSION,
+        "stack": stack_json(d.levels, &d.params),
+        "select": d.select,
+        "downsample": d.mean.map(|f| json!({"factors": f, "mode": "mean"})),
+        "scale_rule": SCALE_RULE,
+        "write_unit": shard.unwrap_or(d.chunks),
+        "complete": false,
+    });
+    if let Some(post) = &d.post_select {
+        v["post_select"] = json!(post);
+    }
+    v
+}
+
+/// What an existing array's `zarr.json` says, as far as resuming is concerned.
+#[derive(Debug, Clone)]
+pub(crate) struct ExistingArray {
+    pub zoomstack: Value,
+    pub shape: Vec<u64>,
+    pub data_type: String,
+    pub chunks: Vec<u64>,
+    pub shard: Option<Vec<u64>>,
+}
+
+/// Classification of a `zarr.json`.
+#[derive(Debug)]
+pub(crate) enum Node {
+    /// A Zarr v3 array with a zoomstack attribute.
+    ZoomstackArray(Box<ExistingArray>),
+    /// A Zarr v3 group (attributes kept for OME checks).
+    Group(Value),
+    /// Something else, with the reason it is not ours.
+    Foreign(String),
+}
+
+fn u64_list(v: &Value) -> Option<Vec<u64>> {
+    v.as_array()?.iter().map(Value::as_u64).collect()
+}
+
+/// Parse a `zarr.json` document.
+pub(crate) fn classify(path: &Path, text: &str) -> Result<Node, SinkError> {
+    let v: Value = serde_json::from_str(text).map_err(|e| SinkError::InvalidMetadata {
+        path: path.to_path_buf(),
+        reason: format!("not valid JSON: {e}"),
+    })?;
+    if v["zarr_format"] != json!(3) {
+        return Ok(Node::Foreign(format!(
+            "zarr_format is {}, expected 3",
+            v["zarr_format"]
+        )));
+    }
+    match v["node_type"].as_str() {
+        Some("group") => return Ok(Node::Group(v["attributes"].clone())),
+        Some("array") => {}
+        other => return Ok(Node::Foreign(format!("node_type is {other:?}"))),
+    }
+    let zs = &v["attributes"]["zoomstack"];
+    if zs["format"] != json!(FORMAT) {
+        return Ok(Node::Foreign(
+            "a Zarr array without a zoomstack attribute (format \"zoomstack-stack\")".to_string(),
+        ));
+    }
+    let bad = |reason: &str| SinkError::InvalidMetadata {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    let shape = u64_list(&v["shape"]).ok_or_else(|| bad("`shape` is not a list of integers"))?;
+    let outer = u64_list(&v["chunk_grid"]["configuration"]["chunk_shape"])
+        .ok_or_else(|| bad("`chunk_grid.configuration.chunk_shape` is missing"))?;
+    let first_codec = &v["codecs"][0];
+    let (chunks, shard) = if first_codec["name"] == json!("sharding_indexed") {
+        let inner = u64_list(&first_codec["configuration"]["chunk_shape"])
+            .ok_or_else(|| bad("sharding codec without `chunk_shape`"))?;
+        (inner, Some(outer))
+    } else {
+        (outer, None)
+    };
+    Ok(Node::ZoomstackArray(Box::new(ExistingArray {
+        zoomstack: zs.clone(),
+        shape,
+        data_type: v["data_type"].as_str().unwrap_or_default().to_string(),
+        chunks,
+        shard,
+    })))
+}
+
+/// A select string parsed into `(start, step, count)` per axis, for a comparison that does not
+/// depend on how `stop` was normalized.
+fn parse_select(s: &str) -> Option<[(i128, i128, i128); 3]> {
+    let inner = s.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
+    if parts.len() != 3 {
+        return None;
+    }
+    let mut out = [(0, 1, 0); 3];
+    for (k, p) in parts.iter().enumerate() {
+        let f: Vec<&str> = p.split(':').collect();
+        if f.len() != 3 {
+            return None;
+        }
+        let start: i128 = f[0].parse().ok()?;
+        let step: i128 = f[2].parse().ok()?;
+        if step == 0 || start < 0 {
+            return None;
+        }
+        // `start::step` (negative step running to the beginning) has no stop.
+        let stop: i128 = if f[1].is_empty() {
+            if step > 0 {
+                return None;
+            }
+            -1
+        } else {
+            f[1].parse().ok()?
+        };
+        let count = if step > 0 {
+            ((stop - start).max(0) + step - 1) / step
+        } else {
+            ((start - stop).max(0) - step - 1) / -step
+        };
+        out[k] = if count <= 1 {
+            (if count == 0 { 0 } else { start }, 1, count)
+        } else {
+            (start, step, count)
+        };
+    }
+    Some(out)
+}
+
+fn selects_equal(a: &str, b: &str) -> bool {
+    match (parse_select(a), parse_select(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.trim() == b.trim(),
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "null".to_string(),
+        Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+fn numbers_equal(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn values_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
+        }
+        (Value::Number(_), Value::Number(_)) => numbers_equal(a, b),
+        _ => a == b,
+    }
+}
+
+/// Compare an existing zoomstack array with what this run would write; the first difference is
+/// returned as a [`SinkError::ParameterMismatch`] naming the field.
+pub(crate) fn check_resume(
+    path: &Path,
+    existing: &ExistingArray,
+    d: &ArrayDescription,
+    shard: Option<[usize; 3]>,
+) -> Result<(), SinkError> {
+    let mismatch = |field: &str, existing: String, requested: String| {
+        Err(SinkError::ParameterMismatch {
+            path: path.to_path_buf(),
+            field: field.to_string(),
+            existing,
+            requested,
+        })
+    };
+    let zs = &existing.zoomstack;
+    match zs["format_version"].as_u64() {
+        Some(v) if v <= FORMAT_VERSION => {}
+        _ => {
+            return mismatch(
+                "format_version",
+                show(&zs["format_version"]),
+                FORMAT_VERSION.to_string(),
+            );
+        }
+    }
+    let kcv = json!(zoomstack_kernel::CONTRACT_VERSION);
+    if zs["kernel_contract_version"] != kcv {
+        return mismatch(
+            "kernel_contract_version",
+            show(&zs["kernel_contract_version"]),
+            kcv.to_string(),
+        );
+    }
+    let want_stack = stack_json(d.levels, &d.params);
+    for key in [
+        "levels",
+        "height",
+        "width",
+        "center",
+        "scale0",
+        "zoom_per_level",
+        "max_iter",
+        "dtype",
+    ] {
+        let (have, want) = (&zs["stack"][key], &want_stack[key]);
+        if !values_equal(have, want) {
+            return mismatch(&format!("stack.{key}"), show(have), show(want));
+        }
+    }
+    let have_select = zs["select"].as_str().unwrap_or_default();
+    if !selects_equal(have_select, &d.select) {
+        return mismatch("select", show(&zs["select"]), show(&json!(d.select)));
+    }
+    let want_down = d.mean.map(|f| json!({"factors": f, "mode": "mean"}));
+    let want_down = want_down.unwrap_or(Value::Null);
+    let have_down = &zs["downsample"];
+    let down_equal = match (have_down, &want_down) {
+        (Value::Null, Value::Null) => true,
+        (Value::Object(h), Value::Object(w)) => {
+            h.get("mode") == w.get("mode")
+                && values_equal(
+                    h.get("factors").unwrap_or(&Value::Null),
+                    w.get("factors").unwrap_or(&Value::Null),
+                )
+        }
+        _ => false,
+    };
+    if !down_equal {
+        return mismatch("downsample", show(have_down), show(&want_down));
+    }
+    let have_post = zs.get("post_select").cloned().unwrap_or(Value::Null);
+    let want_post = d.post_select.as_ref().map_or(Value::Null, |s| json!(s));
+    let post_equal = match (have_post.as_str(), want_post.as_str()) {
+        (Some(a), Some(b)) => a.trim() == b.trim(),
+        (None, None) => true,
+        _ => false,
+    };
+    if !post_equal {
+        return mismatch("post_select", show(&have_post), show(&want_post));
+    }
+    if existing.data_type != "uint16" {
+        return mismatch(
+            "data_type",
+            show(&json!(existing.data_type)),
+            "\"uint16\"".into(),
+        );
+    }
+    if existing.shape != d.shape {
+        return mismatch(
+            "shape",
+            format!("{:?}", existing.shape),
+            format!("{:?}", d.shape),
+        );
+    }
+    let want_chunks: Vec<u64> = d.chunks.iter().map(|&c| c as u64).collect();
+    if existing.chunks != want_chunks {
+        return mismatch(
+            "chunks",
+            format!("{:?}", existing.chunks),
+            format!("{want_chunks:?}"),
+        );
+    }
+    let want_shard: Option<Vec<u64>> = shard.map(|s| s.iter().map(|&c| c as u64).collect());
+    if existing.shard != want_shard {
+        let f = |s: &Option<Vec<u64>>| s.as_ref().map_or("none".to_string(), |s| format!("{s:?}"));
+        return mismatch("shard", f(&existing.shard), f(&want_shard));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_parsing_is_semantic() {
+        assert!(selects_equal(
+            "[0:20000:500, 0:512:2, 0:512:2]",
+            "[0:19501:500, 0:511:2, 0:512:2]"
+        ));
+        assert!(!selects_equal(
+            "[0:20000:500, 0:512:2, 0:512:2]",
+            "[0:20001:500, 0:512:2, 0:512:2]"
+        ));
+        assert!(selects_equal(
+            "[5:6:1, 0:4:1, 0:4:1]",
+            "[5:6:7, 0:4:1, 0:4:1]"
+        ));
+        assert!(selects_equal(
+            "[9::-3, 0:4:1, 0:4:1]",
+            "[9:-3:-3, 0:4:1, 0:4:1]"
+        ));
+        assert_eq!(
+            parse_select("[9::-3, 0:0:1, 3:2:1]").unwrap(),
+            [(9, -3, 4), (0, 1, 0), (0, 1, 0)]
+        );
+        assert!(parse_select("[0:1:0, :, :]").is_none());
+    }
+
+    #[test]
+    fn classify_rejects_foreign_json() {
+        let p = Path::new("zarr.json");
+        assert!(matches!(
+            classify(p, r#"{"zarr_format": 2}"#).unwrap(),
+            Node::Foreign(_)
+        ));
+        assert!(matches!(
+            classify(
+                p,
+                r#"{"zarr_format": 3, "node_type": "array", "attributes": {}}"#
+            )
+            .unwrap(),
+            Node::Foreign(_)
+        ));
+        assert!(matches!(
+            classify(p, r#"{"zarr_format": 3, "node_type": "group"}"#).unwrap(),
+            Node::Group(_)
+        ));
+        assert!(matches!(
+            classify(p, "not json"),
+            Err(SinkError::InvalidMetadata { .. })
+        ));
+    }
+}

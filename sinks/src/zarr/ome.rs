@@ -1,0 +1,260 @@
+//! OME-Zarr 0.5 multiscale pyramids: one zoomstack array per resolution level.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::attrs::Node;
+use super::{ArrayDescription, IfExists, ZarrOptions, ZarrReport, ZarrSink, path_components};
+use crate::SinkError;
+
+/// Where the pixels of one dataset sit in the full stack's index space: OME-Zarr `scale` and
+/// `translation` per axis `(level, y, x)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OmeAxisScale {
+    /// Distance between consecutive output indices, in full-resolution indices.
+    pub scale: [f64; 3],
+    /// Full-resolution index of output index 0 (the centre of the block for a mean).
+    pub translation: [f64; 3],
+}
+
+impl OmeAxisScale {
+    /// Derive the placement from a description's `select` and mean factors.
+    pub fn of(desc: &ArrayDescription) -> Result<OmeAxisScale, SinkError> {
+        let bad = |why: &str| SinkError::invalid("OME-Zarr dataset select", &desc.select, why);
+        if desc.post_select.is_some() {
+            return Err(bad(
+                "a select after a mean cannot be described by OME scale/translation",
+            ));
+        }
+        let inner = desc
+            .select
+            .trim()
+            .strip_prefix('[')
+            .and_then(|s| s.strip_suffix(']'))
+            .ok_or_else(|| bad("expected [start:stop:step, start:stop:step, start:stop:step]"))?;
+        let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
+        if parts.len() != 3 {
+            return Err(bad("expected three axes"));
+        }
+        let mut scale = [1.0; 3];
+        let mut translation = [0.0; 3];
+        let factors = desc.mean.unwrap_or([1, 1]);
+        for (k, p) in parts.iter().enumerate() {
+            let f: Vec<&str> = p.split(':').collect();
+            let (Some(start), Some(step)) = (
+                f.first().and_then(|s| s.parse::<u64>().ok()),
+                f.get(2).and_then(|s| s.parse::<i64>().ok()),
+            ) else {
+                return Err(bad("expected explicit start:stop:step numbers"));
+            };
+            if step < 1 {
+                return Err(bad("OME-Zarr axes must increase (positive steps)"));
+            }
+            let m = if k == 0 { 1 } else { factors[k - 1] } as f64;
+            scale[k] = step as f64 * m;
+            translation[k] = start as f64 + step as f64 * (m - 1.0) / 2.0;
+        }
+        Ok(OmeAxisScale { scale, translation })
+    }
+}
+
+/// The `ome` attribute of the pyramid group.
+fn ome_json(placements: &[OmeAxisScale]) -> Value {
+    let translate = placements
+        .iter()
+        .any(|p| p.translation.iter().any(|&t| t != 0.0));
+    let datasets: Vec<Value> = placements
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let mut t = vec![json!({"type": "scale", "scale": p.scale})];
+            if translate {
+                t.push(json!({"type": "translation", "translation": p.translation}));
+            }
+            json!({"path": k.to_string(), "coordinateTransformations": t})
+        })
+        .collect();
+    json!({
+        "version": "0.5",
+        "multiscales": [{
+            "name": "zoomstack",
+            "axes": [
+                {"name": "level"},
+                {"name": "y", "type": "space"},
+                {"name": "x", "type": "space"},
+            ],
+            "datasets": datasets,
+            "type": "stride",
+            "metadata": {
+                "description": "each dataset is rendered directly from the escape-time kernel \
+                                at its own stride (no averaging, no reading back)",
+            },
+        }],
+    })
+}
+
+/// An OME-Zarr 0.5 pyramid: a group whose `ome` attribute lists datasets `"0"`, `"1"`, ...,
+/// each a zoomstack array written by its own [`ZarrSink`] (one description per resolution
+/// level, e.g. the base selection and the same with `::2`, `::4`, ... on y and x). Each level
+/// is resumable on its own, exactly like a single store.
+#[derive(Debug)]
+pub struct ZarrPyramid {
+    group_dir: PathBuf,
+    levels: Vec<ZarrSink>,
+}
+
+impl ZarrPyramid {
+    /// Create (or resume) the pyramid group at `store`/`options.array_path` with one dataset
+    /// per description. The descriptions must share the stack and the level axis, and their
+    /// y/x scales must not decrease. `options` (compression, shard shape, `if_exists`) applies
+    /// to every dataset; the shard shape must be a multiple of every dataset's chunk shape.
+    pub fn open(
+        store: impl AsRef<Path>,
+        descs: Vec<ArrayDescription>,
+        options: ZarrOptions,
+    ) -> Result<ZarrPyramid, SinkError> {
+        let store = store.as_ref().to_path_buf();
+        let Some(first) = descs.first() else {
+            return Err(SinkError::invalid(
+                "pyramid levels",
+                0,
+                "expected at least one description",
+            ));
+        };
+        let placements = descs
+            .iter()
+            .map(OmeAxisScale::of)
+            .collect::<Result<Vec<_>, _>>()?;
+        for (k, d) in descs.iter().enumerate() {
+            if d.levels != first.levels || d.params != first.params {
+                return Err(SinkError::invalid(
+                    "pyramid level stack",
+                    format!("dataset {k}"),
+                    "expected every dataset to come from the same stack",
+                ));
+            }
+            if d.shape[0] != first.shape[0]
+                || placements[k].scale[0] != placements[0].scale[0]
+                || placements[k].translation[0] != placements[0].translation[0]
+            {
+                return Err(SinkError::invalid(
+                    "pyramid level axis",
+                    format!("dataset {k}: {}", d.select),
+                    format!("expected the same levels as dataset 0 ({})", first.select),
+                ));
+            }
+            if k > 0
+                && (placements[k].scale[1] < placements[k - 1].scale[1]
+                    || placements[k].scale[2] < placements[k - 1].scale[2])
+            {
+                return Err(SinkError::invalid(
+                    "pyramid order",
+                    format!("dataset {k}: {}", d.select),
+                    "expected y/x scales that do not decrease from one dataset to the next",
+                ));
+            }
+        }
+        let comps = path_components(&options.array_path)?;
+        let group_dir = comps.iter().fold(store.clone(), |p, c| p.join(c));
+        let ome = ome_json(&placements);
+
+        match super::check_free(&store, &group_dir, true)? {
+            Some(Node::Group(a)) => {
+                let have = a.get("ome").cloned().unwrap_or(Value::Null);
+                if have.is_null() {
+                    return Err(SinkError::NotAZoomstackStore {
+                        path: store.clone(),
+                        reason: format!(
+                            "{} is a Zarr group without OME metadata",
+                            group_dir.display()
+                        ),
+                    });
+                }
+                if options.if_exists == IfExists::Fail {
+                    return Err(SinkError::AlreadyExists { path: group_dir });
+                }
+                if have != ome && options.if_exists == IfExists::Resume {
+                    return Err(SinkError::ParameterMismatch {
+                        path: group_dir,
+                        field: "ome.multiscales".to_string(),
+                        existing: have.to_string(),
+                        requested: ome.to_string(),
+                    });
+                }
+                if have != ome {
+                    // Replace: rewrite the group; datasets are replaced one by one below.
+                    super::write_group(&group_dir, json!({"ome": ome}))?;
+                }
+            }
+            Some(Node::ZoomstackArray(_)) => {
+                return Err(SinkError::NotAZoomstackStore {
+                    path: store.clone(),
+                    reason: format!(
+                        "{} is a single zoomstack array, not an OME-Zarr pyramid",
+                        group_dir.display()
+                    ),
+                });
+            }
+            Some(Node::Foreign(reason)) => {
+                return Err(SinkError::NotAZoomstackStore {
+                    path: store.clone(),
+                    reason,
+                });
+            }
+            None => {
+                // Parents of the group must be free or groups.
+                let mut p = store.clone();
+                if !comps.is_empty() {
+                    for c in std::iter::once(None).chain(comps[..comps.len() - 1].iter().map(Some))
+                    {
+                        if let Some(c) = c {
+                            p = p.join(c);
+                        }
+                        match super::check_free(&store, &p, true)? {
+                            None => super::write_group(&p, json!({}))?,
+                            Some(Node::Group(_)) => {}
+                            Some(_) => {
+                                return Err(SinkError::NotAZoomstackStore {
+                                    path: store.clone(),
+                                    reason: format!("{} is not a Zarr group", p.display()),
+                                });
+                            }
+                        }
+                    }
+                }
+                super::write_group(&group_dir, json!({"ome": ome}))?;
+            }
+        }
+
+        let mut levels = Vec::with_capacity(descs.len());
+        for (k, d) in descs.into_iter().enumerate() {
+            let path = if comps.is_empty() {
+                k.to_string()
+            } else {
+                format!("{}/{k}", comps.join("/"))
+            };
+            let opts = ZarrOptions {
+                array_path: path,
+                ..options.clone()
+            };
+            levels.push(ZarrSink::open(&store, d, opts)?);
+        }
+        Ok(ZarrPyramid { group_dir, levels })
+    }
+
+    /// The group directory.
+    pub fn group_dir(&self) -> &Path {
+        &self.group_dir
+    }
+
+    /// The sink of each resolution level (`"0"` is the first description).
+    pub fn levels(&self) -> &[ZarrSink] {
+        &self.levels
+    }
+
+    /// Finish every level; the pyramid is complete when every report is.
+    pub fn finish(self) -> Result<Vec<ZarrReport>, SinkError> {
+        self.levels.into_iter().map(ZarrSink::finish).collect()
+    }
+}

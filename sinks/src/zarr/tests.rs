@@ -1,0 +1,533 @@
+use std::sync::Arc;
+
+use ndarray::ArrayD;
+use zarrs::array::Array;
+use zarrs::filesystem::FilesystemStore;
+
+use super::*;
+
+fn params(h: usize, w: usize) -> StackParams {
+    StackParams {
+        height: h,
+        width: w,
+        ..StackParams::default()
+    }
+}
+
+/// Deterministic test content with some all-zero regions.
+fn value(l: u64, y: u64, x: u64) -> u16 {
+    if l % 3 == 2 && y < 8 {
+        return 0;
+    }
+    ((l * 7919 + y * 131 + x * 17) % 257) as u16
+}
+
+fn full(shape: [u64; 3]) -> Vec<u16> {
+    let mut v = Vec::new();
+    for l in 0..shape[0] {
+        for y in 0..shape[1] {
+            for x in 0..shape[2] {
+                v.push(value(l, y, x));
+            }
+        }
+    }
+    v
+}
+
+/// Tiles of `tile` shape covering `shape`, in C order.
+fn tiles(shape: [u64; 3], tile: [usize; 3]) -> Vec<([u64; 3], [usize; 3], Vec<u16>)> {
+    let mut out = Vec::new();
+    let t = tile.map(|t| t as u64);
+    for l in (0..shape[0]).step_by(tile[0]) {
+        for y in (0..shape[1]).step_by(tile[1]) {
+            for x in (0..shape[2]).step_by(tile[2]) {
+                let o = [l, y, x];
+                let s = [0, 1, 2].map(|k| (t[k].min(shape[k] - o[k])) as usize);
+                let mut d = Vec::new();
+                for a in 0..s[0] as u64 {
+                    for b in 0..s[1] as u64 {
+                        for c in 0..s[2] as u64 {
+                            d.push(value(o[0] + a, o[1] + b, o[2] + c));
+                        }
+                    }
+                }
+                out.push((o, s, d));
+            }
+        }
+    }
+    out
+}
+
+fn read_back(store: &Path, array_path: &str) -> Vec<u16> {
+    let s = Arc::new(FilesystemStore::new(store).unwrap());
+    let a = Array::open(s, &format!("/{}", array_path.trim_matches('/'))).unwrap();
+    let d: ArrayD<u16> = a.retrieve_array_subset(&a.subset_all()).unwrap();
+    d.iter().copied().collect()
+}
+
+fn write_all(sink: &ZarrSink, tile: [usize; 3]) {
+    for (o, s, d) in tiles(sink.desc.shape, tile) {
+        if sink.needs_tile(o, s) {
+            sink.write_tile(o, s, &d).unwrap();
+        }
+    }
+}
+
+fn zarr_json(dir: &Path) -> Value {
+    serde_json::from_str(&fs::read_to_string(dir.join("zarr.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn unsharded_round_trip_and_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.zarr");
+    let desc = ArrayDescription::full_stack(6, params(40, 24), [1, 16, 16]);
+    let sink = ZarrSink::open(&store, desc.clone(), ZarrOptions::default()).unwrap();
+    assert_eq!(sink.write_unit(), [1, 16, 16]);
+    write_all(&sink, [1, 16, 16]);
+    let report = sink.finish().unwrap();
+    assert!(report.complete, "{report:?}");
+    assert_eq!(report.units_total, 6 * 3 * 2);
+    assert_eq!(report.units_written, 36);
+    assert_eq!(read_back(&store, ""), full(desc.shape));
+
+    let v = zarr_json(&store);
+    assert_eq!(v["dimension_names"], serde_json::json!(["level", "y", "x"]));
+    assert_eq!(v["data_type"], "uint16");
+    assert_eq!(v["fill_value"], 0);
+    assert!(
+        v["attributes"].get("_zarrs").is_none(),
+        "no _zarrs attribute"
+    );
+    let zs = &v["attributes"]["zoomstack"];
+    assert_eq!(zs["format"], "zoomstack-stack");
+    assert_eq!(zs["complete"], true);
+    assert_eq!(zs["select"], "[0:6:1, 0:40:1, 0:24:1]");
+    assert_eq!(zs["downsample"], Value::Null);
+    assert_eq!(zs["write_unit"], serde_json::json!([1, 16, 16]));
+    assert_eq!(zs["stack"]["center"][0], -0.743645857047151);
+    assert_eq!(zs["stack"]["levels"], 6);
+    assert_eq!(v["codecs"][1]["name"], "zstd");
+    assert_eq!(
+        fs::read_dir(store.join(MARKER_DIR)).unwrap().count(),
+        36,
+        "one marker per chunk"
+    );
+    let st = store_status(&store, "").unwrap();
+    assert_eq!((st.units_done, st.units_total, st.complete), (36, 36, true));
+}
+
+#[test]
+fn fill_value_units_are_marked_without_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("z.zarr");
+    let desc = ArrayDescription::full_stack(2, params(8, 8), [1, 8, 8]);
+    let sink = ZarrSink::open(&store, desc, ZarrOptions::default()).unwrap();
+    sink.write_tile([0, 0, 0], [1, 8, 8], &[0; 64]).unwrap();
+    sink.write_tile([1, 0, 0], [1, 8, 8], &[5; 64]).unwrap();
+    assert!(sink.finish().unwrap().complete);
+    assert!(
+        !store.join("c/0/0/0").exists(),
+        "zarrs skips fill-value chunks"
+    );
+    assert!(store.join("c/1/0/0").exists());
+    assert!(store.join(MARKER_DIR).join("0.0.0").exists());
+    let back = read_back(&store, "");
+    assert!(back[..64].iter().all(|&v| v == 0) && back[64..].iter().all(|&v| v == 5));
+}
+
+#[test]
+fn sharded_from_inner_chunk_tiles_and_whole_shards() {
+    let desc = ArrayDescription::full_stack(7, params(40, 36), [2, 16, 16]);
+    let want = full(desc.shape);
+    for tile in [
+        [2, 16, 16],
+        [4, 32, 32],
+        [1, 40, 36],
+        [7, 40, 36],
+        [3, 5, 7],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("sh.zarr");
+        let opts = ZarrOptions {
+            shard: Some([4, 32, 32]),
+            compression: Compression::Zstd { level: 1 },
+            ..ZarrOptions::default()
+        };
+        let sink = ZarrSink::open(&store, desc.clone(), opts).unwrap();
+        assert_eq!(sink.write_unit(), [4, 32, 32]);
+        write_all(&sink, tile);
+        assert!(sink.pending.lock().unwrap().is_empty(), "tile {tile:?}");
+        let report = sink.finish().unwrap();
+        assert!(report.complete, "tile {tile:?}: {report:?}");
+        assert_eq!(report.units_written, 2 * 2 * 2, "each shard written once");
+        assert_eq!(read_back(&store, ""), want, "tile {tile:?}");
+        let v = zarr_json(&store);
+        assert_eq!(v["codecs"][0]["name"], "sharding_indexed");
+        assert_eq!(
+            v["codecs"][0]["configuration"]["chunk_shape"],
+            serde_json::json!([2, 16, 16])
+        );
+        assert_eq!(
+            v["attributes"]["zoomstack"]["write_unit"],
+            serde_json::json!([4, 32, 32])
+        );
+    }
+}
+
+#[test]
+fn parallel_writers_one_per_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("par.zarr");
+    let desc = ArrayDescription::full_stack(16, params(32, 32), [1, 16, 16]);
+    let opts = ZarrOptions {
+        shard: Some([4, 32, 32]),
+        ..ZarrOptions::default()
+    };
+    let sink = ZarrSink::open(&store, desc.clone(), opts).unwrap();
+    let all = tiles(desc.shape, [1, 16, 16]);
+    std::thread::scope(|s| {
+        for part in all.chunks(all.len().div_ceil(4)) {
+            let sink = &sink;
+            s.spawn(move || {
+                for (o, sh, d) in part.iter().rev() {
+                    sink.write_tile(*o, *sh, d).unwrap();
+                }
+            });
+        }
+    });
+    assert!(sink.finish().unwrap().complete);
+    assert_eq!(read_back(&store, ""), full(desc.shape));
+}
+
+#[test]
+fn resume_skips_marked_units_and_matches_a_fresh_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let desc = ArrayDescription::full_stack(5, params(32, 32), [1, 16, 16]);
+    let a = dir.path().join("a.zarr");
+    let sink = ZarrSink::open(&a, desc.clone(), ZarrOptions::default()).unwrap();
+    let all = tiles(desc.shape, [1, 16, 16]);
+    for (o, s, d) in &all[..7] {
+        sink.write_tile(*o, *s, d).unwrap();
+    }
+    drop(sink); // as if killed: no finish
+    assert_eq!(zarr_json(&a)["attributes"]["zoomstack"]["complete"], false);
+    let st = store_status(&a, "").unwrap();
+    assert_eq!((st.units_done, st.complete), (7, false));
+
+    let sink = ZarrSink::open(&a, desc.clone(), ZarrOptions::default()).unwrap();
+    let needed: Vec<_> = all
+        .iter()
+        .filter(|(o, s, _)| sink.needs_tile(*o, *s))
+        .collect();
+    assert_eq!(needed.len(), all.len() - 7);
+    for (o, s, d) in needed {
+        sink.write_tile(*o, *s, d).unwrap();
+    }
+    let report = sink.finish().unwrap();
+    assert_eq!((report.units_skipped, report.units_written), (7, 13));
+    assert!(report.complete);
+
+    let b = dir.path().join("b.zarr");
+    let sink = ZarrSink::open(&b, desc.clone(), ZarrOptions::default()).unwrap();
+    write_all(&sink, [1, 16, 16]);
+    sink.finish().unwrap();
+    assert_eq!(read_back(&a, ""), read_back(&b, ""));
+    assert_eq!(read_back(&a, ""), full(desc.shape));
+
+    // Resuming a complete store renders nothing.
+    let sink = ZarrSink::open(&a, desc, ZarrOptions::default()).unwrap();
+    assert!(all.iter().all(|(o, s, _)| !sink.needs_tile(*o, *s)));
+    let report = sink.finish().unwrap();
+    assert!(report.complete && report.units_written == 0);
+}
+
+#[test]
+fn resume_refuses_different_parameters_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("m.zarr");
+    let desc = ArrayDescription::full_stack(4, params(16, 16), [1, 8, 8]);
+    ZarrSink::open(&store, desc.clone(), ZarrOptions::default()).unwrap();
+    let before = fs::read(store.join("zarr.json")).unwrap();
+
+    let field = |d: ArrayDescription, o: ZarrOptions| match ZarrSink::open(&store, d, o) {
+        Err(SinkError::ParameterMismatch { field, .. }) => field,
+        other => panic!("expected a mismatch, got {other:?}"),
+    };
+    let mut d = desc.clone();
+    d.params.max_iter = 100;
+    assert_eq!(field(d, ZarrOptions::default()), "stack.max_iter");
+    let mut d = desc.clone();
+    d.params.center_re = -0.5;
+    assert_eq!(field(d, ZarrOptions::default()), "stack.center");
+    let mut d = desc.clone();
+    d.levels = 5;
+    assert_eq!(field(d, ZarrOptions::default()), "stack.levels");
+    let mut d = desc.clone();
+    d.chunks = [2, 8, 8];
+    assert_eq!(field(d, ZarrOptions::default()), "chunks");
+    let sharded = ZarrOptions {
+        shard: Some([2, 16, 16]),
+        ..ZarrOptions::default()
+    };
+    assert_eq!(field(desc.clone(), sharded), "shard");
+    let d = ArrayDescription::strided(
+        4,
+        params(16, 16),
+        [Strided::full(4), Strided::new(0, 2, 8), Strided::full(16)],
+        [1, 8, 8],
+    );
+    assert_eq!(field(d, ZarrOptions::default()), "select");
+    let mut d = desc.clone();
+    d.mean = Some([2, 2]);
+    assert_eq!(field(d, ZarrOptions::default()), "downsample");
+
+    let err = ZarrSink::open(
+        &store,
+        {
+            let mut d = desc.clone();
+            d.params.max_iter = 100;
+            d
+        },
+        ZarrOptions::default(),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("stack.max_iter") && msg.contains("256") && msg.contains("100"),
+        "{msg}"
+    );
+    assert_eq!(
+        fs::read(store.join("zarr.json")).unwrap(),
+        before,
+        "store untouched"
+    );
+
+    // Fail / Replace.
+    let fail = ZarrOptions {
+        if_exists: IfExists::Fail,
+        ..ZarrOptions::default()
+    };
+    assert!(matches!(
+        ZarrSink::open(&store, desc.clone(), fail),
+        Err(SinkError::AlreadyExists { .. })
+    ));
+    let replace = ZarrOptions {
+        if_exists: IfExists::Replace,
+        shard: Some([2, 16, 16]),
+        ..ZarrOptions::default()
+    };
+    let sink = ZarrSink::open(&store, desc, replace).unwrap();
+    assert_eq!(sink.write_unit(), [2, 16, 16]);
+}
+
+#[test]
+fn refuses_paths_that_are_not_zoomstack_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let desc = ArrayDescription::full_stack(2, params(8, 8), [1, 8, 8]);
+
+    let file = dir.path().join("file.zarr");
+    fs::write(&file, b"hello").unwrap();
+    let err = ZarrSink::open(&file, desc.clone(), ZarrOptions::default()).unwrap_err();
+    assert!(matches!(err, SinkError::NotAZoomstackStore { .. }), "{err}");
+    assert_eq!(fs::read(&file).unwrap(), b"hello");
+
+    let full_dir = dir.path().join("photos");
+    fs::create_dir(&full_dir).unwrap();
+    fs::write(full_dir.join("cat.jpg"), b"meow").unwrap();
+    let err = ZarrSink::open(&full_dir, desc.clone(), ZarrOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("not a zoomstack store"), "{err}");
+    assert!(err.to_string().contains("photos"), "{err}");
+    assert_eq!(fs::read_dir(&full_dir).unwrap().count(), 1);
+    // Even with Replace: only zoomstack arrays are ever deleted.
+    let replace = ZarrOptions {
+        if_exists: IfExists::Replace,
+        ..ZarrOptions::default()
+    };
+    assert!(ZarrSink::open(&full_dir, desc.clone(), replace).is_err());
+    assert!(full_dir.join("cat.jpg").exists());
+
+    // A foreign Zarr array.
+    let foreign = dir.path().join("foreign.zarr");
+    fs::create_dir(&foreign).unwrap();
+    let s = Arc::new(FilesystemStore::new(&foreign).unwrap());
+    zarrs::array::ArrayBuilder::new(vec![4, 4], vec![2, 2], data_type::uint16(), 0u16)
+        .build(s, "/")
+        .unwrap()
+        .store_metadata()
+        .unwrap();
+    let err = ZarrSink::open(&foreign, desc.clone(), ZarrOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("without a zoomstack attribute"),
+        "{err}"
+    );
+
+    // An empty directory is fine; so is a group as parent of a nested array.
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    ZarrSink::open(&empty, desc.clone(), ZarrOptions::default()).unwrap();
+    let nested = ZarrOptions {
+        array_path: "runs/stack".to_string(),
+        ..ZarrOptions::default()
+    };
+    let g = dir.path().join("g.zarr");
+    let sink = ZarrSink::open(&g, desc.clone(), nested.clone()).unwrap();
+    write_all(&sink, [1, 8, 8]);
+    assert!(sink.finish().unwrap().complete);
+    assert_eq!(zarr_json(&g)["node_type"], "group");
+    assert_eq!(zarr_json(&g.join("runs"))["node_type"], "group");
+    assert_eq!(read_back(&g, "runs/stack"), full(desc.shape));
+    // A nested array under a zoomstack array is refused.
+    let inside = ZarrOptions {
+        array_path: "x".to_string(),
+        ..ZarrOptions::default()
+    };
+    assert!(ZarrSink::open(&empty, desc.clone(), inside).is_err());
+    // Bad array paths.
+    for bad in ["../up", "a//b", "__x", "zoomstack.done", "a b"] {
+        let o = ZarrOptions {
+            array_path: bad.to_string(),
+            ..ZarrOptions::default()
+        };
+        let err = ZarrSink::open(&g, desc.clone(), o).unwrap_err();
+        assert!(
+            matches!(err, SinkError::InvalidParameter { .. }),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn invalid_tiles_and_options_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("t.zarr");
+    let desc = ArrayDescription::full_stack(2, params(8, 8), [1, 4, 4]);
+    let bad_shard = ZarrOptions {
+        shard: Some([1, 6, 4]),
+        ..ZarrOptions::default()
+    };
+    let err = ZarrSink::open(&store, desc.clone(), bad_shard).unwrap_err();
+    assert!(
+        err.to_string().contains("multiple of the chunk shape"),
+        "{err}"
+    );
+    let bad_zstd = ZarrOptions {
+        compression: Compression::Zstd { level: 99 },
+        ..ZarrOptions::default()
+    };
+    assert!(ZarrSink::open(&store, desc.clone(), bad_zstd).is_err());
+    let mut zero = desc.clone();
+    zero.chunks = [0, 4, 4];
+    assert!(ZarrSink::open(&store, zero, ZarrOptions::default()).is_err());
+
+    let sink = ZarrSink::open(&store, desc, ZarrOptions::default()).unwrap();
+    let e = sink.write_tile([0, 0, 0], [1, 4, 4], &[1; 15]).unwrap_err();
+    assert!(e.to_string().contains("15 elements, expected 16"), "{e}");
+    let e = sink.write_tile([1, 6, 0], [1, 4, 4], &[1; 16]).unwrap_err();
+    assert!(e.to_string().contains("beyond the array shape"), "{e}");
+    let e = sink.write_tile([0, 0, 0], [0, 4, 4], &[]).unwrap_err();
+    assert!(e.to_string().contains("empty tile"), "{e}");
+    // Overlapping partial tiles.
+    sink.write_tile([0, 0, 0], [1, 2, 4], &[1; 8]).unwrap();
+    let e = sink.write_tile([0, 1, 0], [1, 3, 4], &[1; 12]).unwrap_err();
+    assert!(e.to_string().contains("overlaps"), "{e}");
+    let report = sink.finish().unwrap();
+    assert!(!report.complete);
+    assert_eq!(
+        zarr_json(&store)["attributes"]["zoomstack"]["complete"],
+        false
+    );
+}
+
+#[test]
+fn empty_array_is_complete_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("e.zarr");
+    let desc = ArrayDescription::strided(
+        10,
+        params(8, 8),
+        [Strided::new(0, 1, 0), Strided::full(8), Strided::full(8)],
+        [1, 8, 8],
+    );
+    assert_eq!(desc.select, "[0:0:1, 0:8:1, 0:8:1]");
+    let sink = ZarrSink::open(&store, desc, ZarrOptions::default()).unwrap();
+    assert_eq!(sink.progress().units_total, 0);
+    assert!(sink.finish().unwrap().complete);
+}
+
+#[test]
+fn ome_pyramid() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("p.ome.zarr");
+    let p = params(32, 32);
+    let lv = Strided::new(2, 3, 4);
+    let descs: Vec<_> = (0..3u32)
+        .map(|k| {
+            let s = 1u64 << k;
+            ArrayDescription::strided(
+                20,
+                p,
+                [lv, Strided::new(0, s, 32 / s), Strided::new(0, s, 32 / s)],
+                [1, 16, 16],
+            )
+        })
+        .collect();
+    let pyr = ZarrPyramid::open(&store, descs.clone(), ZarrOptions::default()).unwrap();
+    for (k, sink) in pyr.levels().iter().enumerate() {
+        let s = 1u64 << k;
+        let shape = sink.description().shape;
+        for (o, sh, _) in tiles(shape, [1, 16, 16]) {
+            let mut d = Vec::new();
+            for a in 0..sh[0] as u64 {
+                for b in 0..sh[1] as u64 {
+                    for c in 0..sh[2] as u64 {
+                        d.push(value(lv.at(o[0] + a), (o[1] + b) * s, (o[2] + c) * s));
+                    }
+                }
+            }
+            sink.write_tile(o, sh, &d).unwrap();
+        }
+    }
+    let reports = pyr.finish().unwrap();
+    assert!(reports.iter().all(|r| r.complete));
+    let g = zarr_json(&store);
+    assert_eq!(g["node_type"], "group");
+    let ms = &g["attributes"]["ome"]["multiscales"][0];
+    assert_eq!(g["attributes"]["ome"]["version"], "0.5");
+    assert_eq!(ms["axes"][0]["name"], "level");
+    assert_eq!(ms["datasets"][2]["path"], "2");
+    assert_eq!(
+        ms["datasets"][2]["coordinateTransformations"][0]["scale"],
+        serde_json::json!([3.0, 4.0, 4.0])
+    );
+    assert_eq!(
+        ms["datasets"][1]["coordinateTransformations"][1]["translation"],
+        serde_json::json!([2.0, 0.0, 0.0])
+    );
+    let a2 = zarr_json(&store.join("2"));
+    assert_eq!(a2["shape"], serde_json::json!([4, 8, 8]));
+    assert_eq!(
+        a2["dimension_names"],
+        serde_json::json!(["level", "y", "x"])
+    );
+    let back = read_back(&store, "2");
+    assert_eq!(back[8 + 1], value(2, 4, 4));
+    // Resume with the same levels works; a different pyramid is refused.
+    ZarrPyramid::open(&store, descs.clone(), ZarrOptions::default()).unwrap();
+    let err = ZarrPyramid::open(&store, descs[..2].to_vec(), ZarrOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("ome.multiscales"), "{err}");
+    // Inconsistent level axes are refused.
+    let mut bad = descs.clone();
+    bad[1] = ArrayDescription::strided(
+        20,
+        p,
+        [
+            Strided::new(0, 1, 4),
+            Strided::new(0, 2, 16),
+            Strided::new(0, 2, 16),
+        ],
+        [1, 16, 16],
+    );
+    let err = ZarrPyramid::open(dir.path().join("q"), bad, ZarrOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("same levels"), "{err}");
+}
