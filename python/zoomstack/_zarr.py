@@ -36,10 +36,9 @@ DONE_DIR = "zoomstack.done"
 #: The human-readable rule stored as ``zoomstack.scale_rule``.
 SCALE_RULE = (
     "scale(level) = scale0 / zoom_per_level ** level; "
-    "x = linspace(center[0] - scale * width / height / 2, center[0] + scale * width / height / 2, width), "
-    "y = linspace(center[1] - scale / 2, center[1] + scale / 2, height) (row 0 = lowest imaginary part); "
-    "count = first k in 0..max_iter with |z_{k+1}| > 2 for z_0 = 0, z_{k+1} = z_k^2 + c "
-    "(square with FMA), else max_iter"
+    "rows = linspace(center_im - scale/2, center_im + scale/2, height) (row 0 is the lowest imaginary part); "
+    "cols = linspace(center_re - scale*aspect/2, center_re + scale*aspect/2, width) with aspect = width/height; "
+    "count = first k in 0..max_iter with |z_(k+1)| > 2 for z_0 = 0, z_(k+1) = z_k^2 + c, else max_iter"
 )
 
 
@@ -52,11 +51,12 @@ class IncompleteStoreError(ZoomstackError):
 
 
 def _select_string(axes: Sequence[_Axis]) -> str:
-    """The contract's normalized ``select``: ``start:stop:step`` per axis, smallest ``stop``."""
+    """The contract's normalized ``select``: ``start:stop:step`` per axis with
+    ``stop = start + count * step`` (``start:start+1:1`` for one index), as the CLI writes it."""
     parts = []
     for ax in axes:
         step = ax.step if ax.count > 1 else 1
-        parts.append(f"{ax.start}:{ax.start + (ax.count - 1) * step + 1}:{step}")
+        parts.append(f"{ax.start}:{ax.start + ax.count * step}:{step}")
     return "[" + ", ".join(parts) + "]"
 
 
@@ -340,6 +340,10 @@ def to_zarr(
     done_dir.mkdir(parents=True, exist_ok=True)
 
     if _missing_units(done_dir, shape, unit):
+        if meta.get("complete") is True:
+            # Markers were lost (e.g. removed by hand): the store must not claim completeness.
+            meta = {**meta, "complete": False}
+            z.update_attributes({"zoomstack": meta})
         src = ZoomStackArray(source._zs_params, source._zs_axes, unit, _skip=str(done_dir))
         target = _UnitWriter(store_s, path, shape, unit)
         da.store(src, target, lock=False, **compute_kwargs)
