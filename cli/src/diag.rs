@@ -1,0 +1,224 @@
+//! Spec sources and their diagnostics: byte spans turned into `file:line:column` and a
+//! rustc-style excerpt with a caret under the offending text.
+
+use std::fmt;
+use std::ops::Range;
+
+/// The text a spec was parsed from: the spec file itself, followed by any `--set KEY=VALUE`
+/// overrides (each parsed on its own, with spans into this combined text).
+#[derive(Debug, Clone)]
+pub struct Source {
+    name: String,
+    text: String,
+    spec_len: usize,
+    overrides: Vec<(Range<usize>, String)>,
+}
+
+impl Source {
+    /// A source named `name` (a path or `<built-in preview>`) with the spec `text` and the
+    /// `--set` overrides.
+    pub fn new(name: impl Into<String>, text: impl Into<String>, overrides: &[String]) -> Source {
+        let mut text = text.into();
+        let spec_len = text.len();
+        let mut ranges = Vec::with_capacity(overrides.len());
+        for o in overrides {
+            text.push('\n');
+            let start = text.len();
+            text.push_str(o);
+            ranges.push((start..text.len(), o.clone()));
+        }
+        Source {
+            name: name.into(),
+            text,
+            spec_len,
+            overrides: ranges,
+        }
+    }
+
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The spec file's text (without overrides).
+    pub fn spec_text(&self) -> &str {
+        &self.text[..self.spec_len]
+    }
+
+    /// The spec followed by the overrides (what spans index).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Byte ranges of the overrides in [`Source::text`], with their text.
+    pub fn overrides(&self) -> &[(Range<usize>, String)] {
+        &self.overrides
+    }
+
+    /// 1-based line and column (in characters) of byte `pos` within the spec file.
+    pub fn line_col(&self, pos: usize) -> (usize, usize) {
+        let pos = floor_char_boundary(self.spec_text(), pos.min(self.spec_len));
+        let before = &self.text[..pos];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = self.text[line_start..pos].chars().count() + 1;
+        (line, col)
+    }
+
+    /// Renders `message` pointing at `span` like rustc does.
+    pub fn render(&self, message: &str, span: Option<Range<usize>>) -> String {
+        let mut out = format!("error: {message}\n");
+        let Some(span) = span else {
+            out.push_str(&format!("  --> {}\n", self.name));
+            return out;
+        };
+        let start = span.start.min(self.text.len());
+        let end = span.end.clamp(start, self.text.len());
+        if let Some((range, arg)) = self
+            .overrides
+            .iter()
+            .find(|(r, _)| r.start <= start && start <= r.end)
+        {
+            let col0 = self.text[range.start..start].chars().count();
+            let width = self.text[start..end.min(range.end)].chars().count().max(1);
+            out.push_str(&format!("  --> --set {arg}\n"));
+            out.push_str(&format!(
+                "   |\n   | --set {arg}\n   | {}{}\n",
+                " ".repeat(6 + col0),
+                "^".repeat(width)
+            ));
+            return out;
+        }
+        let start = start.min(self.spec_len);
+        let (line, col) = self.line_col(start);
+        out.push_str(&format!("  --> {}:{line}:{col}\n", self.name));
+        let spec = self.spec_text();
+        let start = floor_char_boundary(spec, start);
+        let line_start = spec[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = spec[start..].find('\n').map_or(spec.len(), |i| start + i);
+        let line_text = spec[line_start..line_end].trim_end_matches('\r');
+        let end = floor_char_boundary(spec, end.clamp(start, self.spec_len)).min(line_end);
+        let width = spec[start..end].chars().count().max(1);
+        let num = line.to_string();
+        let pad = " ".repeat(num.len());
+        out.push_str(&format!(
+            "{pad} |\n{num} | {line_text}\n{pad} | {}{}\n",
+            " ".repeat(col - 1),
+            "^".repeat(width)
+        ));
+        out
+    }
+}
+
+fn floor_char_boundary(s: &str, mut pos: usize) -> usize {
+    pos = pos.min(s.len());
+    while !s.is_char_boundary(pos) {
+        pos -= 1;
+    }
+    pos
+}
+
+/// An error in a spec: a message and, when known, the span of the offending text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// Byte range in [`Source::text`].
+    pub span: Option<Range<usize>>,
+}
+
+impl SpecError {
+    /// An error at `span`.
+    pub fn at(span: Range<usize>, message: impl Into<String>) -> SpecError {
+        SpecError {
+            message: message.into(),
+            span: Some(span),
+        }
+    }
+
+    /// An error without a location.
+    pub fn global(message: impl Into<String>) -> SpecError {
+        SpecError {
+            message: message.into(),
+            span: None,
+        }
+    }
+
+    /// This error bound to its source, ready to print.
+    pub fn located(self, source: &Source) -> LocatedError {
+        let position = self
+            .span
+            .as_ref()
+            .and_then(|s| (s.start <= source.spec_len).then(|| source.line_col(s.start)));
+        LocatedError {
+            rendered: source.render(&self.message, self.span.clone()),
+            message: self.message,
+            position,
+        }
+    }
+}
+
+impl From<toml::de::Error> for SpecError {
+    fn from(e: toml::de::Error) -> Self {
+        SpecError {
+            message: e.message().trim_end().to_string(),
+            span: e.span(),
+        }
+    }
+}
+
+/// A spec error with its source excerpt rendered (what the binary prints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocatedError {
+    /// The bare message.
+    pub message: String,
+    /// `(line, column)` in the spec file, 1-based, when the error is inside it.
+    pub position: Option<(usize, usize)>,
+    /// The full rustc-style text (`error: ...`, `--> file:line:col`, excerpt, caret).
+    pub rendered: String,
+}
+
+impl fmt::Display for LocatedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.rendered.trim_end())
+    }
+}
+
+impl std::error::Error for LocatedError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_and_caret() {
+        let src = Source::new("spec.toml", "[stack]\nlevels = -3\n", &[]);
+        let pos = src.text().find("-3").unwrap();
+        assert_eq!(src.line_col(pos), (2, 10));
+        let r = src.render("bad", Some(pos..pos + 2));
+        assert_eq!(
+            r,
+            "error: bad\n  --> spec.toml:2:10\n  |\n2 | levels = -3\n  |          ^^\n"
+        );
+    }
+
+    #[test]
+    fn override_spans() {
+        let src = Source::new("spec.toml", "[stack]\n", &["stack.levels=0".to_string()]);
+        let pos = src.text().rfind('0').unwrap();
+        let r = src.render("zero", Some(pos..pos + 1));
+        assert!(r.contains("--> --set stack.levels=0"), "{r}");
+        assert!(r.contains("                   ^"), "{r}");
+        let e = SpecError::at(pos..pos + 1, "zero").located(&src);
+        assert_eq!(e.position, None);
+    }
+
+    #[test]
+    fn spans_past_the_end_and_inside_chars() {
+        let src = Source::new("s", "a = \"é\"", &[]);
+        let _ = src.render("x", Some(5..6));
+        let _ = src.render("x", Some(100..200));
+        #[allow(clippy::reversed_empty_ranges)]
+        let _ = src.render("x", Some(6..2));
+    }
+}
