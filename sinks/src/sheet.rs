@@ -215,7 +215,9 @@ impl ContactSheet {
             let mut enc = png::Encoder::new(out, sw, sh);
             enc.set_color(png::ColorType::Rgb);
             enc.set_depth(png::BitDepth::Eight);
-            enc.set_compression(png::Compression::Balanced);
+            // Fast (fdeflate): a 40-frame sheet is ~9 MB of RGB; zlib `Balanced` took ~0.18 s of the
+            // 0.3 s preview budget for a 20% smaller file (0.99 vs 1.23 MB for the preview).
+            enc.set_compression(png::Compression::Fast);
             let mut writer = enc.write_header().map_err(|e| SinkError::png(path, e))?;
             writer
                 .write_image_data(&img)
