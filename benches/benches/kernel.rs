@@ -15,7 +15,15 @@ fn level_mix_work(p: &StackParams) -> u64 {
     LEVEL_MIX
         .iter()
         .map(|&l| {
-            render_block(p, l, AxisSlice::full(p.height), AxisSlice::full(p.width), Backend::fastest(), &mut out).unwrap();
+            render_block(
+                p,
+                l,
+                AxisSlice::full(p.height),
+                AxisSlice::full(p.width),
+                Backend::fastest(),
+                &mut out,
+            )
+            .unwrap();
             pixel_iterations(&out, p.max_iter)
         })
         .sum()
@@ -51,7 +59,15 @@ fn backends(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter(backend.name()), |b| {
             b.iter(|| {
                 for &l in &LEVEL_MIX {
-                    render_block(&p, l, AxisSlice::full(512), AxisSlice::full(512), backend, &mut out).unwrap();
+                    render_block(
+                        &p,
+                        l,
+                        AxisSlice::full(512),
+                        AxisSlice::full(512),
+                        backend,
+                        &mut out,
+                    )
+                    .unwrap();
                 }
                 black_box(&out);
             })
@@ -66,20 +82,41 @@ fn threads(c: &mut Criterion) {
     let level = 119999;
     let band = 16;
     let mut out = vec![0u16; 512 * 512];
-    render_block(&p, level, AxisSlice::full(512), AxisSlice::full(512), Backend::fastest(), &mut out).unwrap();
+    render_block(
+        &p,
+        level,
+        AxisSlice::full(512),
+        AxisSlice::full(512),
+        Backend::fastest(),
+        &mut out,
+    )
+    .unwrap();
     let mut group = c.benchmark_group("kernel/whole_level_119999");
     group.throughput(Throughput::Elements(pixel_iterations(&out, p.max_iter)));
     group.sample_size(20);
     for n in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap();
         group.bench_function(BenchmarkId::new("threads", n), |b| {
             b.iter(|| {
                 pool.install(|| {
                     use rayon::prelude::*;
-                    out.par_chunks_mut(band * 512).enumerate().for_each(|(i, chunk)| {
-                        let rows = AxisSlice::new(i * band, 1, band);
-                        render_block(&p, level, rows, AxisSlice::full(512), Backend::fastest(), chunk).unwrap();
-                    });
+                    out.par_chunks_mut(band * 512)
+                        .enumerate()
+                        .for_each(|(i, chunk)| {
+                            let rows = AxisSlice::new(i * band, 1, band);
+                            render_block(
+                                &p,
+                                level,
+                                rows,
+                                AxisSlice::full(512),
+                                Backend::fastest(),
+                                chunk,
+                            )
+                            .unwrap();
+                        });
                 });
                 black_box(&out);
             })
