@@ -278,8 +278,12 @@ impl Executor {
     /// of one of its levels when gathering.
     fn tile_bytes(plan: &RenderPlan) -> u64 {
         let [cl, cy, cx] = plan.chunks.map(|c| c as u64);
-        let gy = cy.saturating_mul(plan.rows.factor);
-        let gx = cx.saturating_mul(plan.cols.factor);
+        let gy = cy
+            .saturating_mul(plan.rows.factor)
+            .min(plan.rows.source.count);
+        let gx = cx
+            .saturating_mul(plan.cols.factor)
+            .min(plan.cols.source.count);
         cl.saturating_mul(cy)
             .saturating_mul(cx)
             .saturating_add(gy.saturating_mul(gx))
@@ -761,6 +765,34 @@ mod tests {
             .for_each_tile(&plan, |_| true, |_| Ok::<(), EngineError>(()))
             .unwrap_err();
         assert!(e.to_string().contains("tiles in flight"), "{e}");
+    }
+
+    #[test]
+    fn huge_factors_reduce_to_one_pixel() {
+        let full = Executor::new(1)
+            .compute(&small().array().optimize().unwrap())
+            .unwrap();
+        for mode in [crate::DownsampleMode::Stride, crate::DownsampleMode::Mean] {
+            let plan = small()
+                .array()
+                .downsample(u64::MAX, u64::MAX, mode)
+                .unwrap()
+                .optimize()
+                .unwrap();
+            let a = Executor::new(2).compute(&plan).unwrap();
+            assert_eq!(a.shape(), &[7, 1, 1]);
+            for l in 0..7 {
+                let frame = full.index_axis(ndarray::Axis(0), l);
+                let want = match mode {
+                    crate::DownsampleMode::Stride => frame[[0, 0]],
+                    crate::DownsampleMode::Mean => {
+                        let sum: u64 = frame.iter().map(|&v| v as u64).sum();
+                        crate::render::mean_half_even(sum, frame.len() as u64)
+                    }
+                };
+                assert_eq!(a[[l, 0, 0]], want, "{mode} level {l}");
+            }
+        }
     }
 
     #[test]

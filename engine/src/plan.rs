@@ -185,8 +185,10 @@ impl RenderPlan {
                     mode: DownsampleMode::Stride,
                     ..
                 } => {
-                    rows = rows.select(&IndexRange::new(0, *fy as i64, rows.len().div_ceil(*fy)));
-                    cols = cols.select(&IndexRange::new(0, *fx as i64, cols.len().div_ceil(*fx)));
+                    // A factor above i64::MAX keeps one index (the axis is shorter).
+                    let step = |f: u64| f.min(i64::MAX as u64) as i64;
+                    rows = rows.select(&IndexRange::new(0, step(*fy), rows.len().div_ceil(*fy)));
+                    cols = cols.select(&IndexRange::new(0, step(*fx), cols.len().div_ceil(*fx)));
                 }
                 PlanNode::Downsample {
                     factors: [fy, fx],
