@@ -161,6 +161,10 @@ pub enum SinkError {
         source: Arc<png::EncodingError>,
     },
 
+    /// Rendering failed (kernel error, cancelled frame stream, thread pool, memory limit).
+    #[error("rendering failed: {0}")]
+    Engine(#[from] zoomstack_engine::EngineError),
+
     /// GIF encoding failed.
     #[error("cannot write GIF {path}: {source}")]
     Gif {

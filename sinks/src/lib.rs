@@ -48,6 +48,7 @@ mod colormap;
 mod error;
 mod frames;
 mod fsutil;
+mod pipeline;
 mod scale;
 mod sheet;
 mod zarr;
@@ -58,6 +59,9 @@ pub use error::SinkError;
 pub use frames::{
     FrameNaming, FrameSink, PngFrameOptions, PngFrameWriter, PngKind, digit_count,
     write_counts16_png, write_preview_png,
+};
+pub use pipeline::{
+    pyramid_plans, render_into, sink_tiling, write_frames, write_pyramid, write_zarr,
 };
 pub use scale::{Scaling, stretch, to_uint8};
 pub use sheet::{ContactSheet, ContactSheetOptions, MAX_SHEET_PIXELS};

@@ -13,28 +13,37 @@
 //!
 //! One writer per stored object: every write unit is encoded and stored exactly once, by one
 //! thread, from complete data (tiles that cover only part of a unit are assembled in memory
-//! first, so memory is bounded by the units in flight). Chunk files are synced by zarrs, their
-//! directories by this sink, before the marker is created; `complete: true` is set only after
-//! every marker exists. A killed write is resumed by opening the store again with the same
-//! parameters: units with a marker are skipped.
+//! first, so memory is bounded by the units in flight). The rendering thread encodes and writes
+//! the unit's chunk (or shard) file; a syncer thread then `fsync`s it and only then creates the
+//! marker, so rendering never waits for the disk. `complete: true` is set only after every
+//! marker exists, by an atomic rename of `zarr.json`. A killed write is resumed by opening
+//! the store again with the same parameters: units with a marker are skipped.
+//!
+//! Durability: a killed process (SIGKILL, panic, Ctrl-C) loses nothing that has a marker, since
+//! written data is in the kernel's page cache. Against an OS crash or power loss, chunk files
+//! are synced before their markers exist, and the marker directory and `zarr.json` are synced
+//! before the store says complete; the ordering of directory entries (a marker never surviving
+//! its chunk's entry) relies on a file system that journals metadata in order (ext4, xfs, btrfs).
 
 mod attrs;
 mod ome;
+mod store;
 
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
 
 use serde_json::Value;
 use zarrs::array::{Array, ArrayBuilder, ArrayMetadataOptions, CodecOptions, data_type};
-use zarrs::filesystem::FilesystemStore;
 use zoomstack_kernel::StackParams;
 
 use self::attrs::{ExistingArray, Node};
 pub use self::ome::{OmeAxisScale, ZarrPyramid};
+use self::store::ChunkStore;
 use crate::SinkError;
 use crate::fsutil::{create_dir_all, sync_dir, write_atomic};
 
@@ -368,16 +377,105 @@ impl UnitGrid {
 pub struct ZarrSink {
     store_path: PathBuf,
     array_dir: PathBuf,
-    marker_dir: PathBuf,
-    array: Array<FilesystemStore>,
+    array: Array<ChunkStore>,
     desc: ArrayDescription,
     units: UnitGrid,
-    done: Vec<AtomicBool>,
+    shared: Arc<Shared>,
     pending: Mutex<HashMap<u64, Pending>>,
     skipped: u64,
-    written: AtomicU64,
-    raw_bytes: AtomicU64,
     codec_options: CodecOptions,
+    jobs: Option<mpsc::Sender<SyncJob>>,
+    syncers: Vec<JoinHandle<()>>,
+}
+
+/// Number of threads that sync written units and create their markers.
+const SYNCER_THREADS: usize = 2;
+
+/// State shared by the writing threads and the syncer threads.
+#[derive(Debug)]
+struct Shared {
+    marker_dir: PathBuf,
+    units: UnitGrid,
+    /// Units with a marker (found at open, or created by this run).
+    done: Vec<AtomicBool>,
+    /// Units whose data this run has handed to the syncer (not yet necessarily marked).
+    stored: Vec<AtomicBool>,
+    marked: AtomicU64,
+    raw_bytes: AtomicU64,
+    failed: AtomicBool,
+    error: Mutex<Option<SinkError>>,
+}
+
+impl Shared {
+    fn fail(&self, e: SinkError) {
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+        self.failed.store(true, Ordering::SeqCst);
+    }
+
+    /// The first error of the syncer threads (once), afterwards a generic one.
+    fn take_error(&self, array_dir: &Path) -> SinkError {
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        slot.take().unwrap_or_else(|| SinkError::Zarr {
+            op: "write",
+            path: array_dir.to_path_buf(),
+            message: "an earlier write to this store failed (see the first error)".to_string(),
+        })
+    }
+
+    /// Sync a written unit's file, then create its marker.
+    fn sync_and_mark(&self, job: SyncJob) -> Result<(), SinkError> {
+        if let Some(file) = &job.file {
+            fs::File::open(file)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| SinkError::io("sync chunk file", file, e))?;
+        }
+        let u = job.unit;
+        let marker = self.marker_dir.join(format!("{}.{}.{}", u[0], u[1], u[2]));
+        fs::File::create(&marker).map_err(|e| SinkError::io("create marker", &marker, e))?;
+        self.done[self.units.linear(u) as usize].store(true, Ordering::Release);
+        self.marked.fetch_add(1, Ordering::Relaxed);
+        self.raw_bytes.fetch_add(job.raw_bytes, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// A unit written by a rendering thread, waiting to be synced and marked.
+#[derive(Debug)]
+struct SyncJob {
+    unit: [u64; 3],
+    /// The chunk/shard file (`None` when the unit equals the fill value and has no file).
+    file: Option<PathBuf>,
+    raw_bytes: u64,
+}
+
+fn spawn_syncers(shared: &Arc<Shared>) -> (mpsc::Sender<SyncJob>, Vec<JoinHandle<()>>) {
+    let (tx, rx) = mpsc::channel::<SyncJob>();
+    let rx = Arc::new(Mutex::new(rx));
+    let handles = (0..SYNCER_THREADS)
+        .map(|_| {
+            let rx = Arc::clone(&rx);
+            let shared = Arc::clone(shared);
+            std::thread::spawn(move || {
+                loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    if shared.failed.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    if let Err(e) = shared.sync_and_mark(job) {
+                        shared.fail(e);
+                    }
+                }
+            })
+        })
+        .collect();
+    (tx, handles)
 }
 
 impl std::fmt::Debug for ZarrSink {
@@ -579,10 +677,10 @@ impl ZarrSink {
             (e, _) => e,
         };
         let marker_dir = array_dir.join(MARKER_DIR);
-        let fs_store = Arc::new(FilesystemStore::new(&store).map_err(|e| SinkError::Zarr {
+        let fs_store = Arc::new(ChunkStore::new(&store).map_err(|message| SinkError::Zarr {
             op: "open store",
             path: store.clone(),
-            message: e.to_string(),
+            message,
         })?);
         let node_path = format!("/{}", comps.join("/"));
 
@@ -641,19 +739,29 @@ impl ZarrSink {
                 (array, done, 0)
             }
         };
+        let shared = Arc::new(Shared {
+            marker_dir,
+            units,
+            stored: (0..units.total()).map(|_| AtomicBool::new(false)).collect(),
+            done,
+            marked: AtomicU64::new(0),
+            raw_bytes: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
+            error: Mutex::new(None),
+        });
+        let (jobs, syncers) = spawn_syncers(&shared);
         Ok(ZarrSink {
             store_path: store,
             array_dir,
-            marker_dir,
             array,
             desc,
             units,
-            done,
+            shared,
             pending: Mutex::new(HashMap::new()),
             skipped,
-            written: AtomicU64::new(0),
-            raw_bytes: AtomicU64::new(0),
             codec_options: CodecOptions::default(),
+            jobs: Some(jobs),
+            syncers,
         })
     }
 
@@ -683,11 +791,12 @@ impl ZarrSink {
         ZarrProgress {
             units_total: self.units.total(),
             units_done: self
+                .shared
                 .done
                 .iter()
                 .filter(|d| d.load(Ordering::Relaxed))
                 .count() as u64,
-            units_written: self.written.load(Ordering::Relaxed),
+            units_written: self.shared.marked.load(Ordering::Relaxed),
         }
     }
 
@@ -701,7 +810,7 @@ impl ZarrSink {
         for i in r[0].0..=r[0].1 {
             for j in r[1].0..=r[1].1 {
                 for k in r[2].0..=r[2].1 {
-                    if !self.done[self.units.linear([i, j, k]) as usize].load(Ordering::Acquire) {
+                    if !self.unit_handled(self.units.linear([i, j, k])) {
                         return true;
                     }
                 }
@@ -770,7 +879,7 @@ impl ZarrSink {
         data: &[u16],
     ) -> Result<(), SinkError> {
         let lin = self.units.linear(u);
-        if self.done[lin as usize].load(Ordering::Acquire) {
+        if self.unit_handled(lin) {
             return Ok(());
         }
         let (lo, ext) = self.units.bounds(u);
@@ -821,47 +930,71 @@ impl ZarrSink {
         }
     }
 
-    /// Encode and store one whole write unit (padded to the full unit shape), sync, mark.
+    /// `true` if unit `lin` has a marker or was already stored by this run.
+    fn unit_handled(&self, lin: u64) -> bool {
+        let i = lin as usize;
+        self.shared.done[i].load(Ordering::Acquire) || self.shared.stored[i].load(Ordering::Acquire)
+    }
+
+    /// Encode and store one whole write unit (padded to the full unit shape), then hand it to a
+    /// syncer thread, which syncs the file and creates the marker.
     fn store_unit(&self, u: [u64; 3], data: &[u16]) -> Result<(), SinkError> {
-        let idx = u.to_vec();
-        self.array
-            .store_chunk_opt(&idx, data, &self.codec_options)
-            .map_err(|e| SinkError::zarr("write chunk of", &self.array_dir, e))?;
-        // zarrs syncs the chunk file; make its (possibly new) directory entries durable too,
-        // from the chunk's directory up to the array directory.
-        let key = self.array.chunk_key(&idx);
-        let mut dir = self.store_path.join(key.as_str());
-        while dir.pop() && dir.starts_with(&self.array_dir) {
-            if dir.exists() {
-                sync_dir(&dir)?;
-            }
-            if dir == self.array_dir {
-                break;
-            }
+        if self.shared.failed.load(Ordering::SeqCst) {
+            return Err(self.shared.take_error(&self.array_dir));
         }
-        let marker = self.marker_dir.join(format!("{}.{}.{}", u[0], u[1], u[2]));
-        fs::File::create(&marker).map_err(|e| SinkError::io("create marker", &marker, e))?;
-        self.done[self.units.linear(u) as usize].store(true, Ordering::Release);
-        self.written.fetch_add(1, Ordering::Relaxed);
-        self.raw_bytes
-            .fetch_add(data.len() as u64 * 2, Ordering::Relaxed);
+        let lin = self.units.linear(u) as usize;
+        if self.shared.stored[lin].swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let idx = u.to_vec();
+        if let Err(e) = self.array.store_chunk_opt(&idx, data, &self.codec_options) {
+            self.shared.stored[lin].store(false, Ordering::Release);
+            return Err(SinkError::zarr("write chunk of", &self.array_dir, e));
+        }
+        // zarrs erases instead of writing a unit equal to the fill value (0).
+        let file = data
+            .iter()
+            .any(|&v| v != 0)
+            .then(|| self.store_path.join(self.array.chunk_key(&idx).as_str()));
+        let job = SyncJob {
+            unit: u,
+            file,
+            raw_bytes: data.len() as u64 * 2,
+        };
+        let sent = self.jobs.as_ref().is_some_and(|tx| tx.send(job).is_ok());
+        if !sent {
+            return Err(self.shared.take_error(&self.array_dir));
+        }
         Ok(())
     }
 
-    /// Finish: if every unit has a marker (counting markers written meanwhile by other
-    /// processes), sync the markers and set `complete: true`. Units whose tiles did not all
-    /// arrive are not written (and not marked); the report says what is missing.
-    pub fn finish(self) -> Result<ZarrReport, SinkError> {
+    /// Stop the syncer threads after they have synced and marked every queued unit.
+    fn shutdown(&mut self) {
+        drop(self.jobs.take());
+        for h in self.syncers.drain(..) {
+            let _ = h.join();
+        }
+    }
+
+    /// Finish: wait until every written unit is synced and marked; if every unit has a marker
+    /// (counting markers written meanwhile by other processes), sync the marker directory and
+    /// set `complete: true`. Units whose tiles did not all arrive are not written (and not
+    /// marked); the report says what is missing.
+    pub fn finish(mut self) -> Result<ZarrReport, SinkError> {
+        self.shutdown();
+        if self.shared.failed.load(Ordering::SeqCst) {
+            return Err(self.shared.take_error(&self.array_dir));
+        }
         let total = self.units.total();
         let mut done = self.progress().units_done;
         if done < total {
             // Other writers (job arrays) may have finished the rest.
-            let on_disk = load_markers(&self.marker_dir, &self.units)?;
+            let on_disk = load_markers(&self.shared.marker_dir, &self.units)?;
             done = on_disk.iter().filter(|d| d.load(Ordering::Relaxed)).count() as u64;
         }
         let complete = done == total;
         if complete {
-            sync_dir(&self.marker_dir)?;
+            sync_dir(&self.shared.marker_dir)?;
             set_complete(&self.array_dir, true)?;
         }
         Ok(ZarrReport {
@@ -869,10 +1002,18 @@ impl ZarrSink {
             units_total: total,
             units_done: done,
             units_skipped: self.skipped,
-            units_written: self.written.load(Ordering::Relaxed),
-            raw_bytes_written: self.raw_bytes.load(Ordering::Relaxed),
+            units_written: self.shared.marked.load(Ordering::Relaxed),
+            raw_bytes_written: self.shared.raw_bytes.load(Ordering::Relaxed),
             complete,
         })
+    }
+}
+
+impl Drop for ZarrSink {
+    /// Without `finish` (an error elsewhere, a cancelled run): still sync and mark every unit
+    /// that was written, so a resume skips it. The store stays incomplete.
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 

@@ -107,8 +107,10 @@ pub struct ZarrPyramid {
 impl ZarrPyramid {
     /// Create (or resume) the pyramid group at `store`/`options.array_path` with one dataset
     /// per description. The descriptions must share the stack and the level axis, and their
-    /// y/x scales must not decrease. `options` (compression, shard shape, `if_exists`) applies
-    /// to every dataset; the shard shape must be a multiple of every dataset's chunk shape.
+    /// y/x scales must not decrease. `options` (compression, `if_exists`) applies to every
+    /// dataset. `options.shard` is the shard shape of dataset 0 (a multiple of its chunks);
+    /// every other dataset keeps the same number of chunks per shard (so its shard shrinks
+    /// when its chunks were clamped to a smaller shape).
     pub fn open(
         store: impl AsRef<Path>,
         descs: Vec<ArrayDescription>,
@@ -227,6 +229,22 @@ impl ZarrPyramid {
             }
         }
 
+        let per_shard = match options.shard {
+            Some(s) if (0..3).all(|k| s[k] > 0 && s[k] % first.chunks[k] == 0) => {
+                Some([0, 1, 2].map(|k| s[k] / first.chunks[k]))
+            }
+            Some(s) => {
+                return Err(SinkError::invalid(
+                    "shard shape",
+                    format!("{s:?}"),
+                    format!(
+                        "expected a multiple of dataset 0's chunk shape {:?} on every axis",
+                        first.chunks
+                    ),
+                ));
+            }
+            None => None,
+        };
         let mut levels = Vec::with_capacity(descs.len());
         for (k, d) in descs.into_iter().enumerate() {
             let path = if comps.is_empty() {
@@ -236,6 +254,7 @@ impl ZarrPyramid {
             };
             let opts = ZarrOptions {
                 array_path: path,
+                shard: per_shard.map(|n| [0, 1, 2].map(|a| n[a] * d.chunks[a])),
                 ..options.clone()
             };
             levels.push(ZarrSink::open(&store, d, opts)?);
@@ -251,6 +270,11 @@ impl ZarrPyramid {
     /// The sink of each resolution level (`"0"` is the first description).
     pub fn levels(&self) -> &[ZarrSink] {
         &self.levels
+    }
+
+    /// The sinks of the levels, by value (to hand each to a renderer).
+    pub fn into_levels(self) -> Vec<ZarrSink> {
+        self.levels
     }
 
     /// Finish every level; the pyramid is complete when every report is.

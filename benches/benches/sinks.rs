@@ -1,0 +1,206 @@
+//! Sink benchmarks: streaming full 512x512 levels into a Zarr store (zstd) versus rendering the
+//! same tiles into a consumer that discards them.
+//!
+//! The levels are `ZOOMSTACK_BENCH_SELECT` (default `[0:120000:60]`: 2000 levels spread evenly
+//! over the notebook's 120000, so the per-level cost is the whole stack's average and the
+//! numbers extrapolate to the full stack). Each configuration prints, besides criterion's
+//! timing, the raw throughput, the compression ratio, the store size and the peak RSS of one
+//! run, and the extrapolation to all 120000 levels.
+//!
+//! ```text
+//! cargo bench -p zoomstack-benches --bench sinks -- --sample-size 10 --warm-up-time 1 --measurement-time 1
+//! ZOOMSTACK_BENCH_SELECT="[0:2000]" cargo bench -p zoomstack-benches --bench sinks -- ...
+//! ```
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use zoomstack_engine::{Executor, RenderPlan, ZoomStack};
+use zoomstack_sinks::{
+    ArrayDescription, Compression, ZarrOptions, ZarrSink, render_into, sink_tiling,
+};
+
+fn plan(select: &str, chunks: [usize; 3]) -> RenderPlan {
+    ZoomStack::default()
+        .array()
+        .select(select)
+        .and_then(|a| a.rechunk(chunks))
+        .and_then(|a| a.optimize())
+        .expect("valid bench select")
+}
+
+/// Peak resident set size since the last reset, in bytes (Linux; 0 elsewhere).
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Reset the peak RSS counter (Linux `clear_refs` value 5).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(entries) = std::fs::read_dir(p) {
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => total += dir_bytes(&e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+struct Config {
+    name: &'static str,
+    chunks: [usize; 3],
+    shard: Option<[usize; 3]>,
+    compression: Compression,
+}
+
+fn zarr_run(plan: &RenderPlan, exec: &Executor, cfg: &Config, dir: &Path) -> u64 {
+    let options = ZarrOptions {
+        shard: cfg.shard,
+        compression: cfg.compression,
+        ..ZarrOptions::default()
+    };
+    let sink = ZarrSink::open(dir, ArrayDescription::from_plan(plan), options).expect("open");
+    let report = render_into(plan, exec, sink).expect("write");
+    assert!(report.complete);
+    report.raw_bytes_written
+}
+
+fn discard_run(plan: &RenderPlan, exec: &Executor) -> u64 {
+    exec.for_each_tile(
+        plan,
+        |_| true,
+        |tile| {
+            black_box(&tile.data);
+            Ok::<(), std::io::Error>(())
+        },
+    )
+    .expect("render")
+    .pixels_done
+}
+
+fn sinks(c: &mut Criterion) {
+    let select =
+        std::env::var("ZOOMSTACK_BENCH_SELECT").unwrap_or_else(|_| "[0:120000:60]".to_string());
+    let out_root = std::env::var("ZOOMSTACK_BENCH_DIR").unwrap_or_else(|_| {
+        std::env::temp_dir()
+            .join("zoomstack-sinks-bench")
+            .display()
+            .to_string()
+    });
+    std::fs::create_dir_all(&out_root).expect("bench output directory");
+    let exec = Executor::new(
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+    );
+    let configs = [
+        Config {
+            name: "zstd3_chunks_1x256x256",
+            chunks: [1, 256, 256],
+            shard: None,
+            compression: Compression::Zstd { level: 3 },
+        },
+        Config {
+            name: "zstd3_shard_8x512x512_chunks_1x256x256",
+            chunks: [1, 256, 256],
+            shard: Some([8, 512, 512]),
+            compression: Compression::Zstd { level: 3 },
+        },
+    ];
+
+    let mut group = c.benchmark_group("sinks");
+    group.sample_size(10);
+    for cfg in &configs {
+        let p = plan(&select, cfg.chunks);
+        let raw = p.bytes();
+        group.throughput(Throughput::Bytes(raw));
+        let levels = p.shape()[0];
+
+        // One instrumented run of each side: throughput, size, peak RSS, extrapolation.
+        let store = Path::new(&out_root).join(cfg.name);
+        let _ = std::fs::remove_dir_all(&store);
+        // The discarding consumer renders exactly the sink's tiles.
+        let probe = ZarrSink::open(
+            &store,
+            ArrayDescription::from_plan(&p),
+            ZarrOptions {
+                shard: cfg.shard,
+                ..ZarrOptions::default()
+            },
+        )
+        .expect("open");
+        let tiled = sink_tiling(&p, &probe);
+        drop(probe);
+        let _ = std::fs::remove_dir_all(&store);
+
+        reset_peak_rss();
+        let t = Instant::now();
+        discard_run(&tiled, &exec);
+        let discard_s = t.elapsed().as_secs_f64();
+        let discard_rss = peak_rss();
+        reset_peak_rss();
+        let t = Instant::now();
+        zarr_run(&p, &exec, cfg, &store);
+        let zarr_s = t.elapsed().as_secs_f64();
+        let zarr_rss = peak_rss();
+        let stored = dir_bytes(&store);
+        let _ = std::fs::remove_dir_all(&store);
+        let scale = 120_000.0 / levels as f64;
+        eprintln!(
+            "sinks/{name}: {levels} levels {select}, raw {raw_mb:.1} MB, tiles {tile:?}\n  \
+             discard: {discard_s:.2} s ({dmb:.0} MB/s), peak RSS {drss:.0} MiB\n  \
+             zarr:    {zarr_s:.2} s ({zmb:.0} MB/s), peak RSS {zrss:.0} MiB, stored {st_mb:.1} MB, \
+             ratio {ratio:.2}x, overhead {over:+.1}%\n  \
+             120000 levels (x{scale:.0}): zarr {tt:.1} min, {size:.2} GiB stored (raw {rawg:.2} GiB)",
+            name = cfg.name,
+            raw_mb = raw as f64 / 1e6,
+            tile = tiled.chunks,
+            dmb = raw as f64 / 1e6 / discard_s,
+            drss = discard_rss as f64 / (1 << 20) as f64,
+            zmb = raw as f64 / 1e6 / zarr_s,
+            zrss = zarr_rss as f64 / (1 << 20) as f64,
+            st_mb = stored as f64 / 1e6,
+            ratio = raw as f64 / stored.max(1) as f64,
+            over = 100.0 * (zarr_s / discard_s - 1.0),
+            tt = zarr_s * scale / 60.0,
+            size = stored as f64 * scale / (1u64 << 30) as f64,
+            rawg = raw as f64 * scale / (1u64 << 30) as f64,
+        );
+
+        group.bench_function(format!("discard/{}", cfg.name), |b| {
+            b.iter(|| discard_run(&tiled, &exec))
+        });
+        group.bench_function(format!("zarr/{}", cfg.name), |b| {
+            b.iter_batched(
+                || {
+                    let _ = std::fs::remove_dir_all(&store);
+                    store.clone()
+                },
+                |dir| zarr_run(&p, &exec, cfg, &dir),
+                BatchSize::PerIteration,
+            )
+        });
+        let _ = std::fs::remove_dir_all(&store);
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sinks);
+criterion_main!(benches);
