@@ -130,7 +130,7 @@ fn zarr_job(
     let label = s.label();
     let err = |e: EngineError| RunError::Engine {
         sink: label.clone(),
-        source: e,
+        error: e,
     };
     let mut arrays = vec![s.array.clone()];
     for k in 1..=z.pyramid_levels {
@@ -229,7 +229,7 @@ pub fn jobs(spec: &Spec) -> Result<Vec<Job>, RunError> {
 
 /// Resolves a sink path against the output directory.
 pub fn resolve(out_dir: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
+    if p.is_absolute() || out_dir == Path::new(".") || out_dir.as_os_str().is_empty() {
         p.to_path_buf()
     } else {
         out_dir.join(p)
@@ -304,10 +304,15 @@ pub fn describe(spec: &Spec, jobs: &[Job], out_dir: &Path) -> String {
                         .unwrap_or_default()
                 );
             }
+            let codec = match z.compression {
+                zoomstack_sinks::Compression::None => "none".to_string(),
+                zoomstack_sinks::Compression::Zstd { level } => format!("zstd level {level}"),
+                #[allow(unreachable_patterns)]
+                other => format!("{other:?}"),
+            };
             let _ = writeln!(
                 s,
-                "compression {:?}, {}",
-                z.compression,
+                "compression {codec}, {}",
                 if z.ome {
                     format!(
                         "OME-Zarr 0.5 group with {} dataset(s)",
@@ -360,21 +365,22 @@ pub fn describe(spec: &Spec, jobs: &[Job], out_dir: &Path) -> String {
 /// What went wrong in a run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// A sink failed (opening, writing or finishing).
-    #[error("{sink}: {source}")]
+    /// A sink failed (opening, writing or finishing). (The message includes the causes, so
+    /// the error exposes no `source`: printing a chain would repeat them.)
+    #[error("{sink}: {error}")]
     Sink {
         /// The sink's label.
         sink: String,
         /// The sink's error.
-        source: SinkError,
+        error: SinkError,
     },
     /// The engine failed (planning, memory limit, kernel).
-    #[error("{sink}: {source}")]
+    #[error("{sink}: {error}")]
     Engine {
         /// The sink's label.
         sink: String,
         /// The engine's error.
-        source: EngineError,
+        error: EngineError,
     },
     /// Stopped by the cancel flag (Ctrl-C).
     #[error("interrupted after {tiles_done} of {tiles_total} tiles of {sink}")]
@@ -398,8 +404,8 @@ impl RunError {
         match self {
             RunError::Usage(_) => true,
             RunError::Cancelled { .. } => false,
-            RunError::Engine { source, .. } => engine_user_error(source),
-            RunError::Sink { source, .. } => sink_user_error(source),
+            RunError::Engine { error, .. } => engine_user_error(error),
+            RunError::Sink { error, .. } => sink_user_error(error),
         }
     }
 }
@@ -415,6 +421,20 @@ fn engine_user_error(e: &EngineError) -> bool {
 }
 
 fn sink_user_error(e: &SinkError) -> bool {
+    use std::io::ErrorKind as K;
+    if let SinkError::Io { source, .. } = e {
+        // Paths the user chose that cannot hold the output.
+        return matches!(
+            source.kind(),
+            K::NotFound
+                | K::AlreadyExists
+                | K::NotADirectory
+                | K::IsADirectory
+                | K::ReadOnlyFilesystem
+                | K::InvalidFilename
+                | K::InvalidInput
+        );
+    }
     matches!(
         e,
         SinkError::InvalidParameter { .. }
@@ -548,7 +568,7 @@ fn open_store(
     let label = s.label();
     let sink_err = |e: SinkError| RunError::Sink {
         sink: label.clone(),
-        source: e,
+        error: e,
     };
     if opts.share.count > 1 && z.if_exists == IfExists::Replace {
         return Err(RunError::Usage(format!(
@@ -598,16 +618,16 @@ fn engine_error(label: &str, e: EngineError) -> RunError {
         EngineError::Sink(inner) => match inner.downcast::<SinkError>() {
             Ok(se) => RunError::Sink {
                 sink: label.to_string(),
-                source: *se,
+                error: *se,
             },
             Err(other) => RunError::Engine {
                 sink: label.to_string(),
-                source: EngineError::Sink(other),
+                error: EngineError::Sink(other),
             },
         },
         other => RunError::Engine {
             sink: label.to_string(),
-            source: other,
+            error: other,
         },
     }
 }
@@ -655,7 +675,7 @@ pub fn run(
                         FrameError::Engine(e) => engine_error(&label, e),
                         FrameError::Sink(i, e) => RunError::Sink {
                             sink: spec.sinks[i].label(),
-                            source: e,
+                            error: e,
                         },
                     })?;
                 for (&i, p) in sinks.iter().zip(paths) {
@@ -678,11 +698,23 @@ pub fn run(
                 let store = open_store(s, datasets, *shard, opts, split)?;
                 for (k, d) in datasets.iter().enumerate() {
                     let level = store.level(k);
-                    let grid = d.plan.chunk_grid();
+                    // Tile by the store's own write unit, so each tile is one stored object.
+                    let plan = if level.write_unit() == d.plan.chunks {
+                        d.plan.clone()
+                    } else {
+                        d.array
+                            .rechunk(level.write_unit())
+                            .and_then(|a| a.optimize())
+                            .map_err(|e| RunError::Engine {
+                                sink: label.clone(),
+                                error: e,
+                            })?
+                    };
+                    let grid = plan.chunk_grid();
                     let share = opts.share;
                     let exec = executor(opts, observer, base.load(Ordering::Relaxed));
                     let result = exec.for_each_tile(
-                        &d.plan,
+                        &plan,
                         |t| {
                             let lin = (t.index[0] * grid[1] + t.index[1]) * grid[2] + t.index[2];
                             share.owns(lin) && level.needs_tile(t.origin, t.shape)
@@ -704,7 +736,7 @@ pub fn run(
                 let dir = store.dir().to_path_buf();
                 let reports = store.finish().map_err(|e| RunError::Sink {
                     sink: label.clone(),
-                    source: e,
+                    error: e,
                 })?;
                 outcomes[*sink] = Some(SinkOutcome {
                     sink: label,
@@ -732,7 +764,7 @@ fn open_frame_sink(
     s: &SinkSpec,
     plan: &RenderPlan,
     opts: &RunOptions,
-) -> Result<Box<dyn FrameSink>, SinkError> {
+) -> Result<Box<dyn FrameSink + Send>, SinkError> {
     let path = resolve(&opts.out_dir, &s.path);
     let [n, h, w] = plan.shape();
     let levels = spec.stack.levels;
@@ -772,6 +804,17 @@ fn open_frame_sink(
     })
 }
 
+/// A message to a frame sink's thread.
+enum FrameMsg {
+    Frame(u64, Arc<ndarray::Array2<u16>>),
+    Finish,
+}
+
+/// Renders `plan` once and feeds every frame to each sink. With several sinks, each sink
+/// encodes on its own thread (fed through a bounded channel, in level order), so PNG, GIF and
+/// contact-sheet encoding overlap with each other and with rendering. A sink is finished (its
+/// file moved into place) only after every frame arrived; on an error or Ctrl-C the writers are
+/// dropped, which removes their temporary files.
 fn run_frames(
     spec: &Spec,
     plan: &RenderPlan,
@@ -788,33 +831,76 @@ fn run_frames(
                 .map_err(|e| FrameError::Sink(i, e))?,
         );
     }
-    let mut failed: Option<(usize, SinkError)> = None;
     let exec = executor(opts, observer, base.load(Ordering::Relaxed));
-    let result = exec.for_each_frame(plan, |_, level, frame| {
-        for (w, &i) in writers.iter_mut().zip(sinks) {
-            if let Err(e) = w.write_frame(level, frame.view()) {
+    let (result, outcomes) = if writers.len() == 1 {
+        let mut failed: Option<SinkError> = None;
+        let mut w = writers.pop().expect("one writer");
+        let result = exec.for_each_frame(plan, |_, level, frame| {
+            w.write_frame(level, frame).map_err(|e| {
                 let msg = e.to_string();
-                failed = Some((i, e));
-                return Err(msg);
+                failed = Some(e);
+                msg
+            })
+        });
+        let outcome = match (&result, failed) {
+            (_, Some(e)) => Err(e),
+            (Ok(_), None) => w.finish(),
+            (Err(_), None) => Ok(vec![]),
+        };
+        (result, vec![outcome])
+    } else {
+        std::thread::scope(|scope| {
+            let mut senders = Vec::with_capacity(writers.len());
+            let mut handles = Vec::with_capacity(writers.len());
+            for mut w in writers {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<FrameMsg>(8);
+                senders.push(tx);
+                handles.push(scope.spawn(move || -> Result<Vec<PathBuf>, SinkError> {
+                    for msg in rx {
+                        match msg {
+                            FrameMsg::Frame(level, frame) => w.write_frame(level, frame.view())?,
+                            FrameMsg::Finish => return w.finish(),
+                        }
+                    }
+                    // The stream stopped early: drop the writer (no output claims completeness).
+                    Ok(vec![])
+                }));
             }
+            let result = exec.for_each_frame(plan, |_, level, frame| {
+                let frame = Arc::new(frame.to_owned());
+                for tx in &senders {
+                    tx.send(FrameMsg::Frame(level, frame.clone()))
+                        .map_err(|_| "a frame sink stopped")?;
+                }
+                Ok::<(), &str>(())
+            });
+            if result.is_ok() {
+                for tx in &senders {
+                    let _ = tx.send(FrameMsg::Finish);
+                }
+            }
+            drop(senders);
+            let outcomes: Vec<Result<Vec<PathBuf>, SinkError>> = handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect();
+            (result, outcomes)
+        })
+    };
+    // A sink's own error explains a stopped stream better than the executor's.
+    let mut out = Vec::with_capacity(outcomes.len());
+    for (o, &i) in outcomes.into_iter().zip(sinks) {
+        match o {
+            Ok(paths) => out.push(paths),
+            Err(e) => return Err(FrameError::Sink(i, e)),
         }
-        Ok(())
-    });
+    }
     match result {
         Ok(p) => {
             rendered.fetch_add(p.pixels_rendered, Ordering::Relaxed);
             base.fetch_add(plan.len(), Ordering::Relaxed);
+            Ok(out)
         }
-        Err(e) => {
-            return Err(match failed {
-                Some((i, se)) => FrameError::Sink(i, se),
-                None => FrameError::Engine(e),
-            });
-        }
+        Err(e) => Err(FrameError::Engine(e)),
     }
-    let mut out = Vec::with_capacity(writers.len());
-    for (w, &i) in writers.into_iter().zip(sinks) {
-        out.push(w.finish().map_err(|e| FrameError::Sink(i, e))?);
-    }
-    Ok(out)
 }
