@@ -50,6 +50,10 @@ pub fn in_cardioid_or_bulb(cr: f64, ci: f64) -> bool {
 pub trait PixelSource {
     /// Number of pixels.
     fn len(&self) -> usize;
+    /// No pixels at all.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Pixels per row (>= 1).
     fn row_len(&self) -> usize;
     /// The point `c` of the pixel at `row`, `col`.
@@ -172,7 +176,7 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
 
     /// Replays the last block of vector `v` from its saved state one iteration at a time
     /// with the exact test, finishing every lane that escaped or reached `max_iter` within it.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)] // lanes index several arrays
     #[inline(never)]
     fn replay(
         &mut self,
@@ -299,7 +303,8 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
                 break;
             }
             let busy = p != IDLE;
-            let hazard = busy && !(c_re * c_re + c_im * c_im <= HAZARD_C2);
+            let r2 = c_re * c_re + c_im * c_im;
+            let hazard = busy && (r2 > HAZARD_C2 || r2.is_nan());
             let lane = v * n + i;
             self.pix[lane] = p;
             self.hazard[lane] = hazard;

@@ -59,7 +59,8 @@ impl Lanes for f64 {
     }
     #[inline(always)]
     fn outside_mask(zr: Self, zi: Self, threshold: Self) -> u32 {
-        u32::from(!(zr * zr + zi * zi <= threshold))
+        let s = zr * zr + zi * zi;
+        u32::from(s > threshold || s.is_nan())
     }
     #[inline(always)]
     fn ge_mask(a: Self, b: Self) -> u32 {
