@@ -1,0 +1,189 @@
+//! File-system failures: a full disk and missing permissions give clear errors naming the
+//! path, and never leave a store that looks complete.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use zoomstack_engine::kernel::StackParams;
+use zoomstack_engine::{Executor, ZoomStack};
+use zoomstack_sinks::{
+    ArrayDescription, MARKER_DIR, SinkError, ZarrOptions, ZarrSink, store_status, write_zarr,
+};
+
+fn desc() -> ArrayDescription {
+    let params = StackParams {
+        height: 16,
+        width: 16,
+        ..StackParams::default()
+    };
+    ArrayDescription::full_stack(4, params, [1, 16, 16])
+}
+
+/// Make the chunk file of unit (0, 0, 0) a symlink to `/dev/full`: writing it fails with
+/// `ENOSPC`, exactly like a full disk.
+fn full_disk_at_first_chunk(store: &Path) {
+    let c = store.join("c/0/0");
+    std::fs::create_dir_all(&c).unwrap();
+    std::os::unix::fs::symlink("/dev/full", c.join("0")).unwrap();
+}
+
+#[test]
+fn disk_full_is_a_clear_error_and_the_store_stays_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("full.zarr");
+    let sink = ZarrSink::open(&store, desc(), ZarrOptions::default()).unwrap();
+    full_disk_at_first_chunk(&store);
+    let err = sink
+        .write_tile([0, 0, 0], [1, 16, 16], &[7; 256])
+        .unwrap_err();
+    assert!(matches!(err, SinkError::DiskFull { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("no space left"), "{msg}");
+    assert!(msg.contains("full.zarr"), "{msg}");
+    sink.write_tile([1, 0, 0], [1, 16, 16], &[7; 256]).unwrap();
+    let report = sink.finish().unwrap();
+    assert!(!report.complete);
+    let st = store_status(&store, "").unwrap();
+    assert!(!st.complete);
+    assert!(!store.join(MARKER_DIR).join("0.0.0").exists());
+    assert!(store.join(MARKER_DIR).join("1.0.0").exists());
+
+    // Space freed: resuming writes the missing unit only.
+    std::fs::remove_file(store.join("c/0/0/0")).unwrap();
+    let sink = ZarrSink::open(&store, desc(), ZarrOptions::default()).unwrap();
+    assert!(sink.needs_tile([0, 0, 0], [1, 16, 16]));
+    assert!(!sink.needs_tile([1, 0, 0], [1, 16, 16]));
+}
+
+#[test]
+fn disk_full_through_the_executor_comes_back_as_disk_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("full2.zarr");
+    let params = StackParams {
+        height: 16,
+        width: 16,
+        ..StackParams::default()
+    };
+    let plan = ZoomStack::new(120_000, params)
+        .unwrap()
+        .array()
+        .select("[0:8]")
+        .unwrap()
+        .rechunk([1, 16, 16])
+        .unwrap()
+        .optimize()
+        .unwrap();
+    let desc = ArrayDescription::from_plan(&plan);
+    drop(ZarrSink::open(&store, desc, ZarrOptions::default()).unwrap());
+    full_disk_at_first_chunk(&store);
+    let err = write_zarr(&plan, &Executor::new(2), &store, ZarrOptions::default()).unwrap_err();
+    assert!(matches!(err, SinkError::DiskFull { .. }), "{err:?}");
+    assert!(!store_status(&store, "").unwrap().complete);
+}
+
+/// The effective user id, from `/proc/self/status`.
+fn euid() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+/// The `write_store` example, built for this test's profile.
+fn writer() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "zoomstack-sinks",
+            "--example",
+            "write_store",
+            "--profile",
+            if release { "release" } else { "test" },
+        ])
+        .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    profile_dir.join("examples").join("write_store")
+}
+
+/// Run the writer as an unprivileged user when we are root (root ignores permission bits);
+/// returns (success, stderr).
+fn write_as_unprivileged(store: &Path) -> (bool, String) {
+    let bin = writer();
+    let mut cmd = if euid() == 0 {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        Command::new(&bin)
+    };
+    let out = cmd
+        .arg(store)
+        .args(["--levels", "100", "--height", "16", "--width", "16"])
+        .args(["--chunks", "1,16,16"])
+        .output()
+        .expect("run the writer (as nobody via setpriv when root)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn permission_denied_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let ro = dir.path().join("readonly");
+    std::fs::create_dir(&ro).unwrap();
+    // Traversable by everyone, writable by nobody but root.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+
+    // A new store in a directory we may not write.
+    let store = ro.join("new.zarr");
+    let (ok, stderr) = write_as_unprivileged(&store);
+    assert!(!ok);
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert!(stderr.contains("new.zarr"), "{stderr}");
+    assert!(!store.exists());
+
+    // Resuming a store we may read but not write: fails, and the store stays incomplete.
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let store = ro.join("old.zarr");
+    let params = StackParams {
+        height: 16,
+        width: 16,
+        ..StackParams::default()
+    };
+    let plan_desc = ArrayDescription::strided(
+        100,
+        params,
+        [
+            zoomstack_sinks::Strided::full(100),
+            zoomstack_sinks::Strided::full(16),
+            zoomstack_sinks::Strided::full(16),
+        ],
+        [1, 16, 16],
+    );
+    drop(ZarrSink::open(&store, plan_desc, ZarrOptions::default()).unwrap());
+    for p in [&store, &store.join(MARKER_DIR)] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let (ok, stderr) = write_as_unprivileged(&store);
+    assert!(!ok);
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert!(stderr.contains("old.zarr"), "{stderr}");
+    let st = store_status(&store, "").unwrap();
+    assert!(!st.complete);
+    assert_eq!(st.units_done, 0);
+    for p in [&store, &store.join(MARKER_DIR)] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
