@@ -712,6 +712,16 @@ pub fn run(
                     };
                     let grid = plan.chunk_grid();
                     let share = opts.share;
+                    tracing::info!(
+                        sink = %label,
+                        dataset = k,
+                        shape = ?plan.shape(),
+                        write_unit = ?plan.chunks,
+                        units = plan.num_tiles(),
+                        already_done = level.progress().units_done,
+                        share = ?share,
+                        "zarr dataset"
+                    );
                     let exec = executor(opts, observer, base.load(Ordering::Relaxed));
                     let result = exec.for_each_tile(
                         &plan,
@@ -831,6 +841,14 @@ fn run_frames(
                 .map_err(|e| FrameError::Sink(i, e))?,
         );
     }
+    tracing::info!(
+        frames = plan.shape()[0],
+        height = plan.shape()[1],
+        width = plan.shape()[2],
+        tiles = plan.num_tiles(),
+        sinks = writers.len(),
+        "frame stream"
+    );
     let exec = executor(opts, observer, base.load(Ordering::Relaxed));
     let (result, outcomes) = if writers.len() == 1 {
         let mut failed: Option<SinkError> = None;

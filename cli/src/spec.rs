@@ -731,6 +731,29 @@ fn sink_from_raw(
         SpecError::at(at, format!("{label}: {e}"))
     })?;
 
+    let select_span = r.select.as_ref().map_or(span.clone(), Spanned::span);
+    if plan.is_empty() {
+        return Err(SpecError::at(
+            select_span,
+            format!(
+                "{label}: the selection is empty (shape {:?}): nothing to write",
+                plan.shape()
+            ),
+        ));
+    }
+    if kind == "contact-sheet" && plan.len() > zoomstack_sinks::MAX_SHEET_PIXELS as u64 {
+        return Err(SpecError::at(
+            select_span,
+            format!(
+                "{label}: {} frames of {} x {} are {} pixels, more than a contact sheet holds ({}); select fewer levels or stride y and x",
+                plan.shape()[0],
+                plan.shape()[1],
+                plan.shape()[2],
+                plan.len(),
+                zoomstack_sinks::MAX_SHEET_PIXELS
+            ),
+        ));
+    }
     let max_iter = stack.params.max_iter;
     let colormap = match &r.colormap {
         Some(c) => c

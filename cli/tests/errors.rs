@@ -136,6 +136,16 @@ fn out_of_range_values() {
             6,
         ),
         (
+            "[[sink]]\nkind = \"png\"\nselect = \"[5:5]\"\n",
+            "the selection is empty",
+            3,
+        ),
+        (
+            "[[sink]]\nkind = \"contact-sheet\"\nselect = \"[:1000]\"\n",
+            "more than a contact sheet holds",
+            3,
+        ),
+        (
             "[stack]\nlevels = 200000\nzoom_per_level = 1.01\n[[sink]]\nkind = \"png\"\nselect = \"[-1]\"\n",
             "level scale",
             6,
