@@ -536,9 +536,12 @@ fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
         indicatif::ProgressDrawTarget::stderr_with_hz(10),
     );
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{elapsed_precise} [{wide_bar}] {percent:>3}% {human_pos}/{human_len} px, {per_sec}, ETA {eta}  {msg}",
+        "{elapsed_precise} [{bar:24}] {percent:>3}% {rate} ETA {eta:<4} {wide_msg}",
     ) {
-        bar.set_style(style.progress_chars("=> "));
+        let rate = |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:>7.1} Mpx/s", s.per_sec() / 1e6);
+        };
+        bar.set_style(style.with_key("rate", rate).progress_chars("=> "));
     }
     bar
 }

@@ -92,6 +92,8 @@ pub struct Dataset {
     pub plan: RenderPlan,
     /// The store's description (shape, chunks, select, mean).
     pub desc: ArrayDescription,
+    /// The write unit: the shard shape when sharded, else the chunk shape.
+    pub unit: [usize; 3],
 }
 
 /// Key of frame sinks that can share a render.
@@ -100,24 +102,6 @@ struct FrameKey {
     levels: IndexRange,
     rows: AxisMap,
     cols: AxisMap,
-}
-
-/// Chunk shape clamped to the shape (what the engine does).
-fn clamp(chunks: [usize; 3], shape: [u64; 3]) -> [usize; 3] {
-    [0, 1, 2].map(|k| chunks[k].clamp(1, shape[k].max(1).min(usize::MAX as u64) as usize))
-}
-
-/// The engine plan's store description.
-pub fn describe_plan(plan: &RenderPlan, chunks: [usize; 3]) -> ArrayDescription {
-    ArrayDescription {
-        levels: plan.stack.levels,
-        params: plan.stack.params,
-        select: plan.select_string(),
-        mean: plan.mean_factors(),
-        post_select: plan.post_select_string(),
-        shape: plan.shape(),
-        chunks,
-    }
 }
 
 /// Builds the Zarr job of one sink.
@@ -142,51 +126,44 @@ fn zarr_job(
                 .map_err(err)?,
         );
     }
+    // Chunks are clamped to each dataset's shape (what the engine tiles with). The shard of
+    // dataset 0 is the requested one clamped to the array rounded up to whole chunks (still a
+    // multiple of the clamped chunks); a pyramid's other datasets keep the same number of
+    // chunks per shard (ZarrPyramid's rule).
     let mut datasets = Vec::with_capacity(arrays.len());
-    let pyramid = z.ome;
+    let mut per_shard: Option<[usize; 3]> = None;
     for array in arrays {
         let plan0 = array.optimize().map_err(err)?;
         let shape = plan0.shape();
-        let clamped = clamp(requested, shape);
-        let (chunks, unit) = match z.shards {
-            None => (clamped, clamped),
-            Some(s0) if pyramid => {
-                // One shard shape for every dataset of the pyramid: the requested one (a
-                // partial shard at the edge is valid Zarr). Chunks stay clamped where that
-                // still divides the shard.
-                let chunks = [0, 1, 2].map(|k| {
-                    if s0[k] % clamped[k] == 0 {
-                        clamped[k]
-                    } else {
-                        requested[k]
-                    }
-                });
-                (chunks, s0)
-            }
-            Some(s0) => {
-                // Clamp the shard to the array rounded up to whole chunks: still a multiple of
-                // the clamped chunk shape on every axis.
+        let chunks = plan0.chunks;
+        let unit = match (z.shards, per_shard) {
+            (None, _) => chunks,
+            (Some(_), Some(n)) => [0, 1, 2].map(|k| n[k] * chunks[k]),
+            (Some(s0), None) => {
                 let shard = [0, 1, 2].map(|k| {
-                    s0[k]
-                        .min((shape[k] as usize).div_ceil(clamped[k]) * clamped[k])
-                        .max(clamped[k])
+                    let whole = usize::try_from(shape[k])
+                        .unwrap_or(usize::MAX)
+                        .div_ceil(chunks[k])
+                        .saturating_mul(chunks[k]);
+                    s0[k].min(whole).max(chunks[k])
                 });
-                (clamped, shard)
+                per_shard = Some([0, 1, 2].map(|k| shard[k] / chunks[k]));
+                shard
             }
         };
-        let desc = describe_plan(&plan0, chunks);
+        let desc = ArrayDescription::from_plan(&plan0);
         let plan = array
             .rechunk(unit)
             .and_then(|a| a.optimize())
             .map_err(err)?;
-        datasets.push(Dataset { array, plan, desc });
+        datasets.push(Dataset {
+            array,
+            plan,
+            desc,
+            unit,
+        });
     }
-    let shard = match z.shards {
-        None => None,
-        Some(s0) if pyramid => Some(s0),
-        Some(_) => Some(datasets[0].plan.chunks),
-    };
-    // An unsharded array's unit is its chunk; the executor tiles by units (clamped chunk).
+    let shard = z.shards.map(|_| datasets[0].unit);
     Ok(Job::Zarr {
         sink: index,
         datasets,
@@ -283,7 +260,7 @@ pub fn describe(spec: &Spec, jobs: &[Job], out_dir: &Path) -> String {
                 .find(|j| matches!(j, Job::Zarr { sink: i, .. } if *i == sink.index))
         {
             for (k, d) in datasets.iter().enumerate() {
-                let unit = d.plan.chunks.map(|c| c as u64);
+                let unit = d.unit.map(|c| c as u64);
                 let name = if z.ome {
                     format!("dataset {k}")
                 } else {
@@ -295,7 +272,7 @@ pub fn describe(spec: &Spec, jobs: &[Job], out_dir: &Path) -> String {
                     tuple(&d.desc.shape),
                     tuple(&d.desc.chunks.map(|c| c as u64)),
                     if shard.is_some() { "shards" } else { "unit" },
-                    tuple(&shard.map_or(unit, |s| s.map(|c| c as u64))),
+                    tuple(&unit),
                     d.plan.num_tiles(),
                     d.desc.select,
                     d.desc
@@ -656,6 +633,8 @@ pub fn run(
             Job::Frames { plan, sinks } => {
                 let labels: Vec<String> = sinks.iter().map(|&i| spec.sinks[i].label()).collect();
                 let label = labels.join(", ");
+                let short: Vec<String> =
+                    sinks.iter().map(|&i| spec.sinks[i].short_label()).collect();
                 if split && opts.share.index != 0 {
                     for &i in sinks {
                         outcomes[i] = Some(SinkOutcome {
@@ -669,7 +648,7 @@ pub fn run(
                     observer.advance(base.load(Ordering::Relaxed));
                     continue;
                 }
-                observer.job(&label);
+                observer.job(&short.join(", "));
                 let paths = run_frames(spec, plan, sinks, opts, observer, &base, &rendered)
                     .map_err(|e| match e {
                         FrameError::Engine(e) => engine_error(&label, e),
@@ -694,7 +673,7 @@ pub fn run(
             } => {
                 let s = &spec.sinks[*sink];
                 let label = s.label();
-                observer.job(&label);
+                observer.job(&s.short_label());
                 let store = open_store(s, datasets, *shard, opts, split)?;
                 for (k, d) in datasets.iter().enumerate() {
                     let level = store.level(k);

@@ -355,7 +355,12 @@ pub struct SinkSpec {
 }
 
 impl SinkSpec {
-    /// `sink 2 (png: frames)`, for messages.
+    /// `png frames`, for the progress bar.
+    pub fn short_label(&self) -> String {
+        format!("{} {}", self.kind.name(), self.path.display())
+    }
+
+    /// `sink 2 (png -> frames)`, for messages.
     pub fn label(&self) -> String {
         format!(
             "sink {} ({} -> {})",
