@@ -768,6 +768,36 @@ mod tests {
     }
 
     #[test]
+    fn frames_are_rendered_only_a_window_ahead() {
+        // 7 levels, 4 tiles per frame, 2 threads: a window of 2 level-chunks (8 tiles).
+        let plan = small()
+            .array()
+            .rechunk([1, 10, 14])
+            .unwrap()
+            .optimize()
+            .unwrap();
+        let rendered = Arc::new(AtomicU64::new(0));
+        let r2 = rendered.clone();
+        let exec = Executor::new(2).with_progress(move |p| {
+            r2.fetch_max(p.tiles_done, Ordering::SeqCst);
+        });
+        let mut frames = 0u64;
+        exec.for_each_frame(&plan, |k, _, _| {
+            // A slow consumer: workers must wait for it instead of racing ahead.
+            std::thread::sleep(Duration::from_millis(5));
+            let ahead = rendered.load(Ordering::SeqCst);
+            assert!(
+                ahead <= (k + 1 + 2) * 4,
+                "frame {k}: {ahead} tiles rendered"
+            );
+            frames += 1;
+            Ok::<(), EngineError>(())
+        })
+        .unwrap();
+        assert_eq!(frames, 7);
+    }
+
+    #[test]
     fn huge_factors_reduce_to_one_pixel() {
         let full = Executor::new(1)
             .compute(&small().array().optimize().unwrap())
