@@ -309,7 +309,8 @@ impl Executor {
     /// written, for resuming).
     ///
     /// Stops at the first consumer error ([`EngineError::Sink`]), kernel error, or when the
-    /// cancel flag is raised ([`EngineError::Cancelled`]). Returns the final progress.
+    /// cancel flag is raised ([`EngineError::Cancelled`]). Returns the final progress. Like every
+    /// run method, first checks the plan ([`RenderPlan::validate`]).
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -334,6 +335,7 @@ impl Executor {
         C: Fn(Tile) -> Result<(), E> + Sync,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        plan.validate()?;
         let threads = self.effective_threads();
         self.check_memory(
             "tiles in flight",
@@ -396,6 +398,7 @@ impl Executor {
         C: FnMut(u64, u64, ArrayView2<'_, u16>) -> Result<(), E>,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        plan.validate()?;
         let threads = self.effective_threads();
         let [nl, ny, nx] = plan.shape();
         let grid = plan.chunk_grid();
@@ -568,6 +571,7 @@ impl Executor {
     /// assert!(err.contains("58.59 GiB"), "{err}");
     /// ```
     pub fn compute(&self, plan: &RenderPlan) -> Result<Array3<u16>> {
+        plan.validate()?;
         let shape = plan.shape();
         let bytes = plan.bytes();
         self.check_memory("result", shape.to_vec(), bytes)?;

@@ -14,8 +14,8 @@
 //! * **rechunk to tiling**: the last chunk shape is the executor's tile shape.
 
 use crate::array::{DownsampleMode, PlanNode};
-use crate::error::Result;
-use crate::slice::IndexRange;
+use crate::error::{EngineError, Result};
+use crate::slice::{AXES, IndexRange};
 use crate::stack::ZoomStack;
 
 /// How the output indices of one spatial axis map to pixels of the full-resolution grid.
@@ -209,10 +209,26 @@ impl RenderPlan {
         }
     }
 
-    /// Checks the stack and that the first and last selected levels have a valid grid (the
-    /// scale is monotonic in the level, so every level between them does too).
+    /// Checks the stack, that the first and last selected levels have a valid grid (the scale is
+    /// monotonic in the level, so every level between them does too), and, for plans built by
+    /// hand, that every index lies inside the stack and every chunk size is at least 1. The
+    /// executor calls this before running a plan.
     pub fn validate(&self) -> Result<()> {
         self.stack.validate()?;
+        for (k, &c) in self.chunks.iter().enumerate() {
+            if c == 0 {
+                return Err(EngineError::ZeroChunk { axis: AXES[k] });
+            }
+        }
+        let [l, h, w] = self.stack.shape();
+        check_range("level", &self.levels, l)?;
+        for (axis, map, len) in [("y", &self.rows, h), ("x", &self.cols, w)] {
+            check_range(axis, &map.source, len)?;
+            if map.factor == 0 {
+                return Err(EngineError::ZeroFactor { axis });
+            }
+            check_range(axis, &map.blocks, map.source.count.div_ceil(map.factor))?;
+        }
         if let Some((lo, hi)) = self.levels.bounds() {
             self.stack.params.level_grid(lo)?;
             self.stack.params.level_grid(hi)?;
@@ -381,6 +397,25 @@ impl RenderPlan {
     }
 }
 
+/// Checks that every index of `r` lies in `0..len` (plans built by hand).
+fn check_range(axis: &'static str, r: &IndexRange, len: u64) -> Result<()> {
+    if r.count >= 2 && r.step == 0 {
+        return Err(EngineError::ZeroStep {
+            spec: format!("{}:{}:0", r.start, r.start),
+            axis,
+        });
+    }
+    let last = r.start as i128 + (r.count.max(1) as i128 - 1) * r.step as i128;
+    if r.count > 0 && (r.start >= len || last < 0 || last >= len as i128) {
+        return Err(EngineError::IndexOutOfBounds {
+            axis,
+            index: last.clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+            len,
+        });
+    }
+    Ok(())
+}
+
 /// `a / b` as a percentage with enough digits to be non-zero when `a > 0`.
 pub(crate) fn percent(a: u64, b: u64) -> String {
     if b == 0 {
@@ -510,6 +545,53 @@ mod tests {
         assert_eq!(total, 5 * 100 * 70);
         assert_eq!(p.tile_at([2, 1, 2]), Some(tiles[17]));
         assert_eq!(p.tile_at([3, 0, 0]), None);
+    }
+
+    #[test]
+    fn hand_built_plans_are_checked() {
+        let good = ZoomStack::default()
+            .array()
+            .select("[:3, :8, :8]")
+            .unwrap()
+            .optimize()
+            .unwrap();
+        let mut p = good.clone();
+        p.chunks[1] = 0;
+        assert!(
+            p.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("chunk size of the y axis")
+        );
+        let mut p = good.clone();
+        p.rows.source = IndexRange::new(510, 1, 3);
+        assert!(p.validate().unwrap_err().to_string().contains("index 512"));
+        let mut p = good.clone();
+        p.cols.source = IndexRange::new(1, -1, 3);
+        assert!(p.validate().unwrap_err().to_string().contains("index -1"));
+        let mut p = good.clone();
+        p.levels = IndexRange {
+            start: 0,
+            step: 0,
+            count: 2,
+        };
+        assert!(
+            p.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("step cannot be zero")
+        );
+        let mut p = good.clone();
+        p.rows.factor = 0;
+        assert!(p.validate().is_err());
+        let mut p = good;
+        p.rows = AxisMap {
+            source: IndexRange::full(8),
+            factor: 3,
+            blocks: IndexRange::new(0, 1, 4),
+        };
+        assert!(p.validate().unwrap_err().to_string().contains("index 3"));
+        assert!(crate::Executor::new(1).compute(&p).is_err());
     }
 
     #[test]
