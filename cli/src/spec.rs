@@ -911,7 +911,7 @@ fn sink_from_raw(
                 ..d
             })
         }
-        _ => SinkKind::Zarr(zarr_from_raw(&r, chunks, &key_span)?),
+        _ => SinkKind::Zarr(zarr_from_raw(&r, plan.chunks, &key_span)?),
     };
     Ok(SinkSpec {
         index,
@@ -925,6 +925,7 @@ fn sink_from_raw(
     })
 }
 
+/// `chunks` is the sink's chunk shape clamped to its output shape (what is stored).
 fn zarr_from_raw(
     r: &RawSink,
     chunks: [usize; 3],
@@ -975,7 +976,7 @@ fn zarr_from_raw(
                     return Err(SpecError::at(
                         s.span(),
                         format!(
-                            "shards must be a multiple of chunks on every axis: shards {shards:?}, chunks {chunks:?} ({} axis: {} is not a multiple of {})",
+                            "shards must be a multiple of chunks on every axis: shards {shards:?}, chunks {chunks:?} (clamped to the output shape; {} axis: {} is not a multiple of {})",
                             zoomstack_engine::AXES[k],
                             shards[k],
                             chunks[k]

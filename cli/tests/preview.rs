@@ -121,6 +121,36 @@ fn preview_with_overrides_and_quiet() {
     assert!(o.stderr.is_empty(), "{}", text(&o));
     let (w, h, frames) = decode_gif(&dir.path().join("small/preview.gif"));
     assert_eq!((w, h, frames.len()), (64, 64, 4));
+    // Every kernel backend and thread count writes the same files.
+    let small = |out: &str, extra: &[&str]| {
+        let mut args = vec!["-q"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["preview", "--out", out]);
+        for k in 0..3 {
+            args.push("--set");
+            args.push(match k {
+                0 => "sink.0.select=\"[0:20000:5000, ::8, ::8]\"",
+                1 => "sink.1.select=\"[0:20000:5000, ::8, ::8]\"",
+                _ => "sink.2.select=\"[0:20000:5000, ::8, ::8]\"",
+            });
+        }
+        ok(&run(dir.path(), &args));
+        let root = dir.path().join(out);
+        [
+            "preview.gif",
+            "contact-sheet.png",
+            "frames/level-015000.png",
+        ]
+        .map(|f| std::fs::read(root.join(f)).unwrap())
+    };
+    let reference = small("auto", &[]);
+    for (out, extra) in [
+        ("scalar", &["--kernel", "scalar"][..]),
+        ("f64x4", &["--kernel", "f64x4"][..]),
+        ("one", &["--threads", "1"][..]),
+    ] {
+        assert!(small(out, extra) == reference, "{extra:?} differs");
+    }
 }
 
 #[test]
