@@ -3,13 +3,17 @@
 //!
 //! The levels are `ZOOMSTACK_BENCH_SELECT` (default `[0:120000:60]`: 2000 levels spread evenly
 //! over the notebook's 120000, so the per-level cost is the whole stack's average and the
-//! numbers extrapolate to the full stack). Each configuration prints, besides criterion's
-//! timing, the raw throughput, the compression ratio, the store size and the peak RSS of one
-//! run, and the extrapolation to all 120000 levels.
+//! numbers extrapolate to the full stack). For each configuration, `ZOOMSTACK_BENCH_PAIRS`
+//! (default 3) alternating discard/zarr runs are timed first (alternating cancels the drift of
+//! a shared machine) and the bench prints the medians, the median per-pair overhead, raw MB/s,
+//! compression ratio, store size, peak RSS (Linux `VmHWM`, reset before each run) and the
+//! extrapolation to all 120000 levels. Then criterion times both sides on its own.
 //!
 //! ```text
 //! cargo bench -p zoomstack-benches --bench sinks -- --sample-size 10 --warm-up-time 1 --measurement-time 1
-//! ZOOMSTACK_BENCH_SELECT="[0:2000]" cargo bench -p zoomstack-benches --bench sinks -- ...
+//! # only the paired comparison (a filter that matches no criterion benchmark):
+//! cargo bench -p zoomstack-benches --bench sinks -- paired-only
+//! ZOOMSTACK_BENCH_SELECT="[0:2000]" ZOOMSTACK_BENCH_PAIRS=5 cargo bench -p zoomstack-benches --bench sinks -- paired-only
 //! ```
 
 use std::hint::black_box;
@@ -47,6 +51,20 @@ fn peak_rss() -> u64 {
 /// Reset the peak RSS counter (Linux `clear_refs` value 5).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
 }
 
 fn dir_bytes(p: &Path) -> u64 {
@@ -105,6 +123,10 @@ fn sinks(c: &mut Criterion) {
             .to_string()
     });
     std::fs::create_dir_all(&out_root).expect("bench output directory");
+    let pairs: usize = std::env::var("ZOOMSTACK_BENCH_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let exec = Executor::new(
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -150,36 +172,46 @@ fn sinks(c: &mut Criterion) {
         drop(probe);
         let _ = std::fs::remove_dir_all(&store);
 
-        reset_peak_rss();
-        let t = Instant::now();
-        discard_run(&tiled, &exec);
-        let discard_s = t.elapsed().as_secs_f64();
-        let discard_rss = peak_rss();
-        reset_peak_rss();
-        let t = Instant::now();
-        zarr_run(&p, &exec, cfg, &store);
-        let zarr_s = t.elapsed().as_secs_f64();
-        let zarr_rss = peak_rss();
-        let stored = dir_bytes(&store);
-        let _ = std::fs::remove_dir_all(&store);
+        // Alternate discard and zarr runs (the machine is shared: drift hits both sides alike)
+        // and compare medians and the median of the per-pair ratios.
+        let mut discard_s = Vec::new();
+        let mut zarr_s = Vec::new();
+        let (mut discard_rss, mut zarr_rss, mut stored) = (0u64, 0u64, 0u64);
+        for _ in 0..pairs {
+            reset_peak_rss();
+            let t = Instant::now();
+            discard_run(&tiled, &exec);
+            discard_s.push(t.elapsed().as_secs_f64());
+            discard_rss = discard_rss.max(peak_rss());
+            reset_peak_rss();
+            let t = Instant::now();
+            zarr_run(&p, &exec, cfg, &store);
+            zarr_s.push(t.elapsed().as_secs_f64());
+            zarr_rss = zarr_rss.max(peak_rss());
+            stored = dir_bytes(&store);
+            let _ = std::fs::remove_dir_all(&store);
+        }
+        let ratios: Vec<f64> = zarr_s.iter().zip(&discard_s).map(|(z, d)| z / d).collect();
+        let (d_med, z_med, r_med) = (median(&discard_s), median(&zarr_s), median(&ratios));
         let scale = 120_000.0 / levels as f64;
         eprintln!(
-            "sinks/{name}: {levels} levels {select}, raw {raw_mb:.1} MB, tiles {tile:?}\n  \
-             discard: {discard_s:.2} s ({dmb:.0} MB/s), peak RSS {drss:.0} MiB\n  \
-             zarr:    {zarr_s:.2} s ({zmb:.0} MB/s), peak RSS {zrss:.0} MiB, stored {st_mb:.1} MB, \
-             ratio {ratio:.2}x, overhead {over:+.1}%\n  \
-             120000 levels (x{scale:.0}): zarr {tt:.1} min, {size:.2} GiB stored (raw {rawg:.2} GiB)",
+            "sinks/{name}: {levels} levels {select}, raw {raw_mb:.1} MB, tiles {tile:?}, {pairs} pairs\n  \
+             discard: median {d_med:.2} s ({dmb:.0} MB/s) {discard_s:.2?}, peak RSS {drss:.0} MiB\n  \
+             zarr:    median {z_med:.2} s ({zmb:.0} MB/s) {zarr_s:.2?}, peak RSS {zrss:.0} MiB\n  \
+             stored {st_mb:.1} MB, compression {ratio:.2}x; zarr/discard per pair {ratios:.3?}, \
+             median overhead {over:+.1}%\n  \
+             120000 levels (x{scale:.0}): zarr {tt:.1} min at this rate, {size:.2} GiB stored (raw {rawg:.2} GiB)",
             name = cfg.name,
             raw_mb = raw as f64 / 1e6,
             tile = tiled.chunks,
-            dmb = raw as f64 / 1e6 / discard_s,
+            dmb = raw as f64 / 1e6 / d_med,
             drss = discard_rss as f64 / (1 << 20) as f64,
-            zmb = raw as f64 / 1e6 / zarr_s,
+            zmb = raw as f64 / 1e6 / z_med,
             zrss = zarr_rss as f64 / (1 << 20) as f64,
             st_mb = stored as f64 / 1e6,
             ratio = raw as f64 / stored.max(1) as f64,
-            over = 100.0 * (zarr_s / discard_s - 1.0),
-            tt = zarr_s * scale / 60.0,
+            over = 100.0 * (r_med - 1.0),
+            tt = z_med * scale / 60.0,
             size = stored as f64 * scale / (1u64 << 30) as f64,
             rawg = raw as f64 * scale / (1u64 << 30) as f64,
         );

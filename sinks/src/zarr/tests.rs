@@ -531,3 +531,20 @@ fn ome_pyramid() {
     let err = ZarrPyramid::open(dir.path().join("q"), bad, ZarrOptions::default()).unwrap_err();
     assert!(err.to_string().contains("same levels"), "{err}");
 }
+
+#[cfg(feature = "blosc")]
+#[test]
+fn blosc_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("b.zarr");
+    let desc = ArrayDescription::full_stack(3, params(32, 32), [1, 16, 16]);
+    let opts = ZarrOptions {
+        compression: Compression::BloscZstd { level: 5 },
+        ..ZarrOptions::default()
+    };
+    let sink = ZarrSink::open(&store, desc.clone(), opts).unwrap();
+    write_all(&sink, [1, 16, 16]);
+    assert!(sink.finish().unwrap().complete);
+    assert_eq!(zarr_json(&store)["codecs"][1]["name"], "blosc");
+    assert_eq!(read_back(&store, ""), full(desc.shape));
+}
