@@ -127,9 +127,10 @@ fn zarr_job(
         );
     }
     // Chunks are clamped to each dataset's shape (what the engine tiles with). The shard of
-    // dataset 0 is the requested one clamped to the array rounded up to whole chunks (still a
-    // multiple of the clamped chunks); a pyramid's other datasets keep the same number of
-    // chunks per shard (ZarrPyramid's rule).
+    // dataset 0 is the requested one, or, where it covers the whole axis, the axis rounded up
+    // to whole chunks (the spec checked that a shard smaller than the axis holds whole
+    // chunks); a pyramid's other datasets keep the same number of chunks per shard
+    // (ZarrPyramid's rule).
     let mut datasets = Vec::with_capacity(arrays.len());
     let mut per_shard: Option<[usize; 3]> = None;
     for array in arrays {
@@ -145,7 +146,11 @@ fn zarr_job(
                         .unwrap_or(usize::MAX)
                         .div_ceil(chunks[k])
                         .saturating_mul(chunks[k]);
-                    s0[k].min(whole).max(chunks[k])
+                    if s0[k] as u64 >= shape[k] {
+                        whole
+                    } else {
+                        s0[k]
+                    }
                 });
                 per_shard = Some([0, 1, 2].map(|k| shard[k] / chunks[k]));
                 shard

@@ -400,7 +400,9 @@ pub fn parse(source: &Source) -> Result<Spec, SpecError> {
         merge(root.get_mut(), t.into_inner(), range)?;
     }
     let key_spans = sink_key_spans(root.get_ref());
-    let raw = RawSpec::deserialize(toml::de::Deserializer::from(root))?;
+    let tables = sink_tables(root.get_ref());
+    let raw = RawSpec::deserialize(toml::de::Deserializer::from(root))
+        .map_err(|e| explain_unknown_field(SpecError::from(e), &tables, &key_spans))?;
     let stack = stack_from_raw(raw.stack)?;
     let mut sinks = Vec::with_capacity(raw.sink.len());
     let empty = HashMap::new();
@@ -504,6 +506,98 @@ fn sink_key_spans(root: &DeTable<'_>) -> Vec<HashMap<String, Range<usize>>> {
             _ => HashMap::new(),
         })
         .collect()
+}
+
+/// The `kind` (if a string) of each `[[sink]]` table.
+fn sink_tables(root: &DeTable<'_>) -> Vec<Option<String>> {
+    let Some((_, sinks)) = root.iter().find(|(k, _)| k.get_ref() == "sink") else {
+        return Vec::new();
+    };
+    let DeValue::Array(items) = sinks.get_ref() else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .map(|item| match item.get_ref() {
+            DeValue::Table(t) => t
+                .iter()
+                .find(|(k, _)| k.get_ref() == "kind")
+                .and_then(|(_, v)| v.get_ref().as_str().map(str::to_string)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Levenshtein distance (small strings).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Rewrites serde's "unknown field `x`, expected one of ..." for a sink table to list the
+/// options of that sink's kind, and suggests the closest key.
+fn explain_unknown_field(
+    mut e: SpecError,
+    kinds: &[Option<String>],
+    key_spans: &[HashMap<String, Range<usize>>],
+) -> SpecError {
+    let Some(rest) = e.message.strip_prefix("unknown field `") else {
+        return e;
+    };
+    let Some(end) = rest.find('`') else {
+        return e;
+    };
+    let field = rest[..end].to_string();
+    // The sink whose key the error points at.
+    let sink = key_spans
+        .iter()
+        .position(|keys| keys.get(&field).is_some_and(|r| Some(r) == e.span.as_ref()));
+    let kind = sink.and_then(|i| kinds.get(i)).and_then(|k| k.as_deref());
+    let candidates: Vec<String> = match kind {
+        Some(kind) if KINDS.contains(&kind) => {
+            let options: Vec<&str> = COMMON_KEYS.iter().chain(kind_keys(kind)).copied().collect();
+            let all_keys = KINDS.iter().flat_map(|k| kind_keys(k)).any(|k| *k == field);
+            e.message = if all_keys {
+                format!("`{field}` is not an option of a `{kind}` sink")
+            } else {
+                format!("unknown key `{field}` in a `{kind}` sink")
+            };
+            e.message += &format!(
+                "; its options are: {}",
+                options
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            options.iter().map(|s| s.to_string()).collect()
+        }
+        _ => rest[end..]
+            .split('`')
+            .skip(2)
+            .step_by(2)
+            .map(str::to_string)
+            .collect(),
+    };
+    if let Some(best) = candidates
+        .iter()
+        .filter(|c| **c != field)
+        .min_by_key(|c| distance(&field, c))
+        .filter(|c| distance(&field, c) <= (field.len() / 3).max(2))
+    {
+        e.message += &format!("; did you mean `{best}`?");
+    }
+    e
 }
 
 fn stack_from_raw(raw: Option<S<RawStack>>) -> Result<ZoomStack, SpecError> {
@@ -911,7 +1005,7 @@ fn sink_from_raw(
                 ..d
             })
         }
-        _ => SinkKind::Zarr(zarr_from_raw(&r, plan.chunks, &key_span)?),
+        _ => SinkKind::Zarr(zarr_from_raw(&r, plan.chunks, plan.shape(), &key_span)?),
     };
     Ok(SinkSpec {
         index,
@@ -929,6 +1023,7 @@ fn sink_from_raw(
 fn zarr_from_raw(
     r: &RawSink,
     chunks: [usize; 3],
+    shape: [u64; 3],
     key_span: &dyn Fn(&str, &Range<usize>) -> Range<usize>,
 ) -> Result<ZarrSpec, SpecError> {
     let compression = match r
@@ -972,7 +1067,10 @@ fn zarr_from_raw(
         Some(s) => {
             let shards = triple(s, "shards", u32::MAX as u64)?;
             for k in 0..3 {
-                if shards[k] % chunks[k] != 0 {
+                // A shard covering the whole axis is clamped to it; otherwise it must hold
+                // whole chunks.
+                let covers = shards[k] as u64 >= shape[k];
+                if !covers && shards[k] % chunks[k] != 0 {
                     return Err(SpecError::at(
                         s.span(),
                         format!(

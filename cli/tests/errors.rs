@@ -46,7 +46,8 @@ fn unknown_keys_with_line_and_column() {
     assert!(e.contains("unknown field `levles`"), "{e}");
     assert_points(&e, 3, 3, "  ^^^^^^");
     let e = spec_error("[[sink]]\nkind = \"png\"\ncolourmap = \"gray\"\n");
-    assert!(e.contains("unknown field `colourmap`"), "{e}");
+    assert!(e.contains("unknown key `colourmap` in a `png` sink"), "{e}");
+    assert!(e.contains("did you mean `colormap`?"), "{e}");
     assert_points(&e, 3, 1, "^^^^^^^^^");
     let e = spec_error("[stacks]\nlevels = 3\n");
     assert!(e.contains("unknown field `stacks`"), "{e}");
