@@ -15,6 +15,29 @@ use zoomstack_cli::spec::{self, Spec};
 use zoomstack_cli::{PREVIEW_SPEC, bench};
 use zoomstack_kernel::Backend;
 
+/// Writes to stdout; a closed pipe (`zoomstack describe | head`) ends the process quietly
+/// instead of panicking like `print!` does.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+macro_rules! out {
+    ($($t:tt)*) => { emit(&format!($($t)*)) };
+}
+
+macro_rules! outln {
+    () => { emit("\n") };
+    ($($t:tt)*) => { emit(&(format!($($t)*) + "\n")) };
+}
+
 const AFTER_HELP: &str = "\
 Examples:
   zoomstack                                   the notebook's preview into ./zoomstack-out/
@@ -326,7 +349,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             print_spec,
         } => {
             if print_spec {
-                print!("{PREVIEW_SPEC}");
+                out!("{PREVIEW_SPEC}");
                 return Ok(());
             }
             let source = Source::new("<built-in preview>", PREVIEW_SPEC, &overrides.set);
@@ -355,7 +378,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Render(args) => {
             let text = render_spec(&args)?;
             if args.print_spec {
-                print!("{text}");
+                out!("{text}");
                 return Ok(());
             }
             let source = Source::new("<render flags>", text, &args.target.overrides.set);
@@ -486,7 +509,7 @@ fn classify(e: RunError) -> Failure {
 
 fn describe(spec: &Spec, out: &Path) -> Result<()> {
     let jobs = build_jobs(spec)?;
-    print!("{}", pipeline::describe(spec, &jobs, out));
+    out!("{}", pipeline::describe(spec, &jobs, out));
     Ok(())
 }
 
@@ -502,10 +525,10 @@ fn init(g: &Global, spec: &Spec, out: &Path) -> Result<()> {
     let dirs = pipeline::init(spec, &jobs, &opts).map_err(classify)?;
     if !g.quiet {
         if dirs.is_empty() {
-            println!("no Zarr sinks in this spec: nothing to create");
+            outln!("no Zarr sinks in this spec: nothing to create");
         }
         for d in dirs {
-            println!("store ready: {}", d.display());
+            outln!("store ready: {}", d.display());
         }
     }
     Ok(())
@@ -596,12 +619,12 @@ fn run_spec(
         if preview {
             // The notebook's `stack[0:20000:500, ::2, ::2]`, as dask would show it.
             if let Some(s) = spec.sinks.first() {
-                println!("stack{}", s.select);
-                println!("{}", s.array.describe());
+                outln!("stack{}", s.select);
+                outln!("{}", s.array.describe());
             }
         }
         if let Some(note) = share_note {
-            println!("{note}");
+            outln!("{note}");
         }
         print_report(spec, &report, out, &opts, t0.elapsed());
     }
@@ -612,7 +635,7 @@ fn print_report(spec: &Spec, report: &RunReport, out: &Path, opts: &RunOptions, 
     for (o, s) in report.sinks.iter().zip(&spec.sinks) {
         let path = pipeline::resolve(out, &s.path);
         if !o.ran {
-            println!("{}: skipped (frame sinks run in share 0)", o.sink);
+            outln!("{}: skipped (frame sinks run in share 0)", o.sink);
             continue;
         }
         if !o.zarr.is_empty() {
@@ -620,7 +643,7 @@ fn print_report(spec: &Spec, report: &RunReport, out: &Path, opts: &RunOptions, 
             let done: u64 = o.zarr.iter().map(|r| r.units_done).sum();
             let written: u64 = o.zarr.iter().map(|r| r.units_written).sum();
             let complete = o.zarr.iter().all(|r| r.complete);
-            println!(
+            outln!(
                 "{}: {} write units done of {total} ({written} written now){}",
                 o.sink,
                 done,
@@ -633,15 +656,15 @@ fn print_report(spec: &Spec, report: &RunReport, out: &Path, opts: &RunOptions, 
             continue;
         }
         match o.paths.len() {
-            0 => println!("{}: nothing written", o.sink),
-            1 => println!("{}: wrote {}", o.sink, o.paths[0].display()),
+            0 => outln!("{}: nothing written", o.sink),
+            1 => outln!("{}: wrote {}", o.sink, o.paths[0].display()),
             n => {
                 let name = |p: &PathBuf| {
                     p.file_name()
                         .map(|f| f.to_string_lossy().into_owned())
                         .unwrap_or_default()
                 };
-                println!(
+                outln!(
                     "{}: wrote {n} files in {}/ ({} .. {})",
                     o.sink,
                     path.display(),
@@ -652,7 +675,7 @@ fn print_report(spec: &Spec, report: &RunReport, out: &Path, opts: &RunOptions, 
         }
     }
     let rate = report.pixels_rendered as f64 / report.seconds.max(1e-9);
-    println!(
+    outln!(
         "rendered {} pixels in {:.3} s ({:.1} Mpx/s, kernel {}, {} threads); total {:.3} s",
         report.pixels_rendered,
         report.seconds,
@@ -687,7 +710,7 @@ fn run_bench(g: &Global, levels: Vec<u64>, stride: usize, min_time_ms: u64) -> R
         ..bench::BenchConfig::default()
     };
     let report = bench::run(&cfg).map_err(user)?;
-    println!("{report}");
+    outln!("{report}");
     Ok(())
 }
 
