@@ -906,3 +906,82 @@ fn run_frames(
         Err(e) => Err(FrameError::Engine(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::parse_str;
+
+    #[test]
+    fn preview_sinks_share_one_render() {
+        let spec = parse_str("preview", crate::PREVIEW_SPEC).unwrap();
+        let jobs = jobs(&spec).unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert!(
+            matches!(&jobs[0], Job::Frames { sinks, plan } if sinks == &[0, 1, 2] && plan.shape() == [40, 256, 256])
+        );
+        let text = describe(&spec, &jobs, Path::new("out"));
+        assert!(
+            text.contains("one frame stream of 40 frames 256 x 256"),
+            "{text}"
+        );
+        assert!(text.contains("Total: 2621440 pixels rendered"), "{text}");
+    }
+
+    #[test]
+    fn different_selections_and_zarr_render_separately() {
+        let spec = parse_str(
+            "t",
+            r#"
+            [stack]
+            levels = 100
+            height = 64
+            width = 64
+            [[sink]]
+            kind = "png"
+            select = "[::10]"
+            [[sink]]
+            kind = "png16"
+            select = "[0:100:10, :, :]"
+            chunks = [2, 32, 32]
+            [[sink]]
+            kind = "contact-sheet"
+            select = "[::10, ::2]"
+            [[sink]]
+            kind = "zarr"
+            select = "[::10]"
+            shards = [4, 64, 64]
+            "#,
+        )
+        .unwrap();
+        let jobs = jobs(&spec).unwrap();
+        // png and png16 select the same pixels (chunks do not matter for frames).
+        assert_eq!(jobs.len(), 3);
+        assert!(matches!(&jobs[0], Job::Frames { sinks, .. } if sinks == &[0, 1]));
+        assert!(matches!(&jobs[1], Job::Frames { sinks, .. } if sinks == &[2]));
+        match &jobs[2] {
+            Job::Zarr {
+                datasets, shard, ..
+            } => {
+                assert_eq!(*shard, Some([4, 64, 64]));
+                assert_eq!(datasets[0].plan.chunks, [4, 64, 64]);
+                assert_eq!(datasets[0].desc.chunks, [1, 64, 64]);
+                assert_eq!(datasets[0].plan.num_tiles(), 3);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            total_pixels(&jobs),
+            10 * 64 * 64 + 10 * 32 * 64 + 10 * 64 * 64
+        );
+    }
+
+    #[test]
+    fn shares_partition_the_units() {
+        let shares: Vec<Share> = (0..3).map(|index| Share { index, count: 3 }).collect();
+        for k in 0..100 {
+            assert_eq!(shares.iter().filter(|s| s.owns(k)).count(), 1);
+        }
+        assert!((0..10).all(|k| Share::ALL.owns(k)));
+    }
+}
