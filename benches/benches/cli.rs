@@ -42,6 +42,8 @@ fn preview(c: &mut Criterion) {
             pipeline::run(&spec, &jobs, &opts, &observer).expect("preview run")
         })
     });
+    g.finish();
+    let mut g = c.benchmark_group("cli plan");
     g.bench_function("preview spec parse + plan only", |b| {
         b.iter(|| {
             let source = Source::new("<built-in preview>", PREVIEW_SPEC, &[]);
