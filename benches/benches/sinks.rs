@@ -48,6 +48,20 @@ fn peak_rss() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// CPU time (user + system, all threads) of this process so far, in seconds (Linux; 0 elsewhere).
+/// Unlike wall time, it does not depend on what else the (shared) machine is running.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Clock ticks are 100 per second on Linux (USER_HZ).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// Reset the peak RSS counter (Linux `clear_refs` value 5).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -176,23 +190,31 @@ fn sinks(c: &mut Criterion) {
         // and compare medians and the median of the per-pair ratios.
         let mut discard_s = Vec::new();
         let mut zarr_s = Vec::new();
+        let (mut discard_cpu, mut zarr_cpu) = (Vec::new(), Vec::new());
         let (mut discard_rss, mut zarr_rss, mut stored) = (0u64, 0u64, 0u64);
         for _ in 0..pairs {
             reset_peak_rss();
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_seconds());
             discard_run(&tiled, &exec);
             discard_s.push(t.elapsed().as_secs_f64());
+            discard_cpu.push(cpu_seconds() - c);
             discard_rss = discard_rss.max(peak_rss());
             reset_peak_rss();
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_seconds());
             zarr_run(&p, &exec, cfg, &store);
             zarr_s.push(t.elapsed().as_secs_f64());
+            zarr_cpu.push(cpu_seconds() - c);
             zarr_rss = zarr_rss.max(peak_rss());
             stored = dir_bytes(&store);
             let _ = std::fs::remove_dir_all(&store);
         }
         let ratios: Vec<f64> = zarr_s.iter().zip(&discard_s).map(|(z, d)| z / d).collect();
         let (d_med, z_med, r_med) = (median(&discard_s), median(&zarr_s), median(&ratios));
+        let cpu_ratios: Vec<f64> = zarr_cpu
+            .iter()
+            .zip(&discard_cpu)
+            .map(|(z, d)| z / d)
+            .collect();
         let scale = 120_000.0 / levels as f64;
         eprintln!(
             "sinks/{name}: {levels} levels {select}, raw {raw_mb:.1} MB, tiles {tile:?}, {pairs} pairs\n  \
@@ -200,6 +222,7 @@ fn sinks(c: &mut Criterion) {
              zarr:    median {z_med:.2} s ({zmb:.0} MB/s) {zarr_s:.2?}, peak RSS {zrss:.0} MiB\n  \
              stored {st_mb:.1} MB, compression {ratio:.2}x; zarr/discard per pair {ratios:.3?}, \
              median overhead {over:+.1}%\n  \
+             CPU time: discard {discard_cpu:.1?} s, zarr {zarr_cpu:.1?} s, median overhead {cpu_over:+.1}%\n  \
              120000 levels (x{scale:.0}): zarr {tt:.1} min at this rate, {size:.2} GiB stored (raw {rawg:.2} GiB)",
             name = cfg.name,
             raw_mb = raw as f64 / 1e6,
@@ -211,6 +234,7 @@ fn sinks(c: &mut Criterion) {
             st_mb = stored as f64 / 1e6,
             ratio = raw as f64 / stored.max(1) as f64,
             over = 100.0 * (r_med - 1.0),
+            cpu_over = 100.0 * (median(&cpu_ratios) - 1.0),
             tt = z_med * scale / 60.0,
             size = stored as f64 * scale / (1u64 << 30) as f64,
             rawg = raw as f64 * scale / (1u64 << 30) as f64,

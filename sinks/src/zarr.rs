@@ -99,21 +99,17 @@ impl Strided {
 
     /// The normalized `start:stop:step` text (`stop = start + count * step`, as the engine writes it).
     pub fn to_numpy(&self) -> String {
-        if self.count <= 1 {
-            let start = if self.count == 0 { 0 } else { self.start };
-            return format!("{start}:{}:1", start + self.count);
+        let (start, step, count) = (self.start as u128, self.step as u128, self.count as u128);
+        if count <= 1 {
+            let start = if count == 0 { 0 } else { start };
+            return format!("{start}:{}:1", start + count);
         }
-        format!(
-            "{}:{}:{}",
-            self.start,
-            self.start + self.count * self.step,
-            self.step
-        )
+        format!("{start}:{}:{step}", start + count * step)
     }
 
-    /// The `k`-th index.
+    /// The `k`-th index (saturating).
     pub fn at(&self, k: u64) -> u64 {
-        self.start + k * self.step
+        self.start.saturating_add(k.saturating_mul(self.step))
     }
 }
 

@@ -440,6 +440,17 @@ fn invalid_tiles_and_options_are_errors() {
 }
 
 #[test]
+fn strided_text_never_overflows() {
+    assert_eq!(
+        Strided::new(u64::MAX, u64::MAX, 3).to_numpy(),
+        format!("{}:{}:{}", u64::MAX, u64::MAX as u128 * 4, u64::MAX)
+    );
+    assert_eq!(Strided::new(9, 4, 1).to_numpy(), "9:10:1");
+    assert_eq!(Strided::new(9, 4, 0).to_numpy(), "0:0:1");
+    assert_eq!(Strided::new(u64::MAX, 2, 5).at(3), u64::MAX);
+}
+
+#[test]
 fn empty_array_is_complete_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("e.zarr");
