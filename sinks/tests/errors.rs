@@ -93,6 +93,13 @@ fn euid() -> u32 {
 fn writer() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    // `cargo test` builds the package's examples with the same profile and features: use that
+    // binary. Running cargo from inside a test would wait on the build lock the running
+    // `cargo test` holds, and resolve features differently (a rebuild of the dependencies).
+    let built = profile_dir.join("examples").join("write_store");
+    if built.exists() {
+        return built;
+    }
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
