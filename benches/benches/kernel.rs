@@ -2,9 +2,14 @@
 //! `min(n + 1, max_iter)` updates), on a fixed mix of the notebook's levels at 512 x 512.
 //!
 //! `cargo bench -p zoomstack-benches --bench kernel`
+//!
+//! The single-threaded groups measure CPU time (rates per core-second, see
+//! [`zoomstack_benches::ThreadCpuTime`]); the thread-scaling group measures wall time.
 
+use criterion::measurement::WallTime;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
+use zoomstack_benches::ThreadCpuTime;
 use zoomstack_kernel::spec::escape_scalar;
 use zoomstack_kernel::{AxisSlice, Backend, StackParams, pixel_iterations, render_block};
 
@@ -40,7 +45,7 @@ fn reference_level(p: &StackParams, level: u64, out: &mut [u16]) {
     }
 }
 
-fn backends(c: &mut Criterion) {
+fn backends(c: &mut Criterion<ThreadCpuTime>) {
     let p = StackParams::default();
     let work = level_mix_work(&p);
     let mut group = c.benchmark_group("kernel/level_mix");
@@ -77,7 +82,7 @@ fn backends(c: &mut Criterion) {
 }
 
 /// A whole level split into row bands on a pool of 1 or 2 threads.
-fn threads(c: &mut Criterion) {
+fn threads(c: &mut Criterion<WallTime>) {
     let p = StackParams::default();
     let level = 119999;
     let band = 16;
@@ -125,5 +130,10 @@ fn threads(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, backends, threads);
-criterion_main!(benches);
+criterion_group! {
+    name = cpu_time;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = backends
+}
+criterion_group!(wall_time, threads);
+criterion_main!(cpu_time, wall_time);
