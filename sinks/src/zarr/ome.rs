@@ -185,8 +185,17 @@ impl ZarrPyramid {
                     });
                 }
                 if have != ome {
-                    // Replace: rewrite the group; datasets are replaced one by one below.
+                    // Replace: rewrite the group; datasets are replaced one by one below, and
+                    // zoomstack datasets beyond the new count are removed.
                     super::write_group(&group_dir, json!({"ome": ome}))?;
+                    for k in descs.len().. {
+                        let old = group_dir.join(k.to_string());
+                        match super::read_node(&old)? {
+                            Some(Node::ZoomstackArray(_)) => std::fs::remove_dir_all(&old)
+                                .map_err(|e| SinkError::io("remove old dataset", &old, e))?,
+                            _ => break,
+                        }
+                    }
                 }
             }
             Some(Node::ZoomstackArray(_)) => {

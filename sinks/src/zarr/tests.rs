@@ -527,6 +527,15 @@ fn ome_pyramid() {
     ZarrPyramid::open(&store, descs.clone(), ZarrOptions::default()).unwrap();
     let err = ZarrPyramid::open(&store, descs[..2].to_vec(), ZarrOptions::default()).unwrap_err();
     assert!(err.to_string().contains("ome.multiscales"), "{err}");
+    // Replace with fewer levels removes the extra dataset.
+    let replace = ZarrOptions {
+        if_exists: IfExists::Replace,
+        ..ZarrOptions::default()
+    };
+    let pyr = ZarrPyramid::open(&store, descs[..2].to_vec(), replace).unwrap();
+    assert_eq!(pyr.levels().len(), 2);
+    assert!(!store.join("2").exists());
+    assert!(!pyr.finish().unwrap()[0].complete);
     // Inconsistent level axes are refused.
     let mut bad = descs.clone();
     bad[1] = ArrayDescription::strided(
