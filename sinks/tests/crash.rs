@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
@@ -14,41 +14,8 @@ use zarrs::array::Array;
 use zarrs::filesystem::FilesystemStore;
 use zoomstack_sinks::{MARKER_DIR, store_status};
 
-/// The `write_store` example next to this test's profile directory, (re)built if needed.
-fn writer() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    // `cargo test` builds the package's examples with the same profile and features: use that
-    // binary. Running cargo from inside a test would wait on the build lock the running
-    // `cargo test` holds, and resolve features differently (a rebuild of the dependencies).
-    let built = profile_dir.join("examples").join("write_store");
-    if built.exists() {
-        return built;
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--quiet",
-        "-p",
-        "zoomstack-sinks",
-        "--example",
-        "write_store",
-    ]);
-    // The profile this test was built with (`test` is optimized in this workspace).
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    cmd.args(["--profile", if release { "release" } else { "test" }]);
-    if let Some(target) = profile_dir.parent() {
-        cmd.env("CARGO_TARGET_DIR", target);
-    }
-    let status = cmd
-        .status()
-        .expect("run cargo to build the write_store example");
-    assert!(status.success(), "building the write_store example failed");
-    let bin = profile_dir.join("examples").join("write_store");
-    assert!(bin.exists(), "{} missing", bin.display());
-    bin
-}
+mod common;
+use common::writer;
 
 fn markers(store: &Path) -> usize {
     std::fs::read_dir(store.join(MARKER_DIR)).map_or(0, |d| d.count())

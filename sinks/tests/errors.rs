@@ -2,7 +2,7 @@
 //! path, and never leave a store that looks complete.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use zoomstack_engine::kernel::StackParams;
@@ -89,36 +89,8 @@ fn euid() -> u32 {
     line.split_whitespace().nth(2).unwrap().parse().unwrap()
 }
 
-/// The `write_store` example, built for this test's profile.
-fn writer() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    // `cargo test` builds the package's examples with the same profile and features: use that
-    // binary. Running cargo from inside a test would wait on the build lock the running
-    // `cargo test` holds, and resolve features differently (a rebuild of the dependencies).
-    let built = profile_dir.join("examples").join("write_store");
-    if built.exists() {
-        return built;
-    }
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "zoomstack-sinks",
-            "--example",
-            "write_store",
-            "--profile",
-            if release { "release" } else { "test" },
-        ])
-        .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    profile_dir.join("examples").join("write_store")
-}
+mod common;
+use common::writer;
 
 /// Run the writer as an unprivileged user when we are root (root ignores permission bits);
 /// returns (success, stderr).
