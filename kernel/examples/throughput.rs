@@ -26,15 +26,7 @@ fn main() {
             let t = Instant::now();
             work = 0;
             for &l in &levels {
-                render_block(
-                    &p,
-                    l,
-                    AxisSlice::full(512),
-                    AxisSlice::full(512),
-                    backend,
-                    &mut out,
-                )
-                .unwrap();
+                render_level(&p, l, backend, &mut out);
                 work += pixel_iterations(&out, p.max_iter);
             }
             best = best.min(t.elapsed().as_secs_f64());
@@ -48,15 +40,7 @@ fn main() {
         if std::env::args().any(|a| a == "--per-level") {
             for &l in &levels {
                 let t = Instant::now();
-                render_block(
-                    &p,
-                    l,
-                    AxisSlice::full(512),
-                    AxisSlice::full(512),
-                    backend,
-                    &mut out,
-                )
-                .unwrap();
+                render_level(&p, l, backend, &mut out);
                 let dt = t.elapsed().as_secs_f64();
                 println!(
                     "    level {l:>6}: {:>8.3e} /s, {:.2} ms",
@@ -66,4 +50,17 @@ fn main() {
             }
         }
     }
+}
+
+/// Renders the whole 512 x 512 level `level` into `out`.
+fn render_level(p: &StackParams, level: u64, backend: Backend, out: &mut [u16]) {
+    render_block(
+        p,
+        level,
+        AxisSlice::full(512),
+        AxisSlice::full(512),
+        backend,
+        out,
+    )
+    .unwrap();
 }
