@@ -45,6 +45,7 @@ Examples:
   zoomstack describe examples/pyramid.toml    show the plans and sizes, render nothing
   zoomstack render --levels 0:120000 --zarr out.zarr
   zoomstack bench                             kernel throughput per backend
+  zoomstack view                              scrub through the stack in the browser
 
 Exit codes: 0 success, 1 failure, 2 usage or input error, 130 interrupted (Ctrl-C).
 Environment: ZOOMSTACK_KERNEL (kernel backend), RUST_LOG (log filter, e.g. RUST_LOG=debug),
@@ -148,6 +149,17 @@ enum Command {
         after_help = "Examples:\n  zoomstack render --levels 0:120000 --zarr out.zarr --shards 8,512,512\n  zoomstack render --select '[0:20000:500, ::2, ::2]' --png frames --gif zoom.gif\n  zoomstack render --levels 0:1000:10 --downsample 4 --sheet sheet.png --colormap viridis --print-spec"
     )]
     Render(Box<RenderArgs>),
+    /// Scrub through the stack in the browser: a local web server with a level slider, play
+    /// button, colormaps, and the exact escape count and coordinate under the cursor.
+    ///
+    /// Renders levels on demand (any of the stack's levels, in milliseconds) and keeps recent
+    /// ones in memory. With a spec file, shows its [stack] and the selection of its first sink
+    /// (or --select). Listens on loopback only unless --host says otherwise; every request is
+    /// checked against the limits below.
+    #[command(
+        after_help = "Examples:\n  zoomstack view\n  zoomstack view examples/preview.toml --port 8080\n  zoomstack view --select '[100000:120000:10]'\n  zoomstack view --set stack.max_iter=1000 --set stack.height=1024 --set stack.width=1024"
+    )]
+    View(Box<ViewArgs>),
     /// Kernel throughput per backend (pixel-iterations per second) against the scalar
     /// reference, on a standard level mix; a few seconds.
     #[command(
@@ -282,6 +294,33 @@ struct RenderArgs {
     share: ShareArgs,
 }
 
+#[derive(Args, Debug, Clone)]
+struct ViewArgs {
+    /// A spec file (TOML) whose [stack] to show (default: the notebook's stack).
+    spec: Option<PathBuf>,
+    /// The part of the stack on the slider, numpy syntax [levels, rows, cols] (default: the
+    /// spec's first sink's select, or the whole stack).
+    #[arg(long, value_name = "SELECT", allow_hyphen_values = true)]
+    select: Option<String>,
+    /// Address to listen on. Anything but loopback lets other machines in.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    host: std::net::IpAddr,
+    /// Port (0 picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// Largest frame one request may render, in pixels (after its stride).
+    #[arg(long, default_value_t = 2048 * 2048, value_name = "N")]
+    max_pixels: u64,
+    /// Memory for recently rendered levels, in MiB.
+    #[arg(long, default_value_t = 128, value_name = "MIB")]
+    cache_mib: usize,
+    /// Show every STRIDE-th row and column unless the page asks otherwise.
+    #[arg(long, default_value_t = 1)]
+    stride: usize,
+    #[command(flatten)]
+    overrides: Overrides,
+}
+
 /// How the process ends.
 enum Failure {
     /// The user's input is wrong (exit 2).
@@ -394,7 +433,51 @@ fn dispatch(cli: Cli) -> Result<()> {
             stride,
             min_time_ms,
         } => run_bench(&g, levels, stride, min_time_ms),
+        Command::View(args) => view(&g, &args),
     }
+}
+
+fn view(g: &Global, args: &ViewArgs) -> Result<()> {
+    let source = match &args.spec {
+        Some(path) => read_source(path, &args.overrides)?,
+        None => Source::new("<notebook stack>", "[stack]\n", &args.overrides.set),
+    };
+    let spec = parse(&source)?;
+    let select = args
+        .select
+        .clone()
+        .or_else(|| spec.sinks.first().map(|s| s.select.clone()))
+        .unwrap_or_else(|| "[:, :, :]".to_string());
+    let view = zoomstack_view::View::from_select(spec.stack, &select).map_err(user)?;
+    let limits = zoomstack_view::Limits {
+        max_frame_pixels: args.max_pixels,
+        default_stride: args.stride,
+        cache_bytes: args.cache_mib.saturating_mul(1 << 20),
+        ..zoomstack_view::Limits::default()
+    };
+    let options = zoomstack_view::ServerOptions {
+        host: args.host,
+        port: args.port,
+        threads: threads(g)?,
+        backend: backend(g)?,
+        limits,
+    };
+    let (levels, rows, cols) = (view.levels.count, view.rows.count, view.cols.count);
+    let server = zoomstack_view::ViewServer::start(view, options).map_err(|e| match e {
+        zoomstack_view::ViewError::Bind { .. } => Failure::Other(e.into()),
+        e => user(e),
+    })?;
+    // The URL goes to stdout (scripts read it); the rest to stderr.
+    outln!("{}", server.url());
+    if !g.quiet {
+        eprintln!(
+            "zoomstack view: {select}: {levels} levels of {rows} x {cols} on the slider; \
+             open the URL above in a browser. Ctrl-C stops."
+        );
+    }
+    let _ = ctrlc::set_handler(|| std::process::exit(0));
+    server.wait();
+    Ok(())
 }
 
 fn read_source(path: &Path, overrides: &Overrides) -> Result<Source> {

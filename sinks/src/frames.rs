@@ -217,6 +217,41 @@ pub fn write_preview_png(
     colormap: Colormap,
     compression: png::Compression,
 ) -> Result<(), SinkError> {
+    write_atomic(path, false, |out| {
+        encode_preview_png(out, path, width, height, indices, colormap, compression)
+    })
+}
+
+/// The PNG file [`write_preview_png`] writes, in memory (e.g. to serve it over HTTP).
+pub fn preview_png_bytes(
+    width: usize,
+    height: usize,
+    indices: &[u8],
+    colormap: Colormap,
+    compression: png::Compression,
+) -> Result<Vec<u8>, SinkError> {
+    let mut bytes = Vec::new();
+    encode_preview_png(
+        &mut bytes,
+        Path::new("<memory>"),
+        width,
+        height,
+        indices,
+        colormap,
+        compression,
+    )?;
+    Ok(bytes)
+}
+
+fn encode_preview_png<W: std::io::Write>(
+    out: W,
+    path: &Path,
+    width: usize,
+    height: usize,
+    indices: &[u8],
+    colormap: Colormap,
+    compression: png::Compression,
+) -> Result<(), SinkError> {
     let (w, h) = png_dims(width, height)?;
     if indices.len() != width * height {
         return Err(SinkError::invalid(
@@ -232,21 +267,40 @@ pub fn write_preview_png(
     } else {
         png::ColorType::Rgb
     };
-    write_atomic(path, false, |out| {
-        let mut enc = png::Encoder::new(out, w, h);
-        enc.set_color(color);
-        enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(compression);
-        let mut writer = enc.write_header().map_err(|e| SinkError::png(path, e))?;
-        writer
-            .write_image_data(&pixels)
-            .map_err(|e| SinkError::png(path, e))?;
-        writer.finish().map_err(|e| SinkError::png(path, e))
-    })
+    let mut enc = png::Encoder::new(out, w, h);
+    enc.set_color(color);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(compression);
+    let mut writer = enc.write_header().map_err(|e| SinkError::png(path, e))?;
+    writer
+        .write_image_data(&pixels)
+        .map_err(|e| SinkError::png(path, e))?;
+    writer.finish().map_err(|e| SinkError::png(path, e))
 }
 
 /// Write a frame of raw counts as a 16-bit grayscale PNG (samples big-endian, as PNG requires).
 pub fn write_counts16_png(
+    path: &Path,
+    frame: ArrayView2<'_, u16>,
+    compression: png::Compression,
+) -> Result<(), SinkError> {
+    write_atomic(path, false, |out| {
+        encode_counts16_png(out, path, frame, compression)
+    })
+}
+
+/// The PNG file [`write_counts16_png`] writes, in memory (e.g. to serve it over HTTP).
+pub fn counts16_png_bytes(
+    frame: ArrayView2<'_, u16>,
+    compression: png::Compression,
+) -> Result<Vec<u8>, SinkError> {
+    let mut bytes = Vec::new();
+    encode_counts16_png(&mut bytes, Path::new("<memory>"), frame, compression)?;
+    Ok(bytes)
+}
+
+fn encode_counts16_png<W: std::io::Write>(
+    out: W,
     path: &Path,
     frame: ArrayView2<'_, u16>,
     compression: png::Compression,
@@ -259,17 +313,15 @@ pub fn write_counts16_png(
             bytes.extend_from_slice(&v.to_be_bytes());
         }
     }
-    write_atomic(path, false, |out| {
-        let mut enc = png::Encoder::new(out, w32, h32);
-        enc.set_color(png::ColorType::Grayscale);
-        enc.set_depth(png::BitDepth::Sixteen);
-        enc.set_compression(compression);
-        let mut writer = enc.write_header().map_err(|e| SinkError::png(path, e))?;
-        writer
-            .write_image_data(&bytes)
-            .map_err(|e| SinkError::png(path, e))?;
-        writer.finish().map_err(|e| SinkError::png(path, e))
-    })
+    let mut enc = png::Encoder::new(out, w32, h32);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Sixteen);
+    enc.set_compression(compression);
+    let mut writer = enc.write_header().map_err(|e| SinkError::png(path, e))?;
+    writer
+        .write_image_data(&bytes)
+        .map_err(|e| SinkError::png(path, e))?;
+    writer.finish().map_err(|e| SinkError::png(path, e))
 }
 
 #[cfg(test)]

@@ -57,8 +57,8 @@ pub use anim::{AnimationOptions, ApngWriter, GifWriter, Playback};
 pub use colormap::Colormap;
 pub use error::SinkError;
 pub use frames::{
-    FrameNaming, FrameSink, PngFrameOptions, PngFrameWriter, PngKind, digit_count,
-    write_counts16_png, write_preview_png,
+    FrameNaming, FrameSink, PngFrameOptions, PngFrameWriter, PngKind, counts16_png_bytes,
+    digit_count, preview_png_bytes, write_counts16_png, write_preview_png,
 };
 pub use pipeline::{
     pyramid_plans, render_into, sink_tiling, write_frames, write_pyramid, write_zarr,

@@ -1,0 +1,551 @@
+//! The HTTP API: routing, request validation and response bodies, independent of the HTTP
+//! library (the server turns a [`Reply`] into bytes on the wire).
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /`, `/index.html` | the page (self-contained HTML, no external resources) |
+//! | `GET /api/info` | the stack, the view, the colormap tables and the limits (JSON) |
+//! | `GET /api/stats` | cache and render counters (JSON) |
+//! | `GET /api/level/{L}/counts?stride=S` | raw counts, `u16` little-endian, row 0 first |
+//! | `GET /api/level/{L}/grid?stride=S` | the complex coordinate of every row and column (JSON) |
+//! | `GET /api/level/{L}/image.png?colormap=C&mode=M&stride=S` | 8-bit PNG, as the PNG sink writes it |
+//! | `GET /api/level/{L}/counts.png?stride=S` | 16-bit grayscale PNG of the raw counts |
+//!
+//! Nothing is read from the file system: the page is compiled into the binary, so no path can
+//! reach a file. Every parameter is checked; errors are JSON `{"error": "..."}` naming the value
+//! and what was expected.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+use zoomstack_kernel::{Linspace, StackParams};
+use zoomstack_sinks::{Colormap, PngCompression, Scaling, counts16_png_bytes, preview_png_bytes};
+
+use crate::frames::{Frame, FrameCache, FrameError, Renderer};
+use crate::view::AxisJson;
+use crate::{Limits, View};
+
+/// The page, compiled in.
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+
+/// An HTTP response, before it is written.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// Other headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// Body (not sent for `HEAD`).
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    fn ok(content_type: &'static str, body: Vec<u8>) -> Reply {
+        Reply {
+            status: 200,
+            content_type,
+            headers: vec![("Cache-Control", "no-store".to_string())],
+            body,
+        }
+    }
+
+    fn json(value: serde_json::Value) -> Reply {
+        Reply::ok("application/json", value.to_string().into_bytes())
+    }
+
+    /// A JSON error `{"error": message}` with `status`.
+    pub fn error(status: u16, message: impl Into<String>) -> Reply {
+        let mut r = Reply::json(json!({ "error": message.into(), "status": status }));
+        r.status = status;
+        r
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// Everything a request handler needs, shared by the HTTP worker threads.
+pub(crate) struct App {
+    pub view: View,
+    pub limits: Limits,
+    pub renderer: Renderer,
+    pub cache: FrameCache,
+    /// Host names (without port) accepted in the `Host` header; `None` accepts any.
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+/// The parameters a frame request may carry.
+#[derive(Debug, Clone, Copy)]
+struct FrameQuery {
+    stride: usize,
+    colormap: Colormap,
+    mode: Mode,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Fixed,
+    PerFrame,
+}
+
+impl App {
+    /// Answer one request.
+    pub fn handle(&self, method: &str, target: &str, host: Option<&str>) -> Reply {
+        if target.len() > self.limits.max_target_bytes {
+            return Reply::error(
+                414,
+                format!(
+                    "request target of {} bytes: expected at most {}",
+                    target.len(),
+                    self.limits.max_target_bytes
+                ),
+            );
+        }
+        if let Err(reply) = self.check_host(host) {
+            return reply;
+        }
+        if method != "GET" && method != "HEAD" {
+            return Reply::error(
+                405,
+                format!("method {method} is not supported: expected GET or HEAD"),
+            )
+            .header("Allow", "GET, HEAD");
+        }
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let segments: Vec<&str> = path.split('/').collect();
+        match segments.as_slice() {
+            ["", ""] | ["", "index.html"] => {
+                Reply::ok("text/html; charset=utf-8", INDEX_HTML.as_bytes().to_vec())
+            }
+            ["", "api", "info"] => self.no_query(query).unwrap_or_else(|| self.info()),
+            ["", "api", "stats"] => self
+                .no_query(query)
+                .unwrap_or_else(|| Reply::json(json!(self.cache.stats()))),
+            ["", "api", "level", level, resource] => self.level(level, resource, query),
+            _ => Reply::error(404, format!("no such resource: {}", printable(path))),
+        }
+    }
+
+    fn check_host(&self, host: Option<&str>) -> Result<(), Reply> {
+        let Some(allowed) = &self.allowed_hosts else {
+            return Ok(());
+        };
+        let Some(host) = host else {
+            return Err(Reply::error(400, "missing Host header"));
+        };
+        // `name:port`, `[v6]:port` or a bare name.
+        let name = if let Some(rest) = host.strip_prefix('[') {
+            rest.split(']').next().unwrap_or("")
+        } else {
+            host.rsplit_once(':').map_or(host, |(n, _)| n)
+        };
+        if allowed.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+            Ok(())
+        } else {
+            Err(Reply::error(
+                403,
+                format!(
+                    "Host {} is not this server's address: expected one of {} (the viewer \
+                     refuses other names to defeat DNS rebinding; start it with --host to serve \
+                     other names)",
+                    printable(host),
+                    allowed.join(", ")
+                ),
+            ))
+        }
+    }
+
+    fn no_query(&self, query: &str) -> Option<Reply> {
+        match parse_query(query, &[]) {
+            Ok(_) => None,
+            Err(reply) => Some(reply),
+        }
+    }
+
+    fn info(&self) -> Reply {
+        let v = &self.view;
+        let p = v.stack.params;
+        let colormaps: serde_json::Map<String, serde_json::Value> = Colormap::ALL
+            .iter()
+            .map(|c| (c.name().to_string(), json!(c.palette())))
+            .collect();
+        Reply::json(json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "kernel": self.renderer.backend().describe(),
+            "render_threads": self.renderer.threads(),
+            "stack": {
+                "levels": v.stack.levels,
+                "height": p.height,
+                "width": p.width,
+                "center": [p.center_re, p.center_im],
+                "scale0": p.scale0,
+                "zoom_per_level": p.zoom_per_level,
+                "max_iter": p.max_iter,
+            },
+            "view": {
+                "select": v.select,
+                "levels": AxisJson::from(v.levels),
+                "rows": AxisJson::from(v.rows),
+                "cols": AxisJson::from(v.cols),
+                "initial_level": v.initial_level(),
+                "stride": self.limits.default_stride,
+            },
+            // `fixed` is the notebook's to_uint8(counts, max_iter); `per-frame` stretches each
+            // frame from its minimum to its maximum (stackview's display).
+            "scaling": { "fixed_max": p.max_iter, "modes": ["fixed", "per-frame"] },
+            "colormaps": colormaps,
+            "default_colormap": "rainbow",
+            "limits": {
+                "max_frame_pixels": self.limits.max_frame_pixels,
+                "max_stride": self.max_stride(),
+                "max_active_renders": self.limits.max_active_renders,
+                "cache_bytes": self.limits.cache_bytes,
+                "max_target_bytes": self.limits.max_target_bytes,
+            },
+        }))
+    }
+
+    fn max_stride(&self) -> usize {
+        self.view.rows.count.max(self.view.cols.count)
+    }
+
+    fn level(&self, level: &str, resource: &str, query: &str) -> Reply {
+        let allowed: &[&str] = match resource {
+            "counts" | "grid" | "counts.png" => &["stride"],
+            "image.png" => &["stride", "colormap", "mode"],
+            _ => {
+                return Reply::error(
+                    404,
+                    format!(
+                        "no such level resource: {}: expected counts, grid, image.png or \
+                         counts.png",
+                        printable(resource)
+                    ),
+                );
+            }
+        };
+        let level = match self.parse_level(level) {
+            Ok(l) => l,
+            Err(reply) => return reply,
+        };
+        let q = match parse_query(query, allowed).and_then(|pairs| self.frame_query(&pairs)) {
+            Ok(q) => q,
+            Err(reply) => return reply,
+        };
+        let (rows, cols) = self.view.strided(q.stride);
+        let pixels = rows.count as u64 * cols.count as u64;
+        if pixels > self.limits.max_frame_pixels {
+            let min_stride = (q.stride..=self.max_stride())
+                .find(|&s| {
+                    let (r, c) = self.view.strided(s);
+                    r.count as u64 * c.count as u64 <= self.limits.max_frame_pixels
+                })
+                .unwrap_or(self.max_stride());
+            return Reply::error(
+                413,
+                format!(
+                    "a frame at stride {} is {} x {} = {pixels} pixels: expected at most {} \
+                     (use stride >= {min_stride}, or start the viewer with a larger \
+                     --max-pixels)",
+                    q.stride, rows.count, cols.count, self.limits.max_frame_pixels
+                ),
+            );
+        }
+        if resource == "grid" {
+            return self.grid(level, q.stride);
+        }
+        let started = Instant::now();
+        let rendered = std::cell::Cell::new(false);
+        let frame = self.cache.get_or_render((level, q.stride), || {
+            rendered.set(true);
+            self.renderer.render(level, rows, cols)
+        });
+        let frame = match frame {
+            Ok(f) => f,
+            Err(FrameError::Busy { limit }) => {
+                return Reply::error(
+                    503,
+                    format!(
+                        "busy: {limit} renders are running or waiting (the server's limit); \
+                         retry shortly"
+                    ),
+                )
+                .header("Retry-After", "1");
+            }
+            Err(FrameError::Kernel(e)) => {
+                return Reply::error(422, format!("level {level} cannot be rendered: {e}"));
+            }
+        };
+        let timing = format!(
+            "{};dur={:.2}",
+            if rendered.get() { "render" } else { "cache" },
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        let reply = match resource {
+            "counts" => counts_reply(&frame),
+            "image.png" => self.image_png(&frame, q),
+            _ => counts16_reply(&frame),
+        };
+        reply.header("Server-Timing", timing)
+    }
+
+    fn parse_level(&self, text: &str) -> Result<u64, Reply> {
+        let levels = self.view.stack.levels;
+        let expected = format!("expected an integer from 0 to {}", levels - 1);
+        if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Reply::error(
+                400,
+                format!(
+                    "level {} is not a level number: {expected}",
+                    printable(text)
+                ),
+            ));
+        }
+        match text.parse::<u64>() {
+            Ok(l) if l < levels => Ok(l),
+            _ => Err(Reply::error(
+                404,
+                format!("level {text} is not in the stack of {levels} levels: {expected}"),
+            )),
+        }
+    }
+
+    fn frame_query(&self, pairs: &[(String, String)]) -> Result<FrameQuery, Reply> {
+        let mut q = FrameQuery {
+            stride: self.limits.default_stride,
+            colormap: Colormap::Rainbow,
+            mode: Mode::Fixed,
+        };
+        for (key, value) in pairs {
+            match key.as_str() {
+                "stride" => {
+                    let max = self.max_stride();
+                    q.stride = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|s| (1..=max).contains(s))
+                        .ok_or_else(|| {
+                            Reply::error(
+                                400,
+                                format!(
+                                    "stride {}: expected an integer from 1 to {max}",
+                                    printable(value)
+                                ),
+                            )
+                        })?;
+                }
+                "colormap" => {
+                    q.colormap = Colormap::from_str(value).map_err(|_| {
+                        Reply::error(
+                            400,
+                            format!(
+                                "colormap {}: expected one of {}",
+                                printable(value),
+                                Colormap::ALL.map(Colormap::name).join(", ")
+                            ),
+                        )
+                    })?;
+                }
+                "mode" => {
+                    q.mode = match value.as_str() {
+                        "fixed" => Mode::Fixed,
+                        "per-frame" => Mode::PerFrame,
+                        _ => {
+                            return Err(Reply::error(
+                                400,
+                                format!("mode {}: expected fixed or per-frame", printable(value)),
+                            ));
+                        }
+                    }
+                }
+                _ => unreachable!("parse_query only lets allowed keys through"),
+            }
+        }
+        Ok(q)
+    }
+
+    fn grid(&self, level: u64, stride: usize) -> Reply {
+        let p: &StackParams = &self.view.stack.params;
+        let grid = match p.level_grid(level) {
+            Ok(g) => g,
+            Err(e) => return Reply::error(422, format!("level {level} has no grid: {e}")),
+        };
+        let (rows, cols) = self.view.strided(stride);
+        let axis = |l: &Linspace, a: zoomstack_kernel::AxisSlice| -> Vec<f64> {
+            (0..a.count).map(|k| l.at(a.index(k))).collect()
+        };
+        Reply::json(json!({
+            "level": level,
+            "stride": stride,
+            "rows": AxisJson::from(rows),
+            "cols": AxisJson::from(cols),
+            "im": axis(&grid.rows, rows),
+            "re": axis(&grid.cols, cols),
+        }))
+    }
+
+    fn image_png(&self, frame: &Frame, q: FrameQuery) -> Reply {
+        let scaling = match q.mode {
+            Mode::Fixed => Scaling::notebook(self.view.stack.params.max_iter),
+            Mode::PerFrame => Scaling::PerFrame,
+        };
+        let mut indices = Vec::new();
+        let png = scaling.apply(frame.view(), &mut indices).and_then(|()| {
+            preview_png_bytes(
+                frame.cols.count,
+                frame.rows.count,
+                &indices,
+                q.colormap,
+                PngCompression::Fast,
+            )
+        });
+        match png {
+            Ok(bytes) => Reply::ok("image/png", bytes).header(
+                "Content-Disposition",
+                format!(
+                    "inline; filename=\"level-{}-{}-{}.png\"",
+                    frame.level,
+                    q.colormap.name(),
+                    match q.mode {
+                        Mode::Fixed => "fixed",
+                        Mode::PerFrame => "per-frame",
+                    }
+                ),
+            ),
+            Err(e) => Reply::error(500, format!("cannot encode PNG: {e}")),
+        }
+    }
+}
+
+fn frame_headers(reply: Reply, frame: &Frame) -> Reply {
+    reply
+        .header("X-Zoomstack-Level", frame.level.to_string())
+        .header("X-Zoomstack-Height", frame.rows.count.to_string())
+        .header("X-Zoomstack-Width", frame.cols.count.to_string())
+        .header("X-Zoomstack-Min", frame.min.to_string())
+        .header("X-Zoomstack-Max", frame.max.to_string())
+}
+
+fn counts_reply(frame: &Arc<Frame>) -> Reply {
+    let mut body = Vec::with_capacity(frame.counts.len() * 2);
+    for v in &frame.counts {
+        body.extend_from_slice(&v.to_le_bytes());
+    }
+    frame_headers(Reply::ok("application/octet-stream", body), frame)
+}
+
+fn counts16_reply(frame: &Arc<Frame>) -> Reply {
+    match counts16_png_bytes(frame.view(), PngCompression::Fast) {
+        Ok(bytes) => frame_headers(Reply::ok("image/png", bytes), frame).header(
+            "Content-Disposition",
+            format!("inline; filename=\"level-{}-counts16.png\"", frame.level),
+        ),
+        Err(e) => Reply::error(500, format!("cannot encode PNG: {e}")),
+    }
+}
+
+/// `key=value&...` into decoded pairs; unknown or repeated keys and bad escapes are errors.
+fn parse_query(query: &str, allowed: &[&str]) -> Result<Vec<(String, String)>, Reply> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for part in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let key = percent_decode(k)?;
+        let value = percent_decode(v)?;
+        if !allowed.contains(&key.as_str()) {
+            let expected = if allowed.is_empty() {
+                "this resource takes no parameters".to_string()
+            } else {
+                format!("expected {}", allowed.join(", "))
+            };
+            return Err(Reply::error(
+                400,
+                format!("unknown parameter {}: {expected}", printable(&key)),
+            ));
+        }
+        if pairs.iter().any(|(k, _)| *k == key) {
+            return Err(Reply::error(400, format!("parameter {key} given twice")));
+        }
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
+fn percent_decode(s: &str) -> Result<String, Reply> {
+    let bad = || {
+        Reply::error(
+            400,
+            format!(
+                "malformed query text {}: expected UTF-8 with %XX escapes",
+                printable(s)
+            ),
+        )
+    };
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = b.get(i + 1..i + 3).ok_or_else(bad)?;
+                let hex = std::str::from_utf8(hex).map_err(|_| bad())?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad())
+}
+
+/// A user-supplied string for an error message: quoted, escaped and cut to 80 characters.
+fn printable(s: &str) -> String {
+    let cut: String = s.chars().take(80).collect();
+    let more = if cut.len() < s.len() { "..." } else { "" };
+    format!("{:?}{more}", cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries() {
+        let p = parse_query("stride=2&colormap=vir%69dis", &["stride", "colormap"]).unwrap();
+        assert_eq!(p[1], ("colormap".into(), "viridis".into()));
+        assert_eq!(parse_query("", &[]).unwrap(), vec![]);
+        for (q, needle) in [
+            ("size=3", "unknown parameter \\\"size\\\""),
+            ("stride=1&stride=2", "given twice"),
+            ("stride=%zz", "malformed"),
+            ("stride=%ff", "malformed"),
+            ("stride=%4", "malformed"),
+        ] {
+            let r = parse_query(q, &["stride"]).unwrap_err();
+            let body = String::from_utf8(r.body).unwrap();
+            assert_eq!(r.status, 400);
+            assert!(body.contains(needle), "{q}: {body}");
+        }
+    }
+
+    #[test]
+    fn printable_cuts_and_escapes() {
+        assert_eq!(printable("a\"b"), "\"a\\\"b\"");
+        assert_eq!(
+            printable(&"x".repeat(100)),
+            format!("{:?}...", "x".repeat(80))
+        );
+    }
+}

@@ -1,0 +1,382 @@
+//! Rendering levels on demand, and the small cache of recent levels that the server answers from.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+use serde::Serialize;
+use zoomstack_kernel::{AxisSlice, Backend, KernelError, StackParams, render_block};
+
+/// One rendered level: raw escape counts, row-major, row 0 first.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub level: u64,
+    pub rows: AxisSlice,
+    pub cols: AxisSlice,
+    pub counts: Vec<u16>,
+    pub min: u16,
+    pub max: u16,
+}
+
+impl Frame {
+    pub fn view(&self) -> ArrayView2<'_, u16> {
+        ArrayView2::from_shape((self.rows.count, self.cols.count), &self.counts)
+            .expect("counts hold rows x cols values")
+    }
+
+    fn bytes(&self) -> usize {
+        self.counts.len() * 2
+    }
+}
+
+/// Renders levels with the kernel on a fixed pool of threads, a level split into row bands so
+/// that one deep level uses every core.
+pub(crate) struct Renderer {
+    params: StackParams,
+    backend: Backend,
+    pool: rayon::ThreadPool,
+}
+
+impl Renderer {
+    pub fn new(params: StackParams, backend: Backend, pool: rayon::ThreadPool) -> Self {
+        Renderer {
+            params,
+            backend,
+            pool,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    pub fn render(
+        &self,
+        level: u64,
+        rows: AxisSlice,
+        cols: AxisSlice,
+    ) -> Result<Frame, KernelError> {
+        let width = cols.count;
+        let mut counts = vec![0u16; rows.count * width];
+        // A few bands per thread keep the threads busy when some bands escape faster.
+        let bands = (self.threads() * 4).max(1);
+        let band_rows = rows.count.div_ceil(bands).max(1);
+        self.pool.install(|| {
+            counts
+                .par_chunks_mut(band_rows * width)
+                .enumerate()
+                .try_for_each(|(b, out)| {
+                    let first = b * band_rows;
+                    let n = out.len() / width;
+                    let band = AxisSlice::new(rows.index(first), rows.step, n);
+                    render_block(&self.params, level, band, cols, self.backend, out)
+                })
+        })?;
+        let (min, max) = counts
+            .iter()
+            .fold((u16::MAX, u16::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        Ok(Frame {
+            level,
+            rows,
+            cols,
+            counts,
+            min,
+            max,
+        })
+    }
+}
+
+/// A frame is known by its level and its stride.
+pub(crate) type FrameKey = (u64, usize);
+
+/// Why a frame was not produced.
+#[derive(Debug)]
+pub(crate) enum FrameError {
+    /// Too many renders are running or waiting.
+    Busy { limit: usize },
+    /// The kernel refused the level.
+    Kernel(KernelError),
+}
+
+/// Counters the server reports at `/api/stats`.
+#[derive(Debug, Default, Serialize)]
+pub struct CacheStats {
+    /// Levels rendered.
+    pub renders: u64,
+    /// Requests answered from the cache.
+    pub hits: u64,
+    /// Requests that waited for a render another request had started.
+    pub coalesced: u64,
+    /// Requests refused because too many renders were running or waiting.
+    pub busy: u64,
+    /// Frames in the cache now.
+    pub cached_frames: usize,
+    /// Bytes of counts in the cache now.
+    pub cached_bytes: usize,
+}
+
+struct Entry {
+    frame: Arc<Frame>,
+    last_used: u64,
+}
+
+#[derive(Default)]
+struct State {
+    frames: HashMap<FrameKey, Entry>,
+    bytes: usize,
+    tick: u64,
+    /// Frames being rendered now.
+    in_flight: HashMap<FrameKey, ()>,
+    /// Requests rendering or waiting for a render.
+    active: usize,
+}
+
+/// The most recently used frames up to a byte budget, with concurrent requests for the same
+/// frame sharing one render and a cap on requests rendering or waiting at once (the rest are
+/// refused as busy, so cheap requests always find a free HTTP worker).
+pub(crate) struct FrameCache {
+    state: Mutex<State>,
+    rendered: Condvar,
+    capacity_bytes: usize,
+    max_active: usize,
+    renders: AtomicU64,
+    hits: AtomicU64,
+    coalesced: AtomicU64,
+    busy: AtomicU64,
+}
+
+impl FrameCache {
+    pub fn new(capacity_bytes: usize, max_active: usize) -> Self {
+        FrameCache {
+            state: Mutex::new(State::default()),
+            rendered: Condvar::new(),
+            capacity_bytes,
+            max_active,
+            renders: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the map inconsistent (every update is a
+        // single insert/remove), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The frame for `key`, from the cache or rendered by `render` (once, however many requests
+    /// ask for it at the same time).
+    pub fn get_or_render(
+        &self,
+        key: FrameKey,
+        render: impl FnOnce() -> Result<Frame, KernelError>,
+    ) -> Result<Arc<Frame>, FrameError> {
+        let mut st = self.lock();
+        if let Some(f) = Self::touch(&mut st, key) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(f);
+        }
+        if st.active >= self.max_active {
+            self.busy.fetch_add(1, Ordering::Relaxed);
+            return Err(FrameError::Busy {
+                limit: self.max_active,
+            });
+        }
+        st.active += 1;
+        if st.in_flight.contains_key(&key) {
+            self.coalesced.fetch_add(1, Ordering::Relaxed);
+            while st.in_flight.contains_key(&key) {
+                st = self.rendered.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+            if let Some(f) = Self::touch(&mut st, key) {
+                st.active -= 1;
+                return Ok(f);
+            }
+            // The other render failed (or its frame was evicted at once): render it here.
+        }
+        st.in_flight.insert(key, ());
+        drop(st);
+
+        let result = render();
+        self.renders.fetch_add(1, Ordering::Relaxed);
+
+        let mut st = self.lock();
+        st.in_flight.remove(&key);
+        st.active -= 1;
+        let out = match result {
+            Ok(frame) => {
+                let frame = Arc::new(frame);
+                self.insert(&mut st, key, frame.clone());
+                Ok(frame)
+            }
+            Err(e) => Err(FrameError::Kernel(e)),
+        };
+        drop(st);
+        self.rendered.notify_all();
+        out
+    }
+
+    fn touch(st: &mut State, key: FrameKey) -> Option<Arc<Frame>> {
+        st.tick += 1;
+        let tick = st.tick;
+        st.frames.get_mut(&key).map(|e| {
+            e.last_used = tick;
+            e.frame.clone()
+        })
+    }
+
+    fn insert(&self, st: &mut State, key: FrameKey, frame: Arc<Frame>) {
+        let bytes = frame.bytes();
+        if bytes > self.capacity_bytes {
+            return;
+        }
+        while st.bytes + bytes > self.capacity_bytes {
+            // Evict the least recently used frame (the cache holds at most a few hundred).
+            let Some(oldest) = st
+                .frames
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| *k)
+            else {
+                break;
+            };
+            if let Some(e) = st.frames.remove(&oldest) {
+                st.bytes -= e.frame.bytes();
+            }
+        }
+        st.tick += 1;
+        let last_used = st.tick;
+        if let Some(old) = st.frames.insert(key, Entry { frame, last_used }) {
+            st.bytes -= old.frame.bytes();
+        }
+        st.bytes += bytes;
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        let st = self.lock();
+        CacheStats {
+            renders: self.renders.load(Ordering::Relaxed),
+            hits: self.hits.load(Ordering::Relaxed),
+            coalesced: self.coalesced.load(Ordering::Relaxed),
+            busy: self.busy.load(Ordering::Relaxed),
+            cached_frames: st.frames.len(),
+            cached_bytes: st.bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Barrier;
+    use std::time::Duration;
+
+    fn frame(level: u64, n: usize) -> Frame {
+        Frame {
+            level,
+            rows: AxisSlice::full(1),
+            cols: AxisSlice::full(n),
+            counts: vec![level as u16; n],
+            min: level as u16,
+            max: level as u16,
+        }
+    }
+
+    #[test]
+    fn evicts_least_recently_used() {
+        let cache = FrameCache::new(3 * 200, 4);
+        for level in 0..3 {
+            cache
+                .get_or_render((level, 1), || Ok(frame(level, 100)))
+                .unwrap();
+        }
+        // Use level 0 again, then add level 3: level 1 is the oldest and goes.
+        cache.get_or_render((0, 1), || panic!("cached")).unwrap();
+        cache.get_or_render((3, 1), || Ok(frame(3, 100))).unwrap();
+        let s = cache.stats();
+        assert_eq!(
+            (s.cached_frames, s.cached_bytes, s.renders, s.hits),
+            (3, 600, 4, 1)
+        );
+        cache.get_or_render((0, 1), || panic!("cached")).unwrap();
+        let mut rendered = false;
+        cache
+            .get_or_render((1, 1), || {
+                rendered = true;
+                Ok(frame(1, 100))
+            })
+            .unwrap();
+        assert!(rendered, "level 1 should have been evicted");
+        // A frame larger than the whole cache is served but not kept.
+        cache.get_or_render((9, 1), || Ok(frame(9, 1000))).unwrap();
+        assert_eq!(cache.stats().cached_bytes, 600);
+    }
+
+    #[test]
+    fn concurrent_requests_share_one_render_and_busy_is_refused() {
+        let cache = Arc::new(FrameCache::new(1 << 20, 3));
+        let start = Arc::new(Barrier::new(3));
+        let release = Arc::new(Barrier::new(2));
+        let leader = {
+            let (cache, start, release) = (cache.clone(), start.clone(), release.clone());
+            std::thread::spawn(move || {
+                cache
+                    .get_or_render((7, 1), || {
+                        start.wait();
+                        release.wait();
+                        Ok(frame(7, 10))
+                    })
+                    .unwrap()
+            })
+        };
+        let follower = {
+            let (cache, start) = (cache.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                cache
+                    .get_or_render((7, 1), || panic!("must share the render"))
+                    .unwrap()
+            })
+        };
+        start.wait();
+        // Wait until the follower is waiting (active == 2), then fill the last slot.
+        while cache.lock().active < 2 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let other_started = Arc::new(Barrier::new(2));
+        let other_release = Arc::new(Barrier::new(2));
+        let other = {
+            let (cache, started, release) =
+                (cache.clone(), other_started.clone(), other_release.clone());
+            std::thread::spawn(move || {
+                cache.get_or_render((8, 1), || {
+                    started.wait();
+                    release.wait();
+                    Ok(frame(8, 10))
+                })
+            })
+        };
+        other_started.wait();
+        // Three requests are rendering or waiting: a fourth is refused, a cached one is not.
+        match cache.get_or_render((5, 1), || panic!("must be refused")) {
+            Err(FrameError::Busy { limit }) => assert_eq!(limit, 3),
+            other => panic!("expected busy, got {other:?}"),
+        }
+        release.wait();
+        other_release.wait();
+        assert_eq!(leader.join().unwrap().counts, vec![7; 10]);
+        assert_eq!(follower.join().unwrap().counts, vec![7; 10]);
+        other.join().unwrap().unwrap();
+        cache.get_or_render((7, 1), || panic!("cached")).unwrap();
+        let s = cache.stats();
+        assert_eq!((s.coalesced, s.busy, s.renders, s.hits), (1, 1, 2, 1));
+        assert_eq!(cache.lock().active, 0);
+    }
+}
