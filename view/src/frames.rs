@@ -119,6 +119,8 @@ pub struct CacheStats {
     pub cached_frames: usize,
     /// Bytes of counts in the cache now.
     pub cached_bytes: usize,
+    /// Requests rendering or waiting for a render now.
+    pub active: usize,
 }
 
 struct Entry {
@@ -268,6 +270,7 @@ impl FrameCache {
             busy: self.busy.load(Ordering::Relaxed),
             cached_frames: st.frames.len(),
             cached_bytes: st.bytes,
+            active: st.active,
         }
     }
 }
