@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine; installs what the tests need
-# (Python venv + packages under ./.venv, cargo-fuzz). Called by .ci/run.
+# (Python venv + packages under ./.venv, Debian's chromium for the viewer's browser tests,
+# cargo-fuzz). Called by .ci/run.
 #
 #   bash scripts/test-all.sh            # everything
 #   FUZZ_SECONDS=10 bash scripts/test-all.sh
@@ -20,7 +21,7 @@ step "Kernel tests in an AVX2+FMA build (x86-64-v3: f64x8 as two 256-bit halves)
 RUSTFLAGS="-C target-cpu=x86-64-v3" CARGO_TARGET_DIR=target/portable-x86-64-v3 \
   cargo test -p zoomstack-kernel --locked
 
-for script in sinks/tests/run_python_checks.sh python/run_tests.sh; do
+for script in sinks/tests/run_python_checks.sh python/run_tests.sh view/tests/run_browser_tests.sh; do
   if [ -f "$script" ]; then
     step "Python checks: $script"
     bash "$script"

@@ -162,10 +162,7 @@ impl App {
     }
 
     fn no_query(&self, query: &str) -> Option<Reply> {
-        match parse_query(query, &[]) {
-            Ok(_) => None,
-            Err(reply) => Some(reply),
-        }
+        parse_query(query, &[]).err()
     }
 
     fn info(&self) -> Reply {

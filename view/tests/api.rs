@@ -49,9 +49,8 @@ struct Got {
 
 impl Got {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     fn header(&self, name: &str) -> &str {
         self.headers
@@ -155,7 +154,10 @@ fn page_and_info() {
     assert_eq!(info["default_colormap"], "rainbow");
     let rainbow: Vec<u8> = serde_json::from_value(info["colormaps"]["rainbow"].clone()).unwrap();
     assert_eq!(rainbow, Colormap::Rainbow.palette());
-    assert_eq!(info["colormaps"].as_object().unwrap().len(), Colormap::ALL.len());
+    assert_eq!(
+        info["colormaps"].as_object().unwrap().len(),
+        Colormap::ALL.len()
+    );
     server.shutdown();
 }
 
@@ -166,7 +168,10 @@ fn counts_grid_and_pngs_are_exact() {
         let rows = AxisSlice::new(0, stride, 48usize.div_ceil(stride));
         let cols = AxisSlice::new(0, stride, 64usize.div_ceil(stride));
         let want = kernel_counts(&SMALL, level, rows, cols);
-        let got = get(&server, &format!("/api/level/{level}/counts?stride={stride}"));
+        let got = get(
+            &server,
+            &format!("/api/level/{level}/counts?stride={stride}"),
+        );
         assert_eq!(got.status, 200);
         assert_eq!(got.header("content-type"), "application/octet-stream");
         assert_eq!(got.header("x-zoomstack-height"), rows.count.to_string());
@@ -197,17 +202,29 @@ fn counts_grid_and_pngs_are_exact() {
         assert_eq!(grid["cols"]["step"], stride);
 
         // 8-bit PNG: the PNG sink's scaling and colormap.
-        let frame = ndarray::Array2::from_shape_vec((rows.count, cols.count), want.clone()).unwrap();
-        for (mode, scaling) in [("fixed", Scaling::notebook(256)), ("per-frame", Scaling::PerFrame)] {
+        let frame =
+            ndarray::Array2::from_shape_vec((rows.count, cols.count), want.clone()).unwrap();
+        for (mode, scaling) in [
+            ("fixed", Scaling::notebook(256)),
+            ("per-frame", Scaling::PerFrame),
+        ] {
             let png = get(
                 &server,
-                &format!("/api/level/{level}/image.png?colormap=viridis&mode={mode}&stride={stride}"),
+                &format!(
+                    "/api/level/{level}/image.png?colormap=viridis&mode={mode}&stride={stride}"
+                ),
             );
             assert_eq!(png.status, 200);
             assert_eq!(png.header("content-type"), "image/png");
-            assert!(png.header("content-disposition").contains(&format!("level-{level}-viridis-{mode}.png")));
+            assert!(
+                png.header("content-disposition")
+                    .contains(&format!("level-{level}-viridis-{mode}.png"))
+            );
             let (info, pixels) = decode_png(&png.body);
-            assert_eq!((info.width as usize, info.height as usize), (cols.count, rows.count));
+            assert_eq!(
+                (info.width as usize, info.height as usize),
+                (cols.count, rows.count)
+            );
             assert_eq!(info.color_type, png::ColorType::Rgb);
             let mut idx = Vec::new();
             scaling.apply(frame.view(), &mut idx).unwrap();
@@ -215,7 +232,10 @@ fn counts_grid_and_pngs_are_exact() {
             assert_eq!(pixels, expect, "level {level} {mode}");
         }
         // 16-bit PNG: the raw counts.
-        let png16 = get(&server, &format!("/api/level/{level}/counts.png?stride={stride}"));
+        let png16 = get(
+            &server,
+            &format!("/api/level/{level}/counts.png?stride={stride}"),
+        );
         let (info, samples) = decode_png(&png16.body);
         assert_eq!(info.bit_depth, png::BitDepth::Sixteen);
         let counts: Vec<u16> = samples
@@ -239,11 +259,21 @@ fn a_spec_selection_is_what_the_slider_and_frames_show() {
     assert_eq!(info["view"]["levels"]["count"], 40);
     assert_eq!(info["view"]["initial_level"], 3000);
     let got = get(&server, "/api/level/3000/counts");
-    let want = kernel_counts(&SMALL, 3000, AxisSlice::new(8, 2, 16), AxisSlice::new(0, 4, 16));
+    let want = kernel_counts(
+        &SMALL,
+        3000,
+        AxisSlice::new(8, 2, 16),
+        AxisSlice::new(0, 4, 16),
+    );
     assert_eq!(le_u16(&got.body), want);
     // stride multiplies the selection's steps.
     let got = get(&server, "/api/level/3000/counts?stride=2");
-    let want = kernel_counts(&SMALL, 3000, AxisSlice::new(8, 4, 8), AxisSlice::new(0, 8, 8));
+    let want = kernel_counts(
+        &SMALL,
+        3000,
+        AxisSlice::new(8, 4, 8),
+        AxisSlice::new(0, 8, 8),
+    );
     assert_eq!(le_u16(&got.body), want);
     let grid = get(&server, "/api/level/3000/grid?stride=2").json();
     assert_eq!(grid["rows"]["start"], 8);
@@ -255,29 +285,86 @@ fn a_spec_selection_is_what_the_slider_and_frames_show() {
 fn invalid_requests_get_clear_errors() {
     let server = small_server();
     let cases: &[(&str, u16, &str)] = &[
-        ("/api/level/120000/counts", 404, "level 120000 is not in the stack of 120000 levels"),
-        ("/api/level/18446744073709551615/counts", 404, "not in the stack"),
-        ("/api/level/99999999999999999999999/counts", 400, "is not a level number"),
-        ("/api/level/-1/counts", 400, "level \"-1\" is not a level number: expected an integer from 0 to 119999"),
+        (
+            "/api/level/120000/counts",
+            404,
+            "level 120000 is not in the stack of 120000 levels",
+        ),
+        (
+            "/api/level/18446744073709551615/counts",
+            404,
+            "not in the stack",
+        ),
+        (
+            "/api/level/99999999999999999999999/counts",
+            400,
+            "is not a level number",
+        ),
+        (
+            "/api/level/-1/counts",
+            400,
+            "level \"-1\" is not a level number: expected an integer from 0 to 119999",
+        ),
         ("/api/level/1.5/counts", 400, "is not a level number"),
         ("/api/level//counts", 400, "is not a level number"),
-        ("/api/level/3/pixels", 404, "expected counts, grid, image.png or counts.png"),
-        ("/api/level/3/counts?stride=0", 400, "stride \"0\": expected an integer from 1 to 64"),
-        ("/api/level/3/counts?stride=65", 400, "expected an integer from 1 to 64"),
+        (
+            "/api/level/3/pixels",
+            404,
+            "expected counts, grid, image.png or counts.png",
+        ),
+        (
+            "/api/level/3/counts?stride=0",
+            400,
+            "stride \"0\": expected an integer from 1 to 64",
+        ),
+        (
+            "/api/level/3/counts?stride=65",
+            400,
+            "expected an integer from 1 to 64",
+        ),
         ("/api/level/3/counts?stride=abc", 400, "stride \"abc\""),
-        ("/api/level/3/counts?stride=99999999999999999999999999", 400, "expected an integer"),
-        ("/api/level/3/counts?width=100000&height=100000", 400, "unknown parameter \"width\": expected stride"),
+        (
+            "/api/level/3/counts?stride=99999999999999999999999999",
+            400,
+            "expected an integer",
+        ),
+        (
+            "/api/level/3/counts?width=100000&height=100000",
+            400,
+            "unknown parameter \"width\": expected stride",
+        ),
         ("/api/level/3/counts?stride=1&stride=2", 400, "given twice"),
-        ("/api/level/3/counts?stride=%zz", 400, "malformed query text"),
-        ("/api/level/3/image.png?colormap=jet", 400, "colormap \"jet\": expected one of gray, rainbow"),
-        ("/api/level/3/image.png?mode=log", 400, "mode \"log\": expected fixed or per-frame"),
-        ("/api/info?level=3", 400, "this resource takes no parameters"),
+        (
+            "/api/level/3/counts?stride=%zz",
+            400,
+            "malformed query text",
+        ),
+        (
+            "/api/level/3/image.png?colormap=jet",
+            400,
+            "colormap \"jet\": expected one of gray, rainbow",
+        ),
+        (
+            "/api/level/3/image.png?mode=log",
+            400,
+            "mode \"log\": expected fixed or per-frame",
+        ),
+        (
+            "/api/info?level=3",
+            400,
+            "this resource takes no parameters",
+        ),
         ("/api/nothing", 404, "no such resource"),
         ("/favicon.ico", 404, "no such resource"),
     ];
     for &(path, status, needle) in cases {
         let got = get(&server, path);
-        assert_eq!(got.status, status, "{path}: {}", String::from_utf8_lossy(&got.body));
+        assert_eq!(
+            got.status,
+            status,
+            "{path}: {}",
+            String::from_utf8_lossy(&got.body)
+        );
         assert_eq!(got.header("content-type"), "application/json");
         let msg = got.error();
         assert!(msg.contains(needle), "{path}: {msg:?} lacks {needle:?}");
@@ -333,13 +420,20 @@ fn path_traversal_methods_hosts_and_huge_targets() {
     assert!(text.contains("attacker.example"), "{text}");
     let (status, _) = raw(
         addr,
-        format!("GET /api/info HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n", addr.port()).as_bytes(),
+        format!(
+            "GET /api/info HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+            addr.port()
+        )
+        .as_bytes(),
     );
     assert_eq!(status, 200);
     let (status, _) = raw(addr, b"GET /api/info HTTP/1.0\r\n\r\n");
     assert_eq!(status, 400, "a request without Host is refused");
     // A huge target is refused before any parsing.
-    let (status, text) = raw_get(addr, &format!("/api/level/3/counts?stride={}", "1".repeat(5000)));
+    let (status, text) = raw_get(
+        addr,
+        &format!("/api/level/3/counts?stride={}", "1".repeat(5000)),
+    );
     assert_eq!(status, 414, "{text}");
     // Garbage is not HTTP: the server answers or closes, and keeps serving.
     let _ = raw(addr, b"\x00\x01\x02 garbage\r\n\r\n");
@@ -389,7 +483,10 @@ fn concurrent_requests_share_renders_and_cache_hits_are_cheap() {
     assert!(bodies.windows(2).all(|w| w[0] == w[1]));
     let stats = get(&server, "/api/stats").json();
     assert_eq!(stats["renders"], 1, "{stats}");
-    assert_eq!(stats["hits"].as_u64().unwrap() + stats["coalesced"].as_u64().unwrap(), 5);
+    assert_eq!(
+        stats["hits"].as_u64().unwrap() + stats["coalesced"].as_u64().unwrap(),
+        5
+    );
     let again = get(&server, "/api/level/77777/counts");
     assert!(again.header("server-timing").starts_with("cache;dur="));
     let fresh = get(&server, "/api/level/77778/counts");
@@ -424,7 +521,10 @@ fn cheap_requests_are_answered_while_levels_render_and_overload_is_refused() {
         std::thread::spawn(move || get(&s, "/api/level/0/counts").status)
     };
     while server.stats().active == 0 {
-        assert!(!slow.is_finished(), "the slow render finished before it was seen");
+        assert!(
+            !slow.is_finished(),
+            "the slow render finished before it was seen"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     // While the level renders: the page, info and stats are answered...
@@ -435,7 +535,10 @@ fn cheap_requests_are_answered_while_levels_render_and_overload_is_refused() {
     let busy = get(&server, "/api/level/1/counts?stride=64");
     assert_eq!(busy.status, 503);
     assert_eq!(busy.header("retry-after"), "1");
-    assert!(busy.error().contains("busy: 1 renders are running or waiting"));
+    assert!(
+        busy.error()
+            .contains("busy: 1 renders are running or waiting")
+    );
     assert!(
         !slow.is_finished(),
         "the slow level finished before the checks: make it slower"
@@ -463,23 +566,35 @@ fn limits_are_checked_at_start() {
             "max frame pixels 0",
         ),
     ] {
-        let e = ViewServer::start(view.clone(), ServerOptions {
-            port: 0,
-            limits,
-            ..ServerOptions::default()
-        })
+        let e = ViewServer::start(
+            view.clone(),
+            ServerOptions {
+                port: 0,
+                limits,
+                ..ServerOptions::default()
+            },
+        )
         .err()
         .unwrap();
         assert!(e.to_string().contains(needle), "{e}");
     }
     // A port in use is a clear error.
     let first = small_server();
-    let e = ViewServer::start(view, ServerOptions {
-        port: first.addr().port(),
-        ..ServerOptions::default()
-    })
+    let e = ViewServer::start(
+        view,
+        ServerOptions {
+            port: first.addr().port(),
+            ..ServerOptions::default()
+        },
+    )
     .err()
     .unwrap();
-    assert!(e.to_string().starts_with(&format!("cannot listen on 127.0.0.1:{}", first.addr().port())), "{e}");
+    assert!(
+        e.to_string().starts_with(&format!(
+            "cannot listen on 127.0.0.1:{}",
+            first.addr().port()
+        )),
+        "{e}"
+    );
     first.shutdown();
 }

@@ -1,0 +1,205 @@
+"""End to end: `zoomstack view` in real headless Chromium (Debian's), driven by Playwright.
+
+Run by view/tests/run_browser_tests.sh, which builds the binary and installs Chromium and
+Playwright. Screenshots go to $ZOOMSTACK_VIEW_ARTIFACTS (default target/view-e2e/).
+"""
+
+import base64
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import expect, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tools"))
+import notebook_reference as nb  # noqa: E402  (the notebook's own numpy code)
+
+BIN = os.environ.get("ZOOMSTACK_BIN", str(ROOT / "target/release/zoomstack"))
+CHROMIUM = os.environ.get("ZOOMSTACK_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("ZOOMSTACK_VIEW_ARTIFACTS", ROOT / "target/view-e2e"))
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc = subprocess.Popen(
+        [BIN, "view", "--port", "0", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = proc.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:"), (url, proc.stderr.read())
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    # The page sizes the canvas to min(100vw - 410px, 100vh - 190px): 1024 CSS px here, two per
+    # image pixel, so a mouse position (whole CSS pixels) can hit every image pixel's centre.
+    context = browser.new_context(viewport={"width": 1470, "height": 1214}, accept_downloads=True)
+    pg = context.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def fetch(url):
+    with urllib.request.urlopen(url) as r:
+        return r.read()
+
+
+def wait_shown(page, level):
+    page.wait_for_function(f"document.body.dataset.shownLevel === '{level}'", timeout=20000)
+
+
+def canvas_rgb(page):
+    """The canvas's pixels as an (h, w, 3) array."""
+    data = page.evaluate(
+        """() => {
+        const c = document.getElementById('frame');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let s = '';
+        for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode.apply(null, d.subarray(i, i + 0x8000));
+        return { w: c.width, h: c.height, b64: btoa(s) };
+    }"""
+    )
+    rgba = np.frombuffer(base64.b64decode(data["b64"]), np.uint8).reshape(data["h"], data["w"], 4)
+    assert (rgba[..., 3] == 255).all()
+    return rgba[..., :3]
+
+
+def server_png(url, level, colormap, mode):
+    png = fetch(f"{url}api/level/{level}/image.png?colormap={colormap}&mode={mode}")
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def hover_pixel(page, x, y):
+    """Move the mouse to the centre of image pixel (x, y) of the (512 x 512) canvas."""
+    box = page.locator("#frame").bounding_box()
+    assert round(box["width"]) == 1024, box
+    page.mouse.move(box["x"] + (x + 0.5) * box["width"] / 512, box["y"] + (y + 0.5) * box["height"] / 512)
+
+
+def test_scrub_hover_and_share(server, page):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.goto(server)
+    # Opens where the notebook's picker opens: level 3000, rainbow, fixed range.
+    wait_shown(page, 3000)
+    assert "level=3000" in page.url and "colormap=rainbow" in page.url and "mode=fixed" in page.url
+    # What the canvas shows is what the PNG sink writes for the same level and colormap.
+    first = canvas_rgb(page)
+    assert (first == server_png(server, 3000, "rainbow", "fixed")).all()
+
+    # Move the slider (keyboard on the focused slider, then a drag-free jump to the deepest level).
+    page.locator("#slider").focus()
+    page.keyboard.press("ArrowRight")
+    wait_shown(page, 3001)
+    assert "level=3001" in page.url
+    page.locator("#slider").fill("119999")
+    wait_shown(page, 119999)
+    assert "level=119999" in page.url
+    expect(page.locator("#level")).to_have_value("119999")
+    deep = canvas_rgb(page)
+    assert (deep != first).any(), "the image did not change"
+    assert (deep == server_png(server, 119999, "rainbow", "fixed")).all()
+
+    # Hover pixels: the readout shows the exact count, checked against the notebook's own numpy
+    # code for that level, and the pixel's complex coordinate.
+    reference = nb.render_level(119999, 512, 512, nb.CENTER, nb.SCALE0, nb.ZOOM_PER_LEVEL, nb.MAX_ITER)
+    for x, y in [(0, 0), (100, 200), (511, 511), (256, 300)]:
+        hover_pixel(page, x, y)
+        ro = page.locator("#readout")
+        expect(ro).to_have_attribute("data-x", str(x))
+        expect(ro).to_have_attribute("data-y", str(y))
+        assert int(ro.get_attribute("data-count")) == int(reference[y, x])
+        assert page.locator("#ro-count").inner_text() == str(int(reference[y, x]))
+        assert page.locator("#ro-pixel").inner_text() == f"({x}, {y})"
+        # The coordinate: the notebook's linspace grid, to the last bit.
+        scale = nb.SCALE0 / nb.ZOOM_PER_LEVEL ** 119999
+        xs = np.linspace(nb.CENTER[0] - scale / 2.0, nb.CENTER[0] + scale / 2.0, 512)
+        ys = np.linspace(nb.CENTER[1] - scale / 2.0, nb.CENTER[1] + scale / 2.0, 512)
+        assert float(ro.get_attribute("data-re")) == xs[x]
+        assert float(ro.get_attribute("data-im")) == ys[y]
+    page.screenshot(path=str(ARTIFACTS / "view-level-119999.png"))
+
+    # Colormap and range mode: redrawn from the same counts, reflected in the URL.
+    page.select_option("#colormap", "viridis")
+    page.select_option("#mode", "per-frame")
+    assert "colormap=viridis" in page.url and "mode=per-frame" in page.url
+    assert (canvas_rgb(page) == server_png(server, 119999, "viridis", "per-frame")).all()
+
+    # The saved frame is the PNG sink's file; the 16-bit download holds the raw counts.
+    with page.expect_download() as dl:
+        page.click("#save-png")
+    saved = Path(dl.value.path()).read_bytes()
+    assert dl.value.suggested_filename == "level-119999-viridis-per-frame.png"
+    assert (np.asarray(Image.open(io.BytesIO(saved)).convert("RGB")) == server_png(server, 119999, "viridis", "per-frame")).all()
+    with page.expect_download() as dl:
+        page.click("#save-png16")
+    counts16 = np.asarray(Image.open(dl.value.path()))
+    assert dl.value.suggested_filename == "level-119999-counts16.png"
+    assert (counts16.astype(np.uint16) == reference).all()
+
+    # The URL is shareable: a fresh page opens the same view.
+    shared = page.url
+    other = page.context.new_page()
+    other.goto(shared)
+    wait_shown(other, 119999)
+    expect(other.locator("#colormap")).to_have_value("viridis")
+    expect(other.locator("#mode")).to_have_value("per-frame")
+    assert hashlib.sha1(canvas_rgb(other).tobytes()).digest() == hashlib.sha1(canvas_rgb(page).tobytes()).digest()
+    other.close()
+
+
+def test_play_and_keyboard(server, page):
+    page.goto(server + "?level=119990&colormap=magma")
+    wait_shown(page, 119990)
+    page.fill("#play-from", "119990")
+    page.fill("#play-to", "119996")
+    page.fill("#play-step", "2")
+    page.fill("#play-fps", "30")
+    page.click("#play")
+    wait_shown(page, 119996)
+    expect(page.locator("#play")).to_have_text("▶ play")
+    shown = page.evaluate("window.zoomstackView.timings.map(t => t.level)")
+    assert shown[-4:] == [119990, 119992, 119994, 119996], shown
+    # Keyboard on the page: End, Home, PageDown.
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("End")
+    wait_shown(page, 119999)
+    page.keyboard.press("PageDown")
+    wait_shown(page, 119989)
+    page.keyboard.press("Home")
+    wait_shown(page, 0)
+    page.screenshot(path=str(ARTIFACTS / "view-level-0.png"))
+
+
+def test_bad_url_parameters_are_reported(server, page):
+    page.goto(server + "?level=999999999&colormap=jet&mode=log")
+    wait_shown(page, 3000)
+    status = page.locator("#status")
+    expect(status).to_have_class("error")
+    text = status.inner_text()
+    for part in ['level "999999999"', 'unknown colormap "jet"', 'unknown mode "log"']:
+        assert part in text, text
+    expect(page.locator("#colormap")).to_have_value("rainbow")
