@@ -68,10 +68,13 @@ impl ViewServer {
                 message: e.to_string(),
             })?;
         let requested = SocketAddr::new(options.host, options.port);
-        let server = tiny_http::Server::http(requested).map_err(|e| ViewError::Bind {
+        let bind_error = |message: String| ViewError::Bind {
             addr: requested.to_string(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let listener = listen(requested).map_err(|e| bind_error(e.to_string()))?;
+        let server = tiny_http::Server::from_listener(listener, None)
+            .map_err(|e| bind_error(e.to_string()))?;
         let addr = server
             .server_addr()
             .to_ip()
@@ -147,6 +150,20 @@ impl ViewServer {
             let _ = w.join();
         }
     }
+}
+
+/// A listening socket whose accepted connections have Nagle's algorithm off (Linux copies
+/// TCP_NODELAY to accepted sockets). tiny_http writes a response in pieces (headers, then the
+/// body through a small buffer); with Nagle on, the last piece waits for the client's delayed
+/// ACK, adding ~40 ms to every answer.
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(128)?;
+    Ok(socket.into())
 }
 
 fn serve(server: &tiny_http::Server, app: &App, stop: &AtomicBool) {
