@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Benchmark: time from a slider move to the new 512 x 512 frame on screen, in real Chromium.
+
+Starts `zoomstack view` (release build), opens the page in Debian's headless Chromium and moves
+the slider N times with the keyboard (ArrowLeft on the focused slider: one level down each time,
+so every frame is a level the server has not rendered yet), then N times over levels it has
+(served from the cache). The page records, per frame, the time from the slider's `input` event
+to the first animation frame after the canvas was drawn (`window.zoomstackView.timings`).
+
+    bash view/tests/run_browser_tests.sh -k nothing   # once: installs chromium + playwright
+    .venv/bin/python view/bench/slider_latency.py [--moves 60] [--start 119999]
+
+This is a benchmark, not a test: it prints medians and never fails on a number.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def summary(name, values):
+    v = sorted(values)
+    q = lambda f: v[min(len(v) - 1, int(f * len(v)))]
+    return (f"{name:<28} n={len(v):3d}  median {statistics.median(v):6.1f} ms  "
+            f"p10 {q(0.1):6.1f}  p90 {q(0.9):6.1f}  min {v[0]:6.1f}  max {v[-1]:6.1f}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--moves", type=int, default=60)
+    ap.add_argument("--start", type=int, default=119999, help="first level (moves go down)")
+    ap.add_argument("--bin", default=str(ROOT / "target/release/zoomstack"))
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    args = ap.parse_args()
+
+    proc = subprocess.Popen([args.bin, "view", "--port", "0", "--quiet"], stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1470, "height": 1214})
+            page.goto(f"{url}?level={args.start}")
+            page.wait_for_function(f"document.body.dataset.shownLevel === '{args.start}'")
+            slider = page.locator("#slider")
+            slider.focus()
+
+            def move(key, expect_level):
+                before = page.evaluate("window.zoomstackView.timings.length")
+                page.keyboard.press(key)
+                page.wait_for_function(f"document.body.dataset.shownLevel === '{expect_level}'")
+                page.wait_for_function(f"window.zoomstackView.timings.length > {before}")
+                t = page.evaluate("window.zoomstackView.timings.at(-1)")
+                assert t["level"] == expect_level, t
+                time.sleep(0.05)  # a person's pace: one move at a time
+                return t
+
+            fresh = [move("ArrowLeft", args.start - i) for i in range(1, args.moves + 1)]
+            cached = [move("ArrowRight", args.start - args.moves + i) for i in range(1, args.moves + 1)]
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    def server_ms(t):
+        return float(t["server"].split("dur=")[1])
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"levels {args.start - args.moves}..{args.start}, 512 x 512, max_iter 256")
+    print(summary("slider -> frame (render)", [t["ms"] for t in fresh]))
+    print(summary("  of which server render", [server_ms(t) for t in fresh]))
+    print(summary("  of which fetch", [t["fetch"] for t in fresh]))
+    print(summary("  of which colour + draw", [t["draw"] for t in fresh]))
+    print(summary("  of which wait for paint", [t["paint"] for t in fresh]))
+    print(summary("slider -> frame (cached)", [t["ms"] for t in cached]))
+    print(summary("  of which fetch", [t["fetch"] for t in cached]))
+    assert all(t["server"].startswith("render") for t in fresh)
+    assert all(t["server"].startswith("cache") for t in cached)
+
+
+if __name__ == "__main__":
+    main()
