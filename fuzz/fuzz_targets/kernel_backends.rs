@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
     let raw = byte(7) & 1 == 1;
     let pick = |i: usize, lo: f64, hi: f64| {
         let v = f64_at(data, i);
-        if raw { v } else { lo + (hi - lo) * ((v.to_bits() >> 11) as f64 / (1u64 << 53) as f64) }
+        if raw {
+            v
+        } else {
+            lo + (hi - lo) * ((v.to_bits() >> 11) as f64 / (1u64 << 53) as f64)
+        }
     };
     let params = StackParams {
         height: byte(0) % 24,
@@ -32,9 +36,14 @@ fuzz_target!(|data: &[u8]| {
         center_im: pick(1, -1.2, 1.2),
         scale0: pick(2, 1e-12, 4.0),
         zoom_per_level: pick(3, 1.0, 1.001),
-        max_iter: if raw { u32::from_le_bytes([data[32], data[33], data[34], 0]) } else { 1 + (byte(2) * 37 + byte(3)) as u32 % 2000 },
+        max_iter: if raw {
+            u32::from_le_bytes([data[32], data[33], data[34], 0])
+        } else {
+            1 + (byte(2) * 37 + byte(3)) as u32 % 2000
+        },
     };
-    let level = u64::from_le_bytes(data[32..40].try_into().unwrap()) % if raw { u64::MAX } else { 150_000 };
+    let level =
+        u64::from_le_bytes(data[32..40].try_into().unwrap()) % if raw { u64::MAX } else { 150_000 };
     let rows = AxisSlice::new(byte(4) % 4, byte(5) % 4, byte(6) % 24);
     let cols = AxisSlice::new(byte(5) % 3, 1 + byte(4) % 3, byte(3) % 24);
     let n = rows.count * cols.count;
@@ -46,7 +55,8 @@ fuzz_target!(|data: &[u8]| {
         }
         return;
     };
-    let valid = rows.check("rows", params.height).is_ok() && cols.check("cols", params.width).is_ok();
+    let valid =
+        rows.check("rows", params.height).is_ok() && cols.check("cols", params.width).is_ok();
     for backend in Backend::ALL {
         let mut got = vec![0u16; n];
         let result = render_block(&params, level, rows, cols, backend, &mut got);
@@ -61,6 +71,9 @@ fuzz_target!(|data: &[u8]| {
                 want[r * cols.count + c] = escape_scalar(x, y, params.max_iter);
             }
         }
-        assert_eq!(got, want, "{backend} {params:?} level {level} {rows:?} {cols:?}");
+        assert_eq!(
+            got, want,
+            "{backend} {params:?} level {level} {rows:?} {cols:?}"
+        );
     }
 });

@@ -62,7 +62,10 @@ fuzz_target!(|data: &[u8]| {
             SliceSpec::Slice { step: Some(0), .. } => None,
             _ => naive(spec, len),
         };
-        assert_eq!(got, want, "{spec} on an axis of length {len} (from {text:?})");
+        assert_eq!(
+            got, want,
+            "{spec} on an axis of length {len} (from {text:?})"
+        );
     }
     let printed = format!("[{}, {}, {}]", specs[0], specs[1], specs[2]);
     assert_eq!(parse_select(&printed).ok(), Some(specs), "{printed}");

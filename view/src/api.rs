@@ -23,9 +23,9 @@ use serde_json::json;
 use zoomstack_kernel::{Linspace, StackParams};
 use zoomstack_sinks::{Colormap, PngCompression, Scaling, counts16_png_bytes, preview_png_bytes};
 
-use crate::frames::{Frame, FrameCache, FrameError, Renderer};
+use crate::frames::{CacheStats, Frame, FrameCache, FrameError, Renderer};
 use crate::view::AxisJson;
-use crate::{Limits, View};
+use crate::{Limits, ServerOptions, View, ViewError};
 
 /// The page, compiled in.
 const INDEX_HTML: &str = include_str!("../assets/index.html");
@@ -70,14 +70,25 @@ impl Reply {
     }
 }
 
-/// Everything a request handler needs, shared by the HTTP worker threads.
-pub(crate) struct App {
-    pub view: View,
-    pub limits: Limits,
-    pub renderer: Renderer,
-    pub cache: FrameCache,
+/// The viewer without its socket: the view, the renderer, the cache and the request handler
+/// that the HTTP workers share. Usable on its own (tests, fuzzing, embedding in another server).
+///
+/// ```
+/// use zoomstack_engine::ZoomStack;
+/// use zoomstack_view::{ServerOptions, View, ViewApp};
+///
+/// let app = ViewApp::new(View::whole(ZoomStack::default()), &ServerOptions::default()).unwrap();
+/// let reply = app.handle("GET", "/api/level/119999/counts?stride=8", Some("localhost"));
+/// assert_eq!((reply.status, reply.body.len()), (200, 64 * 64 * 2));
+/// assert_eq!(app.handle("GET", "/../etc/passwd", Some("localhost")).status, 404);
+/// ```
+pub struct ViewApp {
+    view: View,
+    limits: Limits,
+    renderer: Renderer,
+    cache: FrameCache,
     /// Host names (without port) accepted in the `Host` header; `None` accepts any.
-    pub allowed_hosts: Option<Vec<String>>,
+    allowed_hosts: Option<Vec<String>>,
 }
 
 /// The parameters a frame request may carry.
@@ -94,8 +105,61 @@ enum Mode {
     PerFrame,
 }
 
-impl App {
-    /// Answer one request.
+impl ViewApp {
+    /// Check the view and limits and start the render threads. The `Host` check accepts the
+    /// loopback names when `options.host` is a loopback address, any name otherwise.
+    pub fn new(view: View, options: &ServerOptions) -> Result<ViewApp, ViewError> {
+        view.stack.validate()?;
+        let limits = options.limits;
+        limits.validate()?;
+        let max_stride = view.rows.count.max(view.cols.count);
+        if limits.default_stride > max_stride {
+            return Err(ViewError::Config(format!(
+                "default stride {}: expected at most {max_stride} (the view's larger side)",
+                limits.default_stride
+            )));
+        }
+        let threads = match options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("zoomstack-view-render-{i}"))
+            .build()
+            .map_err(|e| ViewError::ThreadPool {
+                threads,
+                message: e.to_string(),
+            })?;
+        let ip = options.host;
+        let allowed_hosts = ip.is_loopback().then(|| {
+            let mut hosts = vec!["localhost".to_string(), ip.to_string()];
+            if ip.is_ipv4() && ip.to_string() != "127.0.0.1" {
+                hosts.push("127.0.0.1".to_string());
+            }
+            hosts
+        });
+        Ok(ViewApp {
+            renderer: Renderer::new(view.stack.params, options.backend, pool),
+            cache: FrameCache::new(limits.cache_bytes, limits.max_active_renders),
+            view,
+            limits,
+            allowed_hosts,
+        })
+    }
+
+    /// The limits requests are checked against.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Render and cache counters.
+    pub fn stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    /// Answer one request: `method` and request `target` (path and query, as sent) and the
+    /// `Host` header. Never panics on any input.
     pub fn handle(&self, method: &str, target: &str, host: Option<&str>) -> Reply {
         if target.len() > self.limits.max_target_bytes {
             return Reply::error(

@@ -25,6 +25,7 @@ mod frames;
 mod server;
 mod view;
 
+pub use api::{Reply, ViewApp};
 pub use error::ViewError;
 pub use frames::CacheStats;
 pub use server::{ServerOptions, ViewServer};

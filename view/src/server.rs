@@ -8,8 +8,8 @@ use std::thread::JoinHandle;
 
 use zoomstack_kernel::Backend;
 
-use crate::api::{App, Reply};
-use crate::frames::{CacheStats, FrameCache, Renderer};
+use crate::api::{Reply, ViewApp};
+use crate::frames::CacheStats;
 use crate::{Limits, View, ViewError};
 
 /// Where and how to serve.
@@ -44,7 +44,7 @@ impl Default for ServerOptions {
 /// [`ViewServer::shutdown`] (or forever, with [`ViewServer::wait`]).
 pub struct ViewServer {
     server: Arc<tiny_http::Server>,
-    app: Arc<App>,
+    app: Arc<ViewApp>,
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
@@ -53,20 +53,7 @@ pub struct ViewServer {
 impl ViewServer {
     /// Check the view and limits, open the socket and start the workers.
     pub fn start(view: View, options: ServerOptions) -> Result<ViewServer, ViewError> {
-        view.stack.validate()?;
-        options.limits.validate()?;
-        let threads = match options.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("zoomstack-view-render-{i}"))
-            .build()
-            .map_err(|e| ViewError::ThreadPool {
-                threads,
-                message: e.to_string(),
-            })?;
+        let app = Arc::new(ViewApp::new(view, &options)?);
         let requested = SocketAddr::new(options.host, options.port);
         let bind_error = |message: String| ViewError::Bind {
             addr: requested.to_string(),
@@ -78,26 +65,8 @@ impl ViewServer {
         let addr = server
             .server_addr()
             .to_ip()
-            .ok_or_else(|| ViewError::Bind {
-                addr: requested.to_string(),
-                message: "not an IP socket".to_string(),
-            })?;
-        let allowed_hosts = addr.ip().is_loopback().then(|| {
-            let mut hosts = vec!["localhost".to_string(), addr.ip().to_string()];
-            if addr.is_ipv4() {
-                hosts.push("127.0.0.1".to_string());
-            }
-            hosts.dedup();
-            hosts
-        });
-        let limits = options.limits;
-        let app = Arc::new(App {
-            renderer: Renderer::new(view.stack.params, options.backend, pool),
-            cache: FrameCache::new(limits.cache_bytes, limits.max_active_renders),
-            view,
-            limits,
-            allowed_hosts,
-        });
+            .ok_or_else(|| bind_error("not an IP socket".to_string()))?;
+        let limits = *app.limits();
         let server = Arc::new(server);
         let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..limits.http_workers)
@@ -130,7 +99,7 @@ impl ViewServer {
 
     /// Render and cache counters.
     pub fn stats(&self) -> CacheStats {
-        self.app.cache.stats()
+        self.app.stats()
     }
 
     /// Serve until the process ends.
@@ -166,7 +135,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
-fn serve(server: &tiny_http::Server, app: &App, stop: &AtomicBool) {
+fn serve(server: &tiny_http::Server, app: &ViewApp, stop: &AtomicBool) {
     loop {
         let request = match server.recv() {
             Ok(r) => r,
