@@ -158,8 +158,11 @@ fn serve(server: &tiny_http::Server, app: &ViewApp, stop: &AtomicBool) {
         }))
         .unwrap_or_else(|_| Reply::error(500, "internal error (a bug: please report it)"));
         tracing::debug!("{method} {} -> {}", request.url(), reply.status);
-        let mut response =
-            tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+        // Every body is complete before it is sent: give its length (tiny_http would otherwise
+        // switch to chunked encoding above 32 KiB).
+        let mut response = tiny_http::Response::from_data(reply.body)
+            .with_status_code(reply.status)
+            .with_chunked_threshold(usize::MAX);
         let headers = std::iter::once(("Content-Type", reply.content_type.to_string()))
             .chain(std::iter::once((
                 "X-Content-Type-Options",

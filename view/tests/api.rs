@@ -174,6 +174,10 @@ fn counts_grid_and_pngs_are_exact() {
         );
         assert_eq!(got.status, 200);
         assert_eq!(got.header("content-type"), "application/octet-stream");
+        assert_eq!(
+            got.header("content-length"),
+            (rows.count * cols.count * 2).to_string()
+        );
         assert_eq!(got.header("x-zoomstack-height"), rows.count.to_string());
         assert_eq!(got.header("x-zoomstack-width"), cols.count.to_string());
         assert_eq!(
