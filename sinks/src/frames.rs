@@ -267,13 +267,34 @@ fn encode_preview_png<W: std::io::Write>(
     } else {
         png::ColorType::Rgb
     };
+    encode_png(
+        out,
+        path,
+        (w, h),
+        color,
+        png::BitDepth::Eight,
+        compression,
+        &pixels,
+    )
+}
+
+/// One PNG image of `size` (width, height) with already laid-out samples.
+fn encode_png<W: std::io::Write>(
+    out: W,
+    path: &Path,
+    (w, h): (u32, u32),
+    color: png::ColorType,
+    depth: png::BitDepth,
+    compression: png::Compression,
+    samples: &[u8],
+) -> Result<(), SinkError> {
     let mut enc = png::Encoder::new(out, w, h);
     enc.set_color(color);
-    enc.set_depth(png::BitDepth::Eight);
+    enc.set_depth(depth);
     enc.set_compression(compression);
     let mut writer = enc.write_header().map_err(|e| SinkError::png(path, e))?;
     writer
-        .write_image_data(&pixels)
+        .write_image_data(samples)
         .map_err(|e| SinkError::png(path, e))?;
     writer.finish().map_err(|e| SinkError::png(path, e))
 }
@@ -313,15 +334,15 @@ fn encode_counts16_png<W: std::io::Write>(
             bytes.extend_from_slice(&v.to_be_bytes());
         }
     }
-    let mut enc = png::Encoder::new(out, w32, h32);
-    enc.set_color(png::ColorType::Grayscale);
-    enc.set_depth(png::BitDepth::Sixteen);
-    enc.set_compression(compression);
-    let mut writer = enc.write_header().map_err(|e| SinkError::png(path, e))?;
-    writer
-        .write_image_data(&bytes)
-        .map_err(|e| SinkError::png(path, e))?;
-    writer.finish().map_err(|e| SinkError::png(path, e))
+    encode_png(
+        out,
+        path,
+        (w32, h32),
+        png::ColorType::Grayscale,
+        png::BitDepth::Sixteen,
+        compression,
+        &bytes,
+    )
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@
 //! its chunk's entry) relies on a file system that journals metadata in order (ext4, xfs, btrfs).
 
 mod attrs;
+
+pub use attrs::stack_json;
 mod ome;
 mod store;
 

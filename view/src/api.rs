@@ -21,7 +21,9 @@ use std::time::Instant;
 
 use serde_json::json;
 use zoomstack_kernel::{Linspace, StackParams};
-use zoomstack_sinks::{Colormap, PngCompression, Scaling, counts16_png_bytes, preview_png_bytes};
+use zoomstack_sinks::{
+    Colormap, PngCompression, Scaling, counts16_png_bytes, preview_png_bytes, stack_json,
+};
 
 use crate::frames::{CacheStats, Frame, FrameCache, FrameError, Renderer};
 use crate::view::AxisJson;
@@ -240,15 +242,7 @@ impl ViewApp {
             "version": env!("CARGO_PKG_VERSION"),
             "kernel": self.renderer.backend().describe(),
             "render_threads": self.renderer.threads(),
-            "stack": {
-                "levels": v.stack.levels,
-                "height": p.height,
-                "width": p.width,
-                "center": [p.center_re, p.center_im],
-                "scale0": p.scale0,
-                "zoom_per_level": p.zoom_per_level,
-                "max_iter": p.max_iter,
-            },
+            "stack": stack_json(v.stack.levels, &p),
             "view": {
                 "select": v.select,
                 "levels": AxisJson::from(v.levels),

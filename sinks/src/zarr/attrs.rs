@@ -19,8 +19,9 @@ pub(crate) const SCALE_RULE: &str = "scale(level) = scale0 / zoom_per_level ** l
     cols = linspace(center_re - scale*aspect/2, center_re + scale*aspect/2, width) with aspect = width/height; \
     count = first k in 0..max_iter with |z_(k+1)| > 2 for z_0 = 0, z_(k+1) = z_k^2 + c, else max_iter";
 
-/// The `stack` object.
-pub(crate) fn stack_json(levels: u64, p: &StackParams) -> Value {
+/// The `stack` object of the `zoomstack` attribute: every parameter that defines the stack's
+/// values (also what `zoomstack view` reports at `/api/info`).
+pub fn stack_json(levels: u64, p: &StackParams) -> Value {
     json!({
         "levels": levels,
         "height": p.height,
