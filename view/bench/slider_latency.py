@@ -64,6 +64,19 @@ def main():
 
             fresh = [move("ArrowLeft", args.start - i) for i in range(1, args.moves + 1)]
             cached = [move("ArrowRight", args.start - args.moves + i) for i in range(1, args.moves + 1)]
+
+            # Playback at 60 fps asked over levels never rendered before (the page prefetches
+            # the next frame while it shows the current one).
+            lo, hi = args.start - 2 * args.moves - 120, args.start - 2 * args.moves
+            page.fill("#play-from", str(lo))
+            page.fill("#play-to", str(hi))
+            page.fill("#play-step", "1")
+            page.fill("#play-fps", "60")
+            n0 = page.evaluate("window.zoomstackView.timings.length")
+            page.click("#play")
+            page.wait_for_function(f"document.body.dataset.shownLevel === '{hi}'", timeout=60000)
+            played = page.evaluate(f"window.zoomstackView.timings.slice({n0})")
+            played = [t for t in played if lo <= t["level"] <= hi]
             browser.close()
     finally:
         proc.terminate()
@@ -81,6 +94,9 @@ def main():
     print(summary("  of which wait for paint", [t["paint"] for t in fresh]))
     print(summary("slider -> frame (cached)", [t["ms"] for t in cached]))
     print(summary("  of which fetch", [t["fetch"] for t in cached]))
+    span = (played[-1]["at"] - played[0]["at"]) / 1000
+    print(f"{'play at 60 fps asked':<28} {len(played)} new levels in {span:.2f} s: "
+          f"{(len(played) - 1) / span:.1f} frames/s")
     assert all(t["server"].startswith("render") for t in fresh)
     assert all(t["server"].startswith("cache") for t in cached)
 

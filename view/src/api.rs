@@ -437,6 +437,8 @@ impl ViewApp {
         };
         Reply::json(json!({
             "level": level,
+            // The level's height in the complex plane (the notebook's `scale`).
+            "scale": p.scale(level),
             "stride": stride,
             "rows": AxisJson::from(rows),
             "cols": AxisJson::from(cols),

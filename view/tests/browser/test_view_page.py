@@ -191,6 +191,14 @@ def test_play_and_keyboard(server, page):
     wait_shown(page, 119989)
     page.keyboard.press("Home")
     wait_shown(page, 0)
+    # The wheel over the image zooms: down one level deeper, up one back.
+    hover_pixel(page, 256, 256)
+    page.mouse.wheel(0, 100)
+    wait_shown(page, 1)
+    expect(page.locator("#ro-scale")).to_contain_text("zoom ×1.00025")
+    page.mouse.wheel(0, -100)
+    wait_shown(page, 0)
+    expect(page.locator("#ro-scale")).to_have_text("3.00000 (zoom ×1.00000)")
     page.screenshot(path=str(ARTIFACTS / "view-level-0.png"))
 
 
