@@ -15,7 +15,7 @@ cargo test --workspace --locked
 
 # wide picks its instruction set at compile time: the kernel must be exact in every build.
 step "Kernel tests in a portable build (x86-64 baseline: SSE2, no FMA -> emulated fused ops)"
-RUSTFLAGS="-C target-cpu=x86-64" CARGO_TARGET_DIR=target/portable-x86-64 \
+ZOOMSTACK_PORTABLE=1 RUSTFLAGS="-C target-cpu=x86-64" CARGO_TARGET_DIR=target/portable-x86-64 \
   cargo test -p zoomstack-kernel --locked
 step "Kernel tests in an AVX2+FMA build (x86-64-v3: f64x8 as two 256-bit halves)"
 RUSTFLAGS="-C target-cpu=x86-64-v3" CARGO_TARGET_DIR=target/portable-x86-64-v3 \
@@ -33,6 +33,9 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 targets=$(cd fuzz && cargo fuzz list)
+# cargo-fuzz sets RUSTFLAGS, which replaces .cargo/config.toml's target-cpu: pass it again so the
+# fuzzed kernel is the native (FMA) build users run; the portable builds are covered above.
+export RUSTFLAGS="-C target-cpu=native"
 for t in $targets; do
   (cd fuzz && cargo fuzz run -s none "$t" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096)
 done
