@@ -314,9 +314,10 @@ struct ViewArgs {
     /// Memory for recently rendered levels, in MiB.
     #[arg(long, default_value_t = 128, value_name = "MIB")]
     cache_mib: usize,
-    /// Show every STRIDE-th row and column unless the page asks otherwise.
-    #[arg(long, default_value_t = 1)]
-    stride: usize,
+    /// Show every STRIDE-th row and column unless the page asks otherwise (default: 1, or the
+    /// smallest stride giving frames of at most 1024 x 1024 pixels for larger levels).
+    #[arg(long)]
+    stride: Option<usize>,
     #[command(flatten)]
     overrides: Overrides,
 }
@@ -449,9 +450,12 @@ fn view(g: &Global, args: &ViewArgs) -> Result<()> {
         .or_else(|| spec.sinks.first().map(|s| s.select.clone()))
         .unwrap_or_else(|| "[:, :, :]".to_string());
     let view = zoomstack_view::View::from_select(spec.stack, &select).map_err(user)?;
+    let stride = args.stride.unwrap_or_else(|| {
+        view.stride_for(args.max_pixels.min(zoomstack_view::DEFAULT_FRAME_PIXELS))
+    });
     let limits = zoomstack_view::Limits {
         max_frame_pixels: args.max_pixels,
-        default_stride: args.stride,
+        default_stride: stride,
         cache_bytes: args.cache_mib.saturating_mul(1 << 20),
         ..zoomstack_view::Limits::default()
     };

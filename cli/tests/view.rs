@@ -112,6 +112,36 @@ fn a_spec_file_shows_its_first_sinks_selection_with_overrides() {
 }
 
 #[test]
+fn large_levels_get_a_stride_that_keeps_frames_near_a_megapixel() {
+    let v = start(&[
+        "--set",
+        "stack.height=4096",
+        "--set",
+        "stack.width=3000",
+        "--quiet",
+    ]);
+    let info = json(&get(&v, "/api/info").1);
+    // ceil(4096 / 4) x ceil(3000 / 4) = 1024 x 750 <= 1048576 < 1366 x 1000.
+    assert_eq!(info["view"]["stride"], 4);
+    let (status, body) = get(&v, "/api/level/5/counts");
+    assert_eq!((status, body.len()), (200, 1024 * 750 * 2));
+    let v = start(&[
+        "--set",
+        "stack.height=4096",
+        "--set",
+        "stack.width=4096",
+        "--stride",
+        "1",
+    ]);
+    let (status, body) = get(&v, "/api/level/5/counts");
+    assert_eq!(
+        status, 413,
+        "4096 x 4096 is over the 2048 x 2048 default limit"
+    );
+    assert!(String::from_utf8_lossy(&body).contains("use stride >= 2"));
+}
+
+#[test]
 fn bad_options_exit_2_with_the_value_named() {
     let dir = tempfile::tempdir().unwrap();
     for (args, needle) in [

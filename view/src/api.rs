@@ -296,12 +296,7 @@ impl ViewApp {
         let (rows, cols) = self.view.strided(q.stride);
         let pixels = rows.count as u64 * cols.count as u64;
         if pixels > self.limits.max_frame_pixels {
-            let min_stride = (q.stride..=self.max_stride())
-                .find(|&s| {
-                    let (r, c) = self.view.strided(s);
-                    r.count as u64 * c.count as u64 <= self.limits.max_frame_pixels
-                })
-                .unwrap_or(self.max_stride());
+            let min_stride = self.view.stride_for(self.limits.max_frame_pixels);
             return Reply::error(
                 413,
                 format!(

@@ -31,6 +31,10 @@ pub use frames::CacheStats;
 pub use server::{ServerOptions, ViewServer};
 pub use view::{NOTEBOOK_PICKER_LEVEL, View};
 
+/// Frame size `zoomstack view` aims for when no stride is given: about 1024 x 1024 pixels, more
+/// than a screen shows and fast to render.
+pub const DEFAULT_FRAME_PIXELS: u64 = 1 << 20;
+
 /// The limits that bound the work and memory one request (and all of them together) can cost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {

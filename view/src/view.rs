@@ -99,6 +99,19 @@ impl View {
         }
     }
 
+    /// The smallest stride whose frames have at most `max_pixels` pixels (at most the view's
+    /// larger side, where a frame is one row or column).
+    pub fn stride_for(&self, max_pixels: u64) -> usize {
+        let pixels = |s: usize| {
+            let (r, c) = self.strided(s);
+            r.count as u64 * c.count as u64
+        };
+        let largest = self.rows.count.max(self.cols.count).max(1);
+        (1..=largest)
+            .find(|&s| pixels(s) <= max_pixels)
+            .unwrap_or(largest)
+    }
+
     /// The rows and columns shown when every `stride`-th of the view's rows and columns is taken.
     pub fn strided(&self, stride: usize) -> (AxisSlice, AxisSlice) {
         (substride(self.rows, stride), substride(self.cols, stride))
@@ -167,6 +180,10 @@ mod tests {
         assert_eq!(v.position_of(999_999), 39);
         let (r, c) = v.strided(3);
         assert_eq!((r.step, r.count, c.count), (6, 86, 86));
+        assert_eq!(v.stride_for(1 << 20), 1);
+        assert_eq!(v.stride_for(256 * 256 - 1), 2);
+        assert_eq!(v.stride_for(1), 256);
+        assert_eq!(v.stride_for(0), 256);
     }
 
     #[test]

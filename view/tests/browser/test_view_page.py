@@ -88,8 +88,8 @@ def canvas_rgb(page):
     return rgba[..., :3]
 
 
-def server_png(url, level, colormap, mode):
-    png = fetch(f"{url}api/level/{level}/image.png?colormap={colormap}&mode={mode}")
+def server_png(url, level, colormap, mode, stride=1):
+    png = fetch(f"{url}api/level/{level}/image.png?colormap={colormap}&mode={mode}&stride={stride}")
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
 
@@ -159,6 +159,15 @@ def test_scrub_hover_and_share(server, page):
     counts16 = np.asarray(Image.open(dl.value.path()))
     assert dl.value.suggested_filename == "level-119999-counts16.png"
     assert (counts16.astype(np.uint16) == reference).all()
+
+    # Resolution: every 4th row and column, in the URL; the canvas is 128 x 128.
+    page.select_option("#stride", "4")
+    page.wait_for_function("document.getElementById('frame').width === 128")
+    assert "stride=4" in page.url
+    assert (canvas_rgb(page) == server_png(server, 119999, "viridis", "per-frame", stride=4)).all()
+    page.select_option("#stride", "1")
+    page.wait_for_function("document.getElementById('frame').width === 512")
+    assert "stride" not in page.url
 
     # The URL is shareable: a fresh page opens the same view.
     shared = page.url
