@@ -53,11 +53,13 @@ def main():
             slider.focus()
 
             def move(key, expect_level):
-                before = page.evaluate("window.zoomstackView.timings.length")
+                # Wait for the page's own `zoomstack:shown` event rather than polling it
+                # (Playwright's default polling runs on every animation frame and competes
+                # with the page and the server for the 2 cores).
+                page.evaluate("""() => { window.__shown = new Promise((resolve) =>
+                    document.addEventListener('zoomstack:shown', (e) => resolve(e.detail), { once: true })); }""")
                 page.keyboard.press(key)
-                page.wait_for_function(f"document.body.dataset.shownLevel === '{expect_level}'")
-                page.wait_for_function(f"window.zoomstackView.timings.length > {before}")
-                t = page.evaluate("window.zoomstackView.timings.at(-1)")
+                t = page.evaluate("() => window.__shown")
                 assert t["level"] == expect_level, t
                 time.sleep(0.05)  # a person's pace: one move at a time
                 return t
