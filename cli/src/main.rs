@@ -157,7 +157,7 @@ enum Command {
     /// (or --select). Listens on loopback only unless --host says otherwise; every request is
     /// checked against the limits below.
     #[command(
-        after_help = "Examples:\n  zoomstack view\n  zoomstack view examples/preview.toml --port 8080\n  zoomstack view --select '[100000:120000:10]'\n  zoomstack view --set stack.max_iter=1000 --set stack.height=1024 --set stack.width=1024"
+        after_help = "Examples:\n  zoomstack view\n  zoomstack view examples/preview.toml --port 8080 --open\n  zoomstack view --select '[100000:120000:10]'\n  zoomstack view --set stack.max_iter=1000 --set stack.height=1024 --set stack.width=1024"
     )]
     View(Box<ViewArgs>),
     /// Kernel throughput per backend (pixel-iterations per second) against the scalar
@@ -318,6 +318,9 @@ struct ViewArgs {
     /// smallest stride giving frames of at most 1024 x 1024 pixels for larger levels).
     #[arg(long)]
     stride: Option<usize>,
+    /// Open the page in the default browser (xdg-open / open / start).
+    #[arg(long)]
+    open: bool,
     #[command(flatten)]
     overrides: Overrides,
 }
@@ -479,9 +482,32 @@ fn view(g: &Global, args: &ViewArgs) -> Result<()> {
              open the URL above in a browser. Ctrl-C stops."
         );
     }
+    if args.open {
+        open_in_browser(&server.url());
+    }
     let _ = ctrlc::set_handler(|| std::process::exit(0));
     server.wait();
     Ok(())
+}
+
+/// Best effort: a missing opener is reported, not fatal (the URL is printed anyway).
+fn open_in_browser(url: &str) {
+    let (program, args): (&str, Vec<&str>) = if cfg!(target_os = "macos") {
+        ("open", vec![url])
+    } else if cfg!(windows) {
+        ("cmd", vec!["/C", "start", "", url])
+    } else {
+        ("xdg-open", vec![url])
+    };
+    let spawned = std::process::Command::new(program)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = spawned {
+        eprintln!("zoomstack view: cannot open a browser with {program}: {e}; open the URL above");
+    }
 }
 
 fn read_source(path: &Path, overrides: &Overrides) -> Result<Source> {

@@ -171,6 +171,35 @@ fn bad_options_exit_2_with_the_value_named() {
 }
 
 #[test]
+fn open_without_a_browser_says_so_and_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = zoomstack(dir.path())
+        .args(["view", "--port", "0", "--open"])
+        .env("PATH", dir.path()) // no xdg-open / open to be found
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = String::new();
+    while !lines.contains("cannot open a browser") {
+        if stderr.read_line(&mut lines).unwrap() == 0 {
+            break;
+        }
+    }
+    let v = Viewer {
+        child,
+        url: url.trim().to_string(),
+    };
+    assert!(lines.contains("cannot open a browser"), "{lines}");
+    assert_eq!(get(&v, "/api/info").0, 200);
+}
+
+#[test]
 fn a_port_in_use_exits_1() {
     let v = start(&["--quiet"]);
     let port = v.url.rsplit(':').next().unwrap().trim_end_matches('/');

@@ -220,3 +220,17 @@ def test_bad_url_parameters_are_reported(server, page):
     for part in ['level "999999999"', 'unknown colormap "jet"', 'unknown mode "log"']:
         assert part in text, text
     expect(page.locator("#colormap")).to_have_value("rainbow")
+
+
+def test_a_stopped_server_is_reported(browser):
+    proc = subprocess.Popen([BIN, "view", "--port", "0", "--quiet"], stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip()
+    page = browser.new_page()
+    page.goto(url)
+    wait_shown(page, 3000)
+    proc.terminate()
+    proc.wait(timeout=10)
+    page.keyboard.press("End")
+    expect(page.locator("#status")).to_contain_text("cannot reach the zoomstack view server")
+    expect(page.locator("#status")).to_have_class("error")
+    page.close()
