@@ -1,0 +1,98 @@
+"""The Zarr store contract between the ``zoomstack`` CLI (Rust, zarrs) and this package
+(zarr-python): each tool resumes a store the other one started, rewriting only the units
+without a completion marker, and refuses one written with other parameters.
+
+The CLI is the release binary (``cargo build --release -p zoomstack-cli``, built here once).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+import zoomstack
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = REPO / "target" / "release" / "zoomstack"
+
+# 16 levels of 32 x 48 from the notebook's stack, written in shards of 4 levels.
+LEVELS, HEIGHT, WIDTH = 16, 32, 48
+CLI_ARGS = [
+    "render", "--levels", f"0:{LEVELS}", "--chunks", f"1,{HEIGHT},{WIDTH}",
+    "--shards", f"4,{HEIGHT},{WIDTH}", "--set", f"stack.height={HEIGHT}",
+    "--set", f"stack.width={WIDTH}", "--quiet",
+]
+
+
+@pytest.fixture(scope="module")
+def cli():
+    subprocess.run(["cargo", "build", "--locked", "-q", "--release", "-p", "zoomstack-cli"], cwd=REPO, check=True)
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([str(CLI), *args], capture_output=True, text=True, check=check)
+
+    return run
+
+
+def python_array():
+    return zoomstack.stack(height=HEIGHT, width=WIDTH, chunks=(1, HEIGHT, WIDTH))[0:LEVELS]
+
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    return zoomstack.render_block((0, LEVELS, 1), None, None, zoomstack.StackParams(height=HEIGHT, width=WIDTH))
+
+
+def lose_unit(store: Path, unit: int, fill: int) -> None:
+    """An interrupted write: unit `unit` lost its marker and holds garbage."""
+    w = zarr.open_array(store, mode="r+")
+    w[4 * unit : 4 * unit + 4] = fill
+    os.remove(store / "zoomstack.done" / f"{unit}.0.0")
+
+
+def test_python_resumes_a_store_the_cli_started(tmp_path, cli, reference) -> None:
+    store = tmp_path / "cli.zarr"
+    cli(*CLI_ARGS, "--zarr", str(store))
+    lose_unit(store, 1, fill=7)
+    w = zarr.open_array(store, mode="r+")
+    w[8:12] = 9  # unit 2 keeps its marker: a resume must not touch it
+    assert zoomstack.store_info(store)["missing_units"] == 1
+    z = zoomstack.to_zarr(python_array(), store, shards=(4, HEIGHT, WIDTH), scheduler="threads")
+    np.testing.assert_array_equal(z[4:8], reference[4:8])
+    assert (z[8:12] == 9).all(), "Python rewrote a unit the CLI had finished"
+    np.testing.assert_array_equal(z[:8], reference[:8])
+    np.testing.assert_array_equal(z[12:], reference[12:])
+    assert z.attrs["zoomstack"]["complete"] is True
+
+
+def test_cli_resumes_a_store_python_started(tmp_path, cli, reference) -> None:
+    store = tmp_path / "py.zarr"
+    zoomstack.to_zarr(python_array(), store, shards=(4, HEIGHT, WIDTH), scheduler="threads")
+    lose_unit(store, 3, fill=5)
+    w = zarr.open_array(store, mode="r+")
+    w[0:4] = 1  # unit 0 keeps its marker
+    cli(*CLI_ARGS, "--zarr", str(store))
+    z = zarr.open_array(store, mode="r")
+    np.testing.assert_array_equal(z[12:16], reference[12:16])
+    assert (z[0:4] == 1).all(), "the CLI rewrote a unit Python had finished"
+    np.testing.assert_array_equal(z[4:12], reference[4:12])
+    meta = json.loads((store / "zarr.json").read_text())
+    assert meta["attributes"]["zoomstack"]["complete"] is True
+    assert sorted(os.listdir(store / "zoomstack.done")) == ["0.0.0", "1.0.0", "2.0.0", "3.0.0"]
+
+
+def test_cli_refuses_a_python_store_of_other_parameters(tmp_path, cli) -> None:
+    store = tmp_path / "other.zarr"
+    zoomstack.to_zarr(
+        zoomstack.stack(height=HEIGHT, width=WIDTH, max_iter=300, chunks=(1, HEIGHT, WIDTH))[0:LEVELS],
+        store, shards=(4, HEIGHT, WIDTH), scheduler="threads",
+    )
+    out = cli(*CLI_ARGS, "--zarr", str(store), check=False)
+    assert out.returncode == 2, out
+    assert "max_iter" in out.stderr, out.stderr
