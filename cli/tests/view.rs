@@ -23,14 +23,20 @@ impl Drop for Viewer {
 }
 
 fn start(args: &[&str]) -> Viewer {
+    launch(args, |_| {})
+}
+
+/// Starts `zoomstack view --port 0 ARGS` (stderr discarded unless `configure` sets it) and
+/// reads the URL it prints.
+fn launch(args: &[&str], configure: impl FnOnce(&mut std::process::Command)) -> Viewer {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = zoomstack(dir.path())
-        .args(["view", "--port", "0"])
+    let mut cmd = zoomstack(dir.path());
+    cmd.args(["view", "--port", "0"])
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    configure(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
     let mut url = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut url)
@@ -172,29 +178,18 @@ fn bad_options_exit_2_with_the_value_named() {
 
 #[test]
 fn open_without_a_browser_says_so_and_keeps_serving() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = zoomstack(dir.path())
-        .args(["view", "--port", "0", "--open"])
-        .env("PATH", dir.path()) // no xdg-open / open to be found
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut url)
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let empty = tempfile::tempdir().unwrap();
+    let mut v = launch(&["--open"], |cmd| {
+        // No xdg-open / open to be found.
+        cmd.env("PATH", empty.path()).stderr(Stdio::piped());
+    });
+    let mut stderr = BufReader::new(v.child.stderr.take().unwrap());
     let mut lines = String::new();
     while !lines.contains("cannot open a browser") {
         if stderr.read_line(&mut lines).unwrap() == 0 {
             break;
         }
     }
-    let v = Viewer {
-        child,
-        url: url.trim().to_string(),
-    };
     assert!(lines.contains("cannot open a browser"), "{lines}");
     assert_eq!(get(&v, "/api/info").0, 200);
 }
