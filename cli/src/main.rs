@@ -471,7 +471,9 @@ fn view(g: &Global, args: &ViewArgs) -> Result<()> {
     };
     let (levels, rows, cols) = (view.levels.count, view.rows.count, view.cols.count);
     let server = zoomstack_view::ViewServer::start(view, options).map_err(|e| match e {
-        zoomstack_view::ViewError::Bind { .. } => Failure::Other(e.into()),
+        zoomstack_view::ViewError::Bind { .. } => Failure::Other(anyhow!(
+            "{e} (pick another port with --port, or --port 0 for any free one)"
+        )),
         e => user(e),
     })?;
     // The URL goes to stdout (scripts read it); the rest to stderr.
