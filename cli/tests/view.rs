@@ -201,7 +201,10 @@ fn a_port_in_use_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let o = run(dir.path(), &["view", "--port", port]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains(&format!("cannot listen on 127.0.0.1:{port}"))
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
     );
+    assert!(err.contains("--port 0 for any free one"), "{err}");
 }
