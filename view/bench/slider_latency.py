@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Benchmark: time from a slider move to the new 512 x 512 frame on screen, in real Chromium.
 
-Starts `zoomstack view` (release build), opens the page in Debian's headless Chromium and moves
-the slider N times with the keyboard (ArrowLeft on the focused slider: one level down each time,
-so every frame is a level the server has not rendered yet), then N times over levels it has
-(served from the cache). The page records, per frame, the time from the slider's `input` event
-to the first animation frame after the canvas was drawn (`window.zoomstackView.timings`).
+Starts `zoomstack view` (release build), opens the page in Debian's headless Chromium and
+measures, per frame, the time from the slider's `input` event to the first animation frame after
+the canvas was drawn (the page's `zoomstack:shown` event):
+
+- jumps: the slider set to N random deep levels never rendered (as a click or drag does);
+- steps: N keyboard steps one level down over levels never rendered (the page fetches the next
+  level in the direction of travel ahead, so most are already on their way);
+- steps back up over the same levels (all in the server's cache);
+- playback at 60 fps asked over 121 levels never rendered.
 
     bash view/tests/run_browser_tests.sh -k nothing   # once: installs chromium + playwright
-    .venv/bin/python view/bench/slider_latency.py [--moves 60] [--start 119999]
+    .venv/bin/python view/bench/slider_latency.py [--moves 40] [--start 119999]
 
 This is a benchmark, not a test: it prints medians and never fails on a number.
 """
@@ -16,6 +20,7 @@ This is a benchmark, not a test: it prints medians and never fails on a number.
 import argparse
 import os
 import platform
+import random
 import statistics
 import subprocess
 import time
@@ -64,7 +69,26 @@ def main():
                 time.sleep(0.05)  # a person's pace: one move at a time
                 return t
 
-            fresh = [move("ArrowLeft", args.start - i) for i in range(1, args.moves + 1)]
+            # Jumps to deep levels never rendered (nothing can be fetched ahead): the slider
+            # set to a random position, as a click or drag does.
+            rng = random.Random(args.start)
+            targets = rng.sample(range(args.start - 20000, args.start - 2 * args.moves - 200), args.moves)
+            fresh = []
+            for level in targets:
+                page.evaluate("""() => { window.__shown = new Promise((resolve) =>
+                    document.addEventListener('zoomstack:shown', (e) => resolve(e.detail), { once: true })); }""")
+                slider.fill(str(level))
+                t = page.evaluate("() => window.__shown")
+                assert t["level"] == level, t
+                time.sleep(0.05)
+                fresh.append(t)
+            # Then one level at a time from the start level down, over levels never rendered
+            # (the page fetches the next level in the direction of travel ahead), and back
+            # up over the same levels (all in the server's cache).
+            slider.fill(str(args.start))
+            page.wait_for_function(f"document.body.dataset.shownLevel === '{args.start}'")
+            slider.focus()
+            steps = [move("ArrowLeft", args.start - i) for i in range(1, args.moves + 1)]
             cached = [move("ArrowRight", args.start - args.moves + i) for i in range(1, args.moves + 1)]
 
             # Playback at 60 fps asked over levels never rendered before (the page prefetches
@@ -89,18 +113,20 @@ def main():
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"levels {args.start - args.moves}..{args.start}, 512 x 512, max_iter 256")
-    print(summary("slider -> frame (render)", [t["ms"] for t in fresh]))
+    print(summary("jump -> frame (render)", [t["ms"] for t in fresh]))
     print(summary("  of which server render", [server_ms(t) for t in fresh]))
     print(summary("  of which fetch", [t["fetch"] for t in fresh]))
     print(summary("  of which colour + draw", [t["draw"] for t in fresh]))
     print(summary("  of which wait for paint", [t["paint"] for t in fresh]))
-    print(summary("slider -> frame (cached)", [t["ms"] for t in cached]))
+    print(summary("step -> frame (fetched ahead)", [t["ms"] for t in steps]))
+    print(summary("step back -> frame (cached)", [t["ms"] for t in cached]))
     print(summary("  of which fetch", [t["fetch"] for t in cached]))
     span = (played[-1]["at"] - played[0]["at"]) / 1000
     print(f"{'play at 60 fps asked':<28} {len(played)} new levels in {span:.2f} s: "
           f"{(len(played) - 1) / span:.1f} frames/s")
     assert all(t["server"].startswith("render") for t in fresh)
     assert all(t["server"].startswith("cache") for t in cached)
+    assert len(fresh) == len(steps) == len(cached) == args.moves
 
 
 if __name__ == "__main__":
