@@ -399,8 +399,7 @@ pub fn parse(source: &Source) -> Result<Spec, SpecError> {
         let t = DeTable::parse(text)?;
         merge(root.get_mut(), t.into_inner(), range)?;
     }
-    let key_spans = sink_key_spans(root.get_ref());
-    let tables = sink_tables(root.get_ref());
+    let (key_spans, tables) = sink_keys(root.get_ref());
     let raw = RawSpec::deserialize(toml::de::Deserializer::from(root))
         .map_err(|e| explain_unknown_field(SpecError::from(e), &tables, &key_spans))?;
     let stack = stack_from_raw(raw.stack)?;
@@ -488,60 +487,32 @@ fn merge_value<'a>(
     }
 }
 
-/// For each `[[sink]]` table, the spans of its keys (to point errors at the key).
-fn sink_key_spans(root: &DeTable<'_>) -> Vec<HashMap<String, Range<usize>>> {
-    let Some((_, sinks)) = root.iter().find(|(k, _)| k.get_ref() == "sink") else {
-        return Vec::new();
-    };
-    let DeValue::Array(items) = sinks.get_ref() else {
-        return Vec::new();
+/// For each `[[sink]]` table: the spans of its keys (to point errors at the key) and its `kind`
+/// (if a string).
+type SinkKeys = (Vec<HashMap<String, Range<usize>>>, Vec<Option<String>>);
+
+fn sink_keys(root: &DeTable<'_>) -> SinkKeys {
+    let items = match root.iter().find(|(k, _)| k.get_ref() == "sink") {
+        Some((_, sinks)) => match sinks.get_ref() {
+            DeValue::Array(items) => &items[..],
+            _ => &[],
+        },
+        None => &[],
     };
     items
         .iter()
         .map(|item| match item.get_ref() {
-            DeValue::Table(t) => t
-                .iter()
-                .map(|(k, _)| (k.get_ref().to_string(), k.span()))
-                .collect(),
-            _ => HashMap::new(),
+            DeValue::Table(t) => (
+                t.iter()
+                    .map(|(k, _)| (k.get_ref().to_string(), k.span()))
+                    .collect(),
+                t.iter()
+                    .find(|(k, _)| k.get_ref() == "kind")
+                    .and_then(|(_, v)| v.get_ref().as_str().map(str::to_string)),
+            ),
+            _ => (HashMap::new(), None),
         })
-        .collect()
-}
-
-/// The `kind` (if a string) of each `[[sink]]` table.
-fn sink_tables(root: &DeTable<'_>) -> Vec<Option<String>> {
-    let Some((_, sinks)) = root.iter().find(|(k, _)| k.get_ref() == "sink") else {
-        return Vec::new();
-    };
-    let DeValue::Array(items) = sinks.get_ref() else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .map(|item| match item.get_ref() {
-            DeValue::Table(t) => t
-                .iter()
-                .find(|(k, _)| k.get_ref() == "kind")
-                .and_then(|(_, v)| v.get_ref().as_str().map(str::to_string)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Levenshtein distance (small strings).
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+        .unzip()
 }
 
 /// Rewrites serde's "unknown field `x`, expected one of ..." for a sink table to list the
@@ -592,8 +563,8 @@ fn explain_unknown_field(
     if let Some(best) = candidates
         .iter()
         .filter(|c| **c != field)
-        .min_by_key(|c| distance(&field, c))
-        .filter(|c| distance(&field, c) <= (field.len() / 3).max(2))
+        .min_by_key(|c| strsim::levenshtein(&field, c))
+        .filter(|c| strsim::levenshtein(&field, c) <= (field.len() / 3).max(2))
     {
         e.message += &format!("; did you mean `{best}`?");
     }
@@ -1354,7 +1325,7 @@ mod tests {
         );
         let e = sink("kind = \"png\"\nzzzzzzzz = 1\n").unwrap_err();
         assert!(!e.message.contains("did you mean"), "{}", e.message);
-        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(strsim::levenshtein("kitten", "sitting"), 3);
     }
 
     #[test]
