@@ -121,10 +121,8 @@ impl ViewApp {
                 limits.default_stride
             )));
         }
-        let threads = match options.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        // The engine's rule: 0 means one thread per core.
+        let threads = zoomstack_engine::Executor::new(options.threads).effective_threads();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("zoomstack-view-render-{i}"))

@@ -1,6 +1,6 @@
 //! Rendering levels on demand, and the small cache of recent levels that the server answers from.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -134,7 +134,7 @@ struct State {
     bytes: usize,
     tick: u64,
     /// Frames being rendered now.
-    in_flight: HashMap<FrameKey, ()>,
+    in_flight: HashSet<FrameKey>,
     /// Requests rendering or waiting for a render.
     active: usize,
 }
@@ -192,9 +192,9 @@ impl FrameCache {
             });
         }
         st.active += 1;
-        if st.in_flight.contains_key(&key) {
+        if st.in_flight.contains(&key) {
             self.coalesced.fetch_add(1, Ordering::Relaxed);
-            while st.in_flight.contains_key(&key) {
+            while st.in_flight.contains(&key) {
                 st = self.rendered.wait(st).unwrap_or_else(|p| p.into_inner());
             }
             if let Some(f) = Self::touch(&mut st, key) {
@@ -203,7 +203,7 @@ impl FrameCache {
             }
             // The other render failed (or its frame was evicted at once): render it here.
         }
-        st.in_flight.insert(key, ());
+        st.in_flight.insert(key);
         drop(st);
 
         let result = render();
