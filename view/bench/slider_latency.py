@@ -57,31 +57,28 @@ def main():
             slider = page.locator("#slider")
             slider.focus()
 
-            def move(key, expect_level):
-                # Wait for the page's own `zoomstack:shown` event rather than polling it
-                # (Playwright's default polling runs on every animation frame and competes
-                # with the page and the server for the 2 cores).
+            def shown_after(action, expect_level):
+                """Do `action`, return the timing of the frame it brings on screen.
+
+                Waits for the page's own `zoomstack:shown` event rather than polling it
+                (Playwright's default polling runs on every animation frame and competes with
+                the page and the server for the 2 cores)."""
                 page.evaluate("""() => { window.__shown = new Promise((resolve) =>
                     document.addEventListener('zoomstack:shown', (e) => resolve(e.detail), { once: true })); }""")
-                page.keyboard.press(key)
+                action()
                 t = page.evaluate("() => window.__shown")
                 assert t["level"] == expect_level, t
                 time.sleep(0.05)  # a person's pace: one move at a time
                 return t
 
+            def move(key, expect_level):
+                return shown_after(lambda: page.keyboard.press(key), expect_level)
+
             # Jumps to deep levels never rendered (nothing can be fetched ahead): the slider
             # set to a random position, as a click or drag does.
             rng = random.Random(args.start)
             targets = rng.sample(range(args.start - 20000, args.start - 2 * args.moves - 200), args.moves)
-            fresh = []
-            for level in targets:
-                page.evaluate("""() => { window.__shown = new Promise((resolve) =>
-                    document.addEventListener('zoomstack:shown', (e) => resolve(e.detail), { once: true })); }""")
-                slider.fill(str(level))
-                t = page.evaluate("() => window.__shown")
-                assert t["level"] == level, t
-                time.sleep(0.05)
-                fresh.append(t)
+            fresh = [shown_after(lambda: slider.fill(str(level)), level) for level in targets]
             # Then one level at a time from the start level down, over levels never rendered
             # (the page fetches the next level in the direction of travel ahead), and back
             # up over the same levels (all in the server's cache).
