@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
-use zoomstack_kernel::{Linspace, StackParams};
+use zoomstack_kernel::{AxisSlice, Linspace, StackParams};
 use zoomstack_sinks::{
     Colormap, PngCompression, Scaling, counts16_png_bytes, preview_png_bytes, stack_json,
 };
@@ -306,12 +306,12 @@ impl ViewApp {
             );
         }
         if resource == "grid" {
-            return self.grid(level, q.stride);
+            return self.grid(level, q.stride, rows, cols);
         }
         let started = Instant::now();
-        let rendered = std::cell::Cell::new(false);
+        let mut rendered = false;
         let frame = self.cache.get_or_render((level, q.stride), || {
-            rendered.set(true);
+            rendered = true;
             self.renderer.render(level, rows, cols)
         });
         let frame = match frame {
@@ -332,7 +332,7 @@ impl ViewApp {
         };
         let timing = format!(
             "{};dur={:.2}",
-            if rendered.get() { "render" } else { "cache" },
+            if rendered { "render" } else { "cache" },
             started.elapsed().as_secs_f64() * 1e3
         );
         let reply = match resource {
@@ -418,14 +418,13 @@ impl ViewApp {
         Ok(q)
     }
 
-    fn grid(&self, level: u64, stride: usize) -> Reply {
+    fn grid(&self, level: u64, stride: usize, rows: AxisSlice, cols: AxisSlice) -> Reply {
         let p: &StackParams = &self.view.stack.params;
         let grid = match p.level_grid(level) {
             Ok(g) => g,
             Err(e) => return Reply::error(422, format!("level {level} has no grid: {e}")),
         };
-        let (rows, cols) = self.view.strided(stride);
-        let axis = |l: &Linspace, a: zoomstack_kernel::AxisSlice| -> Vec<f64> {
+        let axis = |l: &Linspace, a: AxisSlice| -> Vec<f64> {
             (0..a.count).map(|k| l.at(a.index(k))).collect()
         };
         Reply::json(json!({
