@@ -13,7 +13,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use zoomstack_engine::{EngineError, Executor, ZoomStack};
-use zoomstack_kernel::{AxisSlice, Backend, StackParams, render_block};
+use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block};
 
 const PREVIEW: &str = "[0:20000:500, ::2, ::2]";
 
@@ -42,7 +42,7 @@ fn preview(c: &mut Criterion) {
     group.bench_function("kernel_direct", |b| {
         b.iter(|| {
             for k in 0..40 {
-                let (rows, cols) = (AxisSlice::new(0, 2, 256), AxisSlice::new(0, 2, 256));
+                let (rows, cols) = (IndexRange::new(0, 2, 256), IndexRange::new(0, 2, 256));
                 render_block(&p, k * 500, rows, cols, backend, &mut out).unwrap();
                 black_box(&out);
             }

@@ -11,7 +11,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use std::hint::black_box;
 use zoomstack_benches::ThreadCpuTime;
 use zoomstack_kernel::spec::escape_scalar;
-use zoomstack_kernel::{AxisSlice, Backend, StackParams, pixel_iterations, render_block};
+use zoomstack_kernel::{IndexRange, Backend, StackParams, pixel_iterations, render_block};
 
 const LEVEL_MIX: [u64; 5] = [0, 3000, 20000, 60000, 119999];
 
@@ -23,8 +23,8 @@ fn level_mix_work(p: &StackParams) -> u64 {
             render_block(
                 p,
                 l,
-                AxisSlice::full(p.height),
-                AxisSlice::full(p.width),
+                IndexRange::full(p.height),
+                IndexRange::full(p.width),
                 Backend::fastest(),
                 &mut out,
             )
@@ -67,8 +67,8 @@ fn backends(c: &mut Criterion<ThreadCpuTime>) {
                     render_block(
                         &p,
                         l,
-                        AxisSlice::full(512),
-                        AxisSlice::full(512),
+                        IndexRange::full(512),
+                        IndexRange::full(512),
                         backend,
                         &mut out,
                     )
@@ -90,8 +90,8 @@ fn threads(c: &mut Criterion<WallTime>) {
     render_block(
         &p,
         level,
-        AxisSlice::full(512),
-        AxisSlice::full(512),
+        IndexRange::full(512),
+        IndexRange::full(512),
         Backend::fastest(),
         &mut out,
     )
@@ -111,12 +111,12 @@ fn threads(c: &mut Criterion<WallTime>) {
                     out.par_chunks_mut(band * 512)
                         .enumerate()
                         .for_each(|(i, chunk)| {
-                            let rows = AxisSlice::new(i * band, 1, band);
+                            let rows = IndexRange::new(i * band, 1, band);
                             render_block(
                                 &p,
                                 level,
                                 rows,
-                                AxisSlice::full(512),
+                                IndexRange::full(512),
                                 Backend::fastest(),
                                 chunk,
                             )

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use zoomstack_kernel::{
-    AxisSlice, Backend, KernelError, StackParams, pixel_iterations, render_block,
+    IndexRange, Backend, KernelError, StackParams, pixel_iterations, render_block,
 };
 
 /// The standard level mix: shallow (cardioid-heavy), middle, and the deepest notebook level.
@@ -77,8 +77,8 @@ pub struct BenchReport {
 
 struct Level {
     level: u64,
-    rows: AxisSlice,
-    cols: AxisSlice,
+    rows: IndexRange,
+    cols: IndexRange,
     xs: Vec<f64>,
     ys: Vec<f64>,
 }
@@ -86,8 +86,8 @@ struct Level {
 fn prepare(cfg: &BenchConfig) -> Result<Vec<Level>, KernelError> {
     let p = &cfg.params;
     let stride = cfg.stride.max(1);
-    let rows = AxisSlice::new(0, stride, p.height.div_ceil(stride));
-    let cols = AxisSlice::new(0, stride, p.width.div_ceil(stride));
+    let rows = IndexRange::new(0, stride, p.height.div_ceil(stride));
+    let cols = IndexRange::new(0, stride, p.width.div_ceil(stride));
     cfg.levels
         .iter()
         .map(|&level| {
@@ -158,7 +158,7 @@ fn threaded_pass(
                     let l = &levels[i];
                     let r0 = b * BAND;
                     let n = BAND.min(l.rows.count - r0);
-                    let rows = AxisSlice::new(l.rows.start + r0 * l.rows.step, l.rows.step, n);
+                    let rows = IndexRange::new(l.rows.start + r0 * l.rows.step, l.rows.step, n);
                     let mut out = vec![0u16; n * l.cols.count];
                     match render_block(params, l.level, rows, l.cols, backend, &mut out) {
                         Ok(()) => results

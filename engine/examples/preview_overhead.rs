@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 use zoomstack_engine::{EngineError, Executor, ZoomStack};
-use zoomstack_kernel::{AxisSlice, Backend, StackParams, render_block};
+use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block};
 
 /// Process CPU time (user + system) in seconds, if `/proc` has it.
 fn cpu_seconds() -> Option<f64> {
@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             match *name {
                 "direct" => {
                     for k in 0..40 {
-                        let (rows, cols) = (AxisSlice::new(0, 2, 256), AxisSlice::new(0, 2, 256));
+                        let (rows, cols) = (IndexRange::new(0, 2, 256), IndexRange::new(0, 2, 256));
                         render_block(&p, k * 500, rows, cols, backend, &mut out)?;
                         std::hint::black_box(&out);
                     }

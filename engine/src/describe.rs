@@ -82,11 +82,11 @@ impl Describe {
             num_chunks: plan.num_tiles(),
             bytes: plan.bytes(),
             chunk_bytes: chunks.iter().fold(2u64, |a, &c| a.saturating_mul(c as u64)),
-            stack_levels: plan.stack.levels,
-            levels_rendered: plan.levels.count,
+            stack_levels: plan.stack().levels,
+            levels_rendered: plan.levels().count,
             stack_pixels: plan.stack_pixels(),
             pixels_rendered: plan.rendered_pixels(),
-            mean: plan.mean_factors(),
+            mean: plan.selection().mean_factors(),
         }
     }
 

@@ -109,6 +109,18 @@ pub enum EngineError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// A shard shape that does not hold whole chunks.
+    #[error(
+        "shard shape {shard:?} is not a multiple of the chunk shape {chunks:?} on the {axis} axis (a shard holds whole chunks, or covers the whole axis)"
+    )]
+    BadShard {
+        /// The shard shape given.
+        shard: [usize; 3],
+        /// The chunk shape (clamped to the array).
+        chunks: [usize; 3],
+        /// The first axis where it fails.
+        axis: &'static str,
+    },
     /// The cancel flag was raised.
     #[error("cancelled after {tiles_done} of {tiles_total} tiles")]
     Cancelled {
@@ -117,9 +129,6 @@ pub enum EngineError {
         /// Tiles in the plan.
         tiles_total: u64,
     },
-    /// The consumer (a sink) returned an error; the executor stopped.
-    #[error("sink: {0}")]
-    Sink(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The rayon thread pool could not be built.
     #[error("cannot build a thread pool with {threads} threads: {message}")]
     ThreadPool {
@@ -132,3 +141,35 @@ pub enum EngineError {
 
 /// `Result` with [`EngineError`].
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// The error of an executor run that feeds a consumer (a sink): the engine's own, or the
+/// consumer's, with its type kept so the caller sees exactly what the sink returned.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError<E> {
+    /// Planning, rendering, a limit, or cancellation.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The consumer returned this error; the run stopped.
+    #[error(transparent)]
+    Consumer(E),
+}
+
+impl<E> ExecError<E> {
+    /// The consumer's error, if it is one.
+    pub fn consumer(self) -> Option<E> {
+        match self {
+            ExecError::Consumer(e) => Some(e),
+            ExecError::Engine(_) => None,
+        }
+    }
+}
+
+impl ExecError<std::convert::Infallible> {
+    /// The engine error of a run whose consumer cannot fail.
+    pub fn into_engine(self) -> EngineError {
+        match self {
+            ExecError::Engine(e) => e,
+            ExecError::Consumer(never) => match never {},
+        }
+    }
+}

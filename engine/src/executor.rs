@@ -9,7 +9,7 @@
 //! frames, holding a small window of level-chunks.
 
 use crate::describe::format_bytes;
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, ExecError, Result};
 use crate::plan::{RenderPlan, TileSpec};
 use crate::render::render_tile;
 use ndarray::{Array3, ArrayView2, s};
@@ -92,6 +92,9 @@ pub struct Executor {
     /// Largest result [`Executor::compute`] allocates, and largest total of buffers in flight
     /// in the streaming methods, in bytes.
     pub memory_limit: u64,
+    /// The worker pool, built on first use and kept for the executor's life (shared by its
+    /// clones), keyed by its thread count.
+    pool: Arc<Mutex<Option<(usize, Arc<rayon::ThreadPool>)>>>,
 }
 
 impl Default for Executor {
@@ -102,6 +105,7 @@ impl Default for Executor {
             progress: None,
             cancel: None,
             memory_limit: DEFAULT_MEMORY_LIMIT,
+            pool: Arc::default(),
         }
     }
 }
@@ -118,21 +122,21 @@ impl fmt::Debug for Executor {
     }
 }
 
-/// Shared state of one run.
-struct Run<'a> {
+/// Shared state of one run whose consumer fails with `E`.
+struct Run<'a, E> {
     plan: &'a RenderPlan,
     exec: &'a Executor,
     next: AtomicU64,
     total: u64,
     stop: AtomicBool,
-    error: Mutex<Option<EngineError>>,
+    error: Mutex<Option<ExecError<E>>>,
     done: AtomicU64,
     skipped: AtomicU64,
     pixels_done: AtomicU64,
     pixels_rendered: AtomicU64,
 }
 
-impl<'a> Run<'a> {
+impl<'a, E> Run<'a, E> {
     fn new(plan: &'a RenderPlan, exec: &'a Executor) -> Self {
         Run {
             plan,
@@ -159,7 +163,7 @@ impl<'a> Run<'a> {
         self.stop.load(Ordering::Relaxed) || self.cancelled()
     }
 
-    fn fail(&self, e: EngineError) {
+    fn fail(&self, e: ExecError<E>) {
         let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
         slot.get_or_insert(e);
         self.stop.store(true, Ordering::Relaxed);
@@ -194,30 +198,26 @@ impl<'a> Run<'a> {
         match render_tile(self.plan, spec, self.exec.backend, &|| self.should_stop()) {
             Ok(r) => r,
             Err(e) => {
-                self.fail(e);
+                self.fail(ExecError::Engine(e));
                 None
             }
         }
     }
 
     /// The result of the run once every worker has returned.
-    fn result(self) -> Result<Progress> {
+    fn result(self) -> std::result::Result<Progress, ExecError<E>> {
         let progress = self.snapshot();
         if let Some(e) = self.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
             return Err(e);
         }
         if progress.tiles_done < progress.tiles_total {
-            return Err(EngineError::Cancelled {
+            return Err(ExecError::Engine(EngineError::Cancelled {
                 tiles_done: progress.tiles_done,
                 tiles_total: progress.tiles_total,
-            });
+            }));
         }
         Ok(progress)
     }
-}
-
-fn sink_error<E: Into<Box<dyn std::error::Error + Send + Sync>>>(e: E) -> EngineError {
-    EngineError::Sink(e.into())
 }
 
 impl Executor {
@@ -262,28 +262,42 @@ impl Executor {
         }
     }
 
-    fn pool(&self) -> Result<rayon::ThreadPool> {
+    /// The executor's worker pool (built once, reused by every run and every clone).
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::ThreadPool`] when rayon cannot start the threads.
+    pub fn pool(&self) -> Result<Arc<rayon::ThreadPool>> {
         let threads = self.effective_threads();
-        rayon::ThreadPoolBuilder::new()
+        let mut slot = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((n, pool)) = slot.as_ref()
+            && *n == threads
+        {
+            return Ok(pool.clone());
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("zoomstack-{i}"))
             .build()
             .map_err(|e| EngineError::ThreadPool {
                 threads,
                 message: e.to_string(),
-            })
+            })?;
+        let pool = Arc::new(pool);
+        *slot = Some((threads, pool.clone()));
+        Ok(pool)
     }
 
     /// Bytes one worker holds while rendering a tile of `plan`: the tile plus the grid pixels
     /// of one of its levels when gathering.
     fn tile_bytes(plan: &RenderPlan) -> u64 {
-        let [cl, cy, cx] = plan.chunks.map(|c| c as u64);
+        let [cl, cy, cx] = plan.chunks().map(|c| c as u64);
         let gy = cy
-            .saturating_mul(plan.rows.factor)
-            .min(plan.rows.source.count);
+            .saturating_mul(plan.rows().factor)
+            .min(plan.rows().source.count);
         let gx = cx
-            .saturating_mul(plan.cols.factor)
-            .min(plan.cols.source.count);
+            .saturating_mul(plan.cols().factor)
+            .min(plan.cols().source.count);
         cl.saturating_mul(cy)
             .saturating_mul(cx)
             .saturating_add(gy.saturating_mul(gx))
@@ -308,9 +322,14 @@ impl Executor {
     /// `threads` tiles are in flight. Tiles the filter rejects count as done (e.g. already
     /// written, for resuming).
     ///
-    /// Stops at the first consumer error ([`EngineError::Sink`]), kernel error, or when the
-    /// cancel flag is raised ([`EngineError::Cancelled`]). Returns the final progress. Like every
-    /// run method, first checks the plan ([`RenderPlan::validate`]).
+    /// Returns the final progress. Like every run method, first checks the plan
+    /// ([`RenderPlan::validate`]).
+    ///
+    /// # Errors
+    ///
+    /// Stops at the first consumer error ([`ExecError::Consumer`], the consumer's own value),
+    /// kernel error, memory limit ([`EngineError::TooLarge`]), or when the cancel flag is raised
+    /// ([`EngineError::Cancelled`]).
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -329,17 +348,17 @@ impl Executor {
         plan: &RenderPlan,
         filter: F,
         consumer: C,
-    ) -> Result<Progress>
+    ) -> std::result::Result<Progress, ExecError<E>>
     where
         F: Fn(&TileSpec) -> bool + Sync,
-        C: Fn(Tile) -> Result<(), E> + Sync,
-        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+        C: Fn(Tile) -> std::result::Result<(), E> + Sync,
+        E: Send,
     {
         plan.validate()?;
         let threads = self.effective_threads();
         self.check_memory(
             "tiles in flight",
-            plan.chunks.iter().map(|&c| c as u64).collect(),
+            plan.chunks().iter().map(|&c| c as u64).collect(),
             Self::tile_bytes(plan).saturating_mul(threads as u64),
         )?;
         let run = Run::new(plan, self);
@@ -360,7 +379,7 @@ impl Executor {
                         break;
                     };
                     if let Err(e) = consumer(Tile { spec, data }) {
-                        run.fail(sink_error(e));
+                        run.fail(ExecError::Consumer(e));
                         break;
                     }
                     run.finished(&spec, false, rendered);
@@ -393,17 +412,29 @@ impl Executor {
     /// }).unwrap();
     /// assert_eq!(seen, vec![(0, 10, (32, 32)), (1, 11, (32, 32)), (2, 12, (32, 32))]);
     /// ```
-    pub fn for_each_frame<C, E>(&self, plan: &RenderPlan, mut consumer: C) -> Result<Progress>
+    ///
+    /// # Errors
+    ///
+    /// As [`Executor::for_each_tile`].
+    ///
+    /// # Panics
+    ///
+    /// Never in practice: buffer shapes are computed from the plan (the `expect`s state it).
+    pub fn for_each_frame<C, E>(
+        &self,
+        plan: &RenderPlan,
+        mut consumer: C,
+    ) -> std::result::Result<Progress, ExecError<E>>
     where
-        C: FnMut(u64, u64, ArrayView2<'_, u16>) -> Result<(), E>,
-        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+        C: FnMut(u64, u64, ArrayView2<'_, u16>) -> std::result::Result<(), E>,
+        E: Send,
     {
         plan.validate()?;
         let threads = self.effective_threads();
         let [nl, ny, nx] = plan.shape();
         let grid = plan.chunk_grid();
         let per_group = grid[1].saturating_mul(grid[2]).max(1);
-        let group_levels = plan.chunks[0] as u64;
+        let group_levels = plan.chunks()[0] as u64;
         let window = (2 * threads as u64).div_ceil(per_group).max(2);
         let group_bytes = group_levels
             .saturating_mul(ny)
@@ -426,12 +457,12 @@ impl Executor {
                 .expect("a frame with an empty axis has no element");
             for k in 0..nl {
                 if run.cancelled() {
-                    return Err(EngineError::Cancelled {
+                    return Err(ExecError::Engine(EngineError::Cancelled {
                         tiles_done: 0,
                         tiles_total: 0,
-                    });
+                    }));
                 }
-                consumer(k, plan.stack_level(k), empty).map_err(sink_error)?;
+                consumer(k, plan.stack_level(k), empty).map_err(ExecError::Consumer)?;
             }
             return run.result();
         }
@@ -537,7 +568,7 @@ impl Executor {
                     let view = ArrayView2::from_shape((ny as usize, nx as usize), frame)
                         .expect("frame has the frame's shape");
                     if let Err(e) = consumer(out_level, plan.stack_level(out_level), view) {
-                        run.fail(sink_error(e));
+                        run.fail(ExecError::Consumer(e));
                         cv.notify_all();
                         return false;
                     }
@@ -553,10 +584,10 @@ impl Executor {
         });
         let progress = run.result()?;
         if !complete {
-            return Err(EngineError::Cancelled {
+            return Err(ExecError::Engine(EngineError::Cancelled {
                 tiles_done: progress.tiles_done,
                 tiles_total: progress.tiles_total,
-            });
+            }));
         }
         Ok(progress)
     }
@@ -586,9 +617,10 @@ impl Executor {
                 let mut a = out.lock().unwrap_or_else(|p| p.into_inner());
                 a.slice_mut(s![l0..l0 + tl, y0..y0 + ty, x0..x0 + tx])
                     .assign(&tile.view());
-                Ok::<(), EngineError>(())
+                Ok::<(), std::convert::Infallible>(())
             },
-        )?;
+        )
+        .map_err(ExecError::into_engine)?;
         Ok(out.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 }
@@ -670,7 +702,7 @@ mod tests {
         let e = exec
             .for_each_frame(&plan, |_, _, _| Ok::<(), EngineError>(()))
             .unwrap_err();
-        assert!(matches!(e, EngineError::Cancelled { .. }), "{e}");
+        assert!(matches!(e, ExecError::Engine(EngineError::Cancelled { .. })), "{e}");
     }
 
     #[test]

@@ -39,17 +39,25 @@ mod array;
 mod describe;
 mod error;
 mod executor;
+mod layout;
+mod logical;
+mod optimizer;
 mod plan;
 mod render;
+mod selection;
 mod slice;
 mod stack;
 
-pub use array::{DownsampleMode, LazyArray, PlanNode};
+pub use array::LazyArray;
+pub use layout::StoreLayout;
+pub use logical::{DownsampleMode, PlanNode};
+pub use optimizer::RulesFired;
+pub use selection::{AxisMap, Selection};
 pub use describe::{Describe, format_bytes};
-pub use error::{EngineError, Result};
+pub use error::{EngineError, ExecError, Result};
 pub use executor::{DEFAULT_MEMORY_LIMIT, Executor, Progress, ProgressFn, Tile};
-pub use plan::{AxisMap, RenderPlan, TileSpec};
-pub use slice::{AXES, IndexRange, SliceSpec, parse_select};
+pub use plan::{RenderPlan, TileSpec};
+pub use slice::{AXES, IndexRange, SliceSpec, format_range, parse_select};
 pub use stack::{DEFAULT_CHUNKS, NOTEBOOK_LEVELS, ZoomStack};
 
 /// The kernel this engine renders with (re-exported for `StackParams`, `Backend`).

@@ -1,143 +1,21 @@
-//! The optimizer and the optimized plan ([`RenderPlan`]) the executor runs.
-//!
-//! The logical plan is a chain `Source -> (Select | Rechunk | Downsample)*`. The optimizer folds
-//! it from the source outwards into one render source per axis, applying these rewrites:
-//!
-//! * **fold selects**: `Select(Select(x))` becomes one select (strided ranges compose:
-//!   `a.compose(b)` picks `a[b[k]]`), so a chain of any length costs O(1) to plan;
-//! * **stride to select**: `Downsample(Stride, fy, fx)` is `Select[:, ::fy, ::fx]`;
-//! * **push into the source**: the folded select becomes the source's level, row and column
-//!   ranges, so only selected pixels are rendered;
-//! * **push through mean**: a select after `Downsample(Mean, f)` selects blocks; each selected
-//!   output pixel maps to its `f x f` block of source pixels ([`AxisMap`]), so only the blocks
-//!   that are kept are rendered;
-//! * **rechunk to tiling**: the last chunk shape is the executor's tile shape.
+//! The optimized plan ([`RenderPlan`]) the executor runs, its tiling ([`TileSpec`]), and the
+//! plan rewrites other crates need (retiling to a store's write units, pyramid levels): they
+//! live here so that no other crate builds a plan by hand.
 
-use crate::array::{DownsampleMode, PlanNode};
 use crate::error::{EngineError, Result};
-use crate::slice::{AXES, IndexRange};
+use crate::selection::{AxisMap, Selection};
+use crate::slice::{AXES, IndexRange, format_range};
 use crate::stack::ZoomStack;
 
-/// How the output indices of one spatial axis map to pixels of the full-resolution grid.
-///
-/// Output index `o` takes block `b = blocks.at(o)`; the block covers source positions
-/// `b * factor .. min((b + 1) * factor, source.count)`, which are grid indices
-/// `source.at(position)`. The output pixel is the mean of its block (a single pixel when
-/// `factor == 1`). Canonical form: when `factor == 1`, `blocks` is `0..source.count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AxisMap {
-    /// Grid indices of the pre-mean axis (everything selected before the mean).
-    pub source: IndexRange,
-    /// Mean factor (1: no averaging on this axis).
-    pub factor: u64,
-    /// Blocks kept (everything selected after the mean).
-    pub blocks: IndexRange,
-}
-
-impl AxisMap {
-    /// Every pixel of an axis of length `len`, unaveraged.
-    pub const fn identity(len: u64) -> Self {
-        AxisMap {
-            source: IndexRange::full(len),
-            factor: 1,
-            blocks: IndexRange::full(len),
-        }
-    }
-
-    /// Output length.
-    pub const fn len(&self) -> u64 {
-        self.blocks.count
-    }
-
-    /// True when the output is empty.
-    pub const fn is_empty(&self) -> bool {
-        self.blocks.count == 0
-    }
-
-    /// Selects output indices `r` (which must index `0..self.len()`).
-    pub fn select(&self, r: &IndexRange) -> AxisMap {
-        if self.factor == 1 {
-            let source = self.source.compose(r);
-            AxisMap {
-                source,
-                factor: 1,
-                blocks: IndexRange::full(source.count),
-            }
-        } else {
-            AxisMap {
-                blocks: self.blocks.compose(r),
-                ..*self
-            }
-        }
-    }
-
-    /// Averages blocks of `f` output pixels. Only on an unaveraged map (or with `f == 1`, a no-op).
-    pub fn mean(&self, f: u64) -> AxisMap {
-        if f <= 1 {
-            return *self;
-        }
-        debug_assert_eq!(self.factor, 1, "one mean per axis (checked when recording)");
-        // Canonical form: with factor 1, `blocks` is the identity, so `source` is the whole axis.
-        AxisMap {
-            source: self.source,
-            factor: f,
-            blocks: IndexRange::full(self.source.count.div_ceil(f)),
-        }
-    }
-
-    /// Source positions `lo..hi` (indices into `source`) of block `b`.
-    pub fn block(&self, b: u64) -> (u64, u64) {
-        let lo = b.saturating_mul(self.factor).min(self.source.count);
-        let hi = lo.saturating_add(self.factor).min(self.source.count);
-        (lo, hi)
-    }
-
-    /// Number of distinct grid pixels rendered on this axis for the whole output.
-    pub fn rendered(&self) -> u64 {
-        if self.factor == 1 {
-            return self.blocks.count;
-        }
-        let Some((_, max)) = self.blocks.bounds() else {
-            return 0;
-        };
-        let (lo, hi) = self.block(max);
-        let short = self.factor - (hi - lo);
-        self.blocks
-            .count
-            .saturating_mul(self.factor)
-            .saturating_sub(short)
-    }
-
-    fn explain(&self, name: &str, len: u64) -> String {
-        let s = &self.source;
-        let mut t = format!("{name} {} ({} of {len})", s.to_numpy(), s.count);
-        if self.factor > 1 {
-            t += &format!(
-                ", mean of {} -> {} blocks, keep {} ({})",
-                self.factor,
-                s.count.div_ceil(self.factor),
-                self.blocks.to_numpy(),
-                self.blocks.count
-            );
-        }
-        t
-    }
-}
-
 /// The optimized plan: which stack levels, rows and columns to render, how to reduce them, and
-/// the tiling. Built by [`crate::LazyArray::optimize`]; run by [`crate::Executor`].
+/// the tiling. Built by [`crate::LazyArray::optimize`] (or [`RenderPlan::new`]); rewritten by
+/// [`RenderPlan::retiled`] and [`RenderPlan::pyramid`]; run by [`crate::Executor`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderPlan {
-    /// The stack rendered.
-    pub stack: ZoomStack,
-    /// Stack levels, one per output level.
-    pub levels: IndexRange,
-    /// Output rows -> grid rows.
-    pub rows: AxisMap,
-    /// Output columns -> grid columns.
-    pub cols: AxisMap,
+    stack: ZoomStack,
+    selection: Selection,
     /// Tile (chunk) shape, clamped to the output shape.
-    pub chunks: [usize; 3],
+    chunks: [usize; 3],
 }
 
 /// One tile of a plan: a chunk of the output array.
@@ -164,81 +42,121 @@ impl TileSpec {
 }
 
 impl RenderPlan {
-    /// Folds a logical plan into a render plan (the rewrites in the module docs).
-    pub(crate) fn fold(node: &PlanNode, chunks: [usize; 3]) -> RenderPlan {
-        let chain = node.chain();
-        let stack = *chain[0].stack();
-        let [l, h, w] = stack.shape();
-        let mut levels = IndexRange::full(l);
-        let mut rows = AxisMap::identity(h);
-        let mut cols = AxisMap::identity(w);
-        for node in &chain[1..] {
-            match node {
-                PlanNode::Source { .. } | PlanNode::Rechunk { .. } => {}
-                PlanNode::Select { ranges, .. } => {
-                    levels = levels.compose(&ranges[0]);
-                    rows = rows.select(&ranges[1]);
-                    cols = cols.select(&ranges[2]);
-                }
-                PlanNode::Downsample {
-                    factors: [fy, fx],
-                    mode: DownsampleMode::Stride,
-                    ..
-                } => {
-                    // A factor above i64::MAX keeps one index (the axis is shorter).
-                    let step = |f: u64| f.min(i64::MAX as u64) as i64;
-                    rows = rows.select(&IndexRange::new(0, step(*fy), rows.len().div_ceil(*fy)));
-                    cols = cols.select(&IndexRange::new(0, step(*fx), cols.len().div_ceil(*fx)));
-                }
-                PlanNode::Downsample {
-                    factors: [fy, fx],
-                    mode: DownsampleMode::Mean,
-                    ..
-                } => {
-                    rows = rows.mean(*fy);
-                    cols = cols.mean(*fx);
-                }
-            }
-        }
+    /// A plan from its parts, unchecked (the optimizer's result).
+    pub(crate) fn from_parts(stack: ZoomStack, selection: Selection, chunks: [usize; 3]) -> Self {
         RenderPlan {
             stack,
-            levels,
-            rows,
-            cols,
-            chunks,
+            selection,
+            chunks: clamp_chunks(chunks, selection.shape()),
         }
     }
 
-    /// Checks the stack, that the first and last selected levels have a valid grid (the scale is
-    /// monotonic in the level, so every level between them does too), and, for plans built by
-    /// hand, that every index lies inside the stack and every chunk size is at least 1. The
-    /// executor calls this before running a plan.
-    pub fn validate(&self) -> Result<()> {
-        self.stack.validate()?;
-        for (k, &c) in self.chunks.iter().enumerate() {
+    /// A plan rendering `selection` of `stack` in tiles of `chunks` (clamped to the output
+    /// shape), checked like an optimized plan ([`RenderPlan::validate`]).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`RenderPlan::validate`].
+    pub fn new(stack: ZoomStack, selection: Selection, chunks: [usize; 3]) -> Result<Self> {
+        for (k, &c) in chunks.iter().enumerate() {
             if c == 0 {
                 return Err(EngineError::ZeroChunk { axis: AXES[k] });
             }
         }
-        let [l, h, w] = self.stack.shape();
-        check_range("level", &self.levels, l)?;
-        for (axis, map, len) in [("y", &self.rows, h), ("x", &self.cols, w)] {
-            check_range(axis, &map.source, len)?;
-            if map.factor == 0 {
-                return Err(EngineError::ZeroFactor { axis });
-            }
-            check_range(axis, &map.blocks, map.source.count.div_ceil(map.factor))?;
-        }
-        if let Some((lo, hi)) = self.levels.bounds() {
+        let plan = RenderPlan::from_parts(stack, selection, chunks);
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// Checks the stack, that every index lies inside it, and that the first and last selected
+    /// levels have a valid grid (the scale is monotonic in the level, so every level between
+    /// them does too). The executor calls this before running a plan.
+    ///
+    /// # Errors
+    ///
+    /// The stack's errors ([`ZoomStack::validate`]), an index outside the stack, or a level
+    /// whose scale underflows.
+    pub fn validate(&self) -> Result<()> {
+        self.stack.validate()?;
+        self.selection.validate(self.stack.shape())?;
+        if let Some((lo, hi)) = self.selection.levels.bounds() {
             self.stack.params.level_grid(lo)?;
             self.stack.params.level_grid(hi)?;
         }
         Ok(())
     }
 
+    /// The same plan in tiles of `tile` (clamped to the output shape, at least 1 per axis):
+    /// e.g. a store's write units, so every tile is one stored object.
+    #[must_use]
+    pub fn retiled(&self, tile: [usize; 3]) -> RenderPlan {
+        RenderPlan::from_parts(self.stack, self.selection, tile)
+    }
+
+    /// The same plan tiled by a store's write units, so every tile is one stored object written
+    /// by the thread that rendered it.
+    #[must_use]
+    pub fn for_store(&self, layout: &crate::StoreLayout) -> RenderPlan {
+        self.retiled(layout.unit())
+    }
+
+    /// The plans of a stride pyramid: this plan, then `[:, ::2, ::2]`, `[:, ::4, ::4]`, ...
+    /// (`levels` plans at most), each rendered directly at its stride, tiled like this one
+    /// (clamped). Levels whose y or x axis would be empty are not produced.
+    #[must_use]
+    pub fn pyramid(&self, levels: usize) -> Vec<RenderPlan> {
+        let mut out = Vec::with_capacity(levels);
+        for k in 0..levels.min(63) {
+            let s = 1u64 << k;
+            let sel = &self.selection;
+            let (ny, nx) = (sel.rows.len().div_ceil(s), sel.cols.len().div_ceil(s));
+            if ny == 0 || nx == 0 {
+                break;
+            }
+            let step = i64::try_from(s).unwrap_or(i64::MAX);
+            let selection = Selection {
+                rows: sel.rows.select(&IndexRange::new(0, step, ny)),
+                cols: sel.cols.select(&IndexRange::new(0, step, nx)),
+                ..*sel
+            };
+            out.push(RenderPlan::from_parts(self.stack, selection, self.chunks));
+        }
+        out
+    }
+
+    /// The stack rendered.
+    #[must_use]
+    pub const fn stack(&self) -> &ZoomStack {
+        &self.stack
+    }
+
+    /// What is rendered, typed.
+    #[must_use]
+    pub const fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
+    /// Stack levels, one per output level.
+    #[must_use]
+    pub const fn levels(&self) -> IndexRange {
+        self.selection.levels
+    }
+
+    /// Output rows -> grid rows.
+    #[must_use]
+    pub const fn rows(&self) -> &AxisMap {
+        &self.selection.rows
+    }
+
+    /// Output columns -> grid columns.
+    #[must_use]
+    pub const fn cols(&self) -> &AxisMap {
+        &self.selection.cols
+    }
+
     /// Output shape `[levels, y, x]`.
     pub fn shape(&self) -> [u64; 3] {
-        [self.levels.count, self.rows.len(), self.cols.len()]
+        self.selection.shape()
     }
 
     /// Tile shape.
@@ -308,16 +226,17 @@ impl RenderPlan {
 
     /// The stack level of output level `k` (`k < shape()[0]`).
     pub fn stack_level(&self, k: u64) -> u64 {
-        self.levels.at(k)
+        self.selection.levels.at(k)
     }
 
     /// Grid pixels rendered for the whole output (saturating); with a mean, every pixel of
     /// every kept block.
     pub fn rendered_pixels(&self) -> u64 {
-        self.levels
+        self.selection
+            .levels
             .count
-            .saturating_mul(self.rows.rendered())
-            .saturating_mul(self.cols.rendered())
+            .saturating_mul(self.selection.rows.rendered())
+            .saturating_mul(self.selection.cols.rendered())
     }
 
     /// Pixels of the whole stack (saturating).
@@ -328,48 +247,17 @@ impl RenderPlan {
             .fold(1u64, |a, &b| a.saturating_mul(b))
     }
 
-    /// The mean downsample factors `[fy, fx]`, if the plan averages (stride downsampling is
-    /// folded into [`RenderPlan::select_string`]).
-    pub fn mean_factors(&self) -> Option<[u64; 2]> {
-        (self.rows.factor > 1 || self.cols.factor > 1)
-            .then_some([self.rows.factor, self.cols.factor])
-    }
-
-    /// The selection of grid pixels before any mean, normalized (`start:stop:step` with explicit
-    /// numbers) in the full stack's index space: e.g. `[0:20000:500, 0:512:2, 0:512:2]`.
-    pub fn select_string(&self) -> String {
-        format!(
-            "[{}, {}, {}]",
-            self.levels.to_numpy(),
-            self.rows.source.to_numpy(),
-            self.cols.source.to_numpy()
-        )
-    }
-
-    /// The selection of blocks after the mean, when it is not everything (only with a mean
-    /// followed by a select): `[:, rows, cols]` over the downsampled axes.
-    pub fn post_select_string(&self) -> Option<String> {
-        let full = |m: &AxisMap| m.blocks.is_full(m.source.count.div_ceil(m.factor));
-        (!full(&self.rows) || !full(&self.cols)).then(|| {
-            format!(
-                "[:, {}, {}]",
-                self.rows.blocks.to_numpy(),
-                self.cols.blocks.to_numpy()
-            )
-        })
-    }
-
     /// The optimized plan as lines of text (used by [`crate::LazyArray::explain`]).
     pub fn explain_lines(&self) -> Vec<String> {
         let [l, h, w] = self.stack.shape();
         let mut v = vec![
             format!(
                 "Render levels {} ({} of {l})",
-                self.levels.to_numpy(),
-                self.levels.count
+                format_range(&self.selection.levels),
+                self.selection.levels.count
             ),
-            format!("  {}", self.rows.explain("rows", h)),
-            format!("  {}", self.cols.explain("cols", w)),
+            format!("  {}", self.selection.rows.explain("rows", h)),
+            format!("  {}", self.selection.cols.explain("cols", w)),
         ];
         let s = self.shape();
         let c = self.chunks;
@@ -397,23 +285,14 @@ impl RenderPlan {
     }
 }
 
-/// Checks that every index of `r` lies in `0..len` (plans built by hand).
-fn check_range(axis: &'static str, r: &IndexRange, len: u64) -> Result<()> {
-    if r.count >= 2 && r.step == 0 {
-        return Err(EngineError::ZeroStep {
-            spec: format!("{}:{}:0", r.start, r.start),
-            axis,
-        });
+/// Chunk shape clamped to `1..=max(shape, 1)` on each axis.
+pub(crate) fn clamp_chunks(chunks: [usize; 3], shape: [u64; 3]) -> [usize; 3] {
+    let mut out = [1; 3];
+    for k in 0..3 {
+        let cap = usize::try_from(shape[k].max(1)).unwrap_or(usize::MAX);
+        out[k] = chunks[k].clamp(1, cap);
     }
-    let last = r.start as i128 + (r.count.max(1) as i128 - 1) * r.step as i128;
-    if r.count > 0 && (r.start >= len || last < 0 || last >= len as i128) {
-        return Err(EngineError::IndexOutOfBounds {
-            axis,
-            index: last.clamp(i64::MIN as i128, i64::MAX as i128) as i64,
-            len,
-        });
-    }
-    Ok(())
+    out
 }
 
 /// `a / b` as a percentage with enough digits to be non-zero when `a > 0`.
@@ -432,7 +311,7 @@ pub(crate) fn percent(a: u64, b: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DownsampleMode, ZoomStack};
+    use crate::DownsampleMode;
 
     #[test]
     fn preview_plan() {
@@ -443,13 +322,13 @@ mod tests {
             .optimize()
             .unwrap();
         assert_eq!(p.shape(), [40, 256, 256]);
-        assert_eq!(p.levels, IndexRange::new(0, 500, 40));
-        assert_eq!(p.rows.source, IndexRange::new(0, 2, 256));
+        assert_eq!(p.levels(), IndexRange::new(0, 500, 40));
+        assert_eq!(p.rows().source, IndexRange::new(0, 2, 256));
         assert_eq!(p.num_tiles(), 40);
         assert_eq!(p.rendered_pixels(), 40 * 256 * 256);
-        assert_eq!(p.select_string(), "[0:20000:500, 0:512:2, 0:512:2]");
-        assert_eq!(p.mean_factors(), None);
-        assert_eq!(p.post_select_string(), None);
+        assert_eq!(p.selection().select_text(), "[0:20000:500, 0:512:2, 0:512:2]");
+        assert_eq!(p.selection().mean_factors(), None);
+        assert_eq!(p.selection().post_select_text(), None);
     }
 
     #[test]
@@ -466,10 +345,10 @@ mod tests {
             .unwrap();
         let p = b.optimize().unwrap();
         // levels: 100..120000 reversed step 3 -> 119999, 119996, ...; [5:7] -> two of them.
-        assert_eq!(p.levels, IndexRange::new(119999 - 15, -3, 2));
+        assert_eq!(p.levels(), IndexRange::new(119999 - 15, -3, 2));
         // rows: 10..500 step 2 -> 245; stride 2 -> step 4 from 10; [1:] from 14.
-        assert_eq!(p.rows.source, IndexRange::new(14, 4, 122));
-        assert_eq!(p.cols.source, IndexRange::new(0, 4, 128));
+        assert_eq!(p.rows().source, IndexRange::new(14, 4, 122));
+        assert_eq!(p.cols().source, IndexRange::new(0, 4, 128));
         assert_eq!(p.shape(), b.shape());
         let text = b.explain();
         assert!(text.contains("Select [::-3, ::2, :]"), "{text}");
@@ -490,30 +369,30 @@ mod tests {
             .select("[:, ::10, 3:5]")
             .unwrap();
         let p = b.optimize().unwrap();
-        assert_eq!(p.rows.source, IndexRange::new(1, 1, 511));
-        assert_eq!(p.rows.factor, 4);
-        assert_eq!(p.rows.blocks, IndexRange::new(0, 10, 13));
-        assert_eq!(p.cols.source, IndexRange::new(3, 1, 2));
+        assert_eq!(p.rows().source, IndexRange::new(1, 1, 511));
+        assert_eq!(p.rows().factor, 4);
+        assert_eq!(p.rows().blocks, IndexRange::new(0, 10, 13));
+        assert_eq!(p.cols().source, IndexRange::new(3, 1, 2));
         assert_eq!(p.shape(), [4, 13, 2]);
-        assert_eq!(p.mean_factors(), Some([4, 1]));
-        assert_eq!(p.select_string(), "[0:4:1, 1:512:1, 3:5:1]");
-        assert_eq!(p.post_select_string().unwrap(), "[:, 0:130:10, 0:2:1]");
+        assert_eq!(p.selection().mean_factors(), Some([4, 1]));
+        assert_eq!(p.selection().select_text(), "[0:4:1, 1:512:1, 3:5:1]");
+        assert_eq!(p.selection().post_select_text().unwrap(), "[:, 0:130:10, 0:2:1]");
         // 511 rows = 127 full blocks + 1 of 3; block 120 is full: 13 * 4 rows.
-        assert_eq!(p.rows.rendered(), 52);
+        assert_eq!(p.rows().rendered(), 52);
         let last = a
             .downsample(4, 4, DownsampleMode::Mean)
             .unwrap()
             .select("[:1, -1:, -1:]")
             .unwrap();
         let q = last.optimize().unwrap();
-        assert_eq!(q.rows.rendered(), 4);
+        assert_eq!(q.rows().rendered(), 4);
         let odd = a
             .select("[:1, :7, :7]")
             .unwrap()
             .downsample(3, 3, DownsampleMode::Mean)
             .unwrap();
         let q = odd.optimize().unwrap();
-        assert_eq!((q.shape(), q.rows.rendered()), ([1, 3, 3], 7));
+        assert_eq!((q.shape(), q.rows().rendered()), ([1, 3, 3], 7));
         assert!(
             a.downsample(2, 2, DownsampleMode::Mean)
                 .unwrap()
@@ -555,43 +434,44 @@ mod tests {
             .unwrap()
             .optimize()
             .unwrap();
-        let mut p = good.clone();
-        p.chunks[1] = 0;
+        let stack = *good.stack();
+        let sel = *good.selection();
+        let build = |s: Selection| RenderPlan::new(stack, s, [1, 8, 8]);
         assert!(
-            p.validate()
+            RenderPlan::new(stack, sel, [1, 0, 8])
                 .unwrap_err()
                 .to_string()
                 .contains("chunk size of the y axis")
         );
-        let mut p = good.clone();
-        p.rows.source = IndexRange::new(510, 1, 3);
-        assert!(p.validate().unwrap_err().to_string().contains("index 512"));
-        let mut p = good.clone();
-        p.cols.source = IndexRange::new(1, -1, 3);
-        assert!(p.validate().unwrap_err().to_string().contains("index -1"));
-        let mut p = good.clone();
-        p.levels = IndexRange {
+        let mut s = sel;
+        s.rows.source = IndexRange::new(510, 1, 3);
+        assert!(build(s).unwrap_err().to_string().contains("index 512"));
+        let mut s = sel;
+        s.cols.source = IndexRange::new(1, -1, 3);
+        assert!(build(s).unwrap_err().to_string().contains("index -1"));
+        let mut s = sel;
+        s.levels = IndexRange {
             start: 0,
             step: 0,
             count: 2,
         };
         assert!(
-            p.validate()
+            build(s)
                 .unwrap_err()
                 .to_string()
                 .contains("step cannot be zero")
         );
-        let mut p = good.clone();
-        p.rows.factor = 0;
-        assert!(p.validate().is_err());
-        let mut p = good;
-        p.rows = AxisMap {
+        let mut s = sel;
+        s.rows.factor = 0;
+        assert!(build(s).is_err());
+        let mut s = sel;
+        s.rows = AxisMap {
             source: IndexRange::full(8),
             factor: 3,
             blocks: IndexRange::new(0, 1, 4),
         };
-        assert!(p.validate().unwrap_err().to_string().contains("index 3"));
-        assert!(crate::Executor::new(1).compute(&p).is_err());
+        assert!(build(s).unwrap_err().to_string().contains("index 3"));
+        assert!(build(sel).is_ok());
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! arithmetic on the same numbers.
 
 use crate::error::{EngineError, Result};
-use crate::plan::{AxisMap, RenderPlan, TileSpec};
-use zoomstack_kernel::{AxisSlice, Backend, render_block, render_points};
+use crate::plan::{RenderPlan, TileSpec};
+use crate::selection::AxisMap;
+use zoomstack_kernel::{IndexRange, Backend, render_block, render_points};
 
 /// Points rendered per `render_points` call on the irregular path.
 const POINTS_PER_CALL: usize = 16 * 1024;
@@ -23,7 +24,7 @@ pub(crate) struct AxisGather {
     /// Per output index: positions `lo..hi` in `needed` to average.
     ranges: Vec<(usize, usize)>,
     /// `needed` as a strided run, when it is one.
-    slice: Option<AxisSlice>,
+    slice: Option<IndexRange>,
     /// `needed` is exactly the output, in order.
     direct: bool,
 }
@@ -43,7 +44,7 @@ impl AxisGather {
             return AxisGather {
                 needed,
                 ranges,
-                slice: Some(AxisSlice::new(first, step.max(1), t)),
+                slice: Some(IndexRange::new(first as u64, step.max(1) as i64, t as u64)),
                 direct: asc,
             };
         }
@@ -74,15 +75,15 @@ impl AxisGather {
 }
 
 /// `v` (ascending, distinct) as a strided run, if it is one.
-fn strided(v: &[usize]) -> Option<AxisSlice> {
+fn strided(v: &[usize]) -> Option<IndexRange> {
     match v {
-        [] => Some(AxisSlice::new(0, 1, 0)),
-        [a] => Some(AxisSlice::new(*a, 1, 1)),
+        [] => Some(IndexRange::EMPTY),
+        [a] => Some(IndexRange::new(*a as u64, 1, 1)),
         [a, b, ..] => {
             let step = b - a;
             v.windows(2)
                 .all(|w| w[1] - w[0] == step)
-                .then(|| AxisSlice::new(*a, step, v.len()))
+                .then(|| IndexRange::new(*a as u64, step as i64, v.len() as u64))
         }
     }
 }
@@ -105,8 +106,8 @@ pub(crate) fn render_tile(
     stop: &dyn Fn() -> bool,
 ) -> Result<Option<(Vec<u16>, u64)>> {
     let [tl, ty, tx] = spec.shape;
-    let rows = AxisGather::new(&plan.rows, spec.origin[1], ty);
-    let cols = AxisGather::new(&plan.cols, spec.origin[2], tx);
+    let rows = AxisGather::new(plan.rows(), spec.origin[1], ty);
+    let cols = AxisGather::new(plan.cols(), spec.origin[2], tx);
     let frame = ty * tx;
     let mut data = vec![0u16; tl * frame];
     let direct = rows.direct && cols.direct;
@@ -115,18 +116,18 @@ pub(crate) fn render_tile(
     } else {
         vec![0u16; rows.rendered() * cols.rendered()]
     };
-    let params = &plan.stack.params;
+    let params = &plan.stack().params;
     for (k, out) in data.chunks_exact_mut(frame.max(1)).enumerate().take(tl) {
         if stop() {
             return Ok(None);
         }
-        let level = plan.levels.at(spec.origin[0] + k as u64);
+        let level = plan.levels().at(spec.origin[0] + k as u64);
         if direct {
             render_block(
                 params,
                 level,
-                rows.slice.unwrap_or(AxisSlice::new(0, 1, 0)),
-                cols.slice.unwrap_or(AxisSlice::new(0, 1, 0)),
+                rows.slice.unwrap_or(IndexRange::EMPTY),
+                cols.slice.unwrap_or(IndexRange::EMPTY),
                 backend,
                 out,
             )?;
@@ -148,7 +149,7 @@ fn render_grid(
     backend: Backend,
     buf: &mut [u16],
 ) -> Result<()> {
-    let params = &plan.stack.params;
+    let params = &plan.stack().params;
     if let (Some(r), Some(c)) = (rows.slice, cols.slice) {
         render_block(params, level, r, c, backend, buf)?;
         return Ok(());
@@ -239,6 +240,6 @@ mod tests {
         assert_eq!(g.needed, vec![3, 4, 9, 10]);
         assert_eq!(g.ranges, vec![(2, 4), (0, 2)]);
         assert_eq!(g.slice, None);
-        assert_eq!(strided(&[2, 5, 8]), Some(AxisSlice::new(2, 3, 3)));
+        assert_eq!(strided(&[2, 5, 8]), Some(IndexRange::new(2, 3, 3)));
     }
 }

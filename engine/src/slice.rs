@@ -11,6 +11,7 @@
 //! boolean and fancy indexing are rejected.
 
 use crate::error::{EngineError, Result};
+pub use zoomstack_kernel::IndexRange;
 use std::fmt;
 
 /// Axis names, in order.
@@ -174,118 +175,24 @@ fn slice_indices(start: Option<i64>, stop: Option<i64>, step: i64, len: u64) -> 
     }
 }
 
-/// A normalized selection on one axis: `start, start + step, ...` (`count` indices, `step` may be
-/// negative). Canonical: an empty range is `{0, 1, 0}`, a single index has step 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct IndexRange {
-    /// First index.
-    pub start: u64,
-    /// Distance between consecutive indices (never 0).
-    pub step: i64,
-    /// Number of indices.
-    pub count: u64,
-}
-
-impl IndexRange {
-    /// No index.
-    pub const EMPTY: IndexRange = IndexRange {
-        start: 0,
-        step: 1,
-        count: 0,
-    };
-
-    /// `start, start + step, ...`, canonicalized (step 1 when `count <= 1`, start 0 when empty).
-    /// The caller guarantees `step != 0` when `count >= 2` and that every index is `>= 0`.
-    pub const fn new(start: u64, step: i64, count: u64) -> Self {
-        match count {
-            0 => IndexRange::EMPTY,
-            1 => IndexRange {
-                start,
-                step: 1,
-                count,
-            },
-            _ => IndexRange { start, step, count },
-        }
-    }
-
-    /// Every index of an axis of length `len`.
-    pub const fn full(len: u64) -> Self {
-        IndexRange::new(0, 1, len)
-    }
-
-    /// Number of indices.
-    pub const fn len(&self) -> u64 {
-        self.count
-    }
-
-    /// True when no index is selected.
-    pub const fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Index number `k` (`k < count`).
-    #[inline]
-    pub fn at(&self, k: u64) -> u64 {
-        (self.start as i128 + k as i128 * self.step as i128) as u64
-    }
-
-    /// The last index, if any.
-    pub fn last(&self) -> Option<u64> {
-        (self.count > 0).then(|| self.at(self.count - 1))
-    }
-
-    /// Smallest and largest index, if any.
-    pub fn bounds(&self) -> Option<(u64, u64)> {
-        let last = self.last()?;
-        Some((self.start.min(last), self.start.max(last)))
-    }
-
-    /// True when this is exactly `0, 1, ..., len - 1`.
-    pub fn is_full(&self, len: u64) -> bool {
-        self.count == len && (len == 0 || (self.start == 0 && self.step == 1))
-    }
-
-    /// The indices `inner` picks out of this range: `self.at(inner.at(k))`.
-    /// `inner` must index into `0..self.count`.
-    pub fn compose(&self, inner: &IndexRange) -> IndexRange {
-        if inner.count == 0 {
-            return IndexRange::EMPTY;
-        }
-        let start = self.at(inner.start);
-        let step = (self.step as i128 * inner.step as i128)
-            .clamp(i64::MIN as i128 + 1, i64::MAX as i128) as i64;
-        IndexRange::new(start, step, inner.count)
-    }
-
-    /// The sub-range `k0 .. k0 + n` of this range (`k0 + n <= count`).
-    pub fn sub(&self, k0: u64, n: u64) -> IndexRange {
-        if n == 0 {
-            return IndexRange::EMPTY;
-        }
-        IndexRange::new(self.at(k0), self.step, n)
-    }
-
-    /// All indices (for tests and small axes).
-    pub fn to_vec(&self) -> Vec<u64> {
-        (0..self.count).map(|k| self.at(k)).collect()
-    }
-
-    /// numpy syntax with explicit numbers, `start:stop:step`, that selects exactly these indices
-    /// on any axis long enough to hold them: e.g. `0:20000:500`; the empty range is `0:0:1`. A
-    /// backwards range that ends at index 0 has no non-negative stop and is written `start::step`.
-    pub fn to_numpy(&self) -> String {
-        let stop = self.start as i128 + self.count as i128 * self.step as i128;
-        if stop < 0 {
-            format!("{}::{}", self.start, self.step)
-        } else {
-            format!("{}:{}:{}", self.start, stop, self.step)
-        }
-    }
-}
-
-impl fmt::Display for IndexRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_numpy())
+/// numpy syntax with explicit numbers, `start:stop:step`, that selects exactly the indices of
+/// `r` on any axis long enough to hold them: e.g. `0:20000:500`; the empty range is `0:0:1`. A
+/// backwards range that ends at index 0 has no non-negative stop and is written `start::step`.
+/// This is the one formatter of selections; [`parse_select`] reads its output back.
+///
+/// ```
+/// use zoomstack_engine::{IndexRange, format_range};
+/// assert_eq!(format_range(&IndexRange::new(0, 500, 40)), "0:20000:500");
+/// assert_eq!(format_range(&IndexRange::new(4, -2, 3)), "4::-2");
+/// assert_eq!(format_range(&IndexRange::EMPTY), "0:0:1");
+/// ```
+#[must_use]
+pub fn format_range(r: &IndexRange) -> String {
+    let stop = i128::from(r.start) + i128::from(r.count) * i128::from(r.step);
+    if stop < 0 {
+        format!("{}::{}", r.start, r.step)
+    } else {
+        format!("{}:{}:{}", r.start, stop, r.step)
     }
 }
 
@@ -629,8 +536,8 @@ mod tests {
             .collect();
         assert_eq!(r[0], IndexRange::new(0, 500, 40));
         assert_eq!(r[1], IndexRange::new(0, 2, 256));
-        assert_eq!(r[0].to_numpy(), "0:20000:500");
-        assert_eq!(r[1].to_numpy(), "0:512:2");
+        assert_eq!(format_range(&r[0]), "0:20000:500");
+        assert_eq!(format_range(&r[1]), "0:512:2");
     }
 
     #[test]
@@ -720,7 +627,7 @@ mod tests {
         let r = SliceSpec::new(None, None, Some(-1))
             .indices(3, "x")
             .unwrap();
-        assert_eq!(r.to_numpy(), "2::-1");
-        assert_eq!(IndexRange::EMPTY.to_numpy(), "0:0:1");
+        assert_eq!(format_range(&r), "2::-1");
+        assert_eq!(format_range(&IndexRange::EMPTY), "0:0:1");
     }
 }

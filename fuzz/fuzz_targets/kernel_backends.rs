@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use zoomstack_kernel::spec::escape_scalar;
-use zoomstack_kernel::{AxisSlice, Backend, StackParams, render_block};
+use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block};
 
 fn f64_at(data: &[u8], i: usize) -> f64 {
     let mut b = [0u8; 8];
@@ -44,8 +44,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let level =
         u64::from_le_bytes(data[32..40].try_into().unwrap()) % if raw { u64::MAX } else { 150_000 };
-    let rows = AxisSlice::new(byte(4) % 4, byte(5) % 4, byte(6) % 24);
-    let cols = AxisSlice::new(byte(5) % 3, 1 + byte(4) % 3, byte(3) % 24);
+    let rows = IndexRange::new(byte(4) % 4, byte(5) % 4, byte(6) % 24);
+    let cols = IndexRange::new(byte(5) % 3, 1 + byte(4) % 3, byte(3) % 24);
     let n = rows.count * cols.count;
     let mut want = vec![0u16; n];
     let Ok(grid) = params.level_grid(level) else {

@@ -3,7 +3,7 @@
 //! (The numbers we publish come from the criterion benches in `benches/`.)
 
 use cpu_time::ThreadTime as Instant;
-use zoomstack_kernel::{AxisSlice, Backend, StackParams, pixel_iterations, render_block};
+use zoomstack_kernel::{IndexRange, Backend, StackParams, pixel_iterations, render_block};
 
 fn main() {
     let p = StackParams::default();
@@ -57,8 +57,8 @@ fn render_level(p: &StackParams, level: u64, backend: Backend, out: &mut [u16]) 
     render_block(
         p,
         level,
-        AxisSlice::full(512),
-        AxisSlice::full(512),
+        IndexRange::full(512),
+        IndexRange::full(512),
         backend,
         out,
     )

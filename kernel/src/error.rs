@@ -37,18 +37,18 @@ pub enum KernelError {
         /// `rows` or `cols`.
         axis: &'static str,
         /// First index.
-        start: usize,
+        start: u64,
         /// Step between indices.
-        step: usize,
+        step: i64,
         /// Number of indices.
-        count: usize,
+        count: u64,
         /// Last index reached.
-        last: usize,
+        last: i64,
         /// Length of the axis.
-        len: usize,
+        len: u64,
     },
     /// A slice step of zero.
-    #[error("{axis} slice step must be at least 1, got 0")]
+    #[error("{axis} slice step cannot be zero")]
     ZeroStep {
         /// `rows` or `cols`.
         axis: &'static str,

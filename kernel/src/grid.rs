@@ -193,64 +193,6 @@ pub struct LevelGrid {
     pub max_iter: u32,
 }
 
-/// A strided run of indices along one axis: `start, start + step, ...` (`count` of them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AxisSlice {
-    /// First index.
-    pub start: usize,
-    /// Distance between indices (>= 1).
-    pub step: usize,
-    /// Number of indices (may be 0).
-    pub count: usize,
-}
-
-impl AxisSlice {
-    /// `start, start + step, ...`, `count` indices.
-    pub const fn new(start: usize, step: usize, count: usize) -> Self {
-        Self { start, step, count }
-    }
-
-    /// Every index of an axis of length `len`.
-    pub const fn full(len: usize) -> Self {
-        Self {
-            start: 0,
-            step: 1,
-            count: len,
-        }
-    }
-
-    /// Index number `k`.
-    #[inline]
-    pub fn index(&self, k: usize) -> usize {
-        self.start + k * self.step
-    }
-
-    /// Checks that every index lies in `0..len`.
-    pub fn check(&self, axis: &'static str, len: usize) -> Result<(), KernelError> {
-        if self.step == 0 {
-            return Err(KernelError::ZeroStep { axis });
-        }
-        if self.count == 0 {
-            return Ok(());
-        }
-        let last = (self.count - 1)
-            .checked_mul(self.step)
-            .and_then(|d| d.checked_add(self.start))
-            .unwrap_or(usize::MAX);
-        if last >= len {
-            return Err(KernelError::SliceOutOfBounds {
-                axis,
-                start: self.start,
-                step: self.step,
-                count: self.count,
-                last,
-                len,
-            });
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,15 +262,5 @@ mod tests {
             ..p
         };
         assert!(deep.level_grid(5000).is_err(), "scale underflows to 0");
-    }
-
-    #[test]
-    fn axis_slice_bounds() {
-        assert!(AxisSlice::new(0, 2, 256).check("rows", 512).is_ok());
-        assert!(AxisSlice::new(1, 2, 256).check("rows", 512).is_ok());
-        assert!(AxisSlice::new(2, 2, 256).check("rows", 512).is_err());
-        assert!(AxisSlice::new(0, 0, 1).check("rows", 512).is_err());
-        assert!(AxisSlice::new(600, 1, 0).check("rows", 512).is_ok());
-        assert!(AxisSlice::new(0, usize::MAX, 3).check("rows", 512).is_err());
     }
 }

@@ -5,11 +5,11 @@
 //! SIMD backends ([`Backend`]) that equal the reference bit for bit.
 //!
 //! ```
-//! use zoomstack_kernel::{AxisSlice, Backend, StackParams, render_block};
+//! use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block};
 //!
 //! let params = StackParams::default(); // the notebook's 512 x 512 stack
 //! // Every 64th row and column of level 3000: an 8 x 8 strided sub-grid.
-//! let (rows, cols) = (AxisSlice::new(0, 64, 8), AxisSlice::new(0, 64, 8));
+//! let (rows, cols) = (IndexRange::new(0, 64, 8), IndexRange::new(0, 64, 8));
 //! let mut counts = vec![0u16; 64];
 //! render_block(&params, 3000, rows, cols, Backend::fastest(), &mut counts).unwrap();
 //! // Identical to the scalar reference, pixel for pixel.
@@ -23,12 +23,14 @@ mod error;
 pub mod escape;
 mod grid;
 mod lanes;
+mod range;
 pub mod spec;
 
 pub use backend::Backend;
 pub use error::KernelError;
-pub use grid::{AxisSlice, LevelGrid, Linspace, StackParams, validate_max_iter};
+pub use grid::{LevelGrid, Linspace, StackParams, validate_max_iter};
 pub use lanes::FUSED;
+pub use range::IndexRange;
 
 use escape::PixelSource;
 
@@ -77,33 +79,34 @@ impl PixelSource for PointSource<'_> {
 }
 
 /// Renders the strided sub-grid `rows` x `cols` of level `level` into `out` (row-major,
-/// `rows.count * cols.count` counts).
+/// `rows.count * cols.count` counts). Steps may be negative (row order follows the ranges).
 ///
 /// Every pixel has exactly the coordinates it has in the full grid, so any sub-grid equals the
 /// corresponding pixels of the full level.
 pub fn render_block(
     params: &StackParams,
     level: u64,
-    rows: AxisSlice,
-    cols: AxisSlice,
+    rows: IndexRange,
+    cols: IndexRange,
     backend: Backend,
     out: &mut [u16],
 ) -> Result<(), KernelError> {
     let grid = params.level_grid(level)?;
-    rows.check("rows", params.height)?;
-    cols.check("cols", params.width)?;
-    let expected = rows.count * cols.count;
+    rows.check("rows", params.height as u64)?;
+    cols.check("cols", params.width as u64)?;
+    let expected = usize::try_from(rows.count.saturating_mul(cols.count)).unwrap_or(usize::MAX);
     if out.len() != expected {
         return Err(KernelError::BadOutputLen {
             got: out.len(),
             expected,
         });
     }
+    // In range: checked against the axis lengths above.
     let xs: Vec<f64> = (0..cols.count)
-        .map(|k| grid.cols.at(cols.index(k)))
+        .map(|k| grid.cols.at(cols.at(k) as usize))
         .collect();
     let ys: Vec<f64> = (0..rows.count)
-        .map(|k| grid.rows.at(rows.index(k)))
+        .map(|k| grid.rows.at(rows.at(k) as usize))
         .collect();
     backend.run(&GridSource { xs: &xs, ys: &ys }, grid.max_iter, out);
     Ok(())

@@ -2,9 +2,9 @@
 
 use proptest::prelude::*;
 use zoomstack_kernel::spec::escape_scalar;
-use zoomstack_kernel::{AxisSlice, Backend, StackParams, render_block, render_points};
+use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block, render_points};
 
-fn reference_block(p: &StackParams, level: u64, rows: AxisSlice, cols: AxisSlice) -> Vec<u16> {
+fn reference_block(p: &StackParams, level: u64, rows: IndexRange, cols: IndexRange) -> Vec<u16> {
     let g = p.level_grid(level).unwrap();
     let mut v = Vec::with_capacity(rows.count * cols.count);
     for r in 0..rows.count {
@@ -19,7 +19,7 @@ fn reference_block(p: &StackParams, level: u64, rows: AxisSlice, cols: AxisSlice
     v
 }
 
-fn check_all_backends(p: &StackParams, level: u64, rows: AxisSlice, cols: AxisSlice) {
+fn check_all_backends(p: &StackParams, level: u64, rows: IndexRange, cols: IndexRange) {
     let want = reference_block(p, level, rows, cols);
     for b in Backend::ALL {
         let mut got = vec![0u16; want.len()];
@@ -41,7 +41,7 @@ fn notebook_levels_small_grids() {
             width: 56,
             ..StackParams::default()
         };
-        check_all_backends(&p, level, AxisSlice::full(40), AxisSlice::full(56));
+        check_all_backends(&p, level, IndexRange::full(40), IndexRange::full(56));
     }
 }
 
@@ -51,8 +51,8 @@ fn whole_level_strided() {
     check_all_backends(
         &p,
         500,
-        AxisSlice::new(1, 2, 256),
-        AxisSlice::new(0, 2, 256),
+        IndexRange::new(1, 2, 256),
+        IndexRange::new(0, 2, 256),
     );
 }
 
@@ -126,8 +126,8 @@ proptest! {
         r0 in 0usize..5, rs in 1usize..4, c0 in 0usize..5, cs in 1usize..4,
     ) {
         let p = StackParams { height, width, center_re, center_im, scale0, max_iter, ..StackParams::default() };
-        let rows = AxisSlice::new(r0.min(height - 1), rs, (height - r0.min(height - 1)).div_ceil(rs));
-        let cols = AxisSlice::new(c0.min(width - 1), cs, (width - c0.min(width - 1)).div_ceil(cs));
+        let rows = IndexRange::new(r0.min(height - 1), rs, (height - r0.min(height - 1)).div_ceil(rs));
+        let cols = IndexRange::new(c0.min(width - 1), cs, (width - c0.min(width - 1)).div_ceil(cs));
         check_all_backends(&p, level, rows, cols);
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::io::Read;
 use std::path::PathBuf;
 use zoomstack_kernel::spec::escape_scalar;
-use zoomstack_kernel::{AxisSlice, Backend, StackParams, render_block};
+use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -63,7 +63,7 @@ fn every_single_level_fixture_matches_every_backend_and_the_reference() {
         let level = case["level"].as_u64().unwrap();
         let want = load_counts(case);
         let name = case["name"].as_str().unwrap();
-        let (rows, cols) = (AxisSlice::full(p.height), AxisSlice::full(p.width));
+        let (rows, cols) = (IndexRange::full(p.height), IndexRange::full(p.width));
         for backend in Backend::ALL {
             let mut got = vec![0u16; want.len()];
             render_block(&p, level, rows, cols, backend, &mut got).unwrap();
@@ -104,8 +104,8 @@ fn notebook_preview_frames_match_strided_rendering() {
         render_block(
             &p,
             level,
-            AxisSlice::new(0, 2, 256),
-            AxisSlice::new(0, 2, 256),
+            IndexRange::new(0, 2, 256),
+            IndexRange::new(0, 2, 256),
             Backend::fastest(),
             &mut got,
         )

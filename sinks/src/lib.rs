@@ -16,7 +16,7 @@
 //! Render a few small levels with the kernel and write them to a Zarr store and a GIF:
 //!
 //! ```
-//! use zoomstack_kernel::{AxisSlice, Backend, StackParams, render_block};
+//! use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block};
 //! use zoomstack_sinks::{
 //!     AnimationOptions, ArrayDescription, GifWriter, ZarrOptions, ZarrSink,
 //! };
@@ -31,7 +31,7 @@
 //!
 //! let mut frame = vec![0u16; 32 * 48];
 //! for level in 0..levels {
-//!     let (rows, cols) = (AxisSlice::full(32), AxisSlice::full(48));
+//!     let (rows, cols) = (IndexRange::full(32), IndexRange::full(48));
 //!     render_block(&params, level, rows, cols, Backend::Scalar, &mut frame)?;
 //!     zarr.write_tile([level, 0, 0], [1, 32, 48], &frame)?;
 //!     gif.add_frame(level, ndarray::ArrayView2::from_shape((32, 48), &frame)?)?;

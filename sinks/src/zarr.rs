@@ -129,9 +129,9 @@ impl ArrayDescription {
             params,
             select: format!(
                 "[{}, {}, {}]",
-                select[0].to_numpy(),
-                select[1].to_numpy(),
-                select[2].to_numpy()
+                format_range(&select[0]),
+                format_range(&select[1]),
+                format_range(&select[2])
             ),
             mean: None,
             post_select: None,

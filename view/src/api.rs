@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
-use zoomstack_kernel::{AxisSlice, Linspace, StackParams};
+use zoomstack_kernel::{IndexRange, Linspace, StackParams};
 use zoomstack_sinks::{
     Colormap, PngCompression, Scaling, counts16_png_bytes, preview_png_bytes, stack_json,
 };
@@ -418,13 +418,13 @@ impl ViewApp {
         Ok(q)
     }
 
-    fn grid(&self, level: u64, stride: usize, rows: AxisSlice, cols: AxisSlice) -> Reply {
+    fn grid(&self, level: u64, stride: usize, rows: IndexRange, cols: IndexRange) -> Reply {
         let p: &StackParams = &self.view.stack.params;
         let grid = match p.level_grid(level) {
             Ok(g) => g,
             Err(e) => return Reply::error(422, format!("level {level} has no grid: {e}")),
         };
-        let axis = |l: &Linspace, a: AxisSlice| -> Vec<f64> {
+        let axis = |l: &Linspace, a: IndexRange| -> Vec<f64> {
             (0..a.count).map(|k| l.at(a.index(k))).collect()
         };
         Reply::json(json!({

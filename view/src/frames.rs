@@ -7,14 +7,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 use serde::Serialize;
-use zoomstack_kernel::{AxisSlice, Backend, KernelError, StackParams, render_block};
+use zoomstack_kernel::{IndexRange, Backend, KernelError, StackParams, render_block};
 
 /// One rendered level: raw escape counts, row-major, row 0 first.
 #[derive(Debug)]
 pub(crate) struct Frame {
     pub level: u64,
-    pub rows: AxisSlice,
-    pub cols: AxisSlice,
+    pub rows: IndexRange,
+    pub cols: IndexRange,
     pub counts: Vec<u16>,
     pub min: u16,
     pub max: u16,
@@ -59,8 +59,8 @@ impl Renderer {
     pub fn render(
         &self,
         level: u64,
-        rows: AxisSlice,
-        cols: AxisSlice,
+        rows: IndexRange,
+        cols: IndexRange,
     ) -> Result<Frame, KernelError> {
         let width = cols.count;
         let mut counts = vec![0u16; rows.count * width];
@@ -74,7 +74,7 @@ impl Renderer {
                 .try_for_each(|(b, out)| {
                     let first = b * band_rows;
                     let n = out.len() / width;
-                    let band = AxisSlice::new(rows.index(first), rows.step, n);
+                    let band = IndexRange::new(rows.index(first), rows.step, n);
                     render_block(&self.params, level, band, cols, self.backend, out)
                 })
         })?;
@@ -284,8 +284,8 @@ mod tests {
     fn frame(level: u64, n: usize) -> Frame {
         Frame {
             level,
-            rows: AxisSlice::full(1),
-            cols: AxisSlice::full(n),
+            rows: IndexRange::full(1),
+            cols: IndexRange::full(n),
             counts: vec![level as u16; n],
             min: level as u16,
             max: level as u16,

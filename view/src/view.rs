@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use zoomstack_engine::{IndexRange, ZoomStack, parse_select};
-use zoomstack_kernel::AxisSlice;
+use zoomstack_kernel::IndexRange;
 
 use crate::ViewError;
 
@@ -30,9 +30,9 @@ pub struct View {
     /// The levels on the slider, in slider order.
     pub levels: IndexRange,
     /// Rows of a level shown at stride 1.
-    pub rows: AxisSlice,
+    pub rows: IndexRange,
     /// Columns of a level shown at stride 1.
-    pub cols: AxisSlice,
+    pub cols: IndexRange,
 }
 
 impl View {
@@ -42,8 +42,8 @@ impl View {
         View {
             select: "[:, :, :]".to_string(),
             levels: IndexRange::full(stack.levels),
-            rows: AxisSlice::full(p.height),
-            cols: AxisSlice::full(p.width),
+            rows: IndexRange::full(p.height),
+            cols: IndexRange::full(p.width),
             stack,
         }
     }
@@ -113,16 +113,16 @@ impl View {
     }
 
     /// The rows and columns shown when every `stride`-th of the view's rows and columns is taken.
-    pub fn strided(&self, stride: usize) -> (AxisSlice, AxisSlice) {
+    pub fn strided(&self, stride: usize) -> (IndexRange, IndexRange) {
         (substride(self.rows, stride), substride(self.cols, stride))
     }
 }
 
-fn substride(a: AxisSlice, stride: usize) -> AxisSlice {
-    AxisSlice::new(a.start, a.step * stride, a.count.div_ceil(stride))
+fn substride(a: IndexRange, stride: usize) -> IndexRange {
+    IndexRange::new(a.start, a.step * stride, a.count.div_ceil(stride))
 }
 
-fn axis(r: IndexRange, name: &str, select: &str) -> Result<AxisSlice, ViewError> {
+fn axis(r: IndexRange, name: &str, select: &str) -> Result<IndexRange, ViewError> {
     if r.step < 0 && r.count > 1 {
         return Err(ViewError::Config(format!(
             "selection {select}: the {name} axis has step {}; the viewer shows levels in stack \
@@ -130,7 +130,7 @@ fn axis(r: IndexRange, name: &str, select: &str) -> Result<AxisSlice, ViewError>
             r.step
         )));
     }
-    Ok(AxisSlice::new(
+    Ok(IndexRange::new(
         r.start as usize,
         r.step.max(1) as usize,
         r.count as usize,
@@ -145,8 +145,8 @@ pub(crate) struct AxisJson {
     pub count: u64,
 }
 
-impl From<AxisSlice> for AxisJson {
-    fn from(a: AxisSlice) -> Self {
+impl From<IndexRange> for AxisJson {
+    fn from(a: IndexRange) -> Self {
         AxisJson {
             start: a.start as u64,
             step: a.step as i64,
@@ -173,7 +173,7 @@ mod tests {
     fn preview_selection() {
         let v = View::from_select(ZoomStack::default(), "[0:20000:500, ::2, ::2]").unwrap();
         assert_eq!(v.levels, IndexRange::new(0, 500, 40));
-        assert_eq!(v.rows, AxisSlice::new(0, 2, 256));
+        assert_eq!(v.rows, IndexRange::new(0, 2, 256));
         assert_eq!(v.initial_level(), 3000);
         assert_eq!(v.position_of(3000), 6);
         assert_eq!(v.position_of(3100), 6);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use zoomstack_engine::ZoomStack;
-use zoomstack_kernel::{AxisSlice, Backend, StackParams, render_block};
+use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block};
 use zoomstack_sinks::{Colormap, Scaling};
 use zoomstack_view::{Limits, ServerOptions, View, ViewServer};
 
@@ -108,7 +108,7 @@ fn raw_get(addr: SocketAddr, target: &str) -> (u16, String) {
     )
 }
 
-fn kernel_counts(p: &StackParams, level: u64, rows: AxisSlice, cols: AxisSlice) -> Vec<u16> {
+fn kernel_counts(p: &StackParams, level: u64, rows: IndexRange, cols: IndexRange) -> Vec<u16> {
     let mut out = vec![0; rows.count * cols.count];
     render_block(p, level, rows, cols, Backend::Scalar, &mut out).unwrap();
     out
@@ -165,8 +165,8 @@ fn page_and_info() {
 fn counts_grid_and_pngs_are_exact() {
     let server = small_server();
     for (level, stride) in [(0u64, 1usize), (3000, 1), (119_999, 1), (60_000, 3)] {
-        let rows = AxisSlice::new(0, stride, 48usize.div_ceil(stride));
-        let cols = AxisSlice::new(0, stride, 64usize.div_ceil(stride));
+        let rows = IndexRange::new(0, stride, 48usize.div_ceil(stride));
+        let cols = IndexRange::new(0, stride, 64usize.div_ceil(stride));
         let want = kernel_counts(&SMALL, level, rows, cols);
         let got = get(
             &server,
@@ -266,8 +266,8 @@ fn a_spec_selection_is_what_the_slider_and_frames_show() {
     let want = kernel_counts(
         &SMALL,
         3000,
-        AxisSlice::new(8, 2, 16),
-        AxisSlice::new(0, 4, 16),
+        IndexRange::new(8, 2, 16),
+        IndexRange::new(0, 4, 16),
     );
     assert_eq!(le_u16(&got.body), want);
     // stride multiplies the selection's steps.
@@ -275,8 +275,8 @@ fn a_spec_selection_is_what_the_slider_and_frames_show() {
     let want = kernel_counts(
         &SMALL,
         3000,
-        AxisSlice::new(8, 4, 8),
-        AxisSlice::new(0, 8, 8),
+        IndexRange::new(8, 4, 8),
+        IndexRange::new(0, 8, 8),
     );
     assert_eq!(le_u16(&got.body), want);
     let grid = get(&server, "/api/level/3000/grid?stride=2").json();
