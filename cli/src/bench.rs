@@ -86,8 +86,9 @@ struct Level {
 fn prepare(cfg: &BenchConfig) -> Result<Vec<Level>, KernelError> {
     let p = &cfg.params;
     let stride = cfg.stride.max(1);
-    let rows = IndexRange::new(0, stride, p.height.div_ceil(stride));
-    let cols = IndexRange::new(0, stride, p.width.div_ceil(stride));
+    let step = i64::try_from(stride).unwrap_or(i64::MAX);
+    let rows = IndexRange::new(0, step, p.height.div_ceil(stride) as u64);
+    let cols = IndexRange::new(0, step, p.width.div_ceil(stride) as u64);
     cfg.levels
         .iter()
         .map(|&level| {
@@ -96,8 +97,8 @@ fn prepare(cfg: &BenchConfig) -> Result<Vec<Level>, KernelError> {
                 level,
                 rows,
                 cols,
-                xs: (0..cols.count).map(|k| g.cols.at(cols.index(k))).collect(),
-                ys: (0..rows.count).map(|k| g.rows.at(rows.index(k))).collect(),
+                xs: (0..cols.count).map(|k| g.cols.at(cols.at(k) as usize)).collect(),
+                ys: (0..rows.count).map(|k| g.rows.at(rows.at(k) as usize)).collect(),
             })
         })
         .collect()
@@ -126,7 +127,7 @@ fn backend_pass(
     levels
         .iter()
         .map(|l| {
-            let mut out = vec![0u16; l.rows.count * l.cols.count];
+            let mut out = vec![0u16; l.xs.len() * l.ys.len()];
             render_block(params, l.level, l.rows, l.cols, backend, &mut out)?;
             Ok(out)
         })
@@ -140,8 +141,8 @@ fn threaded_pass(
     backend: Backend,
     threads: usize,
 ) -> Result<Vec<Vec<u16>>, KernelError> {
-    const BAND: usize = 8;
-    let tasks: Vec<(usize, usize)> = levels
+    const BAND: u64 = 8;
+    let tasks: Vec<(usize, u64)> = levels
         .iter()
         .enumerate()
         .flat_map(|(i, l)| (0..l.rows.count.div_ceil(BAND)).map(move |b| (i, b)))
@@ -158,8 +159,8 @@ fn threaded_pass(
                     let l = &levels[i];
                     let r0 = b * BAND;
                     let n = BAND.min(l.rows.count - r0);
-                    let rows = IndexRange::new(l.rows.start + r0 * l.rows.step, l.rows.step, n);
-                    let mut out = vec![0u16; n * l.cols.count];
+                    let rows = l.rows.sub(r0, n);
+                    let mut out = vec![0u16; (n * l.cols.count) as usize];
                     match render_block(params, l.level, rows, l.cols, backend, &mut out) {
                         Ok(()) => results
                             .lock()
@@ -179,11 +180,11 @@ fn threaded_pass(
     }
     let mut out: Vec<Vec<u16>> = levels
         .iter()
-        .map(|l| vec![0u16; l.rows.count * l.cols.count])
+        .map(|l| vec![0u16; l.xs.len() * l.ys.len()])
         .collect();
     for (i, r0, band) in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        let w = levels[i].cols.count;
-        out[i][r0 * w..r0 * w + band.len()].copy_from_slice(&band);
+        let at = r0 as usize * levels[i].xs.len();
+        out[i][at..at + band.len()].copy_from_slice(&band);
     }
     Ok(out)
 }

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use clap::{Args, Parser, Subcommand};
-use zoomstack_cli::diag::{LocatedError, Source};
-use zoomstack_cli::pipeline::{self, Job, Observer, RunError, RunOptions, RunReport, Share};
-use zoomstack_cli::spec::{self, Spec};
-use zoomstack_cli::{PREVIEW_SPEC, bench};
+use zoomstack_cli::bench;
+use zoomstack_pipeline::diag::{LocatedError, Source};
+use zoomstack_pipeline::spec::{self, Spec};
+use zoomstack_pipeline::{
+    Observer, PREVIEW_SPEC, Pipeline, RunError, RunOptions, RunReport, Share, resolve,
+};
 use zoomstack_kernel::Backend;
 
 /// Writes to stdout; a closed pipe (`zoomstack describe | head`) ends the process quietly
@@ -608,8 +610,8 @@ fn share(args: &ShareArgs) -> Result<(Share, Option<String>)> {
     }
 }
 
-fn build_jobs(spec: &Spec) -> Result<Vec<Job>> {
-    pipeline::jobs(spec).map_err(classify)
+fn pipeline(spec: &Spec) -> Result<Pipeline> {
+    Pipeline::new(spec.clone()).map_err(classify)
 }
 
 fn classify(e: RunError) -> Failure {
@@ -623,13 +625,12 @@ fn classify(e: RunError) -> Failure {
 }
 
 fn describe(spec: &Spec, out: &Path) -> Result<()> {
-    let jobs = build_jobs(spec)?;
-    out!("{}", pipeline::describe(spec, &jobs, out));
+    out!("{}", pipeline(spec)?.describe(out));
     Ok(())
 }
 
 fn init(g: &Global, spec: &Spec, out: &Path) -> Result<()> {
-    let jobs = build_jobs(spec)?;
+    let p = pipeline(spec)?;
     let opts = RunOptions {
         threads: threads(g)?,
         backend: backend(g)?,
@@ -637,7 +638,7 @@ fn init(g: &Global, spec: &Spec, out: &Path) -> Result<()> {
         share: Share::ALL,
         cancel: Arc::new(AtomicBool::new(false)),
     };
-    let dirs = pipeline::init(spec, &jobs, &opts).map_err(classify)?;
+    let dirs = p.init(&opts).map_err(classify)?;
     if !g.quiet {
         if dirs.is_empty() {
             outln!("no Zarr sinks in this spec: nothing to create");
@@ -709,7 +710,7 @@ fn run_spec(
 ) -> Result<()> {
     let t0 = Instant::now();
     let (share, share_note) = share(&share_args)?;
-    let jobs = build_jobs(spec)?;
+    let p = pipeline(spec)?;
     if spec.sinks.is_empty() {
         return Err(user(anyhow!(
             "the spec has no [[sink]] table: nothing to write (add e.g. [[sink]] kind = \"png\")"
@@ -727,7 +728,7 @@ fn run_spec(
     tracing::info!(backend = %opts.backend.describe(), threads = opts.threads, "run");
     let bar = progress_bar(g.quiet);
     let observer: Arc<dyn Observer> = Arc::new(Bar(bar.clone()));
-    let result = pipeline::run(spec, &jobs, &opts, &observer);
+    let result = p.run(&opts, &observer);
     bar.finish_and_clear();
     let report = result.map_err(classify)?;
     if !g.quiet {
@@ -748,7 +749,7 @@ fn run_spec(
 
 fn print_report(spec: &Spec, report: &RunReport, out: &Path, opts: &RunOptions, wall: Duration) {
     for (o, s) in report.sinks.iter().zip(&spec.sinks) {
-        let path = pipeline::resolve(out, &s.path);
+        let path = resolve(out, &s.path);
         if !o.ran {
             outln!("{}: skipped (frame sinks run in share 0)", o.sink);
             continue;

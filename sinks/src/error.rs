@@ -12,6 +12,10 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SinkError {
+    /// A frame sink's encoder thread stopped (it failed; its own error says why).
+    #[error("a frame sink stopped before the last frame")]
+    Stopped,
+
     /// A parameter is outside its valid range.
     #[error("invalid {what}: {value} ({expected})")]
     InvalidParameter {
@@ -160,10 +164,6 @@ pub enum SinkError {
         /// The encoder's error.
         source: Arc<png::EncodingError>,
     },
-
-    /// Rendering failed (kernel error, cancelled frame stream, thread pool, memory limit).
-    #[error("rendering failed: {0}")]
-    Engine(#[from] zoomstack_engine::EngineError),
 
     /// GIF encoding failed.
     #[error("cannot write GIF {path}: {source}")]

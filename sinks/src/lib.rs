@@ -48,7 +48,6 @@ mod colormap;
 mod error;
 mod frames;
 mod fsutil;
-mod pipeline;
 mod scale;
 mod sheet;
 mod zarr;
@@ -60,14 +59,11 @@ pub use frames::{
     FrameNaming, FrameSink, PngFrameOptions, PngFrameWriter, PngKind, counts16_png_bytes,
     digit_count, preview_png_bytes, write_counts16_png, write_preview_png,
 };
-pub use pipeline::{
-    pyramid_plans, render_into, sink_tiling, write_frames, write_pyramid, write_zarr,
-};
 pub use scale::{Scaling, stretch, to_uint8};
 pub use sheet::{ContactSheet, ContactSheetOptions, MAX_SHEET_PIXELS};
 pub use zarr::{
     ArrayDescription, Compression, IfExists, MARKER_DIR, MAX_UNITS, OmeAxisScale, StoreStatus,
-    Strided, ZarrOptions, ZarrProgress, ZarrPyramid, ZarrReport, ZarrSink, stack_json,
+    ZarrOptions, ZarrProgress, ZarrPyramid, ZarrReport, ZarrSink, stack_json,
     store_status,
 };
 

@@ -41,6 +41,7 @@ use std::thread::JoinHandle;
 
 use serde_json::Value;
 use zarrs::array::{Array, ArrayBuilder, ArrayMetadataOptions, CodecOptions, data_type};
+use zoomstack_engine::{RenderPlan, Selection, StoreLayout};
 use zoomstack_kernel::StackParams;
 
 use self::attrs::{ExistingArray, Node};
@@ -55,127 +56,83 @@ pub const MARKER_DIR: &str = "zoomstack.done";
 /// Largest number of write units a store may have (the in-memory record is one byte per unit).
 pub const MAX_UNITS: u64 = 1 << 32;
 
-/// What is written: the array's shape and chunking and everything the `zoomstack` attribute
-/// records. Build it from an engine plan, or with [`ArrayDescription::strided`].
+/// What is written: the array's selection of the stack, its layout (chunks, shards) and
+/// everything the `zoomstack` attribute records. Build it from an engine plan
+/// ([`ArrayDescription::of_plan`]) or from a typed [`Selection`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArrayDescription {
     /// Levels of the whole stack.
     pub levels: u64,
     /// The stack's parameters.
     pub params: StackParams,
-    /// The selection of grid pixels (before any mean), normalized, in the full stack's index
-    /// space: `[start:stop:step, start:stop:step, start:stop:step]`.
-    pub select: String,
-    /// Mean-downsampling factors `[fy, fx]`, if any (stride downsampling is part of `select`).
-    pub mean: Option<[u64; 2]>,
-    /// A selection of blocks after the mean (`[:, rows, cols]`), if any; written as the extra
-    /// attribute field `post_select` only when present.
-    pub post_select: Option<String>,
-    /// Output shape `[level, y, x]`.
-    pub shape: [u64; 3],
-    /// Chunk shape `[level, y, x]` (the inner chunk shape when sharded).
-    pub chunks: [usize; 3],
-}
-
-/// One axis of a strided selection: `start, start + step, ...` (`count` indices, step >= 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Strided {
-    /// First index.
-    pub start: u64,
-    /// Distance between indices (at least 1).
-    pub step: u64,
-    /// Number of indices.
-    pub count: u64,
-}
-
-impl Strided {
-    /// `start, start + step, ...` with `count` indices.
-    pub const fn new(start: u64, step: u64, count: u64) -> Strided {
-        Strided { start, step, count }
-    }
-
-    /// Every index of an axis of length `len`.
-    pub const fn full(len: u64) -> Strided {
-        Strided::new(0, 1, len)
-    }
-
-    /// The normalized `start:stop:step` text (`stop = start + count * step`, as the engine writes it).
-    pub fn to_numpy(&self) -> String {
-        let (start, step, count) = (self.start as u128, self.step as u128, self.count as u128);
-        if count <= 1 {
-            let start = if count == 0 { 0 } else { start };
-            return format!("{start}:{}:1", start + count);
-        }
-        format!("{start}:{}:{step}", start + count * step)
-    }
-
-    /// The `k`-th index (saturating).
-    pub fn at(&self, k: u64) -> u64 {
-        self.start.saturating_add(k.saturating_mul(self.step))
-    }
+    /// What the array holds, in the full stack's index space (written as the attributes
+    /// `select`, `downsample` and `post_select`).
+    pub selection: Selection,
+    /// Chunks, shards and the write unit.
+    pub layout: StoreLayout,
 }
 
 impl ArrayDescription {
-    /// A strided selection of a stack (no mean): levels, rows and columns each a [`Strided`]
-    /// range of the full grid. This is what a pyramid level `[levels, ::2^k, ::2^k]` is.
-    pub fn strided(
+    /// The description of `selection` of a stack stored with `layout`.
+    #[must_use]
+    pub fn new(
         levels: u64,
         params: StackParams,
-        select: [Strided; 3],
-        chunks: [usize; 3],
+        selection: Selection,
+        layout: StoreLayout,
     ) -> ArrayDescription {
         ArrayDescription {
             levels,
             params,
-            select: format!(
-                "[{}, {}, {}]",
-                format_range(&select[0]),
-                format_range(&select[1]),
-                format_range(&select[2])
-            ),
-            mean: None,
-            post_select: None,
-            shape: select.map(|s| s.count),
-            chunks,
+            selection,
+            layout,
         }
     }
 
-    /// The whole stack of `levels` levels.
-    pub fn full_stack(levels: u64, params: StackParams, chunks: [usize; 3]) -> ArrayDescription {
-        let select = [
-            Strided::full(levels),
-            Strided::full(params.height as u64),
-            Strided::full(params.width as u64),
-        ];
-        ArrayDescription::strided(levels, params, select, chunks)
+    /// The description of an optimized plan stored with `layout`.
+    #[must_use]
+    pub fn of_plan(plan: &RenderPlan, layout: StoreLayout) -> ArrayDescription {
+        let stack = plan.stack();
+        ArrayDescription::new(stack.levels, stack.params, *plan.selection(), layout)
+    }
+
+    /// The whole stack of `levels` levels with `layout`.
+    #[must_use]
+    pub fn full_stack(levels: u64, params: StackParams, layout: StoreLayout) -> ArrayDescription {
+        let shape = [levels, params.height as u64, params.width as u64];
+        ArrayDescription::new(levels, params, Selection::full(shape), layout)
+    }
+
+    /// Output shape `[level, y, x]`.
+    #[must_use]
+    pub fn shape(&self) -> [u64; 3] {
+        self.selection.shape()
+    }
+
+    /// Chunk shape (the inner chunk when sharded).
+    #[must_use]
+    pub fn chunks(&self) -> [usize; 3] {
+        self.layout.chunks()
+    }
+
+    /// The stack's shape `[levels, height, width]`.
+    #[must_use]
+    pub fn stack_shape(&self) -> [u64; 3] {
+        [self.levels, self.params.height as u64, self.params.width as u64]
     }
 
     /// Bytes of the raw output (`u16`), saturating.
     pub fn bytes(&self) -> u64 {
-        self.shape.iter().fold(2u64, |a, &b| a.saturating_mul(b))
+        self.shape().iter().fold(2u64, |a, &b| a.saturating_mul(b))
     }
 
     fn validate(&self) -> Result<(), SinkError> {
         self.params
             .validate()
             .map_err(|e| SinkError::invalid("stack parameters", format!("{:?}", self.params), e))?;
-        if self.chunks.contains(&0) {
-            return Err(SinkError::invalid(
-                "chunk shape",
-                format!("{:?}", self.chunks),
-                "expected every dimension >= 1",
-            ));
-        }
-        if let Some(f) = self.mean
-            && f.contains(&0)
-        {
-            return Err(SinkError::invalid(
-                "mean factors",
-                format!("{f:?}"),
-                "expected every factor >= 1",
-            ));
-        }
-        Ok(())
+        self.selection
+            .validate(self.stack_shape())
+            .map_err(|e| SinkError::invalid("selection", self.selection.select_text(), e))
     }
 }
 
@@ -257,19 +214,16 @@ pub struct ZarrOptions {
     pub array_path: String,
     /// Chunk compression.
     pub compression: Compression,
-    /// Shard shape (a multiple of the chunk shape on every axis), or `None` for no sharding.
-    pub shard: Option<[usize; 3]>,
     /// Behaviour on an existing array.
     pub if_exists: IfExists,
 }
 
 impl Default for ZarrOptions {
-    /// Root array, zstd level 3, unsharded, resume.
+    /// Root array, zstd level 3, resume.
     fn default() -> Self {
         ZarrOptions {
             array_path: String::new(),
             compression: Compression::default(),
-            shard: None,
             if_exists: IfExists::Resume,
         }
     }
@@ -480,7 +434,7 @@ impl std::fmt::Debug for ZarrSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZarrSink")
             .field("array_dir", &self.array_dir)
-            .field("shape", &self.desc.shape)
+            .field("shape", &self.desc.shape())
             .field("write_unit", &self.units.unit)
             .field("progress", &self.progress())
             .finish_non_exhaustive()
@@ -609,21 +563,8 @@ impl ZarrSink {
     ) -> Result<ZarrSink, SinkError> {
         let store = store.as_ref().to_path_buf();
         desc.validate()?;
-        if let Some(s) = options.shard {
-            let ok = (0..3).all(|k| s[k] > 0 && s[k] % desc.chunks[k] == 0);
-            if !ok {
-                return Err(SinkError::invalid(
-                    "shard shape",
-                    format!("{s:?}"),
-                    format!(
-                        "expected a multiple of the chunk shape {:?} on every axis",
-                        desc.chunks
-                    ),
-                ));
-            }
-        }
-        let unit = options.shard.unwrap_or(desc.chunks);
-        let units = UnitGrid::new(desc.shape, unit);
+        let unit = desc.layout.unit();
+        let units = UnitGrid::new(desc.shape(), unit);
         if units.total() > MAX_UNITS {
             return Err(SinkError::invalid(
                 "number of write units",
@@ -684,7 +625,7 @@ impl ZarrSink {
 
         let (array, done, skipped) = match existing {
             Some(existing) => {
-                attrs::check_resume(&array_dir, &existing, &desc, options.shard)?;
+                attrs::check_resume(&array_dir, &existing, &desc)?;
                 let array = Array::open(fs_store, &node_path)
                     .map_err(|e| SinkError::zarr_create("open array", &array_dir, e))?;
                 let done = load_markers(&marker_dir, &units)?;
@@ -704,7 +645,7 @@ impl ZarrSink {
                 }
                 create_dir_all(&array_dir)?;
                 let mut builder = ArrayBuilder::new(
-                    desc.shape.to_vec(),
+                    desc.shape().to_vec(),
                     unit.map(|u| u as u64).to_vec(),
                     data_type::uint16(),
                     0u16,
@@ -712,12 +653,12 @@ impl ZarrSink {
                 builder
                     .bytes_to_bytes_codecs(options.compression.codecs()?)
                     .dimension_names(Some(["level", "y", "x"]));
-                if options.shard.is_some() {
-                    builder.subchunk_shape(desc.chunks.map(|c| c as u64).to_vec());
+                if desc.layout.shard().is_some() {
+                    builder.subchunk_shape(desc.chunks().map(|c| c as u64).to_vec());
                 }
                 builder.attributes_mut().insert(
                     "zoomstack".to_string(),
-                    attrs::zoomstack_json(&desc, options.shard),
+                    attrs::zoomstack_json(&desc),
                 );
                 let array = builder
                     .build(fs_store, &node_path)
@@ -828,10 +769,10 @@ impl ZarrSink {
         }
         for k in 0..3 {
             let end = origin[k].checked_add(shape[k] as u64);
-            if end.is_none_or(|e| e > self.desc.shape[k]) {
+            if end.is_none_or(|e| e > self.desc.shape()[k]) {
                 return Err(bad(format!(
                     "extends beyond the array shape {:?} on axis {k}",
-                    self.desc.shape
+                    self.desc.shape()
                 )));
             }
         }

@@ -115,22 +115,15 @@ impl ViewApp {
         let limits = options.limits;
         limits.validate()?;
         let max_stride = view.rows.count.max(view.cols.count);
-        if limits.default_stride > max_stride {
+        if limits.default_stride as u64 > max_stride {
             return Err(ViewError::Config(format!(
                 "default stride {}: expected at most {max_stride} (the view's larger side)",
                 limits.default_stride
             )));
         }
-        // The engine's rule: 0 means one thread per core.
-        let threads = zoomstack_engine::Executor::new(options.threads).effective_threads();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("zoomstack-view-render-{i}"))
-            .build()
-            .map_err(|e| ViewError::ThreadPool {
-                threads,
-                message: e.to_string(),
-            })?;
+        // The engine's executor (0 threads: one per core); its pool is built here, once.
+        let executor = zoomstack_engine::Executor::new(options.threads).with_backend(options.backend);
+        executor.pool()?;
         let ip = options.host;
         let allowed_hosts = ip.is_loopback().then(|| {
             let mut hosts = vec!["localhost".to_string(), ip.to_string()];
@@ -140,7 +133,7 @@ impl ViewApp {
             hosts
         });
         Ok(ViewApp {
-            renderer: Renderer::new(view.stack.params, options.backend, pool),
+            renderer: Renderer::new(view.stack, executor),
             cache: FrameCache::new(limits.cache_bytes, limits.max_active_renders),
             view,
             limits,
@@ -265,7 +258,7 @@ impl ViewApp {
     }
 
     fn max_stride(&self) -> usize {
-        self.view.rows.count.max(self.view.cols.count)
+        usize::try_from(self.view.rows.count.max(self.view.cols.count)).unwrap_or(usize::MAX)
     }
 
     fn level(&self, level: &str, resource: &str, query: &str) -> Reply {
@@ -326,7 +319,7 @@ impl ViewApp {
                 )
                 .header("Retry-After", "1");
             }
-            Err(FrameError::Kernel(e)) => {
+            Err(FrameError::Engine(e)) => {
                 return Reply::error(422, format!("level {level} cannot be rendered: {e}"));
             }
         };
@@ -425,7 +418,8 @@ impl ViewApp {
             Err(e) => return Reply::error(422, format!("level {level} has no grid: {e}")),
         };
         let axis = |l: &Linspace, a: IndexRange| -> Vec<f64> {
-            (0..a.count).map(|k| l.at(a.index(k))).collect()
+            // In range: the view's axes were checked against the stack.
+            (0..a.count).map(|k| l.at(a.at(k) as usize)).collect()
         };
         Reply::json(json!({
             "level": level,
@@ -447,8 +441,8 @@ impl ViewApp {
         let mut indices = Vec::new();
         let png = scaling.apply(frame.view(), &mut indices).and_then(|()| {
             preview_png_bytes(
-                frame.cols.count,
-                frame.rows.count,
+                frame.width(),
+                frame.height(),
                 &indices,
                 q.colormap,
                 PngCompression::Fast,

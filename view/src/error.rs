@@ -23,12 +23,4 @@ pub enum ViewError {
         /// What the operating system said.
         message: String,
     },
-    /// The render thread pool could not be created.
-    #[error("cannot start {threads} render threads: {message}")]
-    ThreadPool {
-        /// Threads asked for.
-        threads: usize,
-        /// What rayon said.
-        message: String,
-    },
 }

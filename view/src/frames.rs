@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use ndarray::ArrayView2;
-use rayon::prelude::*;
 use serde::Serialize;
-use zoomstack_kernel::{IndexRange, Backend, KernelError, StackParams, render_block};
+use zoomstack_engine::{EngineError, Executor, IndexRange, RenderPlan, Selection, ZoomStack};
+use zoomstack_kernel::Backend;
 
 /// One rendered level: raw escape counts, row-major, row 0 first.
 #[derive(Debug)]
@@ -22,8 +22,18 @@ pub(crate) struct Frame {
 
 impl Frame {
     pub fn view(&self) -> ArrayView2<'_, u16> {
-        ArrayView2::from_shape((self.rows.count, self.cols.count), &self.counts)
+        ArrayView2::from_shape((self.height(), self.width()), &self.counts)
             .expect("counts hold rows x cols values")
+    }
+
+    /// Rows of the frame.
+    pub fn height(&self) -> usize {
+        usize::try_from(self.rows.count).unwrap_or(usize::MAX)
+    }
+
+    /// Columns of the frame.
+    pub fn width(&self) -> usize {
+        usize::try_from(self.cols.count).unwrap_or(usize::MAX)
     }
 
     fn bytes(&self) -> usize {
@@ -31,29 +41,24 @@ impl Frame {
     }
 }
 
-/// Renders levels with the kernel on a fixed pool of threads, a level split into row bands so
-/// that one deep level uses every core.
+/// Renders levels through the engine's executor (its pool lives as long as the viewer), a
+/// level split into row bands so that one deep level uses every core.
 pub(crate) struct Renderer {
-    params: StackParams,
-    backend: Backend,
-    pool: rayon::ThreadPool,
+    stack: ZoomStack,
+    executor: Executor,
 }
 
 impl Renderer {
-    pub fn new(params: StackParams, backend: Backend, pool: rayon::ThreadPool) -> Self {
-        Renderer {
-            params,
-            backend,
-            pool,
-        }
+    pub fn new(stack: ZoomStack, executor: Executor) -> Self {
+        Renderer { stack, executor }
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.executor.backend
     }
 
     pub fn threads(&self) -> usize {
-        self.pool.current_num_threads()
+        self.executor.effective_threads()
     }
 
     pub fn render(
@@ -61,23 +66,14 @@ impl Renderer {
         level: u64,
         rows: IndexRange,
         cols: IndexRange,
-    ) -> Result<Frame, KernelError> {
-        let width = cols.count;
-        let mut counts = vec![0u16; rows.count * width];
+    ) -> Result<Frame, EngineError> {
         // A few bands per thread keep the threads busy when some bands escape faster.
-        let bands = (self.threads() * 4).max(1);
-        let band_rows = rows.count.div_ceil(bands).max(1);
-        self.pool.install(|| {
-            counts
-                .par_chunks_mut(band_rows * width)
-                .enumerate()
-                .try_for_each(|(b, out)| {
-                    let first = b * band_rows;
-                    let n = out.len() / width;
-                    let band = IndexRange::new(rows.index(first), rows.step, n);
-                    render_block(&self.params, level, band, cols, self.backend, out)
-                })
-        })?;
+        let bands = (self.threads() * 4).max(1) as u64;
+        let band_rows = usize::try_from(rows.count.div_ceil(bands).max(1)).unwrap_or(usize::MAX);
+        let width = usize::try_from(cols.count).unwrap_or(usize::MAX);
+        let selection = Selection::strided([IndexRange::new(level, 1, 1), rows, cols]);
+        let plan = RenderPlan::new(self.stack, selection, [1, band_rows, width])?;
+        let counts = self.executor.compute(&plan)?.into_raw_vec_and_offset().0;
         let (min, max) = counts
             .iter()
             .fold((u16::MAX, u16::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
@@ -100,8 +96,8 @@ pub(crate) type FrameKey = (u64, usize);
 pub(crate) enum FrameError {
     /// Too many renders are running or waiting.
     Busy { limit: usize },
-    /// The kernel refused the level.
-    Kernel(KernelError),
+    /// The engine refused the level (e.g. its scale underflows).
+    Engine(EngineError),
 }
 
 /// Counters the server reports at `/api/stats`.
@@ -178,7 +174,7 @@ impl FrameCache {
     pub fn get_or_render(
         &self,
         key: FrameKey,
-        render: impl FnOnce() -> Result<Frame, KernelError>,
+        render: impl FnOnce() -> Result<Frame, EngineError>,
     ) -> Result<Arc<Frame>, FrameError> {
         let mut st = self.lock();
         if let Some(f) = Self::touch(&mut st, key) {
@@ -218,7 +214,7 @@ impl FrameCache {
                 self.insert(&mut st, key, frame.clone());
                 Ok(frame)
             }
-            Err(e) => Err(FrameError::Kernel(e)),
+            Err(e) => Err(FrameError::Engine(e)),
         };
         drop(st);
         self.rendered.notify_all();

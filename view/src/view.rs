@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 use zoomstack_engine::{IndexRange, ZoomStack, parse_select};
-use zoomstack_kernel::IndexRange;
 
 use crate::ViewError;
 
@@ -42,8 +41,8 @@ impl View {
         View {
             select: "[:, :, :]".to_string(),
             levels: IndexRange::full(stack.levels),
-            rows: IndexRange::full(p.height),
-            cols: IndexRange::full(p.width),
+            rows: IndexRange::full(p.height as u64),
+            cols: IndexRange::full(p.width as u64),
             stack,
         }
     }
@@ -104,9 +103,9 @@ impl View {
     pub fn stride_for(&self, max_pixels: u64) -> usize {
         let pixels = |s: usize| {
             let (r, c) = self.strided(s);
-            r.count as u64 * c.count as u64
+            r.count.saturating_mul(c.count)
         };
-        let largest = self.rows.count.max(self.cols.count).max(1);
+        let largest = usize::try_from(self.rows.count.max(self.cols.count).max(1)).unwrap_or(usize::MAX);
         (1..=largest)
             .find(|&s| pixels(s) <= max_pixels)
             .unwrap_or(largest)
@@ -119,7 +118,9 @@ impl View {
 }
 
 fn substride(a: IndexRange, stride: usize) -> IndexRange {
-    IndexRange::new(a.start, a.step * stride, a.count.div_ceil(stride))
+    let stride = stride.max(1) as u64;
+    let step = i64::try_from(stride).unwrap_or(i64::MAX).saturating_mul(a.step);
+    IndexRange::new(a.start, step, a.count.div_ceil(stride))
 }
 
 fn axis(r: IndexRange, name: &str, select: &str) -> Result<IndexRange, ViewError> {
@@ -130,11 +131,7 @@ fn axis(r: IndexRange, name: &str, select: &str) -> Result<IndexRange, ViewError
             r.step
         )));
     }
-    Ok(IndexRange::new(
-        r.start as usize,
-        r.step.max(1) as usize,
-        r.count as usize,
-    ))
+    Ok(r)
 }
 
 /// An axis as `{start, step, count}` in JSON.
@@ -143,16 +140,6 @@ pub(crate) struct AxisJson {
     pub start: u64,
     pub step: i64,
     pub count: u64,
-}
-
-impl From<IndexRange> for AxisJson {
-    fn from(a: IndexRange) -> Self {
-        AxisJson {
-            start: a.start as u64,
-            step: a.step as i64,
-            count: a.count as u64,
-        }
-    }
 }
 
 impl From<IndexRange> for AxisJson {

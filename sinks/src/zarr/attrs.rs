@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
+use zoomstack_engine::Selection;
 use zoomstack_kernel::StackParams;
 
 use super::ArrayDescription;
@@ -35,20 +36,20 @@ pub fn stack_json(levels: u64, p: &StackParams) -> Value {
 }
 
 /// The full `zoomstack` attribute object, with `complete: false`.
-pub(crate) fn zoomstack_json(d: &ArrayDescription, shard: Option<[usize; 3]>) -> Value {
+pub(crate) fn zoomstack_json(d: &ArrayDescription) -> Value {
     let mut v = json!({
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "zoomstack_version": env!("CARGO_PKG_VERSION"),
         "kernel_contract_version": zoomstack_kernel::CONTRACT_VERSION,
         "stack": stack_json(d.levels, &d.params),
-        "select": d.select,
-        "downsample": d.mean.map(|f| json!({"factors": f, "mode": "mean"})),
+        "select": d.selection.select_text(),
+        "downsample": d.selection.mean_factors().map(|f| json!({"factors": f, "mode": "mean"})),
         "scale_rule": SCALE_RULE,
-        "write_unit": shard.unwrap_or(d.chunks),
+        "write_unit": d.layout.unit(),
         "complete": false,
     });
-    if let Some(post) = &d.post_select {
+    if let Some(post) = d.selection.post_select_text() {
         v["post_select"] = json!(post);
     }
     v
@@ -126,55 +127,6 @@ pub(crate) fn classify(path: &Path, text: &str) -> Result<Node, SinkError> {
     })))
 }
 
-/// A select string parsed into `(start, step, count)` per axis, for a comparison that does not
-/// depend on how `stop` was normalized.
-fn parse_select(s: &str) -> Option<[(i128, i128, i128); 3]> {
-    let inner = s.trim().strip_prefix('[')?.strip_suffix(']')?;
-    let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
-    if parts.len() != 3 {
-        return None;
-    }
-    let mut out = [(0, 1, 0); 3];
-    for (k, p) in parts.iter().enumerate() {
-        let f: Vec<&str> = p.split(':').collect();
-        if f.len() != 3 {
-            return None;
-        }
-        let start: i128 = f[0].parse().ok()?;
-        let step: i128 = f[2].parse().ok()?;
-        if step == 0 || start < 0 {
-            return None;
-        }
-        // `start::step` (negative step running to the beginning) has no stop.
-        let stop: i128 = if f[1].is_empty() {
-            if step > 0 {
-                return None;
-            }
-            -1
-        } else {
-            f[1].parse().ok()?
-        };
-        let count = if step > 0 {
-            ((stop - start).max(0) + step - 1) / step
-        } else {
-            ((start - stop).max(0) - step - 1) / -step
-        };
-        out[k] = if count <= 1 {
-            (if count == 0 { 0 } else { start }, 1, count)
-        } else {
-            (start, step, count)
-        };
-    }
-    Some(out)
-}
-
-fn selects_equal(a: &str, b: &str) -> bool {
-    match (parse_select(a), parse_select(b)) {
-        (Some(x), Some(y)) => x == y,
-        _ => a.trim() == b.trim(),
-    }
-}
-
 fn show(v: &Value) -> String {
     match v {
         Value::Null => "null".to_string(),
@@ -206,7 +158,6 @@ pub(crate) fn check_resume(
     path: &Path,
     existing: &ExistingArray,
     d: &ArrayDescription,
-    shard: Option<[usize; 3]>,
 ) -> Result<(), SinkError> {
     let mismatch = |field: &str, existing: String, requested: String| {
         Err(SinkError::ParameterMismatch {
@@ -251,36 +202,41 @@ pub(crate) fn check_resume(
             return mismatch(&format!("stack.{key}"), show(have), show(want));
         }
     }
-    let have_select = zs["select"].as_str().unwrap_or_default();
-    if !selects_equal(have_select, &d.select) {
-        return mismatch("select", show(&zs["select"]), show(&json!(d.select)));
-    }
-    let want_down = d.mean.map(|f| json!({"factors": f, "mode": "mean"}));
-    let want_down = want_down.unwrap_or(Value::Null);
+    // The selection as typed values: any text selecting the same indices is the same
+    // selection (stores of every version resume), whatever spelling wrote it.
     let have_down = &zs["downsample"];
-    let down_equal = match (have_down, &want_down) {
-        (Value::Null, Value::Null) => true,
-        (Value::Object(h), Value::Object(w)) => {
-            h.get("mode") == w.get("mode")
-                && values_equal(
-                    h.get("factors").unwrap_or(&Value::Null),
-                    w.get("factors").unwrap_or(&Value::Null),
-                )
-        }
-        _ => false,
+    let have_mean = match have_down {
+        Value::Null => Ok(None),
+        Value::Object(o) if o.get("mode") == Some(&json!("mean")) => o
+            .get("factors")
+            .and_then(u64_list)
+            .and_then(|f| <[u64; 2]>::try_from(f).ok())
+            .map(Some)
+            .ok_or(()),
+        _ => Err(()),
     };
-    if !down_equal {
+    let want_down = d
+        .selection
+        .mean_factors()
+        .map_or(Value::Null, |f| json!({"factors": f, "mode": "mean"}));
+    let Ok(have_mean) = have_mean else {
+        return mismatch("downsample", show(have_down), show(&want_down));
+    };
+    if have_mean != d.selection.mean_factors() {
         return mismatch("downsample", show(have_down), show(&want_down));
     }
     let have_post = zs.get("post_select").cloned().unwrap_or(Value::Null);
-    let want_post = d.post_select.as_ref().map_or(Value::Null, |s| json!(s));
-    let post_equal = match (have_post.as_str(), want_post.as_str()) {
-        (Some(a), Some(b)) => a.trim() == b.trim(),
-        (None, None) => true,
-        _ => false,
-    };
-    if !post_equal {
-        return mismatch("post_select", show(&have_post), show(&want_post));
+    let have = zs["select"].as_str().map(|text| {
+        Selection::from_text(text, have_mean, have_post.as_str(), d.stack_shape())
+    });
+    let want_select = json!(d.selection.select_text());
+    match have {
+        Some(Ok(sel)) if sel == d.selection => {}
+        Some(Ok(sel)) if sel.source() == d.selection.source() => {
+            let want = d.selection.post_select_text().map_or(Value::Null, |s| json!(s));
+            return mismatch("post_select", show(&have_post), show(&want));
+        }
+        _ => return mismatch("select", show(&zs["select"]), show(&want_select)),
     }
     if existing.data_type != "uint16" {
         return mismatch(
@@ -289,14 +245,14 @@ pub(crate) fn check_resume(
             "\"uint16\"".into(),
         );
     }
-    if existing.shape != d.shape {
+    if existing.shape != d.shape() {
         return mismatch(
             "shape",
             format!("{:?}", existing.shape),
-            format!("{:?}", d.shape),
+            format!("{:?}", d.shape()),
         );
     }
-    let want_chunks: Vec<u64> = d.chunks.iter().map(|&c| c as u64).collect();
+    let want_chunks: Vec<u64> = d.chunks().iter().map(|&c| c as u64).collect();
     if existing.chunks != want_chunks {
         return mismatch(
             "chunks",
@@ -304,7 +260,10 @@ pub(crate) fn check_resume(
             format!("{want_chunks:?}"),
         );
     }
-    let want_shard: Option<Vec<u64>> = shard.map(|s| s.iter().map(|&c| c as u64).collect());
+    let want_shard: Option<Vec<u64>> = d
+        .layout
+        .shard()
+        .map(|s| s.iter().map(|&c| c as u64).collect());
     if existing.shard != want_shard {
         let f = |s: &Option<Vec<u64>>| s.as_ref().map_or("none".to_string(), |s| format!("{s:?}"));
         return mismatch("shard", f(&existing.shard), f(&want_shard));
@@ -315,31 +274,6 @@ pub(crate) fn check_resume(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn select_parsing_is_semantic() {
-        assert!(selects_equal(
-            "[0:20000:500, 0:512:2, 0:512:2]",
-            "[0:19501:500, 0:511:2, 0:512:2]"
-        ));
-        assert!(!selects_equal(
-            "[0:20000:500, 0:512:2, 0:512:2]",
-            "[0:20001:500, 0:512:2, 0:512:2]"
-        ));
-        assert!(selects_equal(
-            "[5:6:1, 0:4:1, 0:4:1]",
-            "[5:6:7, 0:4:1, 0:4:1]"
-        ));
-        assert!(selects_equal(
-            "[9::-3, 0:4:1, 0:4:1]",
-            "[9:-3:-3, 0:4:1, 0:4:1]"
-        ));
-        assert_eq!(
-            parse_select("[9::-3, 0:0:1, 3:2:1]").unwrap(),
-            [(9, -3, 4), (0, 1, 0), (0, 1, 0)]
-        );
-        assert!(parse_select("[0:1:0, :, :]").is_none());
-    }
 
     #[test]
     fn classify_rejects_foreign_json() {

@@ -19,41 +19,30 @@ pub struct OmeAxisScale {
 }
 
 impl OmeAxisScale {
-    /// Derive the placement from a description's `select` and mean factors.
+    /// Derive the placement from a description's selection.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidInput`]-style errors for a selection OME scale/translation cannot
+    /// describe: a select after a mean, or a decreasing axis.
     pub fn of(desc: &ArrayDescription) -> Result<OmeAxisScale, SinkError> {
-        let bad = |why: &str| SinkError::invalid("OME-Zarr dataset select", &desc.select, why);
-        if desc.post_select.is_some() {
+        let sel = &desc.selection;
+        let bad = |why: &str| SinkError::invalid("OME-Zarr dataset select", sel.select_text(), why);
+        if sel.post_select().is_some() {
             return Err(bad(
                 "a select after a mean cannot be described by OME scale/translation",
             ));
         }
-        let inner = desc
-            .select
-            .trim()
-            .strip_prefix('[')
-            .and_then(|s| s.strip_suffix(']'))
-            .ok_or_else(|| bad("expected [start:stop:step, start:stop:step, start:stop:step]"))?;
-        let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
-        if parts.len() != 3 {
-            return Err(bad("expected three axes"));
-        }
         let mut scale = [1.0; 3];
         let mut translation = [0.0; 3];
-        let factors = desc.mean.unwrap_or([1, 1]);
-        for (k, p) in parts.iter().enumerate() {
-            let f: Vec<&str> = p.split(':').collect();
-            let (Some(start), Some(step)) = (
-                f.first().and_then(|s| s.parse::<u64>().ok()),
-                f.get(2).and_then(|s| s.parse::<i64>().ok()),
-            ) else {
-                return Err(bad("expected explicit start:stop:step numbers"));
-            };
-            if step < 1 {
+        let factors = sel.mean_factors().unwrap_or([1, 1]);
+        for (k, r) in sel.source().iter().enumerate() {
+            if r.step < 1 {
                 return Err(bad("OME-Zarr axes must increase (positive steps)"));
             }
             let m = if k == 0 { 1 } else { factors[k - 1] } as f64;
-            scale[k] = step as f64 * m;
-            translation[k] = start as f64 + step as f64 * (m - 1.0) / 2.0;
+            scale[k] = r.step as f64 * m;
+            translation[k] = r.start as f64 + r.step as f64 * (m - 1.0) / 2.0;
         }
         Ok(OmeAxisScale { scale, translation })
     }
@@ -108,9 +97,8 @@ impl ZarrPyramid {
     /// Create (or resume) the pyramid group at `store`/`options.array_path` with one dataset
     /// per description. The descriptions must share the stack and the level axis, and their
     /// y/x scales must not decrease. `options` (compression, `if_exists`) applies to every
-    /// dataset. `options.shard` is the shard shape of dataset 0 (a multiple of its chunks);
-    /// every other dataset keeps the same number of chunks per shard (so its shard shrinks
-    /// when its chunks were clamped to a smaller shape).
+    /// dataset; each description carries its own layout (the engine's
+    /// [`zoomstack_engine::StoreLayout::pyramid_level`] keeps the chunks per shard).
     pub fn open(
         store: impl AsRef<Path>,
         descs: Vec<ArrayDescription>,
@@ -136,14 +124,17 @@ impl ZarrPyramid {
                     "expected every dataset to come from the same stack",
                 ));
             }
-            if d.shape[0] != first.shape[0]
+            if d.shape()[0] != first.shape()[0]
                 || placements[k].scale[0] != placements[0].scale[0]
                 || placements[k].translation[0] != placements[0].translation[0]
             {
                 return Err(SinkError::invalid(
                     "pyramid level axis",
-                    format!("dataset {k}: {}", d.select),
-                    format!("expected the same levels as dataset 0 ({})", first.select),
+                    format!("dataset {k}: {}", d.selection.select_text()),
+                    format!(
+                        "expected the same levels as dataset 0 ({})",
+                        first.selection.select_text()
+                    ),
                 ));
             }
             if k > 0
@@ -152,7 +143,7 @@ impl ZarrPyramid {
             {
                 return Err(SinkError::invalid(
                     "pyramid order",
-                    format!("dataset {k}: {}", d.select),
+                    format!("dataset {k}: {}", d.selection.select_text()),
                     "expected y/x scales that do not decrease from one dataset to the next",
                 ));
             }
@@ -238,22 +229,6 @@ impl ZarrPyramid {
             }
         }
 
-        let per_shard = match options.shard {
-            Some(s) if (0..3).all(|k| s[k] > 0 && s[k] % first.chunks[k] == 0) => {
-                Some([0, 1, 2].map(|k| s[k] / first.chunks[k]))
-            }
-            Some(s) => {
-                return Err(SinkError::invalid(
-                    "shard shape",
-                    format!("{s:?}"),
-                    format!(
-                        "expected a multiple of dataset 0's chunk shape {:?} on every axis",
-                        first.chunks
-                    ),
-                ));
-            }
-            None => None,
-        };
         let mut levels = Vec::with_capacity(descs.len());
         for (k, d) in descs.into_iter().enumerate() {
             let path = if comps.is_empty() {
@@ -263,7 +238,6 @@ impl ZarrPyramid {
             };
             let opts = ZarrOptions {
                 array_path: path,
-                shard: per_shard.map(|n| [0, 1, 2].map(|a| n[a] * d.chunks[a])),
                 ..options.clone()
             };
             levels.push(ZarrSink::open(&store, d, opts)?);

@@ -32,7 +32,7 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
-use zoomstack_engine::{DownsampleMode, EngineError, LazyArray, RenderPlan, ZoomStack};
+use zoomstack_engine::{DownsampleMode, EngineError, LazyArray, RenderPlan, StoreLayout, ZoomStack};
 use zoomstack_kernel::StackParams;
 use zoomstack_sinks::{
     AnimationOptions, Colormap, Compression, ContactSheetOptions, IfExists, Playback, Scaling,
@@ -285,11 +285,18 @@ pub enum AnimationFormat {
     Apng,
 }
 
-/// What a sink writes, with its options.
+/// What a sink writes, with its options: a Zarr store, or a sink of whole frames.
 #[derive(Debug, Clone)]
 pub enum SinkKind {
     /// A Zarr v3 store.
     Zarr(ZarrSpec),
+    /// A sink that consumes whole frames in level order.
+    Frames(FrameKind),
+}
+
+/// The frame sinks, with their options.
+#[derive(Debug, Clone)]
+pub enum FrameKind {
     /// One 8-bit PNG per level (directory).
     Png {
         /// Colormap.
@@ -317,19 +324,21 @@ pub enum SinkKind {
 
 impl SinkKind {
     /// The kind's name in spec files.
+    #[must_use]
     pub fn name(&self) -> &'static str {
         match self {
             SinkKind::Zarr(_) => "zarr",
-            SinkKind::Png { .. } => "png",
-            SinkKind::Png16 { .. } => "png16",
-            SinkKind::Animation { .. } => "animation",
-            SinkKind::ContactSheet(_) => "contact-sheet",
+            SinkKind::Frames(FrameKind::Png { .. }) => "png",
+            SinkKind::Frames(FrameKind::Png16 { .. }) => "png16",
+            SinkKind::Frames(FrameKind::Animation { .. }) => "animation",
+            SinkKind::Frames(FrameKind::ContactSheet(_)) => "contact-sheet",
         }
     }
 
     /// True for sinks that consume whole frames in level order (everything but Zarr).
+    #[must_use]
     pub fn is_frame_sink(&self) -> bool {
-        !matches!(self, SinkKind::Zarr(_))
+        matches!(self, SinkKind::Frames(_))
     }
 }
 
@@ -905,14 +914,14 @@ fn sink_from_raw(
     };
 
     let kind = match kind {
-        "png" => SinkKind::Png {
+        "png" => SinkKind::Frames(FrameKind::Png {
             colormap,
             scaling: scaling(false)?,
             compression: png_compression()?,
-        },
-        "png16" => SinkKind::Png16 {
+        }),
+        "png16" => SinkKind::Frames(FrameKind::Png16 {
             compression: png_compression()?,
-        },
+        }),
         "animation" => {
             let format = match &r.format {
                 Some(f) => match f.get_ref().as_str() {
@@ -951,7 +960,7 @@ fn sink_from_raw(
                 Some(d) => in_range(d, "delay_ms", 0, 655_350)? as u32,
                 None => AnimationOptions::default().frame_delay_ms,
             };
-            SinkKind::Animation {
+            SinkKind::Frames(FrameKind::Animation {
                 format,
                 options: AnimationOptions {
                     colormap,
@@ -962,11 +971,11 @@ fn sink_from_raw(
                         .as_ref()
                         .map_or(Playback::Forever, |l| l.get_ref().0),
                 },
-            }
+            })
         }
         "contact-sheet" => {
             let d = ContactSheetOptions::default();
-            SinkKind::ContactSheet(ContactSheetOptions {
+            SinkKind::Frames(FrameKind::ContactSheet(ContactSheetOptions {
                 columns: match &r.columns {
                     Some(c) => Some(in_range(c, "columns", 1, 100_000)? as usize),
                     None => None,
@@ -979,9 +988,9 @@ fn sink_from_raw(
                     None => d.gap,
                 },
                 ..d
-            })
+            }))
         }
-        _ => SinkKind::Zarr(zarr_from_raw(&r, plan.chunks, plan.shape(), &key_span)?),
+        _ => SinkKind::Zarr(zarr_from_raw(&r, plan.chunks(), plan.shape(), &key_span)?),
     };
     Ok(SinkSpec {
         index,
@@ -1042,21 +1051,19 @@ fn zarr_from_raw(
     let shards = match &r.shards {
         Some(s) => {
             let shards = triple(s, "shards", u32::MAX as u64)?;
-            for k in 0..3 {
-                // A shard covering the whole axis is clamped to it; otherwise it must hold
-                // whole chunks.
-                let covers = shards[k] as u64 >= shape[k];
-                if !covers && shards[k] % chunks[k] != 0 {
-                    return Err(SpecError::at(
-                        s.span(),
-                        format!(
-                            "shards must be a multiple of chunks on every axis: shards {shards:?}, chunks {chunks:?} (clamped to the output shape; {} axis: {} is not a multiple of {})",
-                            zoomstack_engine::AXES[k],
-                            shards[k],
-                            chunks[k]
-                        ),
-                    ));
-                }
+            // The engine's rule: a shard covering the whole axis is clamped to it; otherwise
+            // it must hold whole chunks.
+            if let Err(EngineError::BadShard { axis, .. }) =
+                StoreLayout::new(shape, chunks, Some(shards))
+            {
+                let k = zoomstack_engine::AXES.iter().position(|a| *a == axis).unwrap_or(0);
+                return Err(SpecError::at(
+                    s.span(),
+                    format!(
+                        "shards must be a multiple of chunks on every axis: shards {shards:?}, chunks {chunks:?} (clamped to the output shape; {axis} axis: {} is not a multiple of {})",
+                        shards[k], chunks[k]
+                    ),
+                ));
             }
             Some(shards)
         }
@@ -1218,12 +1225,12 @@ mod tests {
             .sinks
             .remove(0);
         assert_eq!(s.plan.shape(), [120000, 512, 512]);
-        assert_eq!(s.plan.chunks, [1, 256, 256]);
+        assert_eq!(s.plan.chunks(), [1, 256, 256]);
         assert_eq!(s.path, PathBuf::from("frames"));
         match s.kind {
-            SinkKind::Png {
+            SinkKind::Frames(FrameKind::Png {
                 colormap, scaling, ..
-            } => {
+            }) => {
                 assert_eq!(colormap, Colormap::Gray);
                 assert_eq!(scaling, Scaling::Fixed { max: 256 });
             }
@@ -1261,7 +1268,7 @@ mod tests {
     fn animation_options() {
         let s = sink("kind = \"animation\"\npath = \"a.apng\"\nloop = 3\ndelay_ms = 40\n").unwrap();
         match s.kind {
-            SinkKind::Animation { format, options } => {
+            SinkKind::Frames(FrameKind::Animation { format, options }) => {
                 assert_eq!(format, AnimationFormat::Apng);
                 assert_eq!(options.playback, Playback::Times(3));
                 assert_eq!(options.frame_delay_ms, 40);
@@ -1274,7 +1281,7 @@ mod tests {
                 .unwrap();
         assert!(matches!(
             s.kind,
-            SinkKind::Animation { format: AnimationFormat::Gif, options } if options.playback == Playback::Forever
+            SinkKind::Frames(FrameKind::Animation { format: AnimationFormat::Gif, options }) if options.playback == Playback::Forever
         ));
         assert!(sink("kind = \"animation\"\nloop = \"twice\"\n").is_err());
         assert!(sink("kind = \"animation\"\nscaling = \"per-frame\"\nscaling_max = 9\n").is_err());

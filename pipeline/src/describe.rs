@@ -1,0 +1,141 @@
+//! `zoomstack describe`: the stack, each sink's plan before and after optimization with its
+//! dask-style table, store layouts, and how sinks share renders. Renders nothing.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use zoomstack_engine::format_bytes;
+use zoomstack_sinks::Compression;
+
+use crate::jobs::Job;
+use crate::run::{Pipeline, resolve};
+use crate::spec::SinkKind;
+
+fn tuple(v: &[u64]) -> String {
+    let parts: Vec<String> = v.iter().map(u64::to_string).collect();
+    format!("({})", parts.join(", "))
+}
+
+impl Pipeline {
+    /// The description of the whole pipeline, as text.
+    #[must_use]
+    pub fn describe(&self, out_dir: &Path) -> String {
+        let spec = self.spec();
+        let mut s = String::new();
+        let p = &spec.stack.params;
+        let _ = writeln!(
+            s,
+            "Stack: {} levels of {} x {} (height x width), center [{}, {}], scale0 {}, zoom_per_level {}, max_iter {}",
+            spec.stack.levels,
+            p.height,
+            p.width,
+            p.center_re,
+            p.center_im,
+            p.scale0,
+            p.zoom_per_level,
+            p.max_iter
+        );
+        let whole = spec.stack.array().describe();
+        let _ = writeln!(
+            s,
+            "       {} uint16 in all, {} pixels\n",
+            format_bytes(whole.bytes),
+            whole.stack_pixels
+        );
+        for sink in &spec.sinks {
+            let _ = writeln!(
+                s,
+                "== {}: {}",
+                sink.label(),
+                resolve(out_dir, &sink.path).display()
+            );
+            let _ = writeln!(s, "select {}", sink.select);
+            s.push_str(&sink.array.explain());
+            let _ = writeln!(s, "{}", sink.array.describe());
+            if let SinkKind::Zarr(z) = &sink.kind
+                && let Some(Job::Zarr(job)) = self
+                    .jobs()
+                    .iter()
+                    .find(|j| matches!(j, Job::Zarr(z) if z.who.index == sink.index))
+            {
+                for (k, d) in job.datasets.iter().enumerate() {
+                    let unit = d.desc.layout.unit().map(|c| c as u64);
+                    let name = if z.ome {
+                        format!("dataset {k}")
+                    } else {
+                        "array".to_string()
+                    };
+                    let _ = writeln!(
+                        s,
+                        "{name}: shape {}, chunks {}, {} {}, {} write units, select {}{}",
+                        tuple(&d.desc.shape()),
+                        tuple(&d.desc.chunks().map(|c| c as u64)),
+                        if d.desc.layout.shard().is_some() {
+                            "shards"
+                        } else {
+                            "unit"
+                        },
+                        tuple(&unit),
+                        d.plan.num_tiles(),
+                        d.desc.selection.select_text(),
+                        d.desc
+                            .selection
+                            .mean_factors()
+                            .map(|m| format!(", mean {m:?}"))
+                            .unwrap_or_default()
+                    );
+                }
+                let codec = match z.compression {
+                    Compression::None => "none".to_string(),
+                    Compression::Zstd { level } => format!("zstd level {level}"),
+                    #[allow(unreachable_patterns)]
+                    other => format!("{other:?}"),
+                };
+                let _ = writeln!(
+                    s,
+                    "compression {codec}, {}",
+                    if z.ome {
+                        format!(
+                            "OME-Zarr 0.5 group with {} dataset(s)",
+                            1 + z.pyramid_levels
+                        )
+                    } else {
+                        "single array".to_string()
+                    }
+                );
+            }
+            s.push('\n');
+        }
+        let _ = writeln!(s, "Render jobs:");
+        let mut total = 0u64;
+        for (n, job) in self.jobs().iter().enumerate() {
+            total = total.saturating_add(job.rendered_pixels());
+            match job {
+                Job::Frames(f) => {
+                    let names: Vec<&str> = f.sinks.iter().map(|t| t.who.label.as_str()).collect();
+                    let [l, h, w] = f.plan.shape();
+                    let _ = writeln!(
+                        s,
+                        "  {}. one frame stream of {l} frames {h} x {w}, {} pixels rendered -> {}",
+                        n + 1,
+                        f.plan.rendered_pixels(),
+                        names.join(", ")
+                    );
+                }
+                Job::Zarr(z) => {
+                    let units: u64 = z.datasets.iter().map(|d| d.plan.num_tiles()).sum();
+                    let _ = writeln!(
+                        s,
+                        "  {}. {} write units, {} pixels rendered -> {}",
+                        n + 1,
+                        units,
+                        job.rendered_pixels(),
+                        z.who.label
+                    );
+                }
+            }
+        }
+        let _ = writeln!(s, "Total: {total} pixels rendered");
+        s
+    }
+}

@@ -1,0 +1,139 @@
+//! Running a [`ZarrJob`]: opening (or resuming) its store and rendering its datasets, tile =
+//! write unit, with this process's share of the units.
+
+use std::path::{Path, PathBuf};
+
+use zoomstack_sinks::{IfExists, SinkError, ZarrOptions, ZarrPyramid, ZarrReport, ZarrSink};
+
+use crate::error::RunError;
+use crate::jobs::ZarrJob;
+use crate::run::{Counters, RunOptions, resolve};
+
+/// An open store: one array, or an OME-Zarr pyramid of them.
+pub(crate) enum Store {
+    Single(Box<ZarrSink>),
+    Pyramid(ZarrPyramid),
+}
+
+impl Store {
+    pub(crate) fn dir(&self) -> &Path {
+        match self {
+            Store::Single(s) => s.array_dir(),
+            Store::Pyramid(p) => p.group_dir(),
+        }
+    }
+
+    fn level(&self, k: usize) -> &ZarrSink {
+        match self {
+            Store::Single(s) => s,
+            Store::Pyramid(p) => &p.levels()[k],
+        }
+    }
+
+    fn finish(self) -> Result<Vec<ZarrReport>, SinkError> {
+        match self {
+            Store::Single(s) => s.finish().map(|r| vec![r]),
+            Store::Pyramid(p) => p.finish(),
+        }
+    }
+}
+
+/// Opens (creating, or checking for resume) the store of `job` without writing any chunk.
+/// With `must_exist` (a share of a job array), the store must have been created before.
+pub(crate) fn open_store(
+    job: &ZarrJob,
+    opts: &RunOptions,
+    must_exist: bool,
+) -> Result<Store, RunError> {
+    let z = &job.spec;
+    let path = resolve(&opts.out_dir, &job.path);
+    let label = &job.who.label;
+    let sink_err = |e: SinkError| RunError::Sink {
+        sink: label.clone(),
+        error: e,
+    };
+    if opts.share.count > 1 && z.if_exists == IfExists::Replace {
+        return Err(RunError::Usage(format!(
+            "{label}: if_exists = \"replace\" cannot be used with --count > 1 (every process would delete the others' work); run `zoomstack init` once, then the shares with if_exists = \"resume\""
+        )));
+    }
+    let array_path = z.array.clone().unwrap_or_default();
+    let node_dir = if array_path.is_empty() {
+        path.clone()
+    } else {
+        path.join(&array_path)
+    };
+    if must_exist && !node_dir.join("zarr.json").exists() {
+        return Err(RunError::Usage(format!(
+            "{label}: {} has no store yet; with --count > 1, create it once with `zoomstack init SPEC` before starting the shares",
+            node_dir.display()
+        )));
+    }
+    let options = ZarrOptions {
+        array_path,
+        compression: z.compression,
+        if_exists: z.if_exists,
+    };
+    if z.ome {
+        let descs = job.datasets.iter().map(|d| d.desc.clone()).collect();
+        ZarrPyramid::open(&path, descs, options)
+            .map(Store::Pyramid)
+            .map_err(sink_err)
+    } else {
+        ZarrSink::open(&path, job.datasets[0].desc.clone(), options)
+            .map(|s| Store::Single(Box::new(s)))
+            .map_err(sink_err)
+    }
+}
+
+/// Renders this process's share of the units of `job` that are not written yet. Returns the
+/// store directory and one report per dataset; on an error or cancellation, what is done is
+/// recorded (markers are on disk) before the error is returned.
+pub(crate) fn run_zarr(
+    job: &ZarrJob,
+    opts: &RunOptions,
+    counters: &Counters,
+) -> Result<(PathBuf, Vec<ZarrReport>), RunError> {
+    let label = &job.who.label;
+    let store = open_store(job, opts, opts.share.count > 1)?;
+    for (k, d) in job.datasets.iter().enumerate() {
+        let level = store.level(k);
+        let plan = &d.plan;
+        let grid = plan.chunk_grid();
+        let share = opts.share;
+        tracing::info!(
+            sink = %label,
+            dataset = k,
+            shape = ?plan.shape(),
+            write_unit = ?plan.chunks(),
+            units = plan.num_tiles(),
+            already_done = level.progress().units_done,
+            share = ?share,
+            "zarr dataset"
+        );
+        let exec = counters.executor(opts);
+        let result = exec.for_each_tile(
+            plan,
+            |t| {
+                let lin = (t.index[0] * grid[1] + t.index[1]) * grid[2] + t.index[2];
+                share.owns(lin) && level.needs_tile(t.origin, t.shape)
+            },
+            |tile| level.write_tile(tile.spec.origin, tile.spec.shape, &tile.data),
+        );
+        match result {
+            Ok(p) => counters.finished(plan.len(), p.pixels_rendered),
+            Err(e) => {
+                // Record what is done (markers are already on disk) before stopping.
+                let _ = store.finish();
+                return Err(RunError::exec(label, e));
+            }
+        }
+    }
+    let dir = store.dir().to_path_buf();
+    let reports = store.finish().map_err(|e| RunError::Sink {
+        sink: label.clone(),
+        error: e,
+    })?;
+    Ok((dir, reports))
+}
+
