@@ -15,9 +15,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use zoomstack_cli::diag::Source;
-use zoomstack_cli::pipeline::{self, Observer, RunOptions, Share, Silent};
-use zoomstack_cli::{PREVIEW_SPEC, bench, spec};
+use zoomstack_cli::bench;
+use zoomstack_pipeline::diag::Source;
+use zoomstack_pipeline::{Observer, PREVIEW_SPEC, Pipeline, RunOptions, Share, Silent, spec};
 use zoomstack_kernel::Backend;
 
 fn preview(c: &mut Criterion) {
@@ -30,7 +30,7 @@ fn preview(c: &mut Criterion) {
         b.iter(|| {
             let source = Source::new("<built-in preview>", PREVIEW_SPEC, &[]);
             let spec = spec::parse(&source).expect("preview spec");
-            let jobs = pipeline::jobs(&spec).expect("jobs");
+            let p = Pipeline::new(spec).expect("jobs");
             let opts = RunOptions {
                 threads: 0,
                 backend: Backend::fastest(),
@@ -39,7 +39,7 @@ fn preview(c: &mut Criterion) {
                 cancel: Arc::new(AtomicBool::new(false)),
             };
             let observer: Arc<dyn Observer> = Arc::new(Silent);
-            pipeline::run(&spec, &jobs, &opts, &observer).expect("preview run")
+            p.run(&opts, &observer).expect("preview run")
         })
     });
     g.finish();
@@ -48,7 +48,7 @@ fn preview(c: &mut Criterion) {
         b.iter(|| {
             let source = Source::new("<built-in preview>", PREVIEW_SPEC, &[]);
             let spec = spec::parse(&source).expect("preview spec");
-            pipeline::jobs(&spec).expect("jobs")
+            Pipeline::new(spec).expect("jobs")
         })
     });
     g.finish();

@@ -23,8 +23,8 @@ fn level_mix_work(p: &StackParams) -> u64 {
             render_block(
                 p,
                 l,
-                IndexRange::full(p.height),
-                IndexRange::full(p.width),
+                IndexRange::full(p.height as u64),
+                IndexRange::full(p.width as u64),
                 Backend::fastest(),
                 &mut out,
             )

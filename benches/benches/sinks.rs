@@ -18,22 +18,13 @@
 
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use zoomstack_engine::{Executor, RenderPlan, ZoomStack};
-use zoomstack_sinks::{
-    ArrayDescription, Compression, ZarrOptions, ZarrSink, render_into, sink_tiling,
-};
-
-fn plan(select: &str, chunks: [usize; 3]) -> RenderPlan {
-    ZoomStack::default()
-        .array()
-        .select(select)
-        .and_then(|a| a.rechunk(chunks))
-        .and_then(|a| a.optimize())
-        .expect("valid bench select")
-}
+use zoomstack_engine::{Executor, RenderPlan};
+use zoomstack_pipeline::spec::parse_str;
+use zoomstack_pipeline::{Job, Observer, Pipeline, RunOptions, Silent};
 
 /// Peak resident set size since the last reset, in bytes (Linux; 0 elsewhere).
 fn peak_rss() -> u64 {
@@ -97,21 +88,31 @@ fn dir_bytes(p: &Path) -> u64 {
 
 struct Config {
     name: &'static str,
-    chunks: [usize; 3],
-    shard: Option<[usize; 3]>,
-    compression: Compression,
+    /// The `[[sink]]` keys beside kind, path and select.
+    keys: &'static str,
 }
 
-fn zarr_run(plan: &RenderPlan, exec: &Executor, cfg: &Config, dir: &Path) -> u64 {
-    let options = ZarrOptions {
-        shard: cfg.shard,
-        compression: cfg.compression,
-        ..ZarrOptions::default()
+/// The Zarr sink of `cfg` writing `select` of the notebook's stack to `dir`, as a spec: the
+/// bench runs exactly what `zoomstack run` runs.
+fn zarr_pipeline(select: &str, cfg: &Config, dir: &Path) -> Pipeline {
+    let text = format!(
+        "[[sink]]\nkind = \"zarr\"\npath = {:?}\nselect = \"{select}\"\n{}\n",
+        dir.display().to_string(),
+        cfg.keys
+    );
+    Pipeline::new(parse_str("bench.toml", &text).expect("bench spec")).expect("bench pipeline")
+}
+
+fn zarr_run(p: &Pipeline, threads: usize) -> u64 {
+    let opts = RunOptions {
+        threads,
+        ..RunOptions::default()
     };
-    let sink = ZarrSink::open(dir, ArrayDescription::from_plan(plan), options).expect("open");
-    let report = render_into(plan, exec, sink).expect("write");
-    assert!(report.complete);
-    report.raw_bytes_written
+    let silent: Arc<dyn Observer> = Arc::new(Silent);
+    let report = p.run(&opts, &silent).expect("write");
+    let r = &report.sinks[0].zarr[0];
+    assert!(r.complete);
+    r.raw_bytes_written
 }
 
 fn discard_run(plan: &RenderPlan, exec: &Executor) -> u64 {
@@ -141,50 +142,35 @@ fn sinks(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let exec = Executor::new(
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2),
-    );
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let exec = Executor::new(threads);
     let configs = [
         Config {
             name: "zstd3_chunks_1x256x256",
-            chunks: [1, 256, 256],
-            shard: None,
-            compression: Compression::Zstd { level: 3 },
+            keys: "chunks = [1, 256, 256]\ncompression_level = 3",
         },
         Config {
             name: "zstd3_shard_8x512x512_chunks_1x256x256",
-            chunks: [1, 256, 256],
-            shard: Some([8, 512, 512]),
-            compression: Compression::Zstd { level: 3 },
+            keys: "chunks = [1, 256, 256]\nshards = [8, 512, 512]\ncompression_level = 3",
         },
     ];
 
     let mut group = c.benchmark_group("sinks");
     group.sample_size(10);
     for cfg in &configs {
-        let p = plan(&select, cfg.chunks);
-        let raw = p.bytes();
-        group.throughput(Throughput::Bytes(raw));
-        let levels = p.shape()[0];
-
-        // One instrumented run of each side: throughput, size, peak RSS, extrapolation.
         let store = Path::new(&out_root).join(cfg.name);
         let _ = std::fs::remove_dir_all(&store);
-        // The discarding consumer renders exactly the sink's tiles.
-        let probe = ZarrSink::open(
-            &store,
-            ArrayDescription::from_plan(&p),
-            ZarrOptions {
-                shard: cfg.shard,
-                ..ZarrOptions::default()
-            },
-        )
-        .expect("open");
-        let tiled = sink_tiling(&p, &probe);
-        drop(probe);
-        let _ = std::fs::remove_dir_all(&store);
+        let p = zarr_pipeline(&select, cfg, &store);
+        // The discarding consumer renders exactly the sink's tiles (its write units).
+        let Job::Zarr(job) = &p.jobs()[0] else {
+            panic!("a zarr job")
+        };
+        let tiled: RenderPlan = job.datasets[0].plan.clone();
+        let raw = tiled.bytes();
+        group.throughput(Throughput::Bytes(raw));
+        let levels = tiled.shape()[0];
 
         // Alternate discard and zarr runs (the machine is shared: drift hits both sides alike)
         // and compare medians and the median of the per-pair ratios.
@@ -201,7 +187,7 @@ fn sinks(c: &mut Criterion) {
             discard_rss = discard_rss.max(peak_rss());
             reset_peak_rss();
             let (t, c) = (Instant::now(), cpu_seconds());
-            zarr_run(&p, &exec, cfg, &store);
+            zarr_run(&p, threads);
             zarr_s.push(t.elapsed().as_secs_f64());
             zarr_cpu.push(cpu_seconds() - c);
             zarr_rss = zarr_rss.max(peak_rss());
@@ -226,7 +212,7 @@ fn sinks(c: &mut Criterion) {
              120000 levels (x{scale:.0}): zarr {tt:.1} min at this rate, {size:.2} GiB stored (raw {rawg:.2} GiB)",
             name = cfg.name,
             raw_mb = raw as f64 / 1e6,
-            tile = tiled.chunks,
+            tile = tiled.chunks(),
             dmb = raw as f64 / 1e6 / d_med,
             drss = discard_rss as f64 / (1 << 20) as f64,
             zmb = raw as f64 / 1e6 / z_med,
@@ -249,7 +235,7 @@ fn sinks(c: &mut Criterion) {
                     let _ = std::fs::remove_dir_all(&store);
                     store.clone()
                 },
-                |dir| zarr_run(&p, &exec, cfg, &dir),
+                |_| zarr_run(&p, threads),
                 BatchSize::PerIteration,
             )
         });

@@ -1,17 +1,18 @@
-//! Every backend equals the scalar reference, bit for bit.
+//! Every backend equals the scalar reference, bit for bit. Each check is generated once per
+//! backend by `backend_tests!` (as memchr does), so a failure names the backend that broke.
 
 use proptest::prelude::*;
 use zoomstack_kernel::spec::escape_scalar;
-use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block, render_points};
+use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block, render_points};
 
 fn reference_block(p: &StackParams, level: u64, rows: IndexRange, cols: IndexRange) -> Vec<u16> {
     let g = p.level_grid(level).unwrap();
-    let mut v = Vec::with_capacity(rows.count * cols.count);
+    let mut v = Vec::new();
     for r in 0..rows.count {
         for c in 0..cols.count {
             v.push(escape_scalar(
-                g.cols.at(cols.index(c)),
-                g.rows.at(rows.index(r)),
+                g.cols.at(cols.at(c) as usize),
+                g.rows.at(rows.at(r) as usize),
                 p.max_iter,
             ));
         }
@@ -19,51 +20,60 @@ fn reference_block(p: &StackParams, level: u64, rows: IndexRange, cols: IndexRan
     v
 }
 
-fn check_all_backends(p: &StackParams, level: u64, rows: IndexRange, cols: IndexRange) {
+fn check_block(b: Backend, p: &StackParams, level: u64, rows: IndexRange, cols: IndexRange) {
     let want = reference_block(p, level, rows, cols);
-    for b in Backend::ALL {
-        let mut got = vec![0u16; want.len()];
-        render_block(p, level, rows, cols, b, &mut got).unwrap();
-        if let Some(i) = (0..want.len()).find(|&i| want[i] != got[i]) {
-            panic!(
-                "{b} differs at pixel {i}: got {} want {} ({p:?} level {level} {rows:?} {cols:?})",
-                got[i], want[i]
-            );
-        }
+    let mut got = vec![0u16; want.len()];
+    render_block(p, level, rows, cols, b, &mut got).unwrap();
+    if let Some(i) = (0..want.len()).find(|&i| want[i] != got[i]) {
+        panic!(
+            "{b} differs at pixel {i}: got {} want {} ({p:?} level {level} {rows:?} {cols:?})",
+            got[i], want[i]
+        );
     }
 }
 
-#[test]
-fn notebook_levels_small_grids() {
+fn check_points(b: Backend, re: &[f64], im: &[f64], max_iter: u32) -> Result<(), String> {
+    let want: Vec<u16> = re
+        .iter()
+        .zip(im)
+        .map(|(&a, &c)| escape_scalar(a, c, max_iter))
+        .collect();
+    let mut got = vec![0; re.len()];
+    render_points(re, im, max_iter, b, &mut got).unwrap();
+    match (0..want.len()).find(|&i| want[i] != got[i]) {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "{b} max_iter {max_iter}: point {i} ({}, {}) got {} want {}",
+            re[i], im[i], got[i], want[i]
+        )),
+    }
+}
+
+fn notebook_levels_small_grids(b: Backend) {
     for level in [0, 1000, 3000, 20000, 60000, 119999] {
         let p = StackParams {
             height: 40,
             width: 56,
             ..StackParams::default()
         };
-        check_all_backends(&p, level, IndexRange::full(40), IndexRange::full(56));
+        check_block(b, &p, level, IndexRange::full(40), IndexRange::full(56));
     }
 }
 
-#[test]
-fn whole_level_strided() {
+fn whole_level_strided(b: Backend) {
     let p = StackParams::default();
-    check_all_backends(
-        &p,
-        500,
-        IndexRange::new(1, 2, 256),
-        IndexRange::new(0, 2, 256),
-    );
+    check_block(b, &p, 500, IndexRange::new(1, 2, 256), IndexRange::new(0, 2, 256));
+    // Negative steps: rows and columns in reverse order, same coordinates.
+    check_block(b, &p, 500, IndexRange::new(511, -3, 100), IndexRange::new(300, -1, 301));
 }
 
-#[test]
-fn points_on_edges() {
+fn points_on_edges(b: Backend) {
     // Points that stay near |z| = 2 (c = -2 and nearby), the cusp, bulb and cardioid edges.
     let mut re = vec![];
     let mut im = vec![];
     for k in 0..200 {
-        let e = (k as f64 - 100.0) * 1e-9;
-        for (a, b) in [
+        let e = (f64::from(k) - 100.0) * 1e-9;
+        for (a, c) in [
             (-2.0 + e, 0.0),
             (0.25 + e, e),
             (-0.75 + e, e),
@@ -72,20 +82,11 @@ fn points_on_edges() {
             (0.0, 1.0 + e),
         ] {
             re.push(a);
-            im.push(b);
+            im.push(c);
         }
     }
     for max_iter in [1, 2, 255, 256, 5000] {
-        let want: Vec<u16> = re
-            .iter()
-            .zip(&im)
-            .map(|(&a, &b)| escape_scalar(a, b, max_iter))
-            .collect();
-        for backend in Backend::ALL {
-            let mut got = vec![0; re.len()];
-            render_points(&re, &im, max_iter, backend, &mut got).unwrap();
-            assert_eq!(got, want, "{backend} max_iter {max_iter}");
-        }
+        check_points(b, &re, &im, max_iter).unwrap();
     }
 }
 
@@ -100,34 +101,75 @@ fn max_iters() -> impl Strategy<Value = u32> {
     ]
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+/// A strided run inside `0..len`, ascending or descending.
+fn range_in(len: usize, start: usize, step: usize, down: bool) -> IndexRange {
+    let start = start.min(len - 1);
+    if down {
+        IndexRange::new(start as u64, -(step as i64), (start / step + 1) as u64)
+    } else {
+        IndexRange::new(start as u64, step as i64, (len - start).div_ceil(step) as u64)
+    }
+}
 
-    #[test]
-    fn random_points(
-        pts in prop::collection::vec((-2.5f64..1.5, -1.6f64..1.6), 1..70),
-        max_iter in max_iters(),
-    ) {
-        let (re, im): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
-        let want: Vec<u16> = re.iter().zip(&im).map(|(&a, &b)| escape_scalar(a, b, max_iter)).collect();
-        for backend in Backend::ALL {
-            let mut got = vec![0; re.len()];
-            render_points(&re, &im, max_iter, backend, &mut got).unwrap();
-            prop_assert_eq!(&got, &want, "{}", backend);
+macro_rules! backend_tests {
+    ($($name:ident => $backend:expr),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn notebook_levels_small_grids() {
+                super::notebook_levels_small_grids($backend);
+            }
+
+            #[test]
+            fn whole_level_strided() {
+                super::whole_level_strided($backend);
+            }
+
+            #[test]
+            fn points_on_edges() {
+                super::points_on_edges($backend);
+            }
+
+            proptest! {
+                #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+                #[test]
+                fn random_points(
+                    pts in prop::collection::vec((-2.5f64..1.5, -1.6f64..1.6), 1..70),
+                    max_iter in max_iters(),
+                ) {
+                    let (re, im): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
+                    prop_assert_eq!(check_points($backend, &re, &im, max_iter), Ok(()));
+                }
+
+                #[test]
+                fn random_grids_and_strides(
+                    height in 1usize..40, width in 1usize..40,
+                    center_re in -1.5f64..0.5, center_im in -1.0f64..1.0,
+                    scale0 in 1e-6f64..4.0, level in 0u64..130000,
+                    max_iter in prop_oneof![Just(1u32), Just(255), Just(256), 1u32..600],
+                    r0 in 0usize..40, rs in 1usize..4, c0 in 0usize..40, cs in 1usize..4,
+                    rdown in any::<bool>(), cdown in any::<bool>(),
+                ) {
+                    let p = StackParams { height, width, center_re, center_im, scale0, max_iter, ..StackParams::default() };
+                    let rows = range_in(height, r0, rs, rdown);
+                    let cols = range_in(width, c0, cs, cdown);
+                    check_block($backend, &p, level, rows, cols);
+                }
+            }
         }
-    }
+    )*};
+}
 
-    #[test]
-    fn random_grids_and_strides(
-        height in 1usize..40, width in 1usize..40,
-        center_re in -1.5f64..0.5, center_im in -1.0f64..1.0,
-        scale0 in 1e-6f64..4.0, level in 0u64..130000,
-        max_iter in prop_oneof![Just(1u32), Just(255), Just(256), 1u32..600],
-        r0 in 0usize..5, rs in 1usize..4, c0 in 0usize..5, cs in 1usize..4,
-    ) {
-        let p = StackParams { height, width, center_re, center_im, scale0, max_iter, ..StackParams::default() };
-        let rows = IndexRange::new(r0.min(height - 1), rs, (height - r0.min(height - 1)).div_ceil(rs));
-        let cols = IndexRange::new(c0.min(width - 1), cs, (width - c0.min(width - 1)).div_ceil(cs));
-        check_all_backends(&p, level, rows, cols);
-    }
+backend_tests! {
+    scalar => Backend::Scalar,
+    f64x4 => Backend::F64x4,
+    f64x8 => Backend::F64x8,
+}
+
+#[test]
+fn every_backend_has_its_tests() {
+    // A new backend must be added to `backend_tests!` above.
+    assert_eq!(Backend::ALL.len(), 3);
 }

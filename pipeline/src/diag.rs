@@ -158,6 +158,15 @@ impl SpecError {
     }
 }
 
+impl fmt::Display for SpecError {
+    /// The message alone; [`SpecError::located`] adds the file, line, column and excerpt.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
 impl From<toml::de::Error> for SpecError {
     fn from(e: toml::de::Error) -> Self {
         SpecError {

@@ -160,7 +160,8 @@ impl Counters {
 ///     select = "[::50]"
 /// "#)?;
 /// let opts = RunOptions { out_dir: dir.path().to_path_buf(), ..RunOptions::default() };
-/// let report = Pipeline::new(spec)?.run(&opts, &std::sync::Arc::new(Silent))?;
+/// let silent: std::sync::Arc<dyn zoomstack_pipeline::Observer> = std::sync::Arc::new(Silent);
+/// let report = Pipeline::new(spec)?.run(&opts, &silent)?;
 /// assert!(report.sinks[0].zarr[0].complete);
 /// assert_eq!(report.sinks[1].paths.len(), 2);
 /// # Ok(()) }

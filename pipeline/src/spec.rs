@@ -1251,7 +1251,7 @@ mod tests {
         assert_eq!(shape("{ factor = 8 }").unwrap(), [120000, 8, 6]);
         let s =
             sink("kind = \"png\"\ndownsample = { factors = [2, 2], mode = \"mean\" }\n").unwrap();
-        assert_eq!(s.plan.mean_factors(), Some([2, 2]));
+        assert_eq!(s.plan.selection().mean_factors(), Some([2, 2]));
         for bad in [
             "0",
             "[1, 2, 3]",

@@ -21,7 +21,7 @@ use numpy::{IntoPyArray, PyArray3};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
-use zoomstack_kernel::{AxisSlice, Backend, KernelError, StackParams};
+use zoomstack_kernel::{Backend, IndexRange, KernelError, StackParams};
 
 create_exception!(
     _zoomstack,
@@ -157,13 +157,13 @@ impl Range {
         Ok(Self { start, step, count })
     }
 
-    /// The same indices in ascending order, as a kernel [`AxisSlice`] (non-empty ranges only).
-    fn ascending(&self) -> AxisSlice {
+    /// The same indices in ascending order, as a kernel [`IndexRange`] (non-empty ranges only).
+    fn ascending(&self) -> IndexRange {
         let last = self.start + (self.count as i64 - 1) * self.step;
-        AxisSlice::new(
-            self.start.min(last) as usize,
-            self.step.unsigned_abs() as usize,
-            self.count,
+        IndexRange::new(
+            self.start.min(last) as u64,
+            self.step.abs(),
+            self.count as u64,
         )
     }
 
@@ -368,7 +368,7 @@ mod tests {
         let a = Range::new("rows", r(9, -1, -4), Some(10))
             .unwrap()
             .ascending();
-        assert_eq!(a, AxisSlice::new(1, 4, 3));
+        assert_eq!(a, IndexRange::new(1, 4, 3));
     }
 
     #[test]

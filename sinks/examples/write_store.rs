@@ -17,10 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use zoomstack_engine::kernel::StackParams;
-use zoomstack_engine::{Executor, ZoomStack};
+use zoomstack_engine::{EngineError, ExecError, Executor, StoreLayout, ZoomStack};
 use zoomstack_sinks::{
     ArrayDescription, Compression, SinkError, ZarrOptions, ZarrPyramid, ZarrReport, ZarrSink,
-    pyramid_plans, render_into, sink_tiling,
 };
 
 struct Args {
@@ -130,36 +129,31 @@ fn run(a: &Args) -> Result<Vec<ZarrReport>, Box<dyn std::error::Error>> {
     let options = ZarrOptions {
         array_path: a.array_path.clone(),
         compression: a.compression,
-        shard: a.shard,
         ..ZarrOptions::default()
     };
     let exec = Executor::new(a.threads);
     let plans = if a.pyramid > 0 {
-        pyramid_plans(&plan, a.pyramid)
+        plan.pyramid(a.pyramid)
     } else {
         vec![plan]
     };
+    // The engine's layout rule: dataset 0 as asked, other levels the same chunks per shard.
+    let base = StoreLayout::new(plans[0].shape(), plans[0].chunks(), a.shard)?;
+    let descs: Vec<ArrayDescription> = plans
+        .iter()
+        .map(|p| ArrayDescription::of_plan(p, base.pyramid_level(p.shape(), p.chunks())))
+        .collect();
     let sinks: Vec<ZarrSink> = if a.pyramid > 0 {
-        let descs = plans.iter().map(ArrayDescription::from_plan).collect();
-        ZarrPyramid::open(&a.out, descs, options)?.into_levels()
+        ZarrPyramid::open(&a.out, descs.clone(), options)?.into_levels()
     } else {
-        vec![ZarrSink::open(
-            &a.out,
-            ArrayDescription::from_plan(&plans[0]),
-            options,
-        )?]
+        vec![ZarrSink::open(&a.out, descs[0].clone(), options)?]
     };
     let mut reports = Vec::new();
-    for (plan, sink) in plans.iter().zip(sinks) {
-        if a.pause_after.is_none() && a.delay_ms == 0 {
-            reports.push(render_into(plan, &exec, sink)?);
-            continue;
-        }
-        // The same as render_into, with a hook before each write.
+    for ((plan, desc), sink) in plans.iter().zip(&descs).zip(sinks) {
+        // Tiles are write units, so each stored object is written once, by one thread.
         let written = AtomicU64::new(0);
-        let tiled = sink_tiling(plan, &sink);
-        exec.for_each_tile(
-            &tiled,
+        let result = exec.for_each_tile(
+            &plan.for_store(&desc.layout),
             |spec| sink.needs_tile(spec.origin, spec.shape),
             |tile| {
                 if a.delay_ms > 0 {
@@ -177,7 +171,12 @@ fn run(a: &Args) -> Result<Vec<ZarrReport>, Box<dyn std::error::Error>> {
                 written.fetch_add(1, Ordering::SeqCst);
                 Ok::<(), SinkError>(())
             },
-        )?;
+        );
+        match result {
+            Ok(_) | Err(ExecError::Engine(EngineError::Cancelled { .. })) => {}
+            Err(ExecError::Consumer(e)) => return Err(e.into()),
+            Err(ExecError::Engine(e)) => return Err(e.into()),
+        }
         reports.push(sink.finish()?);
     }
     Ok(reports)

@@ -16,7 +16,8 @@
 //! Render a few small levels with the kernel and write them to a Zarr store and a GIF:
 //!
 //! ```
-//! use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block};
+//! use zoomstack_engine::StoreLayout;
+//! use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block};
 //! use zoomstack_sinks::{
 //!     AnimationOptions, ArrayDescription, GifWriter, ZarrOptions, ZarrSink,
 //! };
@@ -25,7 +26,8 @@
 //! let dir = tempfile::tempdir()?;
 //! let params = StackParams { height: 32, width: 48, ..StackParams::default() };
 //! let levels = 4;
-//! let desc = ArrayDescription::full_stack(levels, params, [1, 32, 48]);
+//! let layout = StoreLayout::new([levels, 32, 48], [1, 32, 48], None)?;
+//! let desc = ArrayDescription::full_stack(levels, params, layout);
 //! let zarr = ZarrSink::open(dir.path().join("stack.zarr"), desc, ZarrOptions::default())?;
 //! let mut gif = GifWriter::create(dir.path().join("zoom.gif"), 48, 32, AnimationOptions::default())?;
 //!

@@ -312,11 +312,13 @@ impl UnitGrid {
 ///
 /// ```no_run
 /// # fn main() -> Result<(), zoomstack_sinks::SinkError> {
+/// use zoomstack_engine::StoreLayout;
 /// use zoomstack_kernel::StackParams;
 /// use zoomstack_sinks::{ArrayDescription, ZarrOptions, ZarrSink};
 ///
 /// let params = StackParams { height: 64, width: 64, ..StackParams::default() };
-/// let desc = ArrayDescription::full_stack(8, params, [1, 32, 32]);
+/// let layout = StoreLayout::new([8, 64, 64], [1, 32, 32], None).expect("valid layout");
+/// let desc = ArrayDescription::full_stack(8, params, layout);
 /// let sink = ZarrSink::open("stack.zarr", desc, ZarrOptions::default())?;
 /// let tile = vec![7u16; 32 * 32];
 /// if sink.needs_tile([0, 0, 0], [1, 32, 32]) {

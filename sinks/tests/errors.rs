@@ -5,11 +5,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use zoomstack_engine::StoreLayout;
 use zoomstack_engine::kernel::StackParams;
-use zoomstack_engine::{Executor, ZoomStack};
-use zoomstack_sinks::{
-    ArrayDescription, MARKER_DIR, SinkError, ZarrOptions, ZarrSink, store_status, write_zarr,
-};
+use zoomstack_sinks::{ArrayDescription, MARKER_DIR, SinkError, ZarrOptions, ZarrSink, store_status};
 
 fn desc() -> ArrayDescription {
     let params = StackParams {
@@ -17,7 +15,8 @@ fn desc() -> ArrayDescription {
         width: 16,
         ..StackParams::default()
     };
-    ArrayDescription::full_stack(4, params, [1, 16, 16])
+    let layout = StoreLayout::new([4, 16, 16], [1, 16, 16], None).unwrap();
+    ArrayDescription::full_stack(4, params, layout)
 }
 
 /// Make the chunk file of unit (0, 0, 0) a symlink to `/dev/full`: writing it fails with
@@ -54,32 +53,6 @@ fn disk_full_is_a_clear_error_and_the_store_stays_incomplete() {
     let sink = ZarrSink::open(&store, desc(), ZarrOptions::default()).unwrap();
     assert!(sink.needs_tile([0, 0, 0], [1, 16, 16]));
     assert!(!sink.needs_tile([1, 0, 0], [1, 16, 16]));
-}
-
-#[test]
-fn disk_full_through_the_executor_comes_back_as_disk_full() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("full2.zarr");
-    let params = StackParams {
-        height: 16,
-        width: 16,
-        ..StackParams::default()
-    };
-    let plan = ZoomStack::new(120_000, params)
-        .unwrap()
-        .array()
-        .select("[0:8]")
-        .unwrap()
-        .rechunk([1, 16, 16])
-        .unwrap()
-        .optimize()
-        .unwrap();
-    let desc = ArrayDescription::from_plan(&plan);
-    drop(ZarrSink::open(&store, desc, ZarrOptions::default()).unwrap());
-    full_disk_at_first_chunk(&store);
-    let err = write_zarr(&plan, &Executor::new(2), &store, ZarrOptions::default()).unwrap_err();
-    assert!(matches!(err, SinkError::DiskFull { .. }), "{err:?}");
-    assert!(!store_status(&store, "").unwrap().complete);
 }
 
 /// The effective user id, from `/proc/self/status`.
@@ -141,16 +114,8 @@ fn permission_denied_names_the_path() {
         width: 16,
         ..StackParams::default()
     };
-    let plan_desc = ArrayDescription::strided(
-        100,
-        params,
-        [
-            zoomstack_sinks::Strided::full(100),
-            zoomstack_sinks::Strided::full(16),
-            zoomstack_sinks::Strided::full(16),
-        ],
-        [1, 16, 16],
-    );
+    let layout = StoreLayout::new([100, 16, 16], [1, 16, 16], None).unwrap();
+    let plan_desc = ArrayDescription::full_stack(100, params, layout);
     drop(ZarrSink::open(&store, plan_desc, ZarrOptions::default()).unwrap());
     for p in [&store, &store.join(MARKER_DIR)] {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o555)).unwrap();

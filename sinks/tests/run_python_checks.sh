@@ -19,5 +19,5 @@ fi
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 # The test profile is optimized in this workspace and shares artifacts with `cargo test`.
-cargo run --locked --quiet --profile test -p zoomstack-sinks --example python_fixtures -- "$OUT"
+cargo run --locked --quiet --profile test -p zoomstack-pipeline --example python_fixtures -- "$OUT"
 ZOOMSTACK_SINKS_FIXTURES="$OUT" "$VENV/bin/python" -m pytest -q -p no:cacheprovider sinks/tests/python

@@ -281,7 +281,7 @@ mod tests {
         Frame {
             level,
             rows: IndexRange::full(1),
-            cols: IndexRange::full(n),
+            cols: IndexRange::full(n as u64),
             counts: vec![level as u16; n],
             min: level as u16,
             max: level as u16,

@@ -109,7 +109,7 @@ fn raw_get(addr: SocketAddr, target: &str) -> (u16, String) {
 }
 
 fn kernel_counts(p: &StackParams, level: u64, rows: IndexRange, cols: IndexRange) -> Vec<u16> {
-    let mut out = vec![0; rows.count * cols.count];
+    let mut out = vec![0; (rows.count * cols.count) as usize];
     render_block(p, level, rows, cols, Backend::Scalar, &mut out).unwrap();
     out
 }
@@ -165,8 +165,8 @@ fn page_and_info() {
 fn counts_grid_and_pngs_are_exact() {
     let server = small_server();
     for (level, stride) in [(0u64, 1usize), (3000, 1), (119_999, 1), (60_000, 3)] {
-        let rows = IndexRange::new(0, stride, 48usize.div_ceil(stride));
-        let cols = IndexRange::new(0, stride, 64usize.div_ceil(stride));
+        let rows = IndexRange::new(0, stride as i64, 48usize.div_ceil(stride) as u64);
+        let cols = IndexRange::new(0, stride as i64, 64usize.div_ceil(stride) as u64);
         let want = kernel_counts(&SMALL, level, rows, cols);
         let got = get(
             &server,
@@ -195,19 +195,19 @@ fn counts_grid_and_pngs_are_exact() {
         let g = SMALL.level_grid(level).unwrap();
         let re: Vec<f64> = serde_json::from_value(grid["re"].clone()).unwrap();
         let im: Vec<f64> = serde_json::from_value(grid["im"].clone()).unwrap();
-        assert_eq!(re.len(), cols.count);
-        assert_eq!(im.len(), rows.count);
+        assert_eq!(re.len() as u64, cols.count);
+        assert_eq!(im.len() as u64, rows.count);
         for (k, x) in re.iter().enumerate() {
-            assert_eq!(x.to_bits(), g.cols.at(cols.index(k)).to_bits());
+            assert_eq!(x.to_bits(), g.cols.at(cols.at(k as u64) as usize).to_bits());
         }
         for (k, y) in im.iter().enumerate() {
-            assert_eq!(y.to_bits(), g.rows.at(rows.index(k)).to_bits());
+            assert_eq!(y.to_bits(), g.rows.at(rows.at(k as u64) as usize).to_bits());
         }
         assert_eq!(grid["cols"]["step"], stride);
 
         // 8-bit PNG: the PNG sink's scaling and colormap.
         let frame =
-            ndarray::Array2::from_shape_vec((rows.count, cols.count), want.clone()).unwrap();
+            ndarray::Array2::from_shape_vec((rows.count as usize, cols.count as usize), want.clone()).unwrap();
         for (mode, scaling) in [
             ("fixed", Scaling::notebook(256)),
             ("per-frame", Scaling::PerFrame),
@@ -227,7 +227,7 @@ fn counts_grid_and_pngs_are_exact() {
             let (info, pixels) = decode_png(&png.body);
             assert_eq!(
                 (info.width as usize, info.height as usize),
-                (cols.count, rows.count)
+                (cols.count as usize, rows.count as usize)
             );
             assert_eq!(info.color_type, png::ColorType::Rgb);
             let mut idx = Vec::new();

@@ -222,21 +222,28 @@ pub(crate) fn check_resume(
     let Ok(have_mean) = have_mean else {
         return mismatch("downsample", show(have_down), show(&want_down));
     };
-    if have_mean != d.selection.mean_factors() {
-        return mismatch("downsample", show(have_down), show(&want_down));
-    }
     let have_post = zs.get("post_select").cloned().unwrap_or(Value::Null);
+    let want_select = json!(d.selection.select_text());
+    // The grid pixels first (with the store's own mean, so the text always parses), then the
+    // mean, then the blocks kept after it.
     let have = zs["select"].as_str().map(|text| {
         Selection::from_text(text, have_mean, have_post.as_str(), d.stack_shape())
     });
-    let want_select = json!(d.selection.select_text());
-    match have {
-        Some(Ok(sel)) if sel == d.selection => {}
-        Some(Ok(sel)) if sel.source() == d.selection.source() => {
-            let want = d.selection.post_select_text().map_or(Value::Null, |s| json!(s));
-            return mismatch("post_select", show(&have_post), show(&want));
-        }
-        _ => return mismatch("select", show(&zs["select"]), show(&want_select)),
+    let Some(Ok(have)) = have else {
+        return mismatch("select", show(&zs["select"]), show(&want_select));
+    };
+    if have.source() != d.selection.source() {
+        return mismatch("select", show(&zs["select"]), show(&want_select));
+    }
+    if have_mean != d.selection.mean_factors() {
+        return mismatch("downsample", show(have_down), show(&want_down));
+    }
+    if have != d.selection {
+        let want = d
+            .selection
+            .post_select_text()
+            .map_or(Value::Null, |s| json!(s));
+        return mismatch("post_select", show(&have_post), show(&want));
     }
     if existing.data_type != "uint16" {
         return mismatch(

@@ -5,6 +5,31 @@ use zarrs::array::Array;
 use zarrs::filesystem::FilesystemStore;
 
 use super::*;
+use zoomstack_engine::IndexRange;
+
+fn layout(shape: [u64; 3], chunks: [usize; 3], shard: Option<[usize; 3]>) -> StoreLayout {
+    StoreLayout::new(shape, chunks, shard).unwrap()
+}
+
+/// The whole stack of `levels` levels in `chunks`, unsharded.
+fn full_desc(levels: u64, p: StackParams, chunks: [usize; 3]) -> ArrayDescription {
+    let shape = [levels, p.height as u64, p.width as u64];
+    ArrayDescription::full_stack(levels, p, layout(shape, chunks, None))
+}
+
+/// The same description in shards of `shard`.
+fn sharded(d: &ArrayDescription, shard: [usize; 3]) -> ArrayDescription {
+    ArrayDescription {
+        layout: layout(d.shape(), d.chunks(), Some(shard)),
+        ..d.clone()
+    }
+}
+
+/// A strided selection of a stack (no mean), unsharded.
+fn strided(levels: u64, p: StackParams, r: [IndexRange; 3], chunks: [usize; 3]) -> ArrayDescription {
+    let sel = Selection::strided(r);
+    ArrayDescription::new(levels, p, sel, layout(sel.shape(), chunks, None))
+}
 
 fn params(h: usize, w: usize) -> StackParams {
     StackParams {
@@ -66,7 +91,7 @@ fn read_back(store: &Path, array_path: &str) -> Vec<u16> {
 }
 
 fn write_all(sink: &ZarrSink, tile: [usize; 3]) {
-    for (o, s, d) in tiles(sink.desc.shape, tile) {
+    for (o, s, d) in tiles(sink.desc.shape(), tile) {
         if sink.needs_tile(o, s) {
             sink.write_tile(o, s, &d).unwrap();
         }
@@ -81,7 +106,7 @@ fn zarr_json(dir: &Path) -> Value {
 fn unsharded_round_trip_and_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.zarr");
-    let desc = ArrayDescription::full_stack(6, params(40, 24), [1, 16, 16]);
+    let desc = full_desc(6, params(40, 24), [1, 16, 16]);
     let sink = ZarrSink::open(&store, desc.clone(), ZarrOptions::default()).unwrap();
     assert_eq!(sink.write_unit(), [1, 16, 16]);
     write_all(&sink, [1, 16, 16]);
@@ -89,7 +114,7 @@ fn unsharded_round_trip_and_metadata() {
     assert!(report.complete, "{report:?}");
     assert_eq!(report.units_total, 6 * 3 * 2);
     assert_eq!(report.units_written, 36);
-    assert_eq!(read_back(&store, ""), full(desc.shape));
+    assert_eq!(read_back(&store, ""), full(desc.shape()));
 
     let v = zarr_json(&store);
     assert_eq!(v["dimension_names"], serde_json::json!(["level", "y", "x"]));
@@ -121,7 +146,7 @@ fn unsharded_round_trip_and_metadata() {
 fn fill_value_units_are_marked_without_files() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("z.zarr");
-    let desc = ArrayDescription::full_stack(2, params(8, 8), [1, 8, 8]);
+    let desc = full_desc(2, params(8, 8), [1, 8, 8]);
     let sink = ZarrSink::open(&store, desc, ZarrOptions::default()).unwrap();
     sink.write_tile([0, 0, 0], [1, 8, 8], &[0; 64]).unwrap();
     sink.write_tile([1, 0, 0], [1, 8, 8], &[5; 64]).unwrap();
@@ -138,8 +163,8 @@ fn fill_value_units_are_marked_without_files() {
 
 #[test]
 fn sharded_from_inner_chunk_tiles_and_whole_shards() {
-    let desc = ArrayDescription::full_stack(7, params(40, 36), [2, 16, 16]);
-    let want = full(desc.shape);
+    let desc = full_desc(7, params(40, 36), [2, 16, 16]);
+    let want = full(desc.shape());
     for tile in [
         [2, 16, 16],
         [4, 32, 32],
@@ -150,11 +175,10 @@ fn sharded_from_inner_chunk_tiles_and_whole_shards() {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("sh.zarr");
         let opts = ZarrOptions {
-            shard: Some([4, 32, 32]),
             compression: Compression::Zstd { level: 1 },
             ..ZarrOptions::default()
         };
-        let sink = ZarrSink::open(&store, desc.clone(), opts).unwrap();
+        let sink = ZarrSink::open(&store, sharded(&desc, [4, 32, 32]), opts).unwrap();
         assert_eq!(sink.write_unit(), [4, 32, 32]);
         write_all(&sink, tile);
         assert!(sink.pending.lock().unwrap().is_empty(), "tile {tile:?}");
@@ -179,13 +203,9 @@ fn sharded_from_inner_chunk_tiles_and_whole_shards() {
 fn parallel_writers_one_per_shard() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("par.zarr");
-    let desc = ArrayDescription::full_stack(16, params(32, 32), [1, 16, 16]);
-    let opts = ZarrOptions {
-        shard: Some([4, 32, 32]),
-        ..ZarrOptions::default()
-    };
-    let sink = ZarrSink::open(&store, desc.clone(), opts).unwrap();
-    let all = tiles(desc.shape, [1, 16, 16]);
+    let desc = full_desc(16, params(32, 32), [1, 16, 16]);
+    let sink = ZarrSink::open(&store, sharded(&desc, [4, 32, 32]), ZarrOptions::default()).unwrap();
+    let all = tiles(desc.shape(), [1, 16, 16]);
     std::thread::scope(|s| {
         for part in all.chunks(all.len().div_ceil(4)) {
             let sink = &sink;
@@ -197,16 +217,16 @@ fn parallel_writers_one_per_shard() {
         }
     });
     assert!(sink.finish().unwrap().complete);
-    assert_eq!(read_back(&store, ""), full(desc.shape));
+    assert_eq!(read_back(&store, ""), full(desc.shape()));
 }
 
 #[test]
 fn resume_skips_marked_units_and_matches_a_fresh_write() {
     let dir = tempfile::tempdir().unwrap();
-    let desc = ArrayDescription::full_stack(5, params(32, 32), [1, 16, 16]);
+    let desc = full_desc(5, params(32, 32), [1, 16, 16]);
     let a = dir.path().join("a.zarr");
     let sink = ZarrSink::open(&a, desc.clone(), ZarrOptions::default()).unwrap();
-    let all = tiles(desc.shape, [1, 16, 16]);
+    let all = tiles(desc.shape(), [1, 16, 16]);
     for (o, s, d) in &all[..7] {
         sink.write_tile(*o, *s, d).unwrap();
     }
@@ -233,7 +253,7 @@ fn resume_skips_marked_units_and_matches_a_fresh_write() {
     write_all(&sink, [1, 16, 16]);
     sink.finish().unwrap();
     assert_eq!(read_back(&a, ""), read_back(&b, ""));
-    assert_eq!(read_back(&a, ""), full(desc.shape));
+    assert_eq!(read_back(&a, ""), full(desc.shape()));
 
     // Resuming a complete store renders nothing.
     let sink = ZarrSink::open(&a, desc, ZarrOptions::default()).unwrap();
@@ -246,7 +266,7 @@ fn resume_skips_marked_units_and_matches_a_fresh_write() {
 fn resume_refuses_different_parameters_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("m.zarr");
-    let desc = ArrayDescription::full_stack(4, params(16, 16), [1, 8, 8]);
+    let desc = full_desc(4, params(16, 16), [1, 8, 8]);
     ZarrSink::open(&store, desc.clone(), ZarrOptions::default()).unwrap();
     let before = fs::read(store.join("zarr.json")).unwrap();
 
@@ -264,22 +284,19 @@ fn resume_refuses_different_parameters_naming_the_field() {
     d.levels = 5;
     assert_eq!(field(d, ZarrOptions::default()), "stack.levels");
     let mut d = desc.clone();
-    d.chunks = [2, 8, 8];
+    d.layout = layout(d.shape(), [2, 8, 8], None);
     assert_eq!(field(d, ZarrOptions::default()), "chunks");
-    let sharded = ZarrOptions {
-        shard: Some([2, 16, 16]),
-        ..ZarrOptions::default()
-    };
-    assert_eq!(field(desc.clone(), sharded), "shard");
-    let d = ArrayDescription::strided(
+    assert_eq!(field(sharded(&desc, [2, 16, 16]), ZarrOptions::default()), "shard");
+    let d = strided(
         4,
         params(16, 16),
-        [Strided::full(4), Strided::new(0, 2, 8), Strided::full(16)],
+        [IndexRange::full(4), IndexRange::new(0, 2 as i64, 8), IndexRange::full(16)],
         [1, 8, 8],
     );
     assert_eq!(field(d, ZarrOptions::default()), "select");
     let mut d = desc.clone();
-    d.mean = Some([2, 2]);
+    d.selection.rows = d.selection.rows.mean(2);
+    d.selection.cols = d.selection.cols.mean(2);
     assert_eq!(field(d, ZarrOptions::default()), "downsample");
 
     let err = ZarrSink::open(
@@ -314,17 +331,16 @@ fn resume_refuses_different_parameters_naming_the_field() {
     ));
     let replace = ZarrOptions {
         if_exists: IfExists::Replace,
-        shard: Some([2, 16, 16]),
         ..ZarrOptions::default()
     };
-    let sink = ZarrSink::open(&store, desc, replace).unwrap();
+    let sink = ZarrSink::open(&store, sharded(&desc, [2, 16, 16]), replace).unwrap();
     assert_eq!(sink.write_unit(), [2, 16, 16]);
 }
 
 #[test]
 fn refuses_paths_that_are_not_zoomstack_stores() {
     let dir = tempfile::tempdir().unwrap();
-    let desc = ArrayDescription::full_stack(2, params(8, 8), [1, 8, 8]);
+    let desc = full_desc(2, params(8, 8), [1, 8, 8]);
 
     let file = dir.path().join("file.zarr");
     fs::write(&file, b"hello").unwrap();
@@ -376,7 +392,7 @@ fn refuses_paths_that_are_not_zoomstack_stores() {
     assert!(sink.finish().unwrap().complete);
     assert_eq!(zarr_json(&g)["node_type"], "group");
     assert_eq!(zarr_json(&g.join("runs"))["node_type"], "group");
-    assert_eq!(read_back(&g, "runs/stack"), full(desc.shape));
+    assert_eq!(read_back(&g, "runs/stack"), full(desc.shape()));
     // A nested array under a zoomstack array is refused.
     let inside = ZarrOptions {
         array_path: "x".to_string(),
@@ -401,12 +417,9 @@ fn refuses_paths_that_are_not_zoomstack_stores() {
 fn invalid_tiles_and_options_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("t.zarr");
-    let desc = ArrayDescription::full_stack(2, params(8, 8), [1, 4, 4]);
-    let bad_shard = ZarrOptions {
-        shard: Some([1, 6, 4]),
-        ..ZarrOptions::default()
-    };
-    let err = ZarrSink::open(&store, desc.clone(), bad_shard).unwrap_err();
+    let desc = full_desc(2, params(8, 8), [1, 4, 4]);
+    // A shard that does not hold whole chunks cannot even be described (the engine's rule).
+    let err = StoreLayout::new(desc.shape(), desc.chunks(), Some([1, 6, 4])).unwrap_err();
     assert!(
         err.to_string().contains("multiple of the chunk shape"),
         "{err}"
@@ -416,9 +429,7 @@ fn invalid_tiles_and_options_are_errors() {
         ..ZarrOptions::default()
     };
     assert!(ZarrSink::open(&store, desc.clone(), bad_zstd).is_err());
-    let mut zero = desc.clone();
-    zero.chunks = [0, 4, 4];
-    assert!(ZarrSink::open(&store, zero, ZarrOptions::default()).is_err());
+    assert!(StoreLayout::new(desc.shape(), [0, 4, 4], None).is_err());
 
     let sink = ZarrSink::open(&store, desc, ZarrOptions::default()).unwrap();
     let e = sink.write_tile([0, 0, 0], [1, 4, 4], &[1; 15]).unwrap_err();
@@ -440,27 +451,16 @@ fn invalid_tiles_and_options_are_errors() {
 }
 
 #[test]
-fn strided_text_never_overflows() {
-    assert_eq!(
-        Strided::new(u64::MAX, u64::MAX, 3).to_numpy(),
-        format!("{}:{}:{}", u64::MAX, u64::MAX as u128 * 4, u64::MAX)
-    );
-    assert_eq!(Strided::new(9, 4, 1).to_numpy(), "9:10:1");
-    assert_eq!(Strided::new(9, 4, 0).to_numpy(), "0:0:1");
-    assert_eq!(Strided::new(u64::MAX, 2, 5).at(3), u64::MAX);
-}
-
-#[test]
 fn empty_array_is_complete_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("e.zarr");
-    let desc = ArrayDescription::strided(
+    let desc = strided(
         10,
         params(8, 8),
-        [Strided::new(0, 1, 0), Strided::full(8), Strided::full(8)],
+        [IndexRange::new(0, 1 as i64, 0), IndexRange::full(8), IndexRange::full(8)],
         [1, 8, 8],
     );
-    assert_eq!(desc.select, "[0:0:1, 0:8:1, 0:8:1]");
+    assert_eq!(desc.selection.select_text(), "[0:0:1, 0:8:1, 0:8:1]");
     let sink = ZarrSink::open(&store, desc, ZarrOptions::default()).unwrap();
     assert_eq!(sink.progress().units_total, 0);
     assert!(sink.finish().unwrap().complete);
@@ -471,14 +471,14 @@ fn ome_pyramid() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("p.ome.zarr");
     let p = params(32, 32);
-    let lv = Strided::new(2, 3, 4);
+    let lv = IndexRange::new(2, 3 as i64, 4);
     let descs: Vec<_> = (0..3u32)
         .map(|k| {
             let s = 1u64 << k;
-            ArrayDescription::strided(
+            strided(
                 20,
                 p,
-                [lv, Strided::new(0, s, 32 / s), Strided::new(0, s, 32 / s)],
+                [lv, IndexRange::new(0, s as i64, 32 / s), IndexRange::new(0, s as i64, 32 / s)],
                 [1, 16, 16],
             )
         })
@@ -486,7 +486,7 @@ fn ome_pyramid() {
     let pyr = ZarrPyramid::open(&store, descs.clone(), ZarrOptions::default()).unwrap();
     for (k, sink) in pyr.levels().iter().enumerate() {
         let s = 1u64 << k;
-        let shape = sink.description().shape;
+        let shape = sink.description().shape();
         for (o, sh, _) in tiles(shape, [1, 16, 16]) {
             let mut d = Vec::new();
             for a in 0..sh[0] as u64 {
@@ -538,13 +538,13 @@ fn ome_pyramid() {
     assert!(!pyr.finish().unwrap()[0].complete);
     // Inconsistent level axes are refused.
     let mut bad = descs.clone();
-    bad[1] = ArrayDescription::strided(
+    bad[1] = strided(
         20,
         p,
         [
-            Strided::new(0, 1, 4),
-            Strided::new(0, 2, 16),
-            Strided::new(0, 2, 16),
+            IndexRange::new(0, 1 as i64, 4),
+            IndexRange::new(0, 2 as i64, 16),
+            IndexRange::new(0, 2 as i64, 16),
         ],
         [1, 16, 16],
     );
@@ -557,7 +557,7 @@ fn ome_pyramid() {
 fn blosc_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("b.zarr");
-    let desc = ArrayDescription::full_stack(3, params(32, 32), [1, 16, 16]);
+    let desc = full_desc(3, params(32, 32), [1, 16, 16]);
     let opts = ZarrOptions {
         compression: Compression::BloscZstd { level: 5 },
         ..ZarrOptions::default()
@@ -566,5 +566,5 @@ fn blosc_round_trip() {
     write_all(&sink, [1, 16, 16]);
     assert!(sink.finish().unwrap().complete);
     assert_eq!(zarr_json(&store)["codecs"][1]["name"], "blosc");
-    assert_eq!(read_back(&store, ""), full(desc.shape));
+    assert_eq!(read_back(&store, ""), full(desc.shape()));
 }
