@@ -77,7 +77,9 @@ pub struct ViewServer {
 
 impl ViewServer {
     /// Check the view and limits, open the socket and start serving. Raises the process's soft
-    /// limit on open files (within the hard limit) so that `max_connections` fit.
+    /// limit on open files (within the hard limit) so that `max_connections` fit. The server
+    /// runs its own tokio runtime: call this, [`ViewServer::wait`] and
+    /// [`ViewServer::shutdown`] from synchronous code, not from inside another runtime.
     pub fn start(view: View, options: ServerOptions) -> Result<ViewServer, ViewError> {
         let app = Arc::new(ViewApp::new(view, &options)?);
         let limits = *app.limits();
