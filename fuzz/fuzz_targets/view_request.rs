@@ -1,6 +1,7 @@
-//! Arbitrary bytes as an HTTP request to the viewer (method, target, Host header): answering
-//! never panics, every answer has a known status, errors are JSON naming the problem, and a 200
-//! for a level's counts holds exactly the frame's pixels.
+//! Arbitrary bytes as an HTTP request to the viewer (target, method, Host header, announced
+//! body): answering never panics, every answer has a known status, errors are JSON naming the
+//! problem, a request announcing a body is refused with the connection closed, and a 200 for a
+//! level's counts holds exactly the frame's pixels.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -8,7 +9,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use zoomstack_engine::ZoomStack;
 use zoomstack_kernel::StackParams;
-use zoomstack_view::{Limits, ServerOptions, View, ViewApp};
+use zoomstack_view::{Limits, RequestBody, ServerOptions, View, ViewApp, ViewRequest};
 
 fn app() -> &'static ViewApp {
     static APP: OnceLock<ViewApp> = OnceLock::new();
@@ -37,16 +38,35 @@ fn app() -> &'static ViewApp {
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let mut parts = text.splitn(3, '\n');
+    let mut parts = text.splitn(4, '\n');
     let target = parts.next().unwrap_or("");
     let method = parts.next().unwrap_or("GET");
     let host = parts.next();
-    let reply = app().handle(method, target, host);
+    // The fourth line, if any: `chunked`, or a Content-Length.
+    let body = match parts.next() {
+        None => RequestBody::None,
+        Some("chunked") => RequestBody::Chunked,
+        Some(n) => match n.parse::<u64>() {
+            Ok(0) | Err(_) => RequestBody::None,
+            Ok(n) => RequestBody::Length(n),
+        },
+    };
+    let request = ViewRequest {
+        method,
+        target,
+        host,
+        body,
+    };
+    let reply = app().handle(&request);
     assert!(
         [200, 400, 403, 404, 405, 413, 414, 422].contains(&reply.status),
         "{target:?}: status {}",
         reply.status
     );
+    assert_eq!(reply.close, body != RequestBody::None, "{request:?}");
+    if reply.close {
+        assert_eq!(reply.status, 413);
+    }
     if reply.status != 200 {
         let v: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
         assert!(!v["error"].as_str().unwrap().is_empty());

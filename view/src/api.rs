@@ -13,7 +13,8 @@
 //!
 //! Nothing is read from the file system: the page is compiled into the binary, so no path can
 //! reach a file. Every parameter is checked; errors are JSON `{"error": "..."}` naming the value
-//! and what was expected.
+//! and what was expected. No route takes a request body: a request announcing one is refused
+//! and its connection closed, so the body is never read.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -32,6 +33,45 @@ use crate::{Limits, ServerOptions, View, ViewError};
 /// The page, compiled in.
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 
+/// What a request says about its body. The API takes none: a request announcing one is
+/// refused (`413`) and its connection closed, without the body being read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RequestBody {
+    /// No body: neither `Content-Length` nor `Transfer-Encoding`, or `Content-Length: 0`.
+    #[default]
+    None,
+    /// `Content-Length: N` with `N > 0`.
+    Length(u64),
+    /// `Transfer-Encoding` (chunked): a body of unknown length.
+    Chunked,
+}
+
+/// One request as the viewer sees it, independent of the HTTP library: the method, the request
+/// target as sent (path and query), the `Host` header and what the request says of its body.
+#[derive(Clone, Copy, Debug)]
+pub struct ViewRequest<'a> {
+    /// `GET`, `HEAD`, ...
+    pub method: &'a str,
+    /// Path and query, e.g. `/api/level/3/counts?stride=2`.
+    pub target: &'a str,
+    /// The `Host` header, if any.
+    pub host: Option<&'a str>,
+    /// The body the request announces.
+    pub body: RequestBody,
+}
+
+impl<'a> ViewRequest<'a> {
+    /// A `GET` of `target` with this `Host` header and no body.
+    pub fn get(target: &'a str, host: &'a str) -> ViewRequest<'a> {
+        ViewRequest {
+            method: "GET",
+            target,
+            host: Some(host),
+            body: RequestBody::None,
+        }
+    }
+}
+
 /// An HTTP response, before it is written.
 #[derive(Debug)]
 pub struct Reply {
@@ -43,6 +83,9 @@ pub struct Reply {
     pub headers: Vec<(&'static str, String)>,
     /// Body (not sent for `HEAD`).
     pub body: Vec<u8>,
+    /// The connection must be closed after this reply (its request announced a body that the
+    /// server will not read).
+    pub close: bool,
 }
 
 impl Reply {
@@ -52,6 +95,7 @@ impl Reply {
             content_type,
             headers: vec![("Cache-Control", "no-store".to_string())],
             body,
+            close: false,
         }
     }
 
@@ -77,12 +121,15 @@ impl Reply {
 ///
 /// ```
 /// use zoomstack_engine::ZoomStack;
-/// use zoomstack_view::{ServerOptions, View, ViewApp};
+/// use zoomstack_view::{RequestBody, ServerOptions, View, ViewApp, ViewRequest};
 ///
 /// let app = ViewApp::new(View::whole(ZoomStack::default()), &ServerOptions::default()).unwrap();
-/// let reply = app.handle("GET", "/api/level/119999/counts?stride=8", Some("localhost"));
+/// let reply = app.handle(&ViewRequest::get("/api/level/119999/counts?stride=8", "localhost"));
 /// assert_eq!((reply.status, reply.body.len()), (200, 64 * 64 * 2));
-/// assert_eq!(app.handle("GET", "/../etc/passwd", Some("localhost")).status, 404);
+/// assert_eq!(app.handle(&ViewRequest::get("/../etc/passwd", "localhost")).status, 404);
+/// let upload = ViewRequest { method: "POST", body: RequestBody::Length(1 << 40), ..ViewRequest::get("/", "localhost") };
+/// let refused = app.handle(&upload);
+/// assert_eq!((refused.status, refused.close), (413, true));
 /// ```
 pub struct ViewApp {
     view: View,
@@ -151,9 +198,18 @@ impl ViewApp {
         self.cache.stats()
     }
 
-    /// Answer one request: `method` and request `target` (path and query, as sent) and the
-    /// `Host` header. Never panics on any input.
-    pub fn handle(&self, method: &str, target: &str, host: Option<&str>) -> Reply {
+    /// Answer one request. Never panics on any input. A request announcing a body is refused
+    /// first (`413`, [`Reply::close`] set), before anything else is looked at.
+    pub fn handle(&self, request: &ViewRequest<'_>) -> Reply {
+        let &ViewRequest {
+            method,
+            target,
+            host,
+            body,
+        } = request;
+        if let Some(reply) = refuse_body(body) {
+            return reply;
+        }
         if target.len() > self.limits.max_target_bytes {
             return Reply::error(
                 414,
@@ -464,6 +520,22 @@ impl ViewApp {
             Err(e) => Reply::error(500, format!("cannot encode PNG: {e}")),
         }
     }
+}
+
+/// The API has no request bodies: one announced is refused, and the connection closed so that
+/// the body is never read.
+fn refuse_body(body: RequestBody) -> Option<Reply> {
+    let what = match body {
+        RequestBody::None => return None,
+        RequestBody::Length(n) => format!("a request body of {n} bytes"),
+        RequestBody::Chunked => "a chunked request body".to_string(),
+    };
+    let mut reply = Reply::error(
+        413,
+        format!("{what}: expected none (the viewer's API takes no request bodies)"),
+    );
+    reply.close = true;
+    Some(reply)
 }
 
 fn frame_headers(reply: Reply, frame: &Frame) -> Reply {

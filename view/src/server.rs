@@ -1,17 +1,30 @@
-//! The HTTP server: a fixed set of worker threads taking requests from tiny_http and answering
-//! them with [`App::handle`].
+//! The HTTP server: hyper (HTTP/1.1) on a tokio runtime with a few I/O threads; requests are
+//! answered by [`ViewApp::handle`] on tokio's blocking pool, never on the I/O threads. Every
+//! resource a client can hold is bounded: connections (a cap), time (header read and idle
+//! timeouts), bytes (head size, header count, no request bodies, replies handed out in pieces)
+//! and threads (fixed: I/O threads, `http_workers` blocking threads, render threads).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::time::Duration;
 
+use tokio::sync::watch;
 use zoomstack_kernel::Backend;
 
-use crate::api::{Reply, ViewApp};
+use crate::api::ViewApp;
+use crate::connection::Shared;
 use crate::frames::CacheStats;
 use crate::{Limits, View, ViewError};
 
+/// Threads that run the connections (accepting, parsing, writing); the work of answering is on
+/// the blocking pool, so two are plenty.
+const IO_THREADS: usize = 2;
+/// How long [`ViewServer::shutdown`] waits for requests in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Pending connections the kernel queues before they are accepted.
+const BACKLOG: i32 = 1024;
+/// Pause after a failed accept (e.g. out of file descriptors), so the loop does not spin.
+const ACCEPT_RETRY: Duration = Duration::from_millis(20);
 /// Where and how to serve.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
@@ -40,50 +53,68 @@ impl Default for ServerOptions {
     }
 }
 
-/// A running viewer: listening, with its worker threads answering requests until
-/// [`ViewServer::shutdown`] (or forever, with [`ViewServer::wait`]).
+/// Connection counters of a running server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// Connections open now.
+    pub open: usize,
+    /// Connections accepted and served since the start.
+    pub accepted: u64,
+    /// Connections refused (`503`, closed) because [`Limits::max_connections`] were open.
+    pub refused: u64,
+}
+
+/// A running viewer: listening, answering requests until [`ViewServer::shutdown`] (or
+/// forever, with [`ViewServer::wait`]).
 pub struct ViewServer {
-    server: Arc<tiny_http::Server>,
     app: Arc<ViewApp>,
+    shared: Arc<Shared>,
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+    accept: tokio::task::JoinHandle<()>,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl ViewServer {
-    /// Check the view and limits, open the socket and start the workers.
+    /// Check the view and limits, open the socket and start serving. Raises the process's soft
+    /// limit on open files (within the hard limit) so that `max_connections` fit. The server
+    /// runs its own tokio runtime: call this, [`ViewServer::wait`] and
+    /// [`ViewServer::shutdown`] from synchronous code, not from inside another runtime.
     pub fn start(view: View, options: ServerOptions) -> Result<ViewServer, ViewError> {
         let app = Arc::new(ViewApp::new(view, &options)?);
+        let limits = *app.limits();
         let requested = SocketAddr::new(options.host, options.port);
         let bind_error = |message: String| ViewError::Bind {
             addr: requested.to_string(),
             message,
         };
         let listener = listen(requested).map_err(|e| bind_error(e.to_string()))?;
-        let server = tiny_http::Server::from_listener(listener, None)
+        let addr = listener
+            .local_addr()
             .map_err(|e| bind_error(e.to_string()))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| bind_error("not an IP socket".to_string()))?;
-        let limits = *app.limits();
-        let server = Arc::new(server);
-        let stop = Arc::new(AtomicBool::new(false));
-        let workers = (0..limits.http_workers)
-            .map(|i| {
-                let (server, app, stop) = (server.clone(), app.clone(), stop.clone());
-                std::thread::Builder::new()
-                    .name(format!("zoomstack-view-http-{i}"))
-                    .spawn(move || serve(&server, &app, &stop))
-                    .map_err(|e| ViewError::Config(format!("cannot start HTTP worker: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        raise_open_files_limit(&limits);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(IO_THREADS)
+            .max_blocking_threads(limits.http_workers)
+            .thread_name("zoomstack-view-http")
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| ViewError::Config(format!("cannot start the HTTP runtime: {e}")))?;
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener).map_err(|e| bind_error(e.to_string()))?
+        };
+        let shared = Arc::new(Shared::new(app.clone(), &limits));
+        let (stop, stopped) = watch::channel(false);
+        let accept = runtime.spawn(accept_loop(listener, shared.clone(), stopped));
         Ok(ViewServer {
-            server,
             app,
+            shared,
             addr,
             stop,
-            workers,
+            accept,
+            runtime,
         })
     }
 
@@ -102,80 +133,80 @@ impl ViewServer {
         self.app.stats()
     }
 
-    /// Serve until the process ends.
-    pub fn wait(self) {
-        for w in self.workers {
-            let _ = w.join();
-        }
+    /// Connection counters.
+    pub fn connections(&self) -> ConnectionStats {
+        self.shared.stats()
     }
 
-    /// Stop taking requests, finish those being answered and close the socket.
+    /// Serve until the process ends.
+    pub fn wait(self) {
+        let _ = self.runtime.block_on(self.accept);
+    }
+
+    /// Stop taking connections and close the socket; finish the requests in progress (for at
+    /// most 2 s), then close every connection.
     pub fn shutdown(self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for _ in &self.workers {
-            self.server.unblock();
-        }
-        for w in self.workers {
-            let _ = w.join();
+        let _ = self.stop.send(true);
+        let ViewServer {
+            shared,
+            accept,
+            runtime,
+            ..
+        } = self;
+        runtime.block_on(async {
+            let _ = accept.await;
+            shared.drained(SHUTDOWN_GRACE).await;
+        });
+        runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    }
+}
+
+/// Accept connections until told to stop (the listener is then dropped: the port closes).
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => shared.accept(stream, stop.clone()),
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was accepted.
+                    tracing::warn!("viewer: accepting a connection failed: {e}");
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                }
+            },
+            _ = stop.changed() => return,
         }
     }
 }
 
-/// A listening socket whose accepted connections have Nagle's algorithm off (Linux copies
-/// TCP_NODELAY to accepted sockets). tiny_http writes a response in pieces (headers, then the
-/// body through a small buffer); with Nagle on, the last piece waits for the client's delayed
-/// ACK, adding ~40 ms to every answer.
+/// A non-blocking listening socket with Nagle's algorithm off on accepted connections (Linux
+/// copies TCP_NODELAY to them; each is also set on accept): a response written in pieces would
+/// otherwise wait for the client's delayed ACK, ~40 ms.
 fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(128)?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
     Ok(socket.into())
 }
 
-fn serve(server: &tiny_http::Server, app: &ViewApp, stop: &AtomicBool) {
-    loop {
-        let request = match server.recv() {
-            Ok(r) => r,
-            Err(e) => {
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                tracing::warn!("viewer: accepting a request failed: {e}");
-                continue;
-            }
-        };
-        let host = request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("Host"))
-            .map(|h| h.value.as_str().to_string());
-        let method = request.method().as_str().to_string();
-        let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            app.handle(&method, request.url(), host.as_deref())
-        }))
-        .unwrap_or_else(|_| Reply::error(500, "internal error (a bug: please report it)"));
-        tracing::debug!("{method} {} -> {}", request.url(), reply.status);
-        // Every body is complete before it is sent: give its length (tiny_http would otherwise
-        // switch to chunked encoding above 32 KiB).
-        let mut response = tiny_http::Response::from_data(reply.body)
-            .with_status_code(reply.status)
-            .with_chunked_threshold(usize::MAX);
-        let headers = std::iter::once(("Content-Type", reply.content_type.to_string()))
-            .chain(std::iter::once((
-                "X-Content-Type-Options",
-                "nosniff".to_string(),
-            )))
-            .chain(reply.headers);
-        for (name, value) in headers {
-            if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-                response.add_header(h);
-            }
-        }
-        if let Err(e) = request.respond(response) {
-            tracing::debug!("viewer: writing a response failed: {e}");
-        }
+/// Each connection is a file descriptor: make room for `max_connections` of them (and the
+/// process's others) if the hard limit allows; otherwise accepting fails when they run out,
+/// which the accept loop survives.
+fn raise_open_files_limit(limits: &Limits) {
+    let wanted = limits.max_connections as u64 + 256;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got < wanted => tracing::warn!(
+            "viewer: at most {got} open files (hard limit): fewer than {} connections fit",
+            limits.max_connections
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("viewer: cannot raise the open files limit: {e}"),
     }
 }
