@@ -44,9 +44,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let level =
         u64::from_le_bytes(data[32..40].try_into().unwrap()) % if raw { u64::MAX } else { 150_000 };
-    let rows = IndexRange::new(byte(4) % 4, byte(5) % 4, byte(6) % 24);
-    let cols = IndexRange::new(byte(5) % 3, 1 + byte(4) % 3, byte(3) % 24);
-    let n = rows.count * cols.count;
+    // Steps from -2 to 3 (0 included, which must be refused when it matters).
+    let step = |b: usize| (b % 6) as i64 - 2;
+    let rows = IndexRange::new((byte(4) % 24) as u64, step(byte(5)), (byte(6) % 24) as u64);
+    let cols = IndexRange::new((byte(5) % 24) as u64, step(byte(4) / 6), (byte(3) % 24) as u64);
+    let n = (rows.count * cols.count) as usize;
     let mut want = vec![0u16; n];
     let Ok(grid) = params.level_grid(level) else {
         // Invalid parameters: every backend must report an error too.
@@ -56,7 +58,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let valid =
-        rows.check("rows", params.height).is_ok() && cols.check("cols", params.width).is_ok();
+        rows.check("rows", params.height as u64).is_ok()
+            && cols.check("cols", params.width as u64).is_ok();
     for backend in Backend::ALL {
         let mut got = vec![0u16; n];
         let result = render_block(&params, level, rows, cols, backend, &mut got);
@@ -66,9 +69,9 @@ fuzz_target!(|data: &[u8]| {
         }
         for r in 0..rows.count {
             for c in 0..cols.count {
-                let x = grid.cols.at(cols.index(c));
-                let y = grid.rows.at(rows.index(r));
-                want[r * cols.count + c] = escape_scalar(x, y, params.max_iter);
+                let x = grid.cols.at(cols.at(c) as usize);
+                let y = grid.rows.at(rows.at(r) as usize);
+                want[(r * cols.count + c) as usize] = escape_scalar(x, y, params.max_iter);
             }
         }
         assert_eq!(

@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zoomstack_cli::diag::Source;
-use zoomstack_cli::{pipeline, spec};
+use zoomstack_pipeline::diag::Source;
+use zoomstack_pipeline::{Pipeline, spec};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -22,8 +22,8 @@ fuzz_target!(|data: &[u8]| {
     let source = Source::new("fuzz.toml", text, &overrides);
     match spec::parse(&source) {
         Ok(spec) => {
-            if let Ok(jobs) = pipeline::jobs(&spec) {
-                let _ = pipeline::describe(&spec, &jobs, std::path::Path::new("out"));
+            if let Ok(p) = Pipeline::new(spec) {
+                let _ = p.describe(std::path::Path::new("out"));
             }
         }
         Err(e) => {
