@@ -2,8 +2,11 @@
 //!
 //! The Python extension module of zoomstack: renders strided blocks of the zoom stack with the
 //! exact Rust kernel ([`zoomstack_kernel::render_block`]) into numpy `uint16` arrays, with the
-//! GIL released while rendering. The Python package `zoomstack` (in `python/zoomstack/`) builds
-//! its Dask arrays and Zarr writer on top of [`render_block`].
+//! GIL released while rendering, and writes Zarr stores through the sinks crate's `ZarrSink`
+//! (the `store` module: `init_store`, `write_units`, `finish_store`, `store_info`), so the CLI
+//! and the Python package share one implementation of the store contract (layout, attributes,
+//! markers, resume). The Python package `zoomstack` (in `python/zoomstack/`) builds its Dask
+//! arrays on top of [`render_block`] and its Zarr writer's Dask graph on top of `write_units`.
 //!
 //! A block is three Python-style ranges `(start, stop, step)` (levels, rows, columns) over the
 //! full stack; steps may be negative, exactly like `range`. Every pixel is bit-identical to the
@@ -13,60 +16,25 @@
 
 // pyo3's `#[pymodule]`/`#[pyfunction]` and `create_exception!` expand to `unsafe` FFI glue
 // (type objects, argument parsing). The workspace denies `unsafe_code`; this crate allows it
-// for the macro expansions only: no hand-written `unsafe` block exists in this file.
+// for the macro expansions only: no hand-written `unsafe` block exists in this crate.
 #![allow(unsafe_code)]
+
+mod errors;
+mod store;
 
 use numpy::ndarray::Array3;
 use numpy::{IntoPyArray, PyArray3};
-use pyo3::create_exception;
-use pyo3::exceptions::{PyMemoryError, PyValueError};
+use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use zoomstack_kernel::{Backend, IndexRange, KernelError, StackParams};
 
-create_exception!(
-    _zoomstack,
-    ZoomstackError,
-    PyValueError,
-    "Base class of every zoomstack error (a ValueError)."
-);
-create_exception!(
-    _zoomstack,
-    InvalidParameterError,
-    ZoomstackError,
-    "A stack parameter (height, width, center, scale0, zoom_per_level, max_iter, levels) is invalid."
-);
-create_exception!(
-    _zoomstack,
-    InvalidSelectionError,
-    ZoomstackError,
-    "A block or slice reaches outside the stack, or has a zero step."
-);
-create_exception!(
-    _zoomstack,
-    UnknownBackendError,
-    ZoomstackError,
-    "An unknown kernel backend name (argument or ZOOMSTACK_KERNEL)."
-);
-
-/// Maps a kernel error to the matching Python exception (the message names the value).
-fn kernel_err(e: KernelError) -> PyErr {
-    let msg = e.to_string();
-    match e {
-        KernelError::ZeroSize { .. }
-        | KernelError::BadFloat { .. }
-        | KernelError::BadMaxIter { .. } => InvalidParameterError::new_err(msg),
-        KernelError::SliceOutOfBounds { .. } | KernelError::ZeroStep { .. } => {
-            InvalidSelectionError::new_err(msg)
-        }
-        KernelError::UnknownBackend { .. } => UnknownBackendError::new_err(msg),
-        // Output length and coordinate-length mismatches cannot come from this module's
-        // callers (it sizes every buffer itself); report them as the base class.
-        _ => ZoomstackError::new_err(msg),
-    }
-}
+use crate::errors::{
+    IncompleteStoreError, InvalidParameterError, InvalidSelectionError, StoreMismatchError,
+    UnknownBackendError, ZoomstackError, kernel_err,
+};
 
 /// Python-side stack parameters -> validated [`StackParams`].
-fn stack_params(
+pub(crate) fn stack_params(
     height: i64,
     width: i64,
     center: (f64, f64),
@@ -197,7 +165,7 @@ fn render_level(
     Ok(())
 }
 
-fn backend_from(name: Option<&str>) -> PyResult<Backend> {
+pub(crate) fn backend_from(name: Option<&str>) -> PyResult<Backend> {
     match name {
         Some(n) => n.parse().map_err(kernel_err),
         None => Backend::from_env().map_err(kernel_err),
@@ -323,6 +291,10 @@ fn _zoomstack(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(render_block, m)?)?;
     m.add_function(wrap_pyfunction!(validate_params, m)?)?;
     m.add_function(wrap_pyfunction!(backend_description, m)?)?;
+    m.add_function(wrap_pyfunction!(store::init_store, m)?)?;
+    m.add_function(wrap_pyfunction!(store::write_units, m)?)?;
+    m.add_function(wrap_pyfunction!(store::finish_store, m)?)?;
+    m.add_function(wrap_pyfunction!(store::store_info, m)?)?;
     m.add("ZoomstackError", py.get_type::<ZoomstackError>())?;
     m.add(
         "InvalidParameterError",
@@ -333,6 +305,12 @@ fn _zoomstack(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<InvalidSelectionError>(),
     )?;
     m.add("UnknownBackendError", py.get_type::<UnknownBackendError>())?;
+    m.add("StoreMismatchError", py.get_type::<StoreMismatchError>())?;
+    m.add(
+        "IncompleteStoreError",
+        py.get_type::<IncompleteStoreError>(),
+    )?;
+    m.add("MARKER_DIR", zoomstack_sinks::MARKER_DIR)?;
     m.add("CONTRACT_VERSION", zoomstack_kernel::CONTRACT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FUSED_FMA", zoomstack_kernel::FUSED)?;

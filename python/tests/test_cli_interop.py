@@ -96,3 +96,98 @@ def test_cli_refuses_a_python_store_of_other_parameters(tmp_path, cli) -> None:
     out = cli(*CLI_ARGS, "--zarr", str(store), check=False)
     assert out.returncode == 2, out
     assert "max_iter" in out.stderr, out.stderr
+
+
+def unit_files(store: Path) -> dict[str, tuple[int, int]]:
+    """Every shard file of ``store`` by unit index, with its inode and mtime (a file the
+    second writer rewrote, or replaced, changes one of them)."""
+    out = {}
+    for f in (store / "c").rglob("*"):
+        if f.is_file():
+            st = f.stat()
+            out[".".join(f.relative_to(store / "c").parts)] = (st.st_ino, st.st_mtime_ns)
+    return out
+
+
+def store_files(store: Path) -> dict[str, bytes]:
+    return {
+        str(f.relative_to(store)): f.read_bytes()
+        for f in sorted(store.rglob("*"))
+        if f.is_file()
+    }
+
+
+def test_python_writes_exactly_the_store_the_cli_writes(tmp_path, cli, reference) -> None:
+    """One implementation of the contract: the same parameters give the same store, file for
+    file (zarr.json with its attributes, shard bytes, markers)."""
+    cli_store, py_store = tmp_path / "cli.zarr", tmp_path / "py.zarr"
+    cli(*CLI_ARGS, "--zarr", str(cli_store))
+    zoomstack.to_zarr(python_array(), py_store, shards=(4, HEIGHT, WIDTH), scheduler="threads")
+    cli_meta = json.loads((cli_store / "zarr.json").read_text())
+    py_meta = json.loads((py_store / "zarr.json").read_text())
+    assert py_meta["attributes"] == cli_meta["attributes"]
+    assert py_meta == cli_meta
+    assert store_files(py_store) == store_files(cli_store)
+    assert sorted(os.listdir(py_store / "zoomstack.done")) == ["0.0.0", "1.0.0", "2.0.0", "3.0.0"]
+    np.testing.assert_array_equal(zarr.open_array(py_store, mode="r")[:], reference)
+
+
+def test_cli_resumes_an_interrupted_python_write(tmp_path, cli, reference, monkeypatch) -> None:
+    """to_zarr stopped after two units (an error in the third task): the CLI writes only the
+    two units without a marker."""
+    store = tmp_path / "py.zarr"
+    original = zoomstack._zoomstack.write_units
+    calls = []
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupted(spec, units, **kwargs):
+        calls.append(units)
+        if len(calls) > 2:
+            raise Interrupted("stopped after two write units")
+        return original(spec, units, **kwargs)
+
+    monkeypatch.setattr(zoomstack._zoomstack, "write_units", interrupted)
+    with pytest.raises(Interrupted):
+        zoomstack.to_zarr(python_array(), store, shards=(4, HEIGHT, WIDTH), scheduler="sync")
+    monkeypatch.undo()
+    done = sorted(os.listdir(store / "zoomstack.done"))
+    assert len(done) == 2, done
+    assert zoomstack.store_info(store)["complete"] is False
+    before = unit_files(store)
+    assert set(before) <= set(done)
+
+    cli(*CLI_ARGS, "--zarr", str(store))
+    after = unit_files(store)
+    for unit in done:
+        assert after.get(unit) == before.get(unit), f"the CLI rewrote unit {unit}"
+    assert sorted(os.listdir(store / "zoomstack.done")) == ["0.0.0", "1.0.0", "2.0.0", "3.0.0"]
+    assert zoomstack.store_info(store)["complete"] is True
+    np.testing.assert_array_equal(zarr.open_array(store, mode="r")[:], reference)
+
+
+def test_python_resumes_an_interrupted_cli_write(tmp_path, cli, reference) -> None:
+    """A CLI job array that ran only share 0 of 2 (units 0 and 2): to_zarr writes only units
+    1 and 3."""
+    store = tmp_path / "cli.zarr"
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        f"[stack]\nheight = {HEIGHT}\nwidth = {WIDTH}\n\n[[sink]]\nkind = \"zarr\"\n"
+        f"path = {json.dumps(str(store))}\nselect = \"[0:{LEVELS}, :, :]\"\n"
+        f"chunks = [1, {HEIGHT}, {WIDTH}]\nshards = [4, {HEIGHT}, {WIDTH}]\n"
+    )
+    cli("init", str(spec), "--quiet")
+    cli("run", str(spec), "--index", "0", "--count", "2", "--quiet")
+    done = sorted(os.listdir(store / "zoomstack.done"))
+    assert done == ["0.0.0", "2.0.0"]
+    assert zoomstack.store_info(store)["complete"] is False
+    before = unit_files(store)
+
+    z = zoomstack.to_zarr(python_array(), store, shards=(4, HEIGHT, WIDTH), scheduler="threads")
+    after = unit_files(store)
+    for unit in done:
+        assert after[unit] == before[unit], f"Python rewrote unit {unit}"
+    assert set(after) == {"0.0.0", "1.0.0", "2.0.0", "3.0.0"}
+    assert z.attrs["zoomstack"]["complete"] is True
+    np.testing.assert_array_equal(z[:], reference)

@@ -64,19 +64,19 @@ def test_killing_a_worker_mid_write_yields_an_exact_store(tmp_path, small_params
     try:
 
         def slow_down(delay: float) -> None:
-            # Runs in each worker process: every block render first sleeps, so the write is
+            # Runs in each worker process: every write task first sleeps, so the write is
             # still in progress when a worker is killed. (A restarted worker is not slowed.)
             import time as _time
 
             from zoomstack import _zoomstack as ext
 
-            original = ext.render_block
+            original = ext.write_units
 
             def slow(*args, **kwargs):
                 _time.sleep(delay)
                 return original(*args, **kwargs)
 
-            ext.render_block = slow
+            ext.write_units = slow
 
         client.run(slow_down, 0.4)
         pids = client.run(os.getpid)
@@ -111,3 +111,16 @@ def test_killing_a_worker_mid_write_yields_an_exact_store(tmp_path, small_params
     finally:
         client.close()
         cluster.close()
+
+
+def test_task_errors_reach_the_client_as_zoomstack_errors(tmp_path, client, small_params) -> None:
+    """A store error raised in a worker (here: the store does not exist on the worker's file
+    system) arrives as the same exception class (the extension's exceptions pickle)."""
+    from zoomstack import _zarr
+
+    s = zoomstack.ZoomStackArray.from_params(small_params, (1, 32, 32))
+    spec = _zarr._store_spec(s, tmp_path / "none.zarr", None, None, None)
+    future = client.submit(_zarr._write_block, np.array([[0, 0, 0]]), spec, pure=False)
+    with pytest.raises(zoomstack.StoreMismatchError, match="create the store first"):
+        future.result()
+    assert not (tmp_path / "none.zarr").exists()

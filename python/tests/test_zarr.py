@@ -120,8 +120,8 @@ def test_complete_store_is_not_recomputed(tmp_path, small_params) -> None:
         (dict(params=dict(center=(-0.75, 0.1))), "stack.center"),
         (dict(params=dict(levels=17)), "stack.levels"),
         (dict(key=(slice(0, 8),)), "select"),
-        (dict(chunks=(1, 16, 16)), "chunk shape"),
-        (dict(shards=(4, 64, 64)), "shard shape"),
+        (dict(chunks=(1, 16, 16)), "`chunks`"),
+        (dict(shards=(4, 64, 64)), "`shard`"),
     ],
 )
 def test_resume_refuses_other_parameters(tmp_path, small_params, change, field) -> None:
@@ -160,15 +160,19 @@ def test_resume_refuses_other_parameters(tmp_path, small_params, change, field) 
 def test_refuses_foreign_arrays_and_bad_requests(tmp_path, small_params) -> None:
     zarr.create_array(tmp_path / "foreign.zarr", shape=(2, 2), dtype="uint8")
     s = zoomstack.ZoomStackArray.from_params(small_params, (1, 32, 32))
-    with pytest.raises(zoomstack.StoreMismatchError, match="zoomstack"):
+    with pytest.raises(zoomstack.StoreMismatchError, match="not a zoomstack store") as info:
         zoomstack.to_zarr(s, tmp_path / "foreign.zarr")
+    assert "overwrite=True" not in str(info.value)
+    with pytest.raises(zoomstack.StoreMismatchError, match="not a zoomstack store"):
+        zoomstack.to_zarr(s, tmp_path / "foreign.zarr", overwrite=True)
+    assert zarr.open_array(tmp_path / "foreign.zarr", mode="r").shape == (2, 2), "foreign array deleted"
     with pytest.raises(zoomstack.InvalidSelectionError, match="integer index 3"):
         zoomstack.to_zarr(s[3], tmp_path / "x.zarr")
     with pytest.raises(zoomstack.InvalidSelectionError, match="positive steps"):
         zoomstack.to_zarr(s[::-1], tmp_path / "x.zarr")
     with pytest.raises(zoomstack.InvalidSelectionError, match="empty"):
         zoomstack.to_zarr(s[5:5], tmp_path / "x.zarr")
-    with pytest.raises(zoomstack.InvalidParameterError, match="multiple of chunks"):
+    with pytest.raises(zoomstack.InvalidParameterError, match="multiple of the chunk shape"):
         zoomstack.to_zarr(s, tmp_path / "x.zarr", shards=(2, 48, 64))
     with pytest.raises(zoomstack.InvalidParameterError, match="shards"):
         zoomstack.to_zarr(s, tmp_path / "x.zarr", shards=(2, 0, 64))
@@ -192,3 +196,57 @@ def test_store_written_by_another_tool_with_other_stop_normalization(tmp_path, s
     os.remove(store / "zoomstack.done" / "2.0.0")
     z = zoomstack.to_zarr(s, store, scheduler="threads")
     assert z.attrs["zoomstack"]["complete"] is True
+
+
+def test_tasks_join_the_store_without_touching_its_metadata(tmp_path, small_params, small_direct) -> None:
+    """``write_units`` (one Dask task) writes its units and their markers through the Rust
+    sink and never rewrites ``zarr.json``; it refuses a store that does not exist instead of
+    creating one (a worker that does not see the driver's file system)."""
+    from zoomstack import _zarr, _zoomstack
+
+    s = zoomstack.ZoomStackArray.from_params(small_params, (1, 32, 32))
+    store = tmp_path / "t.zarr"
+    spec = _zarr._store_spec(s, store, None, None, (4, 64, 64))
+    layout = _zoomstack.init_store(spec)
+    assert (layout["grid"], layout["write_unit"], layout["units_total"]) == ((4, 1, 1), (4, 64, 64), 4)
+    assert layout["missing"] == [(0, 0, 0), (1, 0, 0), (2, 0, 0), (3, 0, 0)]
+    meta = (store / "zarr.json").read_bytes()
+    stat = (store / "zarr.json").stat()
+    assert _zoomstack.write_units(spec, [(2, 0, 0), (0, 0, 0)]) == 2
+    assert _zoomstack.write_units(spec, [(2, 0, 0)]) == 0, "a marked unit was written again"
+    assert (store / "zarr.json").read_bytes() == meta
+    assert (store / "zarr.json").stat().st_mtime_ns == stat.st_mtime_ns
+    assert markers(store) == {"0.0.0", "2.0.0"}
+    assert _zoomstack.init_store(spec)["missing"] == [(1, 0, 0), (3, 0, 0)]
+    z = zarr.open_array(store, mode="r")
+    np.testing.assert_array_equal(z[0:4], small_direct[0:4])
+    np.testing.assert_array_equal(z[8:12], small_direct[8:12])
+    assert _zoomstack.finish_store(spec)["complete"] is False
+    with pytest.raises(zoomstack.InvalidSelectionError, match="outside"):
+        _zoomstack.write_units(spec, [(4, 0, 0)])
+
+    other = _zarr._store_spec(s, tmp_path / "none.zarr", None, None, (4, 64, 64))
+    with pytest.raises(zoomstack.StoreMismatchError, match="create the store first"):
+        _zoomstack.write_units(other, [(0, 0, 0)])
+    assert not (tmp_path / "none.zarr").exists()
+    bad = {**spec, "max_iter": 100}
+    with pytest.raises(zoomstack.StoreMismatchError, match="max_iter"):
+        _zoomstack.write_units(bad, [(1, 0, 0)])
+    assert markers(store) == {"0.0.0", "2.0.0"}
+
+
+def test_errors_pickle() -> None:
+    """Dask sends a task's exception to the client pickled: every class must survive that."""
+    import pickle
+
+    for cls in (
+        zoomstack.ZoomstackError,
+        zoomstack.InvalidParameterError,
+        zoomstack.InvalidSelectionError,
+        zoomstack.UnknownBackendError,
+        zoomstack.StoreMismatchError,
+        zoomstack.IncompleteStoreError,
+    ):
+        e = pickle.loads(pickle.dumps(cls("message")))
+        assert type(e) is cls and str(e) == "message"
+        assert isinstance(e, ValueError)

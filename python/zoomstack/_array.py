@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import operator
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -70,7 +69,6 @@ def _render_task(
     zs_params: StackParams,
     zs_axes: tuple[_Axis, _Axis, _Axis],
     zs_block: tuple[int, ...],
-    zs_skip: str | None = None,
 ) -> np.ndarray:
     """Renders one Dask block (``block_id`` in the output's block grid)."""
     block_id = block_id or ()
@@ -86,9 +84,6 @@ def _render_task(
         triples.append(ax.triple(a, b))
         shape.append(b - a)
         k += 1
-    if zs_skip is not None and os.path.exists(os.path.join(zs_skip, ".".join(map(str, block_id)))):
-        # to_zarr resume: this write unit is already complete; its writer skips it too.
-        return np.broadcast_to(np.zeros((), np.uint16), tuple(shape))
     out = _zoomstack.render_block(*triples, **zs_params.kernel_kwargs())
     return out.reshape(shape)
 
@@ -97,9 +92,8 @@ def _rebuild(
     params: StackParams,
     axes: tuple[_Axis, _Axis, _Axis],
     chunks: tuple[int, int, int],
-    skip: str | None,
 ) -> ZoomStackArray:
-    return ZoomStackArray(params, axes, chunks, _skip=skip)
+    return ZoomStackArray(params, axes, chunks)
 
 
 class ZoomStackArray(da.Array):
@@ -125,20 +119,17 @@ class ZoomStackArray(da.Array):
     _zs_params: StackParams
     _zs_axes: tuple[_Axis, _Axis, _Axis]
     _zs_chunks: tuple[int, int, int]
-    _zs_skip: str | None
 
     def __new__(
         cls,
         params: StackParams,
         axes: tuple[_Axis, _Axis, _Axis],
         chunks: tuple[int, int, int],
-        *,
-        _skip: str | None = None,
     ) -> ZoomStackArray:
         kept = [(ax, c) for ax, c in zip(axes, chunks) if not ax.drop]
         shape = tuple(ax.count for ax, _ in kept)
         block = tuple(max(1, min(c, ax.count)) for ax, c in kept)
-        name = "zoomstack-" + tokenize(params, axes, block, _skip)
+        name = "zoomstack-" + tokenize(params, axes, block)
         layer = da.map_blocks(
             _render_task,
             chunks=normalize_chunks(block, shape),
@@ -148,13 +139,11 @@ class ZoomStackArray(da.Array):
             zs_params=params,
             zs_axes=axes,
             zs_block=block,
-            zs_skip=_skip,
         )
         self = super().__new__(cls, layer.dask, layer.name, layer.chunks, meta=layer._meta)
         self._zs_params = params
         self._zs_axes = axes
         self._zs_chunks = chunks
-        self._zs_skip = _skip
         return self
 
     @classmethod
@@ -169,7 +158,7 @@ class ZoomStackArray(da.Array):
         return cls(params, axes, sizes)  # type: ignore[arg-type]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (self._zs_params, self._zs_axes, self._zs_chunks, self._zs_skip))
+        return (_rebuild, (self._zs_params, self._zs_axes, self._zs_chunks))
 
     @property
     def params(self) -> StackParams:

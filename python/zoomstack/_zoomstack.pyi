@@ -1,5 +1,7 @@
 """Type stubs of the Rust extension module ``zoomstack._zoomstack``."""
 
+from typing import Any, Literal, TypedDict
+
 import numpy as np
 import numpy.typing as npt
 
@@ -8,6 +10,8 @@ __version__: str
 CONTRACT_VERSION: int
 #: Whether this build compiled in fused multiply-add (fast); the kernel is exact either way.
 FUSED_FMA: bool
+#: Directory (inside the array's directory) of the completion markers ``i.j.k``.
+MARKER_DIR: str
 
 class ZoomstackError(ValueError):
     """Base class of every zoomstack error."""
@@ -20,6 +24,13 @@ class InvalidSelectionError(ZoomstackError):
 
 class UnknownBackendError(ZoomstackError):
     """An unknown kernel backend name."""
+
+class StoreMismatchError(ZoomstackError):
+    """An existing store cannot be written: other parameters (the field is named), not a
+    zoomstack store, or missing."""
+
+class IncompleteStoreError(ZoomstackError):
+    """A write finished without every unit's completion marker."""
 
 def render_block(
     levels: tuple[int, int, int],
@@ -50,3 +61,60 @@ def validate_params(
 
 def backend_description(backend: str | None = None) -> str:
     """What a backend compiled to in this build."""
+
+class StoreSpec(TypedDict):
+    """What a Zarr store holds; every store function takes the same spec."""
+
+    store: str
+    path: str  # the array inside the store, "" = the root
+    levels: int
+    height: int
+    width: int
+    center: tuple[float, float]
+    scale0: float
+    zoom_per_level: float
+    max_iter: int
+    select: tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]  # range()s
+    chunks: tuple[int, int, int]
+    shards: tuple[int, int, int] | None
+    compression: Literal["zstd", "none"]
+    compression_level: int
+
+class StoreLayout(TypedDict):
+    array_dir: str
+    shape: tuple[int, int, int]
+    write_unit: tuple[int, int, int]
+    grid: tuple[int, int, int]
+    units_total: int
+    missing: list[tuple[int, int, int]]
+
+class StoreReport(TypedDict):
+    array_dir: str
+    units_total: int
+    units_done: int
+    complete: bool
+
+class StoreStatus(TypedDict):
+    attributes: dict[str, Any]
+    shape: list[int]
+    write_unit: list[int]
+    units_total: int
+    units_done: int
+    complete: bool
+
+def init_store(
+    spec: StoreSpec, *, if_exists: Literal["resume", "fail", "replace"] = "resume"
+) -> StoreLayout:
+    """Creates or checks the store (driver); returns the unit grid and the units to write."""
+
+def write_units(
+    spec: StoreSpec, units: list[tuple[int, int, int]], *, backend: str | None = None
+) -> int:
+    """Renders and writes these units of the existing store (a task; GIL released); returns
+    how many it wrote. Never rewrites the store's metadata."""
+
+def finish_store(spec: StoreSpec) -> StoreReport:
+    """Marks the store complete when every unit has its marker (driver)."""
+
+def store_info(store: str, path: str = "") -> StoreStatus:
+    """The store's attribute and marker counts (read-only)."""

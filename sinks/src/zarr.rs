@@ -29,6 +29,7 @@ mod attrs;
 
 pub use attrs::stack_json;
 mod ome;
+mod share;
 mod store;
 
 use std::collections::HashMap;
