@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use zoomstack_cli::bench;
+use zoomstack_kernel::Backend;
 use zoomstack_pipeline::diag::Source;
 use zoomstack_pipeline::{Observer, PREVIEW_SPEC, Pipeline, RunOptions, Share, Silent, spec};
-use zoomstack_kernel::Backend;
 
 fn preview(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");

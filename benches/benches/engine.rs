@@ -13,7 +13,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use zoomstack_engine::{EngineError, Executor, ZoomStack};
-use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block};
+use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block};
 
 const PREVIEW: &str = "[0:20000:500, ::2, ::2]";
 

@@ -11,7 +11,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use std::hint::black_box;
 use zoomstack_benches::ThreadCpuTime;
 use zoomstack_kernel::spec::escape_scalar;
-use zoomstack_kernel::{IndexRange, Backend, StackParams, pixel_iterations, render_block};
+use zoomstack_kernel::{Backend, IndexRange, StackParams, pixel_iterations, render_block};
 
 const LEVEL_MIX: [u64; 5] = [0, 3000, 20000, 60000, 119999];
 

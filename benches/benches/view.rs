@@ -16,7 +16,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
 use std::hint::black_box;
 use zoomstack_engine::ZoomStack;
-use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block};
+use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block};
 use zoomstack_view::{Limits, ServerOptions, View, ViewServer};
 
 const LEVEL: u64 = 119_999;
@@ -62,7 +62,8 @@ fn deep_level(c: &mut Criterion) {
                     .enumerate()
                     .for_each(|(i, band)| {
                         let rows = IndexRange::new(i * 64, 1, 64);
-                        render_block(&p, LEVEL, rows, IndexRange::full(512), backend, band).unwrap();
+                        render_block(&p, LEVEL, rows, IndexRange::full(512), backend, band)
+                            .unwrap();
                     })
             });
             black_box(&out);

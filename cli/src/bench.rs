@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use zoomstack_kernel::{
-    IndexRange, Backend, KernelError, StackParams, pixel_iterations, render_block,
+    Backend, IndexRange, KernelError, StackParams, pixel_iterations, render_block,
 };
 
 /// The standard level mix: shallow (cardioid-heavy), middle, and the deepest notebook level.
@@ -97,8 +97,12 @@ fn prepare(cfg: &BenchConfig) -> Result<Vec<Level>, KernelError> {
                 level,
                 rows,
                 cols,
-                xs: (0..cols.count).map(|k| g.cols.at(cols.at(k) as usize)).collect(),
-                ys: (0..rows.count).map(|k| g.rows.at(rows.at(k) as usize)).collect(),
+                xs: (0..cols.count)
+                    .map(|k| g.cols.at(cols.at(k) as usize))
+                    .collect(),
+                ys: (0..rows.count)
+                    .map(|k| g.rows.at(rows.at(k) as usize))
+                    .collect(),
             })
         })
         .collect()

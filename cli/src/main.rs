@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow};
 use clap::{Args, Parser, Subcommand};
 use zoomstack_cli::bench;
+use zoomstack_kernel::Backend;
 use zoomstack_pipeline::diag::{LocatedError, Source};
 use zoomstack_pipeline::spec::{self, Spec};
 use zoomstack_pipeline::{
     Observer, PREVIEW_SPEC, Pipeline, RunError, RunOptions, RunReport, Share, resolve,
 };
-use zoomstack_kernel::Backend;
 
 /// Writes to stdout; a closed pipe (`zoomstack describe | head`) ends the process quietly
 /// instead of panicking like `print!` does.

@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 use zoomstack_engine::{EngineError, Executor, ZoomStack};
-use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block};
+use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block};
 
 /// Process CPU time (user + system) in seconds, if `/proc` has it.
 fn cpu_seconds() -> Option<f64> {

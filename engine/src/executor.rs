@@ -702,7 +702,10 @@ mod tests {
         let e = exec
             .for_each_frame(&plan, |_, _, _| Ok::<(), EngineError>(()))
             .unwrap_err();
-        assert!(matches!(e, ExecError::Engine(EngineError::Cancelled { .. })), "{e}");
+        assert!(
+            matches!(e, ExecError::Engine(EngineError::Cancelled { .. })),
+            "{e}"
+        );
     }
 
     #[test]

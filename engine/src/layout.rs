@@ -99,7 +99,6 @@ impl StoreLayout {
     /// Chunks per shard along each axis, if sharded.
     #[must_use]
     pub fn chunks_per_shard(&self) -> Option<[usize; 3]> {
-        self.shard
-            .map(|s| [0, 1, 2].map(|k| s[k] / self.chunks[k]))
+        self.shard.map(|s| [0, 1, 2].map(|k| s[k] / self.chunks[k]))
     }
 }

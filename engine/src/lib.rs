@@ -49,14 +49,14 @@ mod slice;
 mod stack;
 
 pub use array::LazyArray;
-pub use layout::StoreLayout;
-pub use logical::{DownsampleMode, PlanNode};
-pub use optimizer::RulesFired;
-pub use selection::{AxisMap, Selection};
 pub use describe::{Describe, format_bytes};
 pub use error::{EngineError, ExecError, Result};
 pub use executor::{DEFAULT_MEMORY_LIMIT, Executor, Progress, ProgressFn, Tile};
+pub use layout::StoreLayout;
+pub use logical::{DownsampleMode, PlanNode};
+pub use optimizer::RulesFired;
 pub use plan::{RenderPlan, TileSpec};
+pub use selection::{AxisMap, Selection};
 pub use slice::{AXES, IndexRange, SliceSpec, format_range, parse_select};
 pub use stack::{DEFAULT_CHUNKS, NOTEBOOK_LEVELS, ZoomStack};
 

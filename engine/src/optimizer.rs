@@ -219,7 +219,13 @@ impl std::fmt::Display for RulesFired {
         let parts: Vec<String> = self
             .0
             .iter()
-            .map(|(n, k)| if *k == 1 { (*n).to_string() } else { format!("{n} x{k}") })
+            .map(|(n, k)| {
+                if *k == 1 {
+                    (*n).to_string()
+                } else {
+                    format!("{n} x{k}")
+                }
+            })
             .collect();
         f.write_str(&parts.join(", "))
     }
@@ -286,12 +292,19 @@ mod tests {
         let p = a.optimize().unwrap();
         assert_eq!(p.shape(), [20, 64, 64]);
         assert_eq!(p.selection().rows.factor, 4);
-        assert_eq!(p.selection().levels, zoomstack_kernel::IndexRange::new(0, 1000, 20));
+        assert_eq!(
+            p.selection().levels,
+            zoomstack_kernel::IndexRange::new(0, 1000, 20)
+        );
     }
 
     #[test]
     fn the_source_alone_is_scanned() {
         let a = ZoomStack::default().array();
-        assert!(a.explain().contains("Rules fired: scan_source\n"), "{}", a.explain());
+        assert!(
+            a.explain().contains("Rules fired: scan_source\n"),
+            "{}",
+            a.explain()
+        );
     }
 }

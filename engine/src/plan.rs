@@ -326,7 +326,10 @@ mod tests {
         assert_eq!(p.rows().source, IndexRange::new(0, 2, 256));
         assert_eq!(p.num_tiles(), 40);
         assert_eq!(p.rendered_pixels(), 40 * 256 * 256);
-        assert_eq!(p.selection().select_text(), "[0:20000:500, 0:512:2, 0:512:2]");
+        assert_eq!(
+            p.selection().select_text(),
+            "[0:20000:500, 0:512:2, 0:512:2]"
+        );
         assert_eq!(p.selection().mean_factors(), None);
         assert_eq!(p.selection().post_select_text(), None);
     }
@@ -376,7 +379,10 @@ mod tests {
         assert_eq!(p.shape(), [4, 13, 2]);
         assert_eq!(p.selection().mean_factors(), Some([4, 1]));
         assert_eq!(p.selection().select_text(), "[0:4:1, 1:512:1, 3:5:1]");
-        assert_eq!(p.selection().post_select_text().unwrap(), "[:, 0:130:10, 0:2:1]");
+        assert_eq!(
+            p.selection().post_select_text().unwrap(),
+            "[:, 0:130:10, 0:2:1]"
+        );
         // 511 rows = 127 full blocks + 1 of 3; block 120 is full: 13 * 4 rows.
         assert_eq!(p.rows().rendered(), 52);
         let last = a

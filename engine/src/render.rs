@@ -11,7 +11,7 @@
 use crate::error::{EngineError, Result};
 use crate::plan::{RenderPlan, TileSpec};
 use crate::selection::AxisMap;
-use zoomstack_kernel::{IndexRange, Backend, render_block, render_points};
+use zoomstack_kernel::{Backend, IndexRange, render_block, render_points};
 
 /// Points rendered per `render_points` call on the irregular path.
 const POINTS_PER_CALL: usize = 16 * 1024;

@@ -11,8 +11,8 @@
 //! boolean and fancy indexing are rejected.
 
 use crate::error::{EngineError, Result};
-pub use zoomstack_kernel::IndexRange;
 use std::fmt;
+pub use zoomstack_kernel::IndexRange;
 
 /// Axis names, in order.
 pub const AXES: [&str; 3] = ["level", "y", "x"];

@@ -263,5 +263,8 @@ fn notebook_stack_deep_levels() {
         n = naive_apply(&n, op).unwrap();
     }
     assert_eq!(got, n);
-    assert_eq!(plan.selection().post_select_text().unwrap(), "[:, 1:25:2, 28::-3]");
+    assert_eq!(
+        plan.selection().post_select_text().unwrap(),
+        "[:, 1:25:2, 28::-3]"
+    );
 }

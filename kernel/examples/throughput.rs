@@ -3,7 +3,7 @@
 //! (The numbers we publish come from the criterion benches in `benches/`.)
 
 use cpu_time::ThreadTime as Instant;
-use zoomstack_kernel::{IndexRange, Backend, StackParams, pixel_iterations, render_block};
+use zoomstack_kernel::{Backend, IndexRange, StackParams, pixel_iterations, render_block};
 
 fn main() {
     let p = StackParams::default();

@@ -145,8 +145,7 @@ impl IndexRange {
         if self.count == 0 {
             return Ok(());
         }
-        let last = i128::from(self.start)
-            + (i128::from(self.count) - 1) * i128::from(self.step);
+        let last = i128::from(self.start) + (i128::from(self.count) - 1) * i128::from(self.step);
         if self.start >= len || last < 0 || last >= i128::from(len) {
             return Err(KernelError::SliceOutOfBounds {
                 axis,

@@ -62,9 +62,21 @@ fn notebook_levels_small_grids(b: Backend) {
 
 fn whole_level_strided(b: Backend) {
     let p = StackParams::default();
-    check_block(b, &p, 500, IndexRange::new(1, 2, 256), IndexRange::new(0, 2, 256));
+    check_block(
+        b,
+        &p,
+        500,
+        IndexRange::new(1, 2, 256),
+        IndexRange::new(0, 2, 256),
+    );
     // Negative steps: rows and columns in reverse order, same coordinates.
-    check_block(b, &p, 500, IndexRange::new(511, -3, 100), IndexRange::new(300, -1, 301));
+    check_block(
+        b,
+        &p,
+        500,
+        IndexRange::new(511, -3, 100),
+        IndexRange::new(300, -1, 301),
+    );
 }
 
 fn points_on_edges(b: Backend) {
@@ -107,7 +119,11 @@ fn range_in(len: usize, start: usize, step: usize, down: bool) -> IndexRange {
     if down {
         IndexRange::new(start as u64, -(step as i64), (start / step + 1) as u64)
     } else {
-        IndexRange::new(start as u64, step as i64, (len - start).div_ceil(step) as u64)
+        IndexRange::new(
+            start as u64,
+            step as i64,
+            (len - start).div_ceil(step) as u64,
+        )
     }
 }
 

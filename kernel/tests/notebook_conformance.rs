@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::io::Read;
 use std::path::PathBuf;
 use zoomstack_kernel::spec::escape_scalar;
-use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block};
+use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -63,7 +63,10 @@ fn every_single_level_fixture_matches_every_backend_and_the_reference() {
         let level = case["level"].as_u64().unwrap();
         let want = load_counts(case);
         let name = case["name"].as_str().unwrap();
-        let (rows, cols) = (IndexRange::full(p.height as u64), IndexRange::full(p.width as u64));
+        let (rows, cols) = (
+            IndexRange::full(p.height as u64),
+            IndexRange::full(p.width as u64),
+        );
         for backend in Backend::ALL {
             let mut got = vec![0u16; want.len()];
             render_block(&p, level, rows, cols, backend, &mut got).unwrap();

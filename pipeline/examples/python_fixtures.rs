@@ -179,7 +179,9 @@ fn main() -> Res<()> {
             files.push(f.strip_prefix(out).unwrap_or(f).display().to_string());
         }
     }
-    let levels: Vec<u64> = (0..frames.shape()[0]).map(|k| frames.stack_level(k)).collect();
+    let levels: Vec<u64> = (0..frames.shape()[0])
+        .map(|k| frames.stack_level(k))
+        .collect();
     manifest.insert(
         "images".into(),
         json!({

@@ -18,8 +18,8 @@
 //! assert_eq!(err.span, Some(8..13)); // points at `levls`
 //! ```
 
-pub mod diag;
 mod describe;
+pub mod diag;
 mod error;
 mod frames;
 mod jobs;

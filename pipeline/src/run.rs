@@ -372,10 +372,7 @@ mod tests {
             }
             Job::Frames(_) => panic!("zarr expected"),
         }
-        assert_eq!(
-            p.total_pixels(),
-            10 * 64 * 64 + 10 * 32 * 64 + 10 * 64 * 64
-        );
+        assert_eq!(p.total_pixels(), 10 * 64 * 64 + 10 * 32 * 64 + 10 * 64 * 64);
     }
 
     #[test]

@@ -32,7 +32,9 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
-use zoomstack_engine::{DownsampleMode, EngineError, LazyArray, RenderPlan, StoreLayout, ZoomStack};
+use zoomstack_engine::{
+    DownsampleMode, EngineError, LazyArray, RenderPlan, StoreLayout, ZoomStack,
+};
 use zoomstack_kernel::StackParams;
 use zoomstack_sinks::{
     AnimationOptions, Colormap, Compression, ContactSheetOptions, IfExists, Playback, Scaling,
@@ -1056,7 +1058,10 @@ fn zarr_from_raw(
             if let Err(EngineError::BadShard { axis, .. }) =
                 StoreLayout::new(shape, chunks, Some(shards))
             {
-                let k = zoomstack_engine::AXES.iter().position(|a| *a == axis).unwrap_or(0);
+                let k = zoomstack_engine::AXES
+                    .iter()
+                    .position(|a| *a == axis)
+                    .unwrap_or(0);
                 return Err(SpecError::at(
                     s.span(),
                     format!(

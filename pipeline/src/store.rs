@@ -136,4 +136,3 @@ pub(crate) fn run_zarr(
     })?;
     Ok((dir, reports))
 }
-

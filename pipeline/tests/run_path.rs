@@ -199,9 +199,8 @@ fn a_sink_error_keeps_its_type_and_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     // The animation's directory is a file: opening the writer fails with the sink's own error.
     std::fs::write(dir.path().join("blocker"), b"x").unwrap();
-    let p = pipeline(
-        "[[sink]]\nkind = \"animation\"\npath = \"blocker/x.gif\"\nselect = \"[0:4]\"\n",
-    );
+    let p =
+        pipeline("[[sink]]\nkind = \"animation\"\npath = \"blocker/x.gif\"\nselect = \"[0:4]\"\n");
     let err = run(&p, dir.path()).unwrap_err();
     assert!(
         matches!(err, RunError::Sink { ref sink, .. } if sink.contains("animation")),

@@ -79,10 +79,6 @@ pub(crate) fn engine_err(e: EngineError) -> PyErr {
         | EngineError::TooManyLevels { .. } => InvalidParameterError::new_err(msg),
         EngineError::TooLarge { .. } => PyMemoryError::new_err(msg),
         EngineError::Cancelled { .. } => PyKeyboardInterrupt::new_err(msg),
-        EngineError::Sink(inner) => match inner.downcast::<SinkError>() {
-            Ok(s) => sink_err(*s),
-            Err(other) => ZoomstackError::new_err(other.to_string()),
-        },
         _ => ZoomstackError::new_err(msg),
     }
 }
@@ -98,7 +94,14 @@ pub(crate) fn sink_err(e: SinkError) -> PyErr {
         SinkError::InvalidTile { .. } => InvalidSelectionError::new_err(msg),
         SinkError::PermissionDenied { .. } => PyPermissionError::new_err(msg),
         SinkError::DiskFull { .. } | SinkError::Io { .. } => PyOSError::new_err(msg),
-        SinkError::Engine(e) => engine_err(e),
         _ => ZoomstackError::new_err(msg),
+    }
+}
+
+/// Maps the error of an engine run that feeds a sink: the sink's own error, or the engine's.
+pub(crate) fn exec_err(e: zoomstack_engine::ExecError<SinkError>) -> PyErr {
+    match e {
+        zoomstack_engine::ExecError::Consumer(s) => sink_err(s),
+        zoomstack_engine::ExecError::Engine(e) => engine_err(e),
     }
 }

@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use serde_json::Value;
 use zoomstack_engine::{
-    EngineError, Executor, LazyArray, RenderPlan, SliceSpec, TileSpec, ZoomStack,
+    ExecError, Executor, LazyArray, RenderPlan, SliceSpec, StoreLayout, TileSpec, ZoomStack,
 };
 use zoomstack_kernel::Backend;
 use zoomstack_sinks::{
@@ -28,7 +28,8 @@ use zoomstack_sinks::{
 };
 
 use crate::errors::{
-    InvalidParameterError, InvalidSelectionError, StoreMismatchError, engine_err, sink_err,
+    InvalidParameterError, InvalidSelectionError, StoreMismatchError, engine_err, exec_err,
+    sink_err,
 };
 use crate::{backend_from, stack_params};
 
@@ -68,7 +69,6 @@ struct Layout {
     /// The selection, tiled by write units: its tiles are the store's units.
     units: RenderPlan,
     desc: ArrayDescription,
-    shard: Option<[usize; 3]>,
     compression: Compression,
 }
 
@@ -99,11 +99,11 @@ impl StoreSpec {
             .and_then(|a| a.rechunk(self.chunks))
             .map_err(engine_err)?;
         let plan = array.optimize().map_err(engine_err)?;
-        let unit = self.shards.unwrap_or(plan.chunks());
-        let units = array
-            .rechunk(unit)
-            .and_then(|a| a.optimize())
-            .map_err(engine_err)?;
+        // The engine's layout rule, as for the CLI's stores (a shard covering a whole axis is
+        // that axis rounded up to whole chunks).
+        let store_layout =
+            StoreLayout::new(plan.shape(), plan.chunks(), self.shards).map_err(engine_err)?;
+        let units = plan.for_store(&store_layout);
         let compression = match self.compression.as_str() {
             "zstd" => Compression::Zstd {
                 level: self.compression_level,
@@ -120,8 +120,7 @@ impl StoreSpec {
             path: self.path.clone(),
             array,
             units,
-            desc: ArrayDescription::from_plan(&plan),
-            shard: self.shards,
+            desc: ArrayDescription::of_plan(&plan, store_layout),
             compression,
         })
     }
@@ -132,7 +131,6 @@ impl Layout {
         ZarrOptions {
             array_path: self.path.clone(),
             compression: self.compression,
-            shard: self.shard,
             if_exists,
         }
     }
@@ -150,7 +148,7 @@ impl Layout {
         exec: &Executor,
         sink: &ZarrSink,
         t: &TileSpec,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), ExecError<SinkError>> {
         if !sink.needs_tile(t.origin, t.shape) {
             return Ok(());
         }
@@ -325,7 +323,7 @@ pub(crate) fn write_units(
     let exec = Executor::new(1).with_backend(backend);
     for t in &tiles {
         let result = py.detach(|| layout.write_unit(&exec, &sink, t));
-        let result = result.map_err(engine_err).and_then(|()| py.check_signals());
+        let result = result.map_err(exec_err).and_then(|()| py.check_signals());
         if let Err(e) = result {
             // Units already stored still get their markers (the sink's Drop syncs them).
             py.detach(move || drop(sink));
@@ -394,9 +392,50 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::Path;
 
-    use zoomstack_sinks::write_zarr;
-
     use super::*;
+
+    /// The CLI's run path: `spec` as a spec file run by `Pipeline` (what `zoomstack run` does).
+    fn cli_write(spec: &StoreSpec, store: &Path) -> bool {
+        let sel = spec.select.map(|(a, b, c)| format!("{a}:{b}:{c}"));
+        let shards = spec
+            .shards
+            .map(|s| format!("shards = [{}, {}, {}]\n", s[0], s[1], s[2]))
+            .unwrap_or_default();
+        let text = format!(
+            "[stack]\nlevels = {}\nheight = {}\nwidth = {}\ncenter = [{:?}, {:?}]\nscale0 = {:?}\n\
+             zoom_per_level = {:?}\nmax_iter = {}\n[[sink]]\nkind = \"zarr\"\npath = {:?}\n\
+             array = {:?}\nselect = \"[{}]\"\nchunks = [{}, {}, {}]\n{shards}\
+             compression_level = {}\nif_exists = \"replace\"\n",
+            spec.levels,
+            spec.height,
+            spec.width,
+            spec.center.0,
+            spec.center.1,
+            spec.scale0,
+            spec.zoom_per_level,
+            spec.max_iter,
+            store.display().to_string(),
+            spec.path,
+            sel.join(", "),
+            spec.chunks[0],
+            spec.chunks[1],
+            spec.chunks[2],
+            spec.compression_level,
+        );
+        let spec = zoomstack_pipeline::spec::parse_str("cli.toml", &text).unwrap();
+        let opts = zoomstack_pipeline::RunOptions {
+            threads: 2,
+            backend: Backend::Scalar,
+            ..zoomstack_pipeline::RunOptions::default()
+        };
+        let silent: std::sync::Arc<dyn zoomstack_pipeline::Observer> =
+            std::sync::Arc::new(zoomstack_pipeline::Silent);
+        let report = zoomstack_pipeline::Pipeline::new(spec)
+            .unwrap()
+            .run(&opts, &silent)
+            .unwrap();
+        report.sinks[0].zarr.iter().all(|r| r.complete)
+    }
 
     fn spec(store: &Path, shards: Option<[usize; 3]>) -> StoreSpec {
         StoreSpec {
@@ -436,14 +475,17 @@ mod tests {
     }
 
     /// Units written one at a time, in any order, by separate sinks (as Dask tasks write them)
-    /// give the store the CLI's path (`write_zarr` of the whole plan) gives, file for file.
+    /// give the store the CLI's run path (a spec run by `Pipeline`) gives, file for file.
     #[test]
     fn units_written_one_by_one_equal_the_cli_store() {
         let dir = tempfile::tempdir().unwrap();
         for shards in [None, Some([2, 8, 16])] {
             let (py_store, cli_store) = (dir.path().join("py.zarr"), dir.path().join("cli.zarr"));
             let layout = spec(&py_store, shards).layout().unwrap();
-            assert_eq!(layout.desc.select, "[1:41:5, 0:24:3, 2:20:1]");
+            assert_eq!(
+                layout.desc.selection.select_text(),
+                "[1:41:5, 0:24:3, 2:20:1]"
+            );
             layout.open(IfExists::Replace).unwrap().close().unwrap();
             let exec = Executor::new(1).with_backend(Backend::Scalar);
             let units: Vec<TileSpec> = layout.units.tiles().collect();
@@ -469,16 +511,18 @@ mod tests {
                     .complete
             );
 
-            let plan = layout.array.optimize().unwrap();
-            let cli_exec = Executor::new(2).with_backend(Backend::Scalar);
-            let options = layout.options(IfExists::Replace);
-            assert!(
-                write_zarr(&plan, &cli_exec, &cli_store, options)
-                    .unwrap()
-                    .complete
-            );
+            assert!(cli_write(&spec(&py_store, shards), &cli_store));
             let (a, b) = (files(&py_store), files(&cli_store));
             assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+            for (k, v) in &a {
+                if b.get(k) != Some(v) {
+                    eprintln!(
+                        "{k}:\n{}\n{}",
+                        String::from_utf8_lossy(v),
+                        String::from_utf8_lossy(&b[k])
+                    );
+                }
+            }
             assert!(a == b, "the stores differ (shards {shards:?})");
         }
     }

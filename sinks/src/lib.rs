@@ -65,8 +65,7 @@ pub use scale::{Scaling, stretch, to_uint8};
 pub use sheet::{ContactSheet, ContactSheetOptions, MAX_SHEET_PIXELS};
 pub use zarr::{
     ArrayDescription, Compression, IfExists, MARKER_DIR, MAX_UNITS, OmeAxisScale, StoreStatus,
-    ZarrOptions, ZarrProgress, ZarrPyramid, ZarrReport, ZarrSink, stack_json,
-    store_status,
+    ZarrOptions, ZarrProgress, ZarrPyramid, ZarrReport, ZarrSink, stack_json, store_status,
 };
 
 /// Re-exported so callers can name the PNG compression level without depending on `png`.

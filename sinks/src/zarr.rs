@@ -119,7 +119,11 @@ impl ArrayDescription {
     /// The stack's shape `[levels, height, width]`.
     #[must_use]
     pub fn stack_shape(&self) -> [u64; 3] {
-        [self.levels, self.params.height as u64, self.params.width as u64]
+        [
+            self.levels,
+            self.params.height as u64,
+            self.params.width as u64,
+        ]
     }
 
     /// Bytes of the raw output (`u16`), saturating.
@@ -659,10 +663,9 @@ impl ZarrSink {
                 if desc.layout.shard().is_some() {
                     builder.subchunk_shape(desc.chunks().map(|c| c as u64).to_vec());
                 }
-                builder.attributes_mut().insert(
-                    "zoomstack".to_string(),
-                    attrs::zoomstack_json(&desc),
-                );
+                builder
+                    .attributes_mut()
+                    .insert("zoomstack".to_string(), attrs::zoomstack_json(&desc));
                 let array = builder
                     .build(fs_store, &node_path)
                     .map_err(|e| SinkError::zarr_create("create array", &array_dir, e))?;

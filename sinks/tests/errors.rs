@@ -7,7 +7,9 @@ use std::process::Command;
 
 use zoomstack_engine::StoreLayout;
 use zoomstack_engine::kernel::StackParams;
-use zoomstack_sinks::{ArrayDescription, MARKER_DIR, SinkError, ZarrOptions, ZarrSink, store_status};
+use zoomstack_sinks::{
+    ArrayDescription, MARKER_DIR, SinkError, ZarrOptions, ZarrSink, store_status,
+};
 
 fn desc() -> ArrayDescription {
     let params = StackParams {

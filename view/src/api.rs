@@ -169,7 +169,8 @@ impl ViewApp {
             )));
         }
         // The engine's executor (0 threads: one per core); its pool is built here, once.
-        let executor = zoomstack_engine::Executor::new(options.threads).with_backend(options.backend);
+        let executor =
+            zoomstack_engine::Executor::new(options.threads).with_backend(options.backend);
         executor.pool()?;
         let ip = options.host;
         let allowed_hosts = ip.is_loopback().then(|| {

@@ -105,7 +105,8 @@ impl View {
             let (r, c) = self.strided(s);
             r.count.saturating_mul(c.count)
         };
-        let largest = usize::try_from(self.rows.count.max(self.cols.count).max(1)).unwrap_or(usize::MAX);
+        let largest =
+            usize::try_from(self.rows.count.max(self.cols.count).max(1)).unwrap_or(usize::MAX);
         (1..=largest)
             .find(|&s| pixels(s) <= max_pixels)
             .unwrap_or(largest)
@@ -119,7 +120,9 @@ impl View {
 
 fn substride(a: IndexRange, stride: usize) -> IndexRange {
     let stride = stride.max(1) as u64;
-    let step = i64::try_from(stride).unwrap_or(i64::MAX).saturating_mul(a.step);
+    let step = i64::try_from(stride)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(a.step);
     IndexRange::new(a.start, step, a.count.div_ceil(stride))
 }
 

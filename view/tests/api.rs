@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use zoomstack_engine::ZoomStack;
-use zoomstack_kernel::{IndexRange, Backend, StackParams, render_block};
+use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block};
 use zoomstack_sinks::{Colormap, Scaling};
 use zoomstack_view::{Limits, ServerOptions, View, ViewServer};
 
@@ -206,8 +206,11 @@ fn counts_grid_and_pngs_are_exact() {
         assert_eq!(grid["cols"]["step"], stride);
 
         // 8-bit PNG: the PNG sink's scaling and colormap.
-        let frame =
-            ndarray::Array2::from_shape_vec((rows.count as usize, cols.count as usize), want.clone()).unwrap();
+        let frame = ndarray::Array2::from_shape_vec(
+            (rows.count as usize, cols.count as usize),
+            want.clone(),
+        )
+        .unwrap();
         for (mode, scaling) in [
             ("fixed", Scaling::notebook(256)),
             ("per-frame", Scaling::PerFrame),

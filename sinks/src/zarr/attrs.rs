@@ -226,9 +226,9 @@ pub(crate) fn check_resume(
     let want_select = json!(d.selection.select_text());
     // The grid pixels first (with the store's own mean, so the text always parses), then the
     // mean, then the blocks kept after it.
-    let have = zs["select"].as_str().map(|text| {
-        Selection::from_text(text, have_mean, have_post.as_str(), d.stack_shape())
-    });
+    let have = zs["select"]
+        .as_str()
+        .map(|text| Selection::from_text(text, have_mean, have_post.as_str(), d.stack_shape()));
     let Some(Ok(have)) = have else {
         return mismatch("select", show(&zs["select"]), show(&want_select));
     };

@@ -26,7 +26,12 @@ fn sharded(d: &ArrayDescription, shard: [usize; 3]) -> ArrayDescription {
 }
 
 /// A strided selection of a stack (no mean), unsharded.
-fn strided(levels: u64, p: StackParams, r: [IndexRange; 3], chunks: [usize; 3]) -> ArrayDescription {
+fn strided(
+    levels: u64,
+    p: StackParams,
+    r: [IndexRange; 3],
+    chunks: [usize; 3],
+) -> ArrayDescription {
     let sel = Selection::strided(r);
     ArrayDescription::new(levels, p, sel, layout(sel.shape(), chunks, None))
 }
@@ -286,11 +291,18 @@ fn resume_refuses_different_parameters_naming_the_field() {
     let mut d = desc.clone();
     d.layout = layout(d.shape(), [2, 8, 8], None);
     assert_eq!(field(d, ZarrOptions::default()), "chunks");
-    assert_eq!(field(sharded(&desc, [2, 16, 16]), ZarrOptions::default()), "shard");
+    assert_eq!(
+        field(sharded(&desc, [2, 16, 16]), ZarrOptions::default()),
+        "shard"
+    );
     let d = strided(
         4,
         params(16, 16),
-        [IndexRange::full(4), IndexRange::new(0, 2 as i64, 8), IndexRange::full(16)],
+        [
+            IndexRange::full(4),
+            IndexRange::new(0, 2 as i64, 8),
+            IndexRange::full(16),
+        ],
         [1, 8, 8],
     );
     assert_eq!(field(d, ZarrOptions::default()), "select");
@@ -457,7 +469,11 @@ fn empty_array_is_complete_at_once() {
     let desc = strided(
         10,
         params(8, 8),
-        [IndexRange::new(0, 1 as i64, 0), IndexRange::full(8), IndexRange::full(8)],
+        [
+            IndexRange::new(0, 1 as i64, 0),
+            IndexRange::full(8),
+            IndexRange::full(8),
+        ],
         [1, 8, 8],
     );
     assert_eq!(desc.selection.select_text(), "[0:0:1, 0:8:1, 0:8:1]");
@@ -478,7 +494,11 @@ fn ome_pyramid() {
             strided(
                 20,
                 p,
-                [lv, IndexRange::new(0, s as i64, 32 / s), IndexRange::new(0, s as i64, 32 / s)],
+                [
+                    lv,
+                    IndexRange::new(0, s as i64, 32 / s),
+                    IndexRange::new(0, s as i64, 32 / s),
+                ],
                 [1, 16, 16],
             )
         })
