@@ -1,0 +1,208 @@
+//! The raw form of a spec: `serde` types over spanned TOML values, so every error can point at
+//! the offending text.
+
+use std::ops::Range;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use toml::Spanned;
+use zoomstack_engine::DownsampleMode;
+use zoomstack_sinks::Playback;
+
+pub(super) type S<T> = Spanned<T>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSpec {
+    pub(super) stack: Option<S<RawStack>>,
+    #[serde(default)]
+    pub(super) sink: Vec<S<RawSink>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStack {
+    pub(super) levels: Option<S<u64>>,
+    pub(super) height: Option<S<u64>>,
+    pub(super) width: Option<S<u64>>,
+    pub(super) center: Option<S<Vec<f64>>>,
+    pub(super) scale0: Option<S<f64>>,
+    pub(super) zoom_per_level: Option<S<f64>>,
+    pub(super) max_iter: Option<S<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSink {
+    pub(super) kind: S<String>,
+    pub(super) path: Option<S<String>>,
+    pub(super) select: Option<S<String>>,
+    pub(super) chunks: Option<S<Vec<u64>>>,
+    pub(super) downsample: Option<S<RawDownsample>>,
+    pub(super) colormap: Option<S<String>>,
+    pub(super) scaling: Option<S<String>>,
+    pub(super) scaling_max: Option<S<u64>>,
+    pub(super) compression: Option<S<String>>,
+    pub(super) format: Option<S<String>>,
+    pub(super) delay_ms: Option<S<u64>>,
+    #[serde(rename = "loop")]
+    pub(super) loop_: Option<S<RawLoop>>,
+    pub(super) columns: Option<S<u64>>,
+    pub(super) labels: Option<S<bool>>,
+    pub(super) gap: Option<S<u64>>,
+    pub(super) array: Option<S<String>>,
+    pub(super) compression_level: Option<S<i64>>,
+    pub(super) shards: Option<S<Vec<u64>>>,
+    pub(super) ome: Option<S<bool>>,
+    pub(super) pyramid_levels: Option<S<u64>>,
+    pub(super) if_exists: Option<S<String>>,
+}
+
+/// `downsample = k`, `[fy, fx]` or `{ factors = [fy, fx] | factor = k, mode = "mean" | "stride" }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RawDownsample {
+    pub(super) factors: [u64; 2],
+    pub(super) mode: DownsampleMode,
+}
+
+impl<'de> Deserialize<'de> for RawDownsample {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        const EXPECTED: &str = "a factor (2), factors ([2, 2]) or a table { factors = [2, 2], mode = \"mean\" | \"stride\" }";
+        fn factor<E: de::Error>(v: i64) -> Result<u64, E> {
+            if v < 1 {
+                return Err(E::custom(format!(
+                    "downsample factor must be at least 1, got {v}"
+                )));
+            }
+            Ok(v as u64)
+        }
+        fn mode<E: de::Error>(s: &str) -> Result<DownsampleMode, E> {
+            match s {
+                "mean" => Ok(DownsampleMode::Mean),
+                "stride" => Ok(DownsampleMode::Stride),
+                _ => Err(E::custom(format!(
+                    "unknown downsample mode {s:?}: expected \"mean\" or \"stride\""
+                ))),
+            }
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = RawDownsample;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDownsample, E> {
+                let k = factor(v)?;
+                Ok(RawDownsample {
+                    factors: [k, k],
+                    mode: DownsampleMode::Mean,
+                })
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDownsample, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawDownsample, A::Error> {
+                let mut f = Vec::new();
+                while let Some(v) = seq.next_element::<i64>()? {
+                    f.push(factor(v)?);
+                }
+                match f[..] {
+                    [fy, fx] => Ok(RawDownsample {
+                        factors: [fy, fx],
+                        mode: DownsampleMode::Mean,
+                    }),
+                    _ => Err(de::Error::custom(format!(
+                        "downsample factors must be [fy, fx] (2 numbers), got {} numbers",
+                        f.len()
+                    ))),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawDownsample, A::Error> {
+                let mut factors = None;
+                let mut m = DownsampleMode::Mean;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "factors" | "factor" => {
+                            let d: RawDownsample = map.next_value()?;
+                            factors = Some(d.factors);
+                        }
+                        "mode" => m = mode(&map.next_value::<String>()?)?,
+                        other => {
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["factors", "factor", "mode"],
+                            ));
+                        }
+                    }
+                }
+                let factors = factors.ok_or_else(|| de::Error::missing_field("factors"))?;
+                Ok(RawDownsample { factors, mode: m })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `loop = "forever"` or a number of plays (at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RawLoop(pub(super) Playback);
+
+impl<'de> Deserialize<'de> for RawLoop {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawLoop;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"forever\" or a number of plays from 1 to 65535")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawLoop, E> {
+                match v {
+                    "forever" => Ok(RawLoop(Playback::Forever)),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawLoop, E> {
+                match u16::try_from(v) {
+                    Ok(n) if n >= 1 => Ok(RawLoop(Playback::Times(n))),
+                    _ => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawLoop, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Present options of a raw sink with the spans of their values.
+pub(super) fn present_options(r: &RawSink) -> Vec<(&'static str, Range<usize>)> {
+    fn sp<T>(v: &Option<S<T>>) -> Option<Range<usize>> {
+        v.as_ref().map(Spanned::span)
+    }
+    [
+        ("path", sp(&r.path)),
+        ("select", sp(&r.select)),
+        ("chunks", sp(&r.chunks)),
+        ("downsample", sp(&r.downsample)),
+        ("colormap", sp(&r.colormap)),
+        ("scaling", sp(&r.scaling)),
+        ("scaling_max", sp(&r.scaling_max)),
+        ("compression", sp(&r.compression)),
+        ("format", sp(&r.format)),
+        ("delay_ms", sp(&r.delay_ms)),
+        ("loop", sp(&r.loop_)),
+        ("columns", sp(&r.columns)),
+        ("labels", sp(&r.labels)),
+        ("gap", sp(&r.gap)),
+        ("array", sp(&r.array)),
+        ("compression_level", sp(&r.compression_level)),
+        ("shards", sp(&r.shards)),
+        ("ome", sp(&r.ome)),
+        ("pyramid_levels", sp(&r.pyramid_levels)),
+        ("if_exists", sp(&r.if_exists)),
+    ]
+    .into_iter()
+    .filter_map(|(k, s)| s.map(|s| (k, s)))
+    .collect()
+}
