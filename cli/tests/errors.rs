@@ -99,7 +99,11 @@ fn out_of_range_values() {
             2,
         ),
         ("[stack]\nzoom_per_level = nan\n", "stack.zoom_per_level", 2),
-        ("[stack]\ncenter = [1.0]\n", "invalid length 1", 2),
+        (
+            "[stack]\ncenter = [1.0]\n",
+            "exactly two numbers [re, im], got 1",
+            2,
+        ),
         ("[stack]\nlevels = \"many\"\n", "invalid type", 2),
         (
             "[[sink]]\nkind = \"zarr\"\ncompression_level = 99\n",

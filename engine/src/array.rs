@@ -216,3 +216,13 @@ impl LazyArray {
         Describe::of(&self.fold().0)
     }
 }
+
+impl ZoomStack {
+    /// The lazy array of the whole stack, chunked [`DEFAULT_CHUNKS`] (clamped to the shape).
+    /// Nothing is computed until an executor runs an optimized plan. (Defined here so that the
+    /// stack does not depend on the array: the engine's modules form no cycle.)
+    #[must_use]
+    pub fn array(&self) -> LazyArray {
+        LazyArray::from_stack(*self)
+    }
+}

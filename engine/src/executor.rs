@@ -8,23 +8,21 @@
 //! order in which the consumer sees them varies. [`Executor::for_each_frame`] reorders whole
 //! frames, holding a small window of level-chunks.
 
+mod frames;
+mod run;
+
 use crate::describe::format_bytes;
 use crate::error::{EngineError, ExecError, Result};
 use crate::plan::{RenderPlan, TileSpec};
-use crate::render::render_tile;
-use ndarray::{Array3, ArrayView2, s};
-use std::collections::HashMap;
+use ndarray::{Array3, s};
+use run::Run;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use zoomstack_kernel::Backend;
 
 /// Default memory limit of [`Executor::compute`] and of buffers in flight: 4 GiB.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 4 << 30;
-
-/// Longest sleep of a waiting thread in `for_each_frame` before it re-checks the cancel flag.
-const WAKE: Duration = Duration::from_millis(20);
 
 /// A rendered tile: `spec.shape` counts, row-major `(level, y, x)` within the tile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,104 +120,6 @@ impl fmt::Debug for Executor {
     }
 }
 
-/// Shared state of one run whose consumer fails with `E`.
-struct Run<'a, E> {
-    plan: &'a RenderPlan,
-    exec: &'a Executor,
-    next: AtomicU64,
-    total: u64,
-    stop: AtomicBool,
-    error: Mutex<Option<ExecError<E>>>,
-    done: AtomicU64,
-    skipped: AtomicU64,
-    pixels_done: AtomicU64,
-    pixels_rendered: AtomicU64,
-}
-
-impl<'a, E> Run<'a, E> {
-    fn new(plan: &'a RenderPlan, exec: &'a Executor) -> Self {
-        Run {
-            plan,
-            exec,
-            next: AtomicU64::new(0),
-            total: plan.num_tiles(),
-            stop: AtomicBool::new(false),
-            error: Mutex::new(None),
-            done: AtomicU64::new(0),
-            skipped: AtomicU64::new(0),
-            pixels_done: AtomicU64::new(0),
-            pixels_rendered: AtomicU64::new(0),
-        }
-    }
-
-    fn cancelled(&self) -> bool {
-        self.exec
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(Ordering::Relaxed))
-    }
-
-    fn should_stop(&self) -> bool {
-        self.stop.load(Ordering::Relaxed) || self.cancelled()
-    }
-
-    fn fail(&self, e: ExecError<E>) {
-        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
-        slot.get_or_insert(e);
-        self.stop.store(true, Ordering::Relaxed);
-    }
-
-    fn snapshot(&self) -> Progress {
-        Progress {
-            tiles_done: self.done.load(Ordering::Relaxed),
-            tiles_skipped: self.skipped.load(Ordering::Relaxed),
-            tiles_total: self.total,
-            pixels_done: self.pixels_done.load(Ordering::Relaxed),
-            pixels_total: self.plan.len(),
-            pixels_rendered: self.pixels_rendered.load(Ordering::Relaxed),
-        }
-    }
-
-    fn finished(&self, spec: &TileSpec, skipped: bool, rendered: u64) {
-        if skipped {
-            self.skipped.fetch_add(1, Ordering::Relaxed);
-        }
-        self.pixels_rendered.fetch_add(rendered, Ordering::Relaxed);
-        self.pixels_done
-            .fetch_add(spec.len() as u64, Ordering::Relaxed);
-        self.done.fetch_add(1, Ordering::Relaxed);
-        if let Some(p) = &self.exec.progress {
-            p(self.snapshot());
-        }
-    }
-
-    /// Renders tile `i`; `None` when stopped (cancel or another worker's error).
-    fn render(&self, spec: &TileSpec) -> Option<(Vec<u16>, u64)> {
-        match render_tile(self.plan, spec, self.exec.backend, &|| self.should_stop()) {
-            Ok(r) => r,
-            Err(e) => {
-                self.fail(ExecError::Engine(e));
-                None
-            }
-        }
-    }
-
-    /// The result of the run once every worker has returned.
-    fn result(self) -> std::result::Result<Progress, ExecError<E>> {
-        let progress = self.snapshot();
-        if let Some(e) = self.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            return Err(e);
-        }
-        if progress.tiles_done < progress.tiles_total {
-            return Err(ExecError::Engine(EngineError::Cancelled {
-                tiles_done: progress.tiles_done,
-                tiles_total: progress.tiles_total,
-            }));
-        }
-        Ok(progress)
-    }
-}
-
 impl Executor {
     /// An executor with `threads` workers (0: one per core) and the defaults otherwise.
     pub fn new(threads: usize) -> Self {
@@ -290,7 +190,7 @@ impl Executor {
 
     /// Bytes one worker holds while rendering a tile of `plan`: the tile plus the grid pixels
     /// of one of its levels when gathering.
-    fn tile_bytes(plan: &RenderPlan) -> u64 {
+    pub(crate) fn tile_bytes(plan: &RenderPlan) -> u64 {
         let [cl, cy, cx] = plan.chunks().map(|c| c as u64);
         let gy = cy
             .saturating_mul(plan.rows().factor)
@@ -304,7 +204,12 @@ impl Executor {
             .saturating_mul(2)
     }
 
-    fn check_memory(&self, what: &'static str, shape: Vec<u64>, bytes: u64) -> Result<()> {
+    pub(crate) fn check_memory(
+        &self,
+        what: &'static str,
+        shape: Vec<u64>,
+        bytes: u64,
+    ) -> Result<()> {
         if bytes > self.memory_limit {
             return Err(EngineError::TooLarge {
                 what,
@@ -394,204 +299,6 @@ impl Executor {
         run.result()
     }
 
-    /// Renders `plan` and hands whole output frames to `consumer` in level order:
-    /// `consumer(output_level, stack_level, frame)`, on the calling thread (for image sinks).
-    ///
-    /// An output with an empty y or x axis still has one (empty) frame per output level.
-    /// Tiles are rendered in parallel ahead of the consumer, within a window of a few
-    /// level-chunks, so memory stays bounded (about `max(2, 2 * threads / tiles per frame)`
-    /// level-chunks of whole frames).
-    ///
-    /// ```
-    /// use zoomstack_engine::{Executor, ZoomStack};
-    /// let plan = ZoomStack::default().array().select("[10:13, ::16, ::16]").unwrap().optimize().unwrap();
-    /// let mut seen = vec![];
-    /// Executor::new(2).for_each_frame(&plan, |k, level, frame| {
-    ///     seen.push((k, level, frame.dim()));
-    ///     Ok::<(), std::io::Error>(())
-    /// }).unwrap();
-    /// assert_eq!(seen, vec![(0, 10, (32, 32)), (1, 11, (32, 32)), (2, 12, (32, 32))]);
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`Executor::for_each_tile`].
-    ///
-    /// # Panics
-    ///
-    /// Never in practice: buffer shapes are computed from the plan (the `expect`s state it).
-    pub fn for_each_frame<C, E>(
-        &self,
-        plan: &RenderPlan,
-        mut consumer: C,
-    ) -> std::result::Result<Progress, ExecError<E>>
-    where
-        C: FnMut(u64, u64, ArrayView2<'_, u16>) -> std::result::Result<(), E>,
-        E: Send,
-    {
-        plan.validate()?;
-        let threads = self.effective_threads();
-        let [nl, ny, nx] = plan.shape();
-        let grid = plan.chunk_grid();
-        let per_group = grid[1].saturating_mul(grid[2]).max(1);
-        let group_levels = plan.chunks()[0] as u64;
-        let window = (2 * threads as u64).div_ceil(per_group).max(2);
-        let group_bytes = group_levels
-            .saturating_mul(ny)
-            .saturating_mul(nx)
-            .saturating_mul(2);
-        self.check_memory(
-            "frames in flight",
-            vec![window.saturating_mul(group_levels), ny, nx],
-            group_bytes
-                .saturating_mul(window + 1)
-                .saturating_add(Self::tile_bytes(plan).saturating_mul(threads as u64)),
-        )?;
-        let run = Run::new(plan, self);
-        if run.total == 0 {
-            if nl == 0 || ny.saturating_mul(nx) > 0 {
-                return run.result();
-            }
-            // Frames with no pixel (a y or x axis of length 0): still one per output level.
-            let empty = ArrayView2::from_shape((ny as usize, nx as usize), &[])
-                .expect("a frame with an empty axis has no element");
-            for k in 0..nl {
-                if run.cancelled() {
-                    return Err(ExecError::Engine(EngineError::Cancelled {
-                        tiles_done: 0,
-                        tiles_total: 0,
-                    }));
-                }
-                consumer(k, plan.stack_level(k), empty).map_err(ExecError::Consumer)?;
-            }
-            return run.result();
-        }
-        let frame_len = (ny * nx) as usize;
-        struct Group {
-            data: Vec<u16>,
-            remaining: u64,
-        }
-        struct State {
-            /// Next group the consumer takes.
-            consumed: u64,
-            groups: HashMap<u64, Group>,
-        }
-        let state = Mutex::new(State {
-            consumed: 0,
-            groups: HashMap::new(),
-        });
-        let cv = Condvar::new();
-        let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
-        let pool = self.pool()?;
-        let worker = || {
-            loop {
-                // Claim the next tile, waiting while it is too far ahead of the consumer.
-                let spec = {
-                    let mut st = lock();
-                    loop {
-                        if run.should_stop() {
-                            cv.notify_all();
-                            return;
-                        }
-                        let i = run.next.load(Ordering::Relaxed);
-                        if i >= run.total {
-                            return;
-                        }
-                        if i / per_group < st.consumed + window {
-                            run.next.store(i + 1, Ordering::Relaxed);
-                            break plan.tile(i);
-                        }
-                        st = cv
-                            .wait_timeout(st, WAKE)
-                            .unwrap_or_else(|p| p.into_inner())
-                            .0;
-                    }
-                };
-                let Some((data, rendered)) = run.render(&spec) else {
-                    cv.notify_all();
-                    return;
-                };
-                let g = spec.index[0];
-                let mut st = lock();
-                let levels_in_group = (nl - g * group_levels).min(group_levels) as usize;
-                let group = st.groups.entry(g).or_insert_with(|| Group {
-                    data: vec![0; levels_in_group * frame_len],
-                    remaining: per_group,
-                });
-                let mut dst = ndarray::ArrayViewMut3::from_shape(
-                    (levels_in_group, ny as usize, nx as usize),
-                    &mut group.data,
-                )
-                .expect("group buffer has the group's shape");
-                let [_, y0, x0] = spec.origin.map(|v| v as usize);
-                let [tl, ty, tx] = spec.shape;
-                let src = ndarray::ArrayView3::from_shape(spec.shape, &data)
-                    .expect("tile data has the tile's shape");
-                dst.slice_mut(s![..tl, y0..y0 + ty, x0..x0 + tx])
-                    .assign(&src);
-                group.remaining -= 1;
-                let complete = group.remaining == 0;
-                drop(st);
-                run.finished(&spec, false, rendered);
-                if complete {
-                    cv.notify_all();
-                }
-            }
-        };
-        // Returns true when every frame was handed to the consumer.
-        let mut consumer_loop = || {
-            let groups = grid[0];
-            for g in 0..groups {
-                let group = {
-                    let mut st = lock();
-                    loop {
-                        if run.should_stop() {
-                            drop(st);
-                            cv.notify_all();
-                            return false;
-                        }
-                        if st.groups.get(&g).is_some_and(|gr| gr.remaining == 0) {
-                            let group = st.groups.remove(&g);
-                            st.consumed = g + 1;
-                            break group;
-                        }
-                        st = cv
-                            .wait_timeout(st, WAKE)
-                            .unwrap_or_else(|p| p.into_inner())
-                            .0;
-                    }
-                };
-                cv.notify_all();
-                let Some(group) = group else { return false };
-                for (k, frame) in group.data.chunks_exact(frame_len.max(1)).enumerate() {
-                    let out_level = g * group_levels + k as u64;
-                    let view = ArrayView2::from_shape((ny as usize, nx as usize), frame)
-                        .expect("frame has the frame's shape");
-                    if let Err(e) = consumer(out_level, plan.stack_level(out_level), view) {
-                        run.fail(ExecError::Consumer(e));
-                        cv.notify_all();
-                        return false;
-                    }
-                }
-            }
-            true
-        };
-        let complete = pool.in_place_scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|_| worker());
-            }
-            consumer_loop()
-        });
-        let progress = run.result()?;
-        if !complete {
-            return Err(ExecError::Engine(EngineError::Cancelled {
-                tiles_done: progress.tiles_done,
-                tiles_total: progress.tiles_total,
-            }));
-        }
-        Ok(progress)
-    }
-
     /// Renders `plan` into memory. Refuses ([`EngineError::TooLarge`]) a result above
     /// `memory_limit` bytes before allocating anything.
     ///
@@ -629,6 +336,8 @@ impl Executor {
 mod tests {
     use super::*;
     use crate::ZoomStack;
+    use std::sync::atomic::AtomicU64;
+    use std::time::Duration;
     use zoomstack_kernel::StackParams;
 
     fn small() -> ZoomStack {

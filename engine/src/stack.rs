@@ -1,6 +1,5 @@
 //! [`ZoomStack`]: the whole virtual array, described in O(1).
 
-use crate::array::LazyArray;
 use crate::error::{EngineError, Result};
 use zoomstack_kernel::StackParams;
 
@@ -74,11 +73,5 @@ impl ZoomStack {
             self.params.height as u64,
             self.params.width as u64,
         ]
-    }
-
-    /// The lazy array of the whole stack, chunked [`DEFAULT_CHUNKS`] (clamped to the shape).
-    /// Nothing is computed until an executor runs an optimized plan.
-    pub fn array(&self) -> LazyArray {
-        LazyArray::from_stack(*self)
     }
 }

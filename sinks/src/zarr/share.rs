@@ -17,12 +17,14 @@ impl ZarrSink {
     ///
     /// ```
     /// # fn main() -> Result<(), zoomstack_sinks::SinkError> {
+    /// use zoomstack_engine::StoreLayout;
     /// use zoomstack_kernel::StackParams;
     /// use zoomstack_sinks::{ArrayDescription, ZarrOptions, ZarrSink};
     ///
     /// let dir = tempfile::tempdir().unwrap();
     /// let params = StackParams { height: 8, width: 8, ..StackParams::default() };
-    /// let desc = ArrayDescription::full_stack(2, params, [1, 8, 8]);
+    /// let layout = StoreLayout::new([2, 8, 8], [1, 8, 8], None).unwrap();
+    /// let desc = ArrayDescription::full_stack(2, params, layout);
     /// let store = dir.path().join("s.zarr");
     /// drop(ZarrSink::open(&store, desc.clone(), ZarrOptions::default())?); // the coordinator
     /// let before = std::fs::read(store.join("zarr.json")).unwrap();
