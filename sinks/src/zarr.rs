@@ -26,11 +26,20 @@
 //! its chunk's entry) relies on a file system that journals metadata in order (ext4, xfs, btrfs).
 
 mod attrs;
+mod description;
+mod markers;
+mod ome;
+mod options;
+mod paths;
+mod share;
+mod status;
+mod store;
+mod units;
 
 pub use attrs::stack_json;
-mod ome;
-mod share;
-mod store;
+pub use description::ArrayDescription;
+pub use options::{Compression, IfExists, ZarrOptions, ZarrProgress, ZarrReport};
+pub use status::{StoreStatus, store_status};
 
 use std::collections::HashMap;
 use std::fs;
@@ -42,12 +51,13 @@ use std::thread::JoinHandle;
 
 use serde_json::Value;
 use zarrs::array::{Array, ArrayBuilder, ArrayMetadataOptions, CodecOptions, data_type};
-use zoomstack_engine::{RenderPlan, Selection, StoreLayout};
-use zoomstack_kernel::StackParams;
 
-use self::attrs::{ExistingArray, Node};
+use self::attrs::Node;
+use self::markers::{Shared, SyncJob, load_markers, set_complete, spawn_syncers};
 pub use self::ome::{OmeAxisScale, ZarrPyramid};
+use self::paths::{check_free, path_components, read_node, write_group};
 use self::store::ChunkStore;
+use self::units::UnitGrid;
 use crate::SinkError;
 use crate::fsutil::{create_dir_all, sync_dir, write_atomic};
 
@@ -57,260 +67,11 @@ pub const MARKER_DIR: &str = "zoomstack.done";
 /// Largest number of write units a store may have (the in-memory record is one byte per unit).
 pub const MAX_UNITS: u64 = 1 << 32;
 
-/// What is written: the array's selection of the stack, its layout (chunks, shards) and
-/// everything the `zoomstack` attribute records. Build it from an engine plan
-/// ([`ArrayDescription::of_plan`]) or from a typed [`Selection`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct ArrayDescription {
-    /// Levels of the whole stack.
-    pub levels: u64,
-    /// The stack's parameters.
-    pub params: StackParams,
-    /// What the array holds, in the full stack's index space (written as the attributes
-    /// `select`, `downsample` and `post_select`).
-    pub selection: Selection,
-    /// Chunks, shards and the write unit.
-    pub layout: StoreLayout,
-}
-
-impl ArrayDescription {
-    /// The description of `selection` of a stack stored with `layout`.
-    #[must_use]
-    pub fn new(
-        levels: u64,
-        params: StackParams,
-        selection: Selection,
-        layout: StoreLayout,
-    ) -> ArrayDescription {
-        ArrayDescription {
-            levels,
-            params,
-            selection,
-            layout,
-        }
-    }
-
-    /// The description of an optimized plan stored with `layout`.
-    #[must_use]
-    pub fn of_plan(plan: &RenderPlan, layout: StoreLayout) -> ArrayDescription {
-        let stack = plan.stack();
-        ArrayDescription::new(stack.levels, stack.params, *plan.selection(), layout)
-    }
-
-    /// The whole stack of `levels` levels with `layout`.
-    #[must_use]
-    pub fn full_stack(levels: u64, params: StackParams, layout: StoreLayout) -> ArrayDescription {
-        let shape = [levels, params.height as u64, params.width as u64];
-        ArrayDescription::new(levels, params, Selection::full(shape), layout)
-    }
-
-    /// Output shape `[level, y, x]`.
-    #[must_use]
-    pub fn shape(&self) -> [u64; 3] {
-        self.selection.shape()
-    }
-
-    /// Chunk shape (the inner chunk when sharded).
-    #[must_use]
-    pub fn chunks(&self) -> [usize; 3] {
-        self.layout.chunks()
-    }
-
-    /// The stack's shape `[levels, height, width]`.
-    #[must_use]
-    pub fn stack_shape(&self) -> [u64; 3] {
-        [
-            self.levels,
-            self.params.height as u64,
-            self.params.width as u64,
-        ]
-    }
-
-    /// Bytes of the raw output (`u16`), saturating.
-    pub fn bytes(&self) -> u64 {
-        self.shape().iter().fold(2u64, |a, &b| a.saturating_mul(b))
-    }
-
-    fn validate(&self) -> Result<(), SinkError> {
-        self.params
-            .validate()
-            .map_err(|e| SinkError::invalid("stack parameters", format!("{:?}", self.params), e))?;
-        self.selection
-            .validate(self.stack_shape())
-            .map_err(|e| SinkError::invalid("selection", self.selection.select_text(), e))
-    }
-}
-
-/// Compression of the chunks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Compression {
-    /// Raw little-endian bytes.
-    None,
-    /// zstd at `level` (-7..=22; 3 is zstd's default, 0 means default too).
-    Zstd {
-        /// Compression level.
-        level: i32,
-    },
-    /// Blosc with zstd at `level` (0..=9) and byte shuffle (needs this crate's `blosc` feature).
-    #[cfg(feature = "blosc")]
-    BloscZstd {
-        /// Compression level.
-        level: u8,
-    },
-}
-
-impl Default for Compression {
-    /// zstd level 3.
-    fn default() -> Self {
-        Compression::Zstd { level: 3 }
-    }
-}
-
-impl Compression {
-    fn codecs(&self) -> Result<Vec<Arc<dyn zarrs::array::BytesToBytesCodecTraits>>, SinkError> {
-        match *self {
-            Compression::None => Ok(vec![]),
-            Compression::Zstd { level } => {
-                if !(-7..=22).contains(&level) {
-                    return Err(SinkError::invalid("zstd level", level, "expected -7..=22"));
-                }
-                Ok(vec![Arc::new(zarrs::array::codec::ZstdCodec::new(
-                    level, false,
-                ))])
-            }
-            #[cfg(feature = "blosc")]
-            Compression::BloscZstd { level } => {
-                use zarrs::array::codec::{
-                    BloscCodec, BloscCompressionLevel, BloscCompressor, BloscShuffleMode,
-                };
-                let clevel = BloscCompressionLevel::try_from(level)
-                    .map_err(|_| SinkError::invalid("blosc level", level, "expected 0..=9"))?;
-                let codec = BloscCodec::new(
-                    BloscCompressor::Zstd,
-                    clevel,
-                    None,
-                    BloscShuffleMode::Shuffle,
-                    Some(2),
-                )
-                .map_err(|e| SinkError::invalid("blosc codec", level, e))?;
-                Ok(vec![Arc::new(codec)])
-            }
-        }
-    }
-}
-
-/// What to do when the path already holds a zoomstack array.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum IfExists {
-    /// Resume it if its parameters match (else [`SinkError::ParameterMismatch`]).
-    #[default]
-    Resume,
-    /// Fail with [`SinkError::AlreadyExists`].
-    Fail,
-    /// Delete the existing zoomstack array (never anything that is not one) and start afresh.
-    Replace,
-}
-
-/// Options of a Zarr store.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ZarrOptions {
-    /// Path of the array inside the store (`""` = the store root). Intermediate groups are
-    /// created.
-    pub array_path: String,
-    /// Chunk compression.
-    pub compression: Compression,
-    /// Behaviour on an existing array.
-    pub if_exists: IfExists,
-}
-
-impl Default for ZarrOptions {
-    /// Root array, zstd level 3, resume.
-    fn default() -> Self {
-        ZarrOptions {
-            array_path: String::new(),
-            compression: Compression::default(),
-            if_exists: IfExists::Resume,
-        }
-    }
-}
-
-/// Outcome of [`ZarrSink::finish`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ZarrReport {
-    /// The array directory.
-    pub array_dir: PathBuf,
-    /// Write units of the array.
-    pub units_total: u64,
-    /// Units with a marker now.
-    pub units_done: u64,
-    /// Units that already had a marker when the store was opened (skipped).
-    pub units_skipped: u64,
-    /// Units written by this run.
-    pub units_written: u64,
-    /// Raw bytes (`u16`, including edge padding) encoded by this run.
-    pub raw_bytes_written: u64,
-    /// `true` when every unit is written and the store says `complete: true`.
-    pub complete: bool,
-}
-
-/// Progress counters of a [`ZarrSink`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ZarrProgress {
-    /// Write units of the array.
-    pub units_total: u64,
-    /// Units with a marker.
-    pub units_done: u64,
-    /// Units written by this run.
-    pub units_written: u64,
-}
-
 /// A unit whose tiles are still arriving.
 #[derive(Debug)]
 struct Pending {
     buf: Vec<u16>,
     filled: u64,
-}
-
-/// Grid geometry of the write units.
-#[derive(Clone, Copy, Debug)]
-struct UnitGrid {
-    shape: [u64; 3],
-    unit: [usize; 3],
-    grid: [u64; 3],
-}
-
-impl UnitGrid {
-    fn new(shape: [u64; 3], unit: [usize; 3]) -> UnitGrid {
-        let grid = [0, 1, 2].map(|k| shape[k].div_ceil(unit[k] as u64));
-        UnitGrid { shape, unit, grid }
-    }
-
-    fn total(&self) -> u64 {
-        self.grid.iter().fold(1u64, |a, &b| a.saturating_mul(b))
-    }
-
-    fn linear(&self, u: [u64; 3]) -> u64 {
-        (u[0] * self.grid[1] + u[1]) * self.grid[2] + u[2]
-    }
-
-    /// In-bounds box of unit `u`: `(origin, extent)`.
-    fn bounds(&self, u: [u64; 3]) -> ([u64; 3], [u64; 3]) {
-        let lo = [0, 1, 2].map(|k| u[k] * self.unit[k] as u64);
-        let ext = [0, 1, 2].map(|k| (self.unit[k] as u64).min(self.shape[k] - lo[k]));
-        (lo, ext)
-    }
-
-    fn unit_len(&self) -> usize {
-        self.unit.iter().product()
-    }
-
-    /// Units intersecting the box `origin .. origin + shape` (inclusive index ranges per axis).
-    fn range(&self, origin: [u64; 3], shape: [usize; 3]) -> [(u64, u64); 3] {
-        [0, 1, 2].map(|k| {
-            let u = self.unit[k] as u64;
-            (origin[k] / u, (origin[k] + shape[k] as u64 - 1) / u)
-        })
-    }
 }
 
 /// A Zarr v3 array being written (or resumed) tile by tile, from any number of threads.
@@ -347,96 +108,6 @@ pub struct ZarrSink {
     syncers: Vec<JoinHandle<()>>,
 }
 
-/// Number of threads that sync written units and create their markers.
-const SYNCER_THREADS: usize = 2;
-
-/// State shared by the writing threads and the syncer threads.
-#[derive(Debug)]
-struct Shared {
-    marker_dir: PathBuf,
-    units: UnitGrid,
-    /// Units with a marker (found at open, or created by this run).
-    done: Vec<AtomicBool>,
-    /// Units whose data this run has handed to the syncer (not yet necessarily marked).
-    stored: Vec<AtomicBool>,
-    marked: AtomicU64,
-    raw_bytes: AtomicU64,
-    failed: AtomicBool,
-    error: Mutex<Option<SinkError>>,
-}
-
-impl Shared {
-    fn fail(&self, e: SinkError) {
-        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            *slot = Some(e);
-        }
-        self.failed.store(true, Ordering::SeqCst);
-    }
-
-    /// The first error of the syncer threads (once), afterwards a generic one.
-    fn take_error(&self, array_dir: &Path) -> SinkError {
-        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
-        slot.take().unwrap_or_else(|| SinkError::Zarr {
-            op: "write",
-            path: array_dir.to_path_buf(),
-            message: "an earlier write to this store failed (see the first error)".to_string(),
-        })
-    }
-
-    /// Sync a written unit's file, then create its marker.
-    fn sync_and_mark(&self, job: SyncJob) -> Result<(), SinkError> {
-        if let Some(file) = &job.file {
-            fs::File::open(file)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| SinkError::io("sync chunk file", file, e))?;
-        }
-        let u = job.unit;
-        let marker = self.marker_dir.join(format!("{}.{}.{}", u[0], u[1], u[2]));
-        fs::File::create(&marker).map_err(|e| SinkError::io("create marker", &marker, e))?;
-        self.done[self.units.linear(u) as usize].store(true, Ordering::Release);
-        self.marked.fetch_add(1, Ordering::Relaxed);
-        self.raw_bytes.fetch_add(job.raw_bytes, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-/// A unit written by a rendering thread, waiting to be synced and marked.
-#[derive(Debug)]
-struct SyncJob {
-    unit: [u64; 3],
-    /// The chunk/shard file (`None` when the unit equals the fill value and has no file).
-    file: Option<PathBuf>,
-    raw_bytes: u64,
-}
-
-fn spawn_syncers(shared: &Arc<Shared>) -> (mpsc::Sender<SyncJob>, Vec<JoinHandle<()>>) {
-    let (tx, rx) = mpsc::channel::<SyncJob>();
-    let rx = Arc::new(Mutex::new(rx));
-    let handles = (0..SYNCER_THREADS)
-        .map(|_| {
-            let rx = Arc::clone(&rx);
-            let shared = Arc::clone(shared);
-            std::thread::spawn(move || {
-                loop {
-                    let job = match rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(job) = job else { return };
-                    if shared.failed.load(Ordering::SeqCst) {
-                        continue;
-                    }
-                    if let Err(e) = shared.sync_and_mark(job) {
-                        shared.fail(e);
-                    }
-                }
-            })
-        })
-        .collect();
-    (tx, handles)
-}
-
 impl std::fmt::Debug for ZarrSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZarrSink")
@@ -445,109 +116,6 @@ impl std::fmt::Debug for ZarrSink {
             .field("write_unit", &self.units.unit)
             .field("progress", &self.progress())
             .finish_non_exhaustive()
-    }
-}
-
-/// Validate a user array path; returns its components.
-fn path_components(array_path: &str) -> Result<Vec<String>, SinkError> {
-    let trimmed = array_path.trim_matches('/');
-    if trimmed.is_empty() {
-        return Ok(vec![]);
-    }
-    trimmed
-        .split('/')
-        .map(|c| {
-            let ok = !c.is_empty()
-                && c != "."
-                && c != ".."
-                && !c.starts_with("__")
-                && c != MARKER_DIR
-                && c != "c"
-                && c.chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'));
-            if ok {
-                Ok(c.to_string())
-            } else {
-                Err(SinkError::invalid(
-                    "array path",
-                    format!("{array_path:?}"),
-                    "expected names of letters, digits, '.', '_' or '-' separated by '/' \
-                     (not '.', '..', 'c', zoomstack.done or names starting with '__')",
-                ))
-            }
-        })
-        .collect()
-}
-
-/// `true` if `dir` holds nothing but our own leftover temporary files.
-fn dir_is_empty(dir: &Path) -> Result<bool, SinkError> {
-    let entries = fs::read_dir(dir).map_err(|e| SinkError::io("list directory", dir, e))?;
-    for e in entries {
-        let e = e.map_err(|e| SinkError::io("list directory", dir, e))?;
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if !(name.starts_with(".zarr.json.tmp-")) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// Read and classify `dir/zarr.json` if it exists.
-fn read_node(dir: &Path) -> Result<Option<Node>, SinkError> {
-    let p = dir.join("zarr.json");
-    match fs::read_to_string(&p) {
-        Ok(text) => attrs::classify(&p, &text).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Ok(None),
-        Err(e) => Err(SinkError::io("read", &p, e)),
-    }
-}
-
-/// Write an empty group `zarr.json` into `dir` (creating it).
-fn write_group(dir: &Path, attributes: Value) -> Result<(), SinkError> {
-    create_dir_all(dir)?;
-    let doc = serde_json::json!({"zarr_format": 3, "node_type": "group", "attributes": attributes});
-    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    write_atomic(&dir.join("zarr.json"), true, |w| {
-        w.write_all(text.as_bytes())
-            .map_err(|e| SinkError::io("write", &dir.join("zarr.json"), e))
-    })
-}
-
-/// Check that `dir` is usable as (or as the parent group of) a new node: it does not exist, is an
-/// empty directory, or is a Zarr group (when `group_ok`).
-fn check_free(store: &Path, dir: &Path, group_ok: bool) -> Result<Option<Node>, SinkError> {
-    match fs::metadata(dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(SinkError::io("inspect", dir, e)),
-        Ok(m) if !m.is_dir() => {
-            return Err(SinkError::NotAZoomstackStore {
-                path: store.to_path_buf(),
-                reason: format!("{} is a file, not a directory", dir.display()),
-            });
-        }
-        Ok(_) => {}
-    }
-    match read_node(dir)? {
-        Some(Node::Group(a)) if group_ok => Ok(Some(Node::Group(a))),
-        Some(Node::ZoomstackArray(a)) => Ok(Some(Node::ZoomstackArray(a))),
-        Some(Node::Group(_)) => Err(SinkError::NotAZoomstackStore {
-            path: store.to_path_buf(),
-            reason: format!("{} is a Zarr group, expected an array", dir.display()),
-        }),
-        Some(Node::Foreign(reason)) => Err(SinkError::NotAZoomstackStore {
-            path: store.to_path_buf(),
-            reason: format!("{}/zarr.json: {reason}", dir.display()),
-        }),
-        None if dir_is_empty(dir)? => Ok(None),
-        None => Err(SinkError::NotAZoomstackStore {
-            path: store.to_path_buf(),
-            reason: format!(
-                "{} is a non-empty directory without zarr.json",
-                dir.display()
-            ),
-        }),
     }
 }
 
@@ -985,124 +553,6 @@ fn copy_box(
             dst[d..d + w].copy_from_slice(&src[s..s + w]);
         }
     }
-}
-
-/// Read the marker directory into a done-bitmap (unknown names are ignored).
-fn load_markers(marker_dir: &Path, units: &UnitGrid) -> Result<Vec<AtomicBool>, SinkError> {
-    let done: Vec<AtomicBool> = (0..units.total()).map(|_| AtomicBool::new(false)).collect();
-    let entries = match fs::read_dir(marker_dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(done),
-        Err(e) => return Err(SinkError::io("list markers in", marker_dir, e)),
-    };
-    for e in entries {
-        let e = e.map_err(|e| SinkError::io("list markers in", marker_dir, e))?;
-        let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let parts: Vec<Option<u64>> = name.split('.').map(|p| p.parse().ok()).collect();
-        if let [Some(i), Some(j), Some(k)] = parts[..]
-            && i < units.grid[0]
-            && j < units.grid[1]
-            && k < units.grid[2]
-        {
-            done[units.linear([i, j, k]) as usize].store(true, Ordering::Relaxed);
-        }
-    }
-    Ok(done)
-}
-
-/// Rewrite `zarr.json` (atomically, durably) with `zoomstack.complete` set, keeping the rest.
-fn set_complete(array_dir: &Path, complete: bool) -> Result<(), SinkError> {
-    let p = array_dir.join("zarr.json");
-    let text = fs::read_to_string(&p).map_err(|e| SinkError::io("read", &p, e))?;
-    let mut v: Value = serde_json::from_str(&text).map_err(|e| SinkError::InvalidMetadata {
-        path: p.clone(),
-        reason: format!("not valid JSON: {e}"),
-    })?;
-    let zs = v
-        .get_mut("attributes")
-        .and_then(|a| a.get_mut("zoomstack"))
-        .and_then(Value::as_object_mut)
-        .ok_or_else(|| SinkError::InvalidMetadata {
-            path: p.clone(),
-            reason: "no `attributes.zoomstack` object".to_string(),
-        })?;
-    zs.insert("complete".to_string(), Value::Bool(complete));
-    let text = serde_json::to_string_pretty(&v).unwrap_or_default();
-    write_atomic(&p, true, |w| {
-        w.write_all(text.as_bytes())
-            .map_err(|e| SinkError::io("write", &p, e))
-    })
-}
-
-/// State of a store on disk, as recorded by its attribute and markers.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoreStatus {
-    /// The `zoomstack` attribute object.
-    pub attributes: Value,
-    /// Output shape.
-    pub shape: Vec<u64>,
-    /// Write unit shape.
-    pub write_unit: Vec<u64>,
-    /// Write units in total.
-    pub units_total: u64,
-    /// Units with a marker.
-    pub units_done: u64,
-    /// The attribute's `complete` flag.
-    pub complete: bool,
-}
-
-/// Inspect the zoomstack array at `store`/`array_path` without modifying it.
-pub fn store_status(store: impl AsRef<Path>, array_path: &str) -> Result<StoreStatus, SinkError> {
-    let store = store.as_ref();
-    let comps = path_components(array_path)?;
-    let array_dir = comps.iter().fold(store.to_path_buf(), |p, c| p.join(c));
-    let existing: Box<ExistingArray> = match read_node(&array_dir)? {
-        Some(Node::ZoomstackArray(a)) => a,
-        Some(Node::Foreign(reason)) => {
-            return Err(SinkError::NotAZoomstackStore {
-                path: store.to_path_buf(),
-                reason,
-            });
-        }
-        _ => {
-            return Err(SinkError::NotAZoomstackStore {
-                path: store.to_path_buf(),
-                reason: format!("no zoomstack array at {}", array_dir.display()),
-            });
-        }
-    };
-    let unit = existing.shard.clone().unwrap_or(existing.chunks.clone());
-    let (shape, unit3) = match (&existing.shape[..], &unit[..]) {
-        ([a, b, c], [x, y, z]) if *x > 0 && *y > 0 && *z > 0 => {
-            ([*a, *b, *c], [*x as usize, *y as usize, *z as usize])
-        }
-        _ => {
-            return Err(SinkError::InvalidMetadata {
-                path: array_dir.join("zarr.json"),
-                reason: "expected a 3-D array with non-zero chunks".to_string(),
-            });
-        }
-    };
-    let units = UnitGrid::new(shape, unit3);
-    if units.total() > MAX_UNITS {
-        return Err(SinkError::InvalidMetadata {
-            path: array_dir.join("zarr.json"),
-            reason: format!(
-                "{} write units (at most {MAX_UNITS} supported)",
-                units.total()
-            ),
-        });
-    }
-    let done = load_markers(&array_dir.join(MARKER_DIR), &units)?;
-    Ok(StoreStatus {
-        complete: existing.zoomstack["complete"] == Value::Bool(true),
-        attributes: existing.zoomstack.clone(),
-        shape: existing.shape.clone(),
-        write_unit: unit,
-        units_total: units.total(),
-        units_done: done.iter().filter(|d| d.load(Ordering::Relaxed)).count() as u64,
-    })
 }
 
 #[cfg(test)]

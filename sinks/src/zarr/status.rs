@@ -1,0 +1,83 @@
+//! [`store_status`]: what a store says about itself, read-only.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+
+use super::attrs::{ExistingArray, Node};
+use super::markers::load_markers;
+use super::paths::{path_components, read_node};
+use super::units::UnitGrid;
+use super::{MARKER_DIR, MAX_UNITS};
+use crate::SinkError;
+
+/// State of a store on disk, as recorded by its attribute and markers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreStatus {
+    /// The `zoomstack` attribute object.
+    pub attributes: Value,
+    /// Output shape.
+    pub shape: Vec<u64>,
+    /// Write unit shape.
+    pub write_unit: Vec<u64>,
+    /// Write units in total.
+    pub units_total: u64,
+    /// Units with a marker.
+    pub units_done: u64,
+    /// The attribute's `complete` flag.
+    pub complete: bool,
+}
+
+/// Inspect the zoomstack array at `store`/`array_path` without modifying it.
+pub fn store_status(store: impl AsRef<Path>, array_path: &str) -> Result<StoreStatus, SinkError> {
+    let store = store.as_ref();
+    let comps = path_components(array_path)?;
+    let array_dir = comps.iter().fold(store.to_path_buf(), |p, c| p.join(c));
+    let existing: Box<ExistingArray> = match read_node(&array_dir)? {
+        Some(Node::ZoomstackArray(a)) => a,
+        Some(Node::Foreign(reason)) => {
+            return Err(SinkError::NotAZoomstackStore {
+                path: store.to_path_buf(),
+                reason,
+            });
+        }
+        _ => {
+            return Err(SinkError::NotAZoomstackStore {
+                path: store.to_path_buf(),
+                reason: format!("no zoomstack array at {}", array_dir.display()),
+            });
+        }
+    };
+    let unit = existing.shard.clone().unwrap_or(existing.chunks.clone());
+    let (shape, unit3) = match (&existing.shape[..], &unit[..]) {
+        ([a, b, c], [x, y, z]) if *x > 0 && *y > 0 && *z > 0 => {
+            ([*a, *b, *c], [*x as usize, *y as usize, *z as usize])
+        }
+        _ => {
+            return Err(SinkError::InvalidMetadata {
+                path: array_dir.join("zarr.json"),
+                reason: "expected a 3-D array with non-zero chunks".to_string(),
+            });
+        }
+    };
+    let units = UnitGrid::new(shape, unit3);
+    if units.total() > MAX_UNITS {
+        return Err(SinkError::InvalidMetadata {
+            path: array_dir.join("zarr.json"),
+            reason: format!(
+                "{} write units (at most {MAX_UNITS} supported)",
+                units.total()
+            ),
+        });
+    }
+    let done = load_markers(&array_dir.join(MARKER_DIR), &units)?;
+    Ok(StoreStatus {
+        complete: existing.zoomstack["complete"] == Value::Bool(true),
+        attributes: existing.zoomstack.clone(),
+        shape: existing.shape.clone(),
+        write_unit: unit,
+        units_total: units.total(),
+        units_done: done.iter().filter(|d| d.load(Ordering::Relaxed)).count() as u64,
+    })
+}
