@@ -1,0 +1,408 @@
+//! The command line: clap's argument types, and `render`'s flags turned into a spec.
+
+use anyhow::anyhow;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use crate::{Result, user};
+use zoomstack_cli::bench;
+
+pub(crate) const AFTER_HELP: &str = "\
+Examples:
+  zoomstack                                   the notebook's preview into ./zoomstack-out/
+  zoomstack run examples/full-stack.toml      run a pipeline spec file
+  zoomstack describe examples/pyramid.toml    show the plans and sizes, render nothing
+  zoomstack render --levels 0:120000 --zarr out.zarr
+  zoomstack bench                             kernel throughput per backend
+  zoomstack view                              scrub through the stack in the browser
+
+Exit codes: 0 success, 1 failure, 2 usage or input error, 130 interrupted (Ctrl-C).
+Environment: ZOOMSTACK_KERNEL (kernel backend), RUST_LOG (log filter, e.g. RUST_LOG=debug),
+SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, JOB_COMPLETION_INDEX/ZOOMSTACK_COUNT (job arrays).";
+
+/// Zoom stacks of the Mandelbrot set, rendered exactly and streamed to Zarr, PNG, GIF/APNG and
+/// contact sheets.
+///
+/// With no command, renders the notebook's preview `stack[0:20000:500, ::2, ::2]` (40 frames of
+/// 256 x 256) to PNG frames, an animated GIF and a contact sheet under ./zoomstack-out/.
+#[derive(Parser, Debug)]
+#[command(name = "zoomstack", version, after_help = AFTER_HELP)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) global: Global,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(crate) struct Global {
+    /// Worker threads (default: one per core).
+    #[arg(long, global = true, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+    /// Kernel backend: auto, scalar, f64x4 or f64x8 (all give identical counts).
+    #[arg(long, global = true, env = "ZOOMSTACK_KERNEL", value_name = "NAME")]
+    pub(crate) kernel: Option<String>,
+    /// No progress bar and no summary (errors are still printed).
+    #[arg(long, short, global = true)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Render the notebook's preview (the default command).
+    ///
+    /// Runs the built-in spec (examples/preview.toml): stack[0:20000:500, ::2, ::2] as PNG
+    /// frames (frames/level-NNNNNN.png), an animated GIF (preview.gif) and a contact sheet
+    /// (contact-sheet.png), all from one render.
+    #[command(
+        after_help = "Examples:\n  zoomstack preview\n  zoomstack preview --out /tmp/preview --set 'sink.2.colormap=\"viridis\"'"
+    )]
+    Preview {
+        /// Output directory.
+        #[arg(long, default_value = "zoomstack-out", value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        overrides: Overrides,
+        /// Print the built-in spec and exit.
+        #[arg(long)]
+        print_spec: bool,
+    },
+    /// Run a pipeline spec file: one [stack] table and any number of [[sink]] tables.
+    ///
+    /// Sinks: zarr (Zarr v3 store, optionally sharded, OME-Zarr pyramid), png (one 8-bit PNG
+    /// per level), png16 (16-bit raw counts), animation (GIF or APNG), contact-sheet. Each sink
+    /// has its own select (numpy slicing), downsample and chunks. Zarr stores are resumable:
+    /// re-running the same command continues an interrupted run.
+    ///
+    /// Job arrays: run `zoomstack init SPEC` once, then `zoomstack run SPEC --index I --count N`
+    /// in N processes (or let Slurm / Kubernetes set SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX and ZOOMSTACK_COUNT): each renders the
+    /// Zarr write units k with k % N == I. Frame sinks run in share 0 only.
+    #[command(
+        after_help = "Examples:\n  zoomstack run examples/full-stack.toml\n  zoomstack run examples/full-stack.toml --set stack.levels=64 --out /tmp/small\n  zoomstack init examples/full-stack.toml && zoomstack run examples/full-stack.toml --index 0 --count 16"
+    )]
+    Run {
+        /// The spec file (TOML).
+        spec: PathBuf,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        share: ShareArgs,
+    },
+    /// Show what a spec renders: each sink's plan before and after optimization, its
+    /// dask-style table (bytes, shape, chunks, pixels rendered) and the shared renders.
+    /// Renders nothing.
+    #[command(after_help = "Example:\n  zoomstack describe examples/full-stack.toml")]
+    Describe {
+        /// The spec file (TOML).
+        spec: PathBuf,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Create (or check) the Zarr stores of a spec without rendering: run once before
+    /// starting the shares of a job array.
+    #[command(
+        after_help = "Example:\n  zoomstack init examples/full-stack.toml\n  sbatch --array=0-15 --wrap 'zoomstack run examples/full-stack.toml'"
+    )]
+    Init {
+        /// The spec file (TOML).
+        spec: PathBuf,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// An ad-hoc pipeline from flags, without a spec file (same names as the spec's keys).
+    ///
+    /// Builds a spec with one sink per output flag (--zarr, --png, --png16, --gif, --apng,
+    /// --sheet), all with the same select, and runs it. --print-spec shows that spec.
+    #[command(
+        after_help = "Examples:\n  zoomstack render --levels 0:120000 --zarr out.zarr --shards 8,512,512\n  zoomstack render --select '[0:20000:500, ::2, ::2]' --png frames --gif zoom.gif\n  zoomstack render --levels 0:1000:10 --downsample 4 --sheet sheet.png --colormap viridis --print-spec"
+    )]
+    Render(Box<RenderArgs>),
+    /// Scrub through the stack in the browser: a local web server with a level slider, play
+    /// button, colormaps, and the exact escape count and coordinate under the cursor.
+    ///
+    /// Renders levels on demand (any of the stack's levels, in milliseconds) and keeps recent
+    /// ones in memory. With a spec file, shows its [stack] and the selection of its first sink
+    /// (or --select). Listens on loopback only unless --host says otherwise; every request is
+    /// checked against the limits below.
+    #[command(
+        after_help = "Examples:\n  zoomstack view\n  zoomstack view examples/preview.toml --port 8080 --open\n  zoomstack view --select '[100000:120000:10]'\n  zoomstack view --set stack.max_iter=1000 --set stack.height=1024 --set stack.width=1024"
+    )]
+    View(Box<ViewArgs>),
+    /// Kernel throughput per backend (pixel-iterations per second) against the scalar
+    /// reference, on a standard level mix; a few seconds.
+    #[command(
+        after_help = "Example:\n  zoomstack bench\n  zoomstack bench --levels 0,60000 --stride 1"
+    )]
+    Bench {
+        /// Levels rendered (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = bench::STANDARD_LEVELS)]
+        levels: Vec<u64>,
+        /// Render every STRIDE-th row and column of each 512 x 512 level.
+        #[arg(long, default_value_t = 2)]
+        stride: usize,
+        /// Minimum measuring time per backend, in milliseconds.
+        #[arg(long, default_value_t = 300)]
+        min_time_ms: u64,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct Overrides {
+    /// Override a spec value: KEY=VALUE with a dotted key and a TOML value, e.g.
+    /// stack.levels=64 or 'sink.0.select="[:8]"' (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(crate) struct Target {
+    /// Relative sink paths are resolved against this directory.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct ShareArgs {
+    /// This process's share of the Zarr write units (0-based; default from SLURM_ARRAY_TASK_ID
+    /// or JOB_COMPLETION_INDEX).
+    #[arg(long, value_name = "I")]
+    pub(crate) index: Option<u64>,
+    /// Number of shares (default from SLURM_ARRAY_TASK_COUNT or ZOOMSTACK_COUNT).
+    #[arg(long, value_name = "N")]
+    pub(crate) count: Option<u64>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(crate) struct RenderArgs {
+    /// Levels to render (numpy slice of the level axis), e.g. 0:120000 or 0:20000:500.
+    #[arg(long, value_name = "SLICE", allow_hyphen_values = true)]
+    pub(crate) levels: Option<String>,
+    /// Full selection (numpy basic slicing on level, y, x), e.g. '[0:20000:500, ::2, ::2]'.
+    #[arg(
+        long,
+        value_name = "SELECT",
+        conflicts_with = "levels",
+        allow_hyphen_values = true
+    )]
+    pub(crate) select: Option<String>,
+    /// Chunk (tile) shape L,Y,X.
+    #[arg(long, value_name = "L,Y,X")]
+    pub(crate) chunks: Option<String>,
+    /// Downsample y and x by K (or FY,FX) after the select.
+    #[arg(long, value_name = "K|FY,FX")]
+    pub(crate) downsample: Option<String>,
+    /// Downsampling mode: mean or stride.
+    #[arg(long, value_name = "MODE", requires = "downsample")]
+    pub(crate) downsample_mode: Option<String>,
+    /// Write a Zarr v3 store.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) zarr: Option<String>,
+    /// Zarr shard shape L,Y,X (a multiple of the chunks).
+    #[arg(long, value_name = "L,Y,X", requires = "zarr")]
+    pub(crate) shards: Option<String>,
+    /// Zarr compression: zstd or none.
+    #[arg(long, value_name = "CODEC", requires = "zarr")]
+    pub(crate) compression: Option<String>,
+    /// zstd level (-7..=22).
+    #[arg(long, value_name = "N", requires = "zarr", allow_hyphen_values = true)]
+    pub(crate) compression_level: Option<i64>,
+    /// Write OME-Zarr 0.5 metadata (a multiscale group).
+    #[arg(long, requires = "zarr")]
+    pub(crate) ome: bool,
+    /// Extra OME-Zarr pyramid levels (stride 2, 4, ...); implies --ome.
+    #[arg(long, value_name = "N", requires = "zarr")]
+    pub(crate) pyramid_levels: Option<u64>,
+    /// Write one 8-bit PNG per level into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) png: Option<String>,
+    /// Write one 16-bit PNG of raw counts per level into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) png16: Option<String>,
+    /// Write an animated GIF.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) gif: Option<String>,
+    /// Write an animated PNG.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) apng: Option<String>,
+    /// Write a contact sheet (one PNG grid of all frames).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) sheet: Option<String>,
+    /// Colormap of image outputs: gray, rainbow, viridis, magma, inferno, plasma, cividis.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) colormap: Option<String>,
+    /// Scaling of image outputs: fixed (the notebook's to_uint8) or per-frame.
+    #[arg(long, value_name = "MODE")]
+    pub(crate) scaling: Option<String>,
+    /// Animation frame delay in milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub(crate) delay_ms: Option<u64>,
+    /// Number of levels of the stack (default 120000).
+    #[arg(long, value_name = "N")]
+    pub(crate) stack_levels: Option<u64>,
+    /// Frame height of the stack (default 512).
+    #[arg(long, value_name = "PX")]
+    pub(crate) height: Option<u64>,
+    /// Frame width of the stack (default 512).
+    #[arg(long, value_name = "PX")]
+    pub(crate) width: Option<u64>,
+    /// Iteration limit (default 256).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_iter: Option<u64>,
+    /// Print the spec these flags make and exit.
+    #[arg(long)]
+    pub(crate) print_spec: bool,
+    /// Describe instead of rendering.
+    #[arg(long)]
+    pub(crate) describe: bool,
+    #[command(flatten)]
+    pub(crate) target: Target,
+    #[command(flatten)]
+    pub(crate) share: ShareArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ViewArgs {
+    /// A spec file (TOML) whose [stack] to show (default: the notebook's stack).
+    pub(crate) spec: Option<PathBuf>,
+    /// The part of the stack on the slider, numpy syntax [levels, rows, cols] (default: the
+    /// spec's first sink's select, or the whole stack).
+    #[arg(long, value_name = "SELECT", allow_hyphen_values = true)]
+    pub(crate) select: Option<String>,
+    /// Address to listen on. Anything but loopback lets other machines in.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    pub(crate) host: std::net::IpAddr,
+    /// Port (0 picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    pub(crate) port: u16,
+    /// Largest frame one request may render, in pixels (after its stride).
+    #[arg(long, default_value_t = 2048 * 2048, value_name = "N")]
+    pub(crate) max_pixels: u64,
+    /// Memory for recently rendered levels, in MiB.
+    #[arg(long, default_value_t = 128, value_name = "MIB")]
+    pub(crate) cache_mib: usize,
+    /// Show every STRIDE-th row and column unless the page asks otherwise (default: 1, or the
+    /// smallest stride giving frames of at most 1024 x 1024 pixels for larger levels).
+    #[arg(long)]
+    pub(crate) stride: Option<usize>,
+    /// Open the page in the default browser (xdg-open / open / start).
+    #[arg(long)]
+    pub(crate) open: bool,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
+}
+
+/// The spec text the `render` flags describe.
+pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
+    fn q(s: &str) -> String {
+        toml::Value::String(s.to_string()).to_string()
+    }
+    fn list(flag: &str, s: &str, n: usize) -> Result<String> {
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        if parts.len() != n || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+            return Err(user(anyhow!(
+                "{flag} {s:?}: expected {n} comma-separated non-negative integers"
+            )));
+        }
+        Ok(format!("[{}]", parts.join(", ")))
+    }
+    let mut t = String::from("[stack]\n");
+    for (k, v) in [
+        ("levels", a.stack_levels),
+        ("height", a.height),
+        ("width", a.width),
+        ("max_iter", a.max_iter),
+    ] {
+        if let Some(v) = v {
+            t += &format!("{k} = {v}\n");
+        }
+    }
+    let select = match (&a.select, &a.levels) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(l)) => Some(format!("[{l}, :, :]")),
+        (None, None) => None,
+    };
+    let mut common = String::new();
+    if let Some(s) = &select {
+        common += &format!("select = {}\n", q(s));
+    }
+    if let Some(c) = &a.chunks {
+        common += &format!("chunks = {}\n", list("--chunks", c, 3)?);
+    }
+    if let Some(d) = &a.downsample {
+        let factors = if d.contains(',') {
+            list("--downsample", d, 2)?
+        } else {
+            let k: u64 = d
+                .trim()
+                .parse()
+                .map_err(|_| user(anyhow!("--downsample {d:?}: expected K or FY,FX")))?;
+            format!("[{k}, {k}]")
+        };
+        let mode = a.downsample_mode.as_deref().unwrap_or("mean");
+        common += &format!(
+            "downsample = {{ factors = {factors}, mode = {} }}\n",
+            q(mode)
+        );
+    }
+    let mut image = String::new();
+    if let Some(c) = &a.colormap {
+        image += &format!("colormap = {}\n", q(c));
+    }
+    if let Some(s) = &a.scaling {
+        image += &format!("scaling = {}\n", q(s));
+    }
+    let mut n = 0;
+    if let Some(p) = &a.zarr {
+        n += 1;
+        t += &format!("\n[[sink]]\nkind = \"zarr\"\npath = {}\n{common}", q(p));
+        if let Some(s) = &a.shards {
+            t += &format!("shards = {}\n", list("--shards", s, 3)?);
+        }
+        if let Some(c) = &a.compression {
+            t += &format!("compression = {}\n", q(c));
+        }
+        if let Some(l) = a.compression_level {
+            t += &format!("compression_level = {l}\n");
+        }
+        if a.ome || a.pyramid_levels.is_some_and(|p| p > 0) {
+            t += "ome = true\n";
+        }
+        if let Some(p) = a.pyramid_levels {
+            t += &format!("pyramid_levels = {p}\n");
+        }
+    }
+    for (kind, path, opts) in [
+        ("png", &a.png, image.clone()),
+        ("png16", &a.png16, String::new()),
+        ("contact-sheet", &a.sheet, image.clone()),
+    ] {
+        if let Some(p) = path {
+            n += 1;
+            t += &format!(
+                "\n[[sink]]\nkind = \"{kind}\"\npath = {}\n{common}{opts}",
+                q(p)
+            );
+        }
+    }
+    for (format, path) in [("gif", &a.gif), ("apng", &a.apng)] {
+        if let Some(p) = path {
+            n += 1;
+            t += &format!(
+                "\n[[sink]]\nkind = \"animation\"\nformat = \"{format}\"\npath = {}\n{common}{image}",
+                q(p)
+            );
+            if let Some(d) = a.delay_ms {
+                t += &format!("delay_ms = {d}\n");
+            }
+        }
+    }
+    if n == 0 {
+        return Err(user(anyhow!(
+            "render needs at least one output: --zarr PATH, --png DIR, --png16 DIR, --gif FILE, --apng FILE or --sheet FILE"
+        )));
+    }
+    Ok(t)
+}
