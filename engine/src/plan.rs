@@ -100,30 +100,6 @@ impl RenderPlan {
         self.retiled(layout.unit())
     }
 
-    /// The plans of a stride pyramid: this plan, then `[:, ::2, ::2]`, `[:, ::4, ::4]`, ...
-    /// (`levels` plans at most), each rendered directly at its stride, tiled like this one
-    /// (clamped). Levels whose y or x axis would be empty are not produced.
-    #[must_use]
-    pub fn pyramid(&self, levels: usize) -> Vec<RenderPlan> {
-        let mut out = Vec::with_capacity(levels);
-        for k in 0..levels.min(63) {
-            let s = 1u64 << k;
-            let sel = &self.selection;
-            let (ny, nx) = (sel.rows.len().div_ceil(s), sel.cols.len().div_ceil(s));
-            if ny == 0 || nx == 0 {
-                break;
-            }
-            let step = i64::try_from(s).unwrap_or(i64::MAX);
-            let selection = Selection {
-                rows: sel.rows.select(&IndexRange::new(0, step, ny)),
-                cols: sel.cols.select(&IndexRange::new(0, step, nx)),
-                ..*sel
-            };
-            out.push(RenderPlan::from_parts(self.stack, selection, self.chunks));
-        }
-        out
-    }
-
     /// The stack rendered.
     #[must_use]
     pub const fn stack(&self) -> &ZoomStack {

@@ -25,8 +25,9 @@ pub(crate) struct AxisGather {
     ranges: Vec<(usize, usize)>,
     /// `needed` as a strided run, when it is one.
     slice: Option<IndexRange>,
-    /// `needed` is exactly the output, in order.
-    direct: bool,
+    /// The output indices as one strided run of grid indices (any step sign), when they are
+    /// (no mean): the kernel renders them directly, in output order.
+    direct: Option<IndexRange>,
 }
 
 impl AxisGather {
@@ -34,7 +35,7 @@ impl AxisGather {
     pub(crate) fn new(map: &AxisMap, o0: u64, t: usize) -> AxisGather {
         if map.factor == 1 {
             let r = map.source.sub(o0, t as u64);
-            let asc = r.step > 0;
+            let asc = r.step > 0 || r.count <= 1;
             let first = if asc { r.start } else { r.last().unwrap_or(0) } as usize;
             let step = r.step.unsigned_abs() as usize;
             let needed = (0..t).map(|k| first + k * step).collect();
@@ -45,7 +46,7 @@ impl AxisGather {
                 needed,
                 ranges,
                 slice: Some(IndexRange::new(first as u64, step.max(1) as i64, t as u64)),
-                direct: asc,
+                direct: Some(r),
             };
         }
         let mut pairs: Vec<(usize, usize)> = Vec::new();
@@ -64,7 +65,7 @@ impl AxisGather {
             slice: strided(&needed),
             needed,
             ranges,
-            direct: false,
+            direct: None,
         }
     }
 
@@ -110,8 +111,8 @@ pub(crate) fn render_tile(
     let cols = AxisGather::new(plan.cols(), spec.origin[2], tx);
     let frame = ty * tx;
     let mut data = vec![0u16; tl * frame];
-    let direct = rows.direct && cols.direct;
-    let mut scratch = if direct {
+    let direct = rows.direct.zip(cols.direct);
+    let mut scratch = if direct.is_some() {
         Vec::new()
     } else {
         vec![0u16; rows.rendered() * cols.rendered()]
@@ -122,15 +123,9 @@ pub(crate) fn render_tile(
             return Ok(None);
         }
         let level = plan.levels().at(spec.origin[0] + k as u64);
-        if direct {
-            render_block(
-                params,
-                level,
-                rows.slice.unwrap_or(IndexRange::EMPTY),
-                cols.slice.unwrap_or(IndexRange::EMPTY),
-                backend,
-                out,
-            )?;
+        if let Some((r, c)) = direct {
+            // The kernel takes negative steps: rows and columns come out in output order.
+            render_block(params, level, r, c, backend, out)?;
         } else {
             render_grid(plan, level, &rows, &cols, backend, &mut scratch)?;
             reduce(&rows, &cols, &scratch, out);
@@ -230,7 +225,11 @@ mod tests {
         let g = AxisGather::new(&m, 1, 3); // grid 7, 5, 3
         assert_eq!(g.needed, vec![3, 5, 7]);
         assert_eq!(g.ranges, vec![(2, 3), (1, 2), (0, 1)]);
-        assert!(!g.direct);
+        assert_eq!(
+            g.direct,
+            Some(IndexRange::new(7, -2, 3)),
+            "rendered directly, in output order"
+        );
         let m = AxisMap {
             source: IndexRange::new(1, 1, 10),
             factor: 2,

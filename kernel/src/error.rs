@@ -23,8 +23,8 @@ pub enum KernelError {
         /// What was expected, in words.
         expected: &'static str,
     },
-    /// `max_iter` was outside `1..=65535`.
-    #[error("max_iter must be in 1..=65535 (counts are u16), got {value}")]
+    /// `max_iter` was outside `1..=MAX_ITER_LIMIT`.
+    #[error("max_iter must be in 1..={limit} (counts are u16), got {value}", limit = crate::MAX_ITER_LIMIT)]
     BadMaxIter {
         /// The value given.
         value: u64,

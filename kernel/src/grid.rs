@@ -125,9 +125,17 @@ impl StackParams {
     }
 }
 
-/// Checks an iteration limit: counts are `u16`, so `1..=65535`.
+/// The largest iteration limit: counts are `u16` (a pixel that never escapes has count
+/// `max_iter`). The one place of this rule; the spec, the Python package and errors use it.
+pub const MAX_ITER_LIMIT: u32 = u16::MAX as u32;
+
+/// Checks an iteration limit: `1..=`[`MAX_ITER_LIMIT`].
+///
+/// # Errors
+///
+/// [`KernelError::BadMaxIter`] outside that range.
 pub fn validate_max_iter(max_iter: u64) -> Result<(), KernelError> {
-    if (1..=65535).contains(&max_iter) {
+    if (1..=u64::from(MAX_ITER_LIMIT)).contains(&max_iter) {
         Ok(())
     } else {
         Err(KernelError::BadMaxIter { value: max_iter })

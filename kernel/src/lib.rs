@@ -28,7 +28,7 @@ pub mod spec;
 
 pub use backend::Backend;
 pub use error::KernelError;
-pub use grid::{LevelGrid, Linspace, StackParams, validate_max_iter};
+pub use grid::{LevelGrid, Linspace, MAX_ITER_LIMIT, StackParams, validate_max_iter};
 pub use lanes::FUSED;
 pub use range::IndexRange;
 

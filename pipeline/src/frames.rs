@@ -94,7 +94,7 @@ pub(crate) fn run_frames(
     );
     let label: Vec<&str> = job.sinks.iter().map(|t| t.who.label.as_str()).collect();
     let label = label.join(", ");
-    let exec = counters.executor(opts);
+    let exec = counters.executor();
     let (result, outcomes) = if let [_] = writers.as_slice() {
         let mut w = writers.pop().expect("one writer");
         let result = exec.for_each_frame(plan, |_, level, frame| w.write_frame(level, frame));

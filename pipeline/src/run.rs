@@ -113,21 +113,34 @@ pub fn resolve(out_dir: &Path, p: &Path) -> PathBuf {
     }
 }
 
-/// Progress over the jobs of a run: output pixels of finished jobs, pixels rendered.
+/// Progress over the jobs of a run (output pixels of finished jobs, pixels rendered) and the
+/// run's executor: one worker pool for every job of the run.
 pub(crate) struct Counters {
     observer: Arc<dyn Observer>,
+    executor: Executor,
     base: AtomicU64,
     rendered: AtomicU64,
 }
 
 impl Counters {
-    /// An executor for the next job, reporting progress on top of the finished jobs.
-    pub(crate) fn executor(&self, opts: &RunOptions) -> Executor {
+    fn new(opts: &RunOptions, observer: &Arc<dyn Observer>) -> Self {
+        Counters {
+            observer: observer.clone(),
+            executor: Executor::new(opts.threads)
+                .with_backend(opts.backend)
+                .with_cancel(opts.cancel.clone()),
+            base: AtomicU64::new(0),
+            rendered: AtomicU64::new(0),
+        }
+    }
+
+    /// The run's executor for the next job (its clones share the pool), reporting progress on
+    /// top of the finished jobs.
+    pub(crate) fn executor(&self) -> Executor {
         let obs = self.observer.clone();
         let offset = self.base.load(Ordering::Relaxed);
-        Executor::new(opts.threads)
-            .with_backend(opts.backend)
-            .with_cancel(opts.cancel.clone())
+        self.executor
+            .clone()
             .with_progress(move |p: Progress| obs.advance(offset.saturating_add(p.pixels_done)))
     }
 
@@ -247,11 +260,7 @@ impl Pipeline {
         }
         let split = opts.share.count > 1;
         observer.start(self.total_pixels());
-        let counters = Counters {
-            observer: observer.clone(),
-            base: AtomicU64::new(0),
-            rendered: AtomicU64::new(0),
-        };
+        let counters = Counters::new(opts, observer);
         let mut outcomes: Vec<Option<SinkOutcome>> = vec![None; self.spec.sinks.len()];
         for job in &self.jobs {
             match job {

@@ -162,6 +162,20 @@ pub enum AnimationFormat {
     Apng,
 }
 
+impl std::str::FromStr for AnimationFormat {
+    type Err = String;
+    /// `gif` or `apng`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "gif" => Ok(AnimationFormat::Gif),
+            "apng" => Ok(AnimationFormat::Apng),
+            other => Err(format!(
+                "unknown animation format {other:?}: expected \"gif\" or \"apng\""
+            )),
+        }
+    }
+}
+
 /// What a sink writes, with its options: a Zarr store, or a sink of whole frames.
 #[derive(Debug, Clone)]
 pub enum SinkKind {

@@ -111,7 +111,7 @@ pub(crate) fn run_zarr(
             share = ?share,
             "zarr dataset"
         );
-        let exec = counters.executor(opts);
+        let exec = counters.executor();
         let result = exec.for_each_tile(
             plan,
             |t| {

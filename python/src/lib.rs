@@ -26,7 +26,7 @@ use numpy::ndarray::Array3;
 use numpy::{IntoPyArray, PyArray3};
 use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
-use zoomstack_kernel::{Backend, IndexRange, KernelError, StackParams};
+use zoomstack_kernel::{Backend, IndexRange, StackParams};
 
 use crate::errors::{
     IncompleteStoreError, InvalidParameterError, InvalidSelectionError, StoreMismatchError,
@@ -49,10 +49,11 @@ pub(crate) fn stack_params(
     };
     let max_iter = u32::try_from(max_iter)
         .ok()
-        .filter(|m| (1..=65535).contains(m))
+        .filter(|m| (1..=zoomstack_kernel::MAX_ITER_LIMIT).contains(m))
         .ok_or_else(|| {
             InvalidParameterError::new_err(format!(
-                "max_iter must be in 1..=65535 (counts are u16), got {max_iter}"
+                "max_iter must be in 1..={} (counts are u16), got {max_iter}",
+                zoomstack_kernel::MAX_ITER_LIMIT
             ))
         })?;
     let p = StackParams {
@@ -68,101 +69,56 @@ pub(crate) fn stack_params(
     Ok(p)
 }
 
-/// One axis of a block: the indices of `range(start, stop, step)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Range {
-    start: i64,
-    step: i64,
-    count: usize,
-}
-
-impl Range {
-    /// `range(start, stop, step)`, with every index checked against `0..len` (`len = None`:
-    /// no upper bound, for levels).
-    fn new(axis: &str, (start, stop, step): (i64, i64, i64), len: Option<usize>) -> PyResult<Self> {
-        let desc = || format!("{axis} range(start={start}, stop={stop}, step={step})");
-        if step == 0 {
-            return Err(InvalidSelectionError::new_err(format!(
-                "{}: step must be non-zero, got 0",
-                desc()
-            )));
-        }
-        // len(range(start, stop, step)), in i128 so that no input overflows.
-        let (s, e, d) = (start as i128, stop as i128, step as i128);
-        let count = if d > 0 {
-            if e > s { (e - s + d - 1) / d } else { 0 }
-        } else if s > e {
-            (s - e + (-d) - 1) / (-d)
-        } else {
-            0
-        };
-        if count == 0 {
-            return Ok(Self {
-                start,
-                step,
-                count: 0,
-            });
-        }
-        let last = s + (count - 1) * d;
-        let (lo, hi) = (s.min(last), s.max(last));
-        if lo < 0 {
-            return Err(InvalidSelectionError::new_err(format!(
-                "{}: reaches index {lo}, but indices must be >= 0",
-                desc()
-            )));
-        }
-        if let Some(len) = len
-            && hi >= len as i128
-        {
-            return Err(InvalidSelectionError::new_err(format!(
-                "{}: reaches index {hi}, but the axis has {len} pixels (indices 0..{len})",
-                desc()
-            )));
-        }
-        let count = usize::try_from(count).map_err(|_| {
+/// The indices of Python's `range(start, stop, step)` on one axis, as the kernel's
+/// [`IndexRange`], each checked against `0..len` (`len = None`: no upper bound, for levels).
+fn python_range(
+    axis: &str,
+    (start, stop, step): (i64, i64, i64),
+    len: Option<usize>,
+) -> PyResult<IndexRange> {
+    let desc = || format!("{axis} range(start={start}, stop={stop}, step={step})");
+    if step == 0 {
+        return Err(InvalidSelectionError::new_err(format!(
+            "{}: step must be non-zero, got 0",
+            desc()
+        )));
+    }
+    // len(range(start, stop, step)), in i128 so that no input overflows.
+    let (s, e, d) = (i128::from(start), i128::from(stop), i128::from(step));
+    let count = if d > 0 {
+        if e > s { (e - s + d - 1) / d } else { 0 }
+    } else if s > e {
+        (s - e + (-d) - 1) / (-d)
+    } else {
+        0
+    };
+    if count == 0 {
+        return Ok(IndexRange::EMPTY);
+    }
+    let last = s + (count - 1) * d;
+    let (lo, hi) = (s.min(last), s.max(last));
+    if lo < 0 {
+        return Err(InvalidSelectionError::new_err(format!(
+            "{}: reaches index {lo}, but indices must be >= 0",
+            desc()
+        )));
+    }
+    if let Some(len) = len
+        && hi >= len as i128
+    {
+        return Err(InvalidSelectionError::new_err(format!(
+            "{}: reaches index {hi}, but the axis has {len} pixels (indices 0..{len})",
+            desc()
+        )));
+    }
+    let count = u64::try_from(count)
+        .ok()
+        .filter(|&n| usize::try_from(n).is_ok())
+        .ok_or_else(|| {
             InvalidSelectionError::new_err(format!("{}: too many indices ({count})", desc()))
         })?;
-        Ok(Self { start, step, count })
-    }
-
-    /// The same indices in ascending order, as a kernel [`IndexRange`] (non-empty ranges only).
-    fn ascending(&self) -> IndexRange {
-        let last = self.start + (self.count as i64 - 1) * self.step;
-        IndexRange::new(
-            self.start.min(last) as u64,
-            self.step.abs(),
-            self.count as u64,
-        )
-    }
-
-    /// Level number `k` of this range (levels are checked >= 0).
-    fn level(&self, k: usize) -> u64 {
-        (self.start + k as i64 * self.step) as u64
-    }
-}
-
-/// Renders one level's `rows` x `cols` block into `out` (row-major), honouring negative steps.
-fn render_level(
-    p: &StackParams,
-    level: u64,
-    rows: Range,
-    cols: Range,
-    backend: Backend,
-    out: &mut [u16],
-) -> Result<(), KernelError> {
-    zoomstack_kernel::render_block(p, level, rows.ascending(), cols.ascending(), backend, out)?;
-    let w = cols.count;
-    if cols.step < 0 {
-        out.chunks_exact_mut(w).for_each(<[u16]>::reverse);
-    }
-    if rows.step < 0 {
-        let n = rows.count;
-        for r in 0..n / 2 {
-            let (top, bottom) = out.split_at_mut((n - 1 - r) * w);
-            top[r * w..(r + 1) * w].swap_with_slice(&mut bottom[..w]);
-        }
-    }
-    Ok(())
+    // start >= 0 here (lo >= 0 and start is one of the ends).
+    Ok(IndexRange::new(start as u64, step, count))
 }
 
 pub(crate) fn backend_from(name: Option<&str>) -> PyResult<Backend> {
@@ -207,40 +163,36 @@ fn render_block<'py>(
 ) -> PyResult<Bound<'py, PyArray3<u16>>> {
     let p = stack_params(height, width, center, scale0, zoom_per_level, max_iter)?;
     let backend = backend_from(backend)?;
-    let lv = Range::new("levels", levels, None)?;
-    let rs = Range::new("rows", rows, Some(p.height))?;
-    let cs = Range::new("cols", cols, Some(p.width))?;
-    let frame = rs.count * cs.count;
-    let total = lv
-        .count
+    let lv = python_range("levels", levels, None)?;
+    let rs = python_range("rows", rows, Some(p.height))?;
+    let cs = python_range("cols", cols, Some(p.width))?;
+    // Counts fit usize (checked by python_range).
+    let (nl, nr, nc) = (lv.count as usize, rs.count as usize, cs.count as usize);
+    let frame = nr * nc;
+    let total = nl
         .checked_mul(frame)
         .filter(|&n| n <= isize::MAX as usize / 2)
         .ok_or_else(|| {
-            PyMemoryError::new_err(format!(
-                "a block of {} x {} x {} counts is too large",
-                lv.count, rs.count, cs.count
-            ))
+            PyMemoryError::new_err(format!("a block of {nl} x {nr} x {nc} counts is too large"))
         })?;
     let mut data: Vec<u16> = Vec::new();
     data.try_reserve_exact(total).map_err(|_| {
         PyMemoryError::new_err(format!(
-            "cannot allocate a block of {} x {} x {} uint16 counts ({} bytes)",
-            lv.count,
-            rs.count,
-            cs.count,
+            "cannot allocate a block of {nl} x {nr} x {nc} uint16 counts ({} bytes)",
             total * 2
         ))
     })?;
     data.resize(total, 0);
     if frame > 0 {
         for (k, out) in data.chunks_exact_mut(frame).enumerate() {
-            let level = lv.level(k);
-            py.detach(|| render_level(&p, level, rs, cs, backend, out))
+            let level = lv.at(k as u64);
+            // The kernel takes negative steps: rows and columns come out in the ranges' order.
+            py.detach(|| zoomstack_kernel::render_block(&p, level, rs, cs, backend, out))
                 .map_err(kernel_err)?;
             py.check_signals()?;
         }
     }
-    let arr = Array3::from_shape_vec((lv.count, rs.count, cs.count), data)
+    let arr = Array3::from_shape_vec((nl, nr, nc), data)
         .map_err(|e| ZoomstackError::new_err(format!("internal shape error: {e}")))?;
     Ok(arr.into_pyarray(py))
 }
@@ -337,16 +289,17 @@ mod tests {
             (r(2, 5, -1), 0),
         ];
         for (t, n) in cases {
-            assert_eq!(Range::new("rows", t, Some(10)).unwrap().count, n, "{t:?}");
+            assert_eq!(python_range("rows", t, Some(10)).unwrap().count, n, "{t:?}");
         }
-    }
-
-    #[test]
-    fn ascending_of_negative_step() {
-        let a = Range::new("rows", r(9, -1, -4), Some(10))
-            .unwrap()
-            .ascending();
-        assert_eq!(a, IndexRange::new(1, 4, 3));
+        assert_eq!(
+            python_range("rows", r(9, -1, -4), Some(10))
+                .unwrap()
+                .to_vec(),
+            [9, 5, 1]
+        );
+        assert!(python_range("rows", r(0, 11, 1), Some(10)).is_err());
+        assert!(python_range("rows", r(3, -2, -1), Some(10)).is_err());
+        assert!(python_range("rows", r(0, 3, 0), Some(10)).is_err());
     }
 
     #[test]
@@ -357,17 +310,17 @@ mod tests {
             ..StackParams::default()
         };
         let fwd = (
-            Range::new("rows", r(0, 6, 1), Some(6)).unwrap(),
-            Range::new("cols", r(0, 5, 1), Some(5)).unwrap(),
+            python_range("rows", r(0, 6, 1), Some(6)).unwrap(),
+            python_range("cols", r(0, 5, 1), Some(5)).unwrap(),
         );
         let rev = (
-            Range::new("rows", r(5, -1, -1), Some(6)).unwrap(),
-            Range::new("cols", r(4, -1, -1), Some(5)).unwrap(),
+            python_range("rows", r(5, -1, -1), Some(6)).unwrap(),
+            python_range("cols", r(4, -1, -1), Some(5)).unwrap(),
         );
         let mut a = vec![0u16; 30];
         let mut b = vec![0u16; 30];
-        render_level(&p, 7000, fwd.0, fwd.1, Backend::Scalar, &mut a).unwrap();
-        render_level(&p, 7000, rev.0, rev.1, Backend::Scalar, &mut b).unwrap();
+        zoomstack_kernel::render_block(&p, 7000, fwd.0, fwd.1, Backend::Scalar, &mut a).unwrap();
+        zoomstack_kernel::render_block(&p, 7000, rev.0, rev.1, Backend::Scalar, &mut b).unwrap();
         a.reverse();
         assert_eq!(a, b);
     }

@@ -174,14 +174,7 @@ impl Layout {
 }
 
 fn if_exists_from(name: &str) -> PyResult<IfExists> {
-    match name {
-        "resume" => Ok(IfExists::Resume),
-        "fail" => Ok(IfExists::Fail),
-        "replace" => Ok(IfExists::Replace),
-        other => Err(InvalidParameterError::new_err(format!(
-            "if_exists must be \"resume\", \"fail\" or \"replace\", got {other:?}"
-        ))),
-    }
+    name.parse().map_err(InvalidParameterError::new_err)
 }
 
 /// A `serde_json` value as the equal Python object (dicts, lists, str, int, float, bool, None).

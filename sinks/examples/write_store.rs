@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use zoomstack_engine::kernel::StackParams;
-use zoomstack_engine::{EngineError, ExecError, Executor, StoreLayout, ZoomStack};
+use zoomstack_engine::{DownsampleMode, EngineError, ExecError, Executor, StoreLayout, ZoomStack};
 use zoomstack_sinks::{
     ArrayDescription, Compression, SinkError, ZarrOptions, ZarrPyramid, ZarrReport, ZarrSink,
 };
@@ -121,22 +121,23 @@ fn run(a: &Args) -> Result<Vec<ZarrReport>, Box<dyn std::error::Error>> {
         ..StackParams::default()
     };
     let stack = ZoomStack::new(a.levels, params)?;
-    let plan = stack
-        .array()
-        .select(&a.select)?
-        .rechunk(a.chunks)?
-        .optimize()?;
+    let array = stack.array().select(&a.select)?;
     let options = ZarrOptions {
         array_path: a.array_path.clone(),
         compression: a.compression,
         ..ZarrOptions::default()
     };
     let exec = Executor::new(a.threads);
-    let plans = if a.pyramid > 0 {
-        plan.pyramid(a.pyramid)
-    } else {
-        vec![plan]
-    };
+    // Dataset k of a pyramid is the selection at stride 2^k (rendered directly at its stride).
+    let plans = (0..a.pyramid.max(1))
+        .map(|k| {
+            let f = 1u64 << k;
+            array
+                .downsample(f, f, DownsampleMode::Stride)?
+                .rechunk(a.chunks)?
+                .optimize()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     // The engine's layout rule: dataset 0 as asked, other levels the same chunks per shard.
     let base = StoreLayout::new(plans[0].shape(), plans[0].chunks(), a.shard)?;
     let descs: Vec<ArrayDescription> = plans

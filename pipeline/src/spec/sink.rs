@@ -219,18 +219,10 @@ pub(super) fn sink_from_raw(
         }),
         "animation" => {
             let format = match &r.format {
-                Some(f) => match f.get_ref().as_str() {
-                    "gif" => AnimationFormat::Gif,
-                    "apng" => AnimationFormat::Apng,
-                    other => {
-                        return Err(SpecError::at(
-                            f.span(),
-                            format!(
-                                "unknown animation format {other:?}: expected \"gif\" or \"apng\""
-                            ),
-                        ));
-                    }
-                },
+                Some(f) => f
+                    .get_ref()
+                    .parse::<AnimationFormat>()
+                    .map_err(|e| SpecError::at(f.span(), e))?,
                 None => {
                     let ext = path
                         .extension()
@@ -401,22 +393,12 @@ fn zarr_from_raw(
         }
         None => 0,
     };
-    let if_exists = match r
-        .if_exists
-        .as_ref()
-        .map(|v| (v.get_ref().as_str(), v.span()))
-    {
-        None | Some(("resume", _)) => IfExists::Resume,
-        Some(("fail", _)) => IfExists::Fail,
-        Some(("replace", _)) => IfExists::Replace,
-        Some((other, span)) => {
-            return Err(SpecError::at(
-                span,
-                format!(
-                    "unknown if_exists {other:?}: expected \"resume\" (continue a store written with the same parameters), \"fail\" or \"replace\""
-                ),
-            ));
-        }
+    let if_exists = match &r.if_exists {
+        None => IfExists::Resume,
+        Some(v) => v
+            .get_ref()
+            .parse::<IfExists>()
+            .map_err(|e| SpecError::at(v.span(), e))?,
     };
     Ok(ZarrSpec {
         array,

@@ -66,7 +66,12 @@ pub(super) fn stack_from_raw(raw: Option<S<RawStack>>) -> Result<ZoomStack, Spec
     let scale0 = positive(raw.scale0, "stack.scale0", d.scale0)?;
     let zoom_per_level = positive(raw.zoom_per_level, "stack.zoom_per_level", d.zoom_per_level)?;
     let max_iter = match raw.max_iter {
-        Some(v) => in_range(&v, "stack.max_iter", 1, 65535)? as u32,
+        Some(v) => in_range(
+            &v,
+            "stack.max_iter",
+            1,
+            u64::from(zoomstack_kernel::MAX_ITER_LIMIT),
+        )? as u32,
         None => d.max_iter,
     };
     let params = StackParams {

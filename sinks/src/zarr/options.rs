@@ -77,6 +77,21 @@ pub enum IfExists {
     Replace,
 }
 
+impl std::str::FromStr for IfExists {
+    type Err = String;
+    /// `resume`, `fail` or `replace`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "resume" => Ok(IfExists::Resume),
+            "fail" => Ok(IfExists::Fail),
+            "replace" => Ok(IfExists::Replace),
+            other => Err(format!(
+                "unknown if_exists {other:?}: expected \"resume\" (continue a store written with the same parameters), \"fail\" or \"replace\""
+            )),
+        }
+    }
+}
+
 /// Options of a Zarr store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ZarrOptions {

@@ -5,7 +5,8 @@ use zarrs::array::Array;
 use zarrs::filesystem::FilesystemStore;
 
 use super::*;
-use zoomstack_engine::IndexRange;
+use zoomstack_engine::{IndexRange, Selection, StoreLayout};
+use zoomstack_kernel::StackParams;
 
 fn layout(shape: [u64; 3], chunks: [usize; 3], shard: Option<[usize; 3]>) -> StoreLayout {
     StoreLayout::new(shape, chunks, shard).unwrap()
