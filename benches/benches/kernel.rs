@@ -111,7 +111,7 @@ fn threads(c: &mut Criterion<WallTime>) {
                     out.par_chunks_mut(band * 512)
                         .enumerate()
                         .for_each(|(i, chunk)| {
-                            let rows = IndexRange::new(i * band, 1, band);
+                            let rows = IndexRange::new((i * band) as u64, 1, band as u64);
                             render_block(
                                 &p,
                                 level,

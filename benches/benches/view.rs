@@ -61,7 +61,7 @@ fn deep_level(c: &mut Criterion) {
                 out.par_chunks_mut(64 * 512)
                     .enumerate()
                     .for_each(|(i, band)| {
-                        let rows = IndexRange::new(i * 64, 1, 64);
+                        let rows = IndexRange::new((i * 64) as u64, 1, 64);
                         render_block(&p, LEVEL, rows, IndexRange::full(512), backend, band)
                             .unwrap();
                     })

@@ -216,10 +216,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, KernelError> {
     cfg.params.validate()?;
     let levels = prepare(cfg)?;
     let max_iter = cfg.params.max_iter;
-    let pixels: u64 = levels
-        .iter()
-        .map(|l| (l.rows.count * l.cols.count) as u64)
-        .sum();
+    let pixels: u64 = levels.iter().map(|l| l.rows.count * l.cols.count).sum();
     // The reference is slow: one pass.
     let (passes, seconds, reference) =
         measure(Duration::ZERO, || Ok(reference_pass(&levels, max_iter)))?;

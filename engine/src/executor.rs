@@ -65,6 +65,9 @@ pub struct Progress {
 /// The progress callback: called on worker threads, keep it cheap.
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
+/// The pool an executor and its clones share: built on first use, with its thread count.
+type SharedPool = Arc<Mutex<Option<(usize, Arc<rayon::ThreadPool>)>>>;
+
 /// Runs optimized plans: a rayon pool of `threads` threads, the kernel `backend`, optional
 /// progress callback and cancel flag, and a memory limit.
 ///
@@ -92,7 +95,7 @@ pub struct Executor {
     pub memory_limit: u64,
     /// The worker pool, built on first use and kept for the executor's life (shared by its
     /// clones), keyed by its thread count.
-    pool: Arc<Mutex<Option<(usize, Arc<rayon::ThreadPool>)>>>,
+    pool: SharedPool,
 }
 
 impl Default for Executor {

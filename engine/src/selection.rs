@@ -98,7 +98,7 @@ impl AxisMap {
 
     pub(crate) fn explain(&self, name: &str, len: u64) -> String {
         let s = &self.source;
-        let mut t = format!("{name} {} ({} of {len})", format_range(&s), s.count);
+        let mut t = format!("{name} {} ({} of {len})", format_range(s), s.count);
         if self.factor > 1 {
             t += &format!(
                 ", mean of {} -> {} blocks, keep {} ({})",

@@ -342,7 +342,7 @@ impl ViewApp {
             Err(reply) => return reply,
         };
         let (rows, cols) = self.view.strided(q.stride);
-        let pixels = rows.count as u64 * cols.count as u64;
+        let pixels = rows.count * cols.count;
         if pixels > self.limits.max_frame_pixels {
             let min_stride = self.view.stride_for(self.limits.max_frame_pixels);
             return Reply::error(

@@ -301,7 +301,7 @@ fn resume_refuses_different_parameters_naming_the_field() {
         params(16, 16),
         [
             IndexRange::full(4),
-            IndexRange::new(0, 2 as i64, 8),
+            IndexRange::new(0, 2, 8),
             IndexRange::full(16),
         ],
         [1, 8, 8],
@@ -471,7 +471,7 @@ fn empty_array_is_complete_at_once() {
         10,
         params(8, 8),
         [
-            IndexRange::new(0, 1 as i64, 0),
+            IndexRange::new(0, 1, 0),
             IndexRange::full(8),
             IndexRange::full(8),
         ],
@@ -488,7 +488,7 @@ fn ome_pyramid() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("p.ome.zarr");
     let p = params(32, 32);
-    let lv = IndexRange::new(2, 3 as i64, 4);
+    let lv = IndexRange::new(2, 3, 4);
     let descs: Vec<_> = (0..3u32)
         .map(|k| {
             let s = 1u64 << k;
@@ -563,9 +563,9 @@ fn ome_pyramid() {
         20,
         p,
         [
-            IndexRange::new(0, 1 as i64, 4),
-            IndexRange::new(0, 2 as i64, 16),
-            IndexRange::new(0, 2 as i64, 16),
+            IndexRange::new(0, 1, 4),
+            IndexRange::new(0, 2, 16),
+            IndexRange::new(0, 2, 16),
         ],
         [1, 16, 16],
     );
