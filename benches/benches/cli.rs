@@ -40,7 +40,7 @@ fn preview(c: &mut Criterion) {
             };
             let observer: Arc<dyn Observer> = Arc::new(Silent);
             p.run(&opts, &observer).expect("preview run")
-        })
+        });
     });
     g.finish();
     let mut g = c.benchmark_group("cli plan");
@@ -49,7 +49,7 @@ fn preview(c: &mut Criterion) {
             let source = Source::new("<built-in preview>", PREVIEW_SPEC, &[]);
             let spec = spec::parse(&source).expect("preview spec");
             Pipeline::new(spec).expect("jobs")
-        })
+        });
     });
     g.finish();
 
@@ -57,7 +57,7 @@ fn preview(c: &mut Criterion) {
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(20));
     g.bench_function("zoomstack bench (standard mix)", |b| {
-        b.iter(|| bench::run(&bench::BenchConfig::default()).expect("bench"))
+        b.iter(|| bench::run(&bench::BenchConfig::default()).expect("bench"));
     });
     g.finish();
 }

@@ -22,7 +22,7 @@ fn plan(c: &mut Criterion) {
         b.iter(|| {
             let a = ZoomStack::default().array();
             black_box(a.select(black_box(PREVIEW)).unwrap().optimize().unwrap())
-        })
+        });
     });
 }
 
@@ -46,12 +46,12 @@ fn preview(c: &mut Criterion) {
                 render_block(&p, k * 500, rows, cols, backend, &mut out).unwrap();
                 black_box(&out);
             }
-        })
+        });
     });
     for threads in [1, 2] {
         let exec = Executor::new(threads).with_backend(backend);
         group.bench_with_input(BenchmarkId::new("executor", threads), &plan, |b, plan| {
-            b.iter(|| black_box(exec.compute(plan).unwrap()))
+            b.iter(|| black_box(exec.compute(plan).unwrap()));
         });
     }
     group.finish();
@@ -84,7 +84,7 @@ fn stream(c: &mut Criterion) {
                         },
                     )
                     .unwrap()
-                })
+                });
             },
         );
     }

@@ -58,7 +58,7 @@ fn backends(c: &mut Criterion<ThreadCpuTime>) {
                 reference_level(&p, l, &mut out);
             }
             black_box(&out);
-        })
+        });
     });
     for backend in Backend::ALL {
         group.bench_function(BenchmarkId::from_parameter(backend.name()), |b| {
@@ -75,7 +75,7 @@ fn backends(c: &mut Criterion<ThreadCpuTime>) {
                     .unwrap();
                 }
                 black_box(&out);
-            })
+            });
         });
     }
     group.finish();
@@ -124,7 +124,7 @@ fn threads(c: &mut Criterion<WallTime>) {
                         });
                 });
                 black_box(&out);
-            })
+            });
         });
     }
     group.finish();

@@ -68,7 +68,7 @@ fn median(v: &[f64]) -> f64 {
     if n % 2 == 1 {
         s[n / 2]
     } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
+        f64::midpoint(s[n / 2 - 1], s[n / 2])
     }
 }
 
@@ -142,9 +142,7 @@ fn sinks(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let exec = Executor::new(threads);
     let configs = [
         Config {
@@ -214,9 +212,9 @@ fn sinks(c: &mut Criterion) {
             raw_mb = raw as f64 / 1e6,
             tile = tiled.chunks(),
             dmb = raw as f64 / 1e6 / d_med,
-            drss = discard_rss as f64 / (1 << 20) as f64,
+            drss = discard_rss as f64 / f64::from(1 << 20),
             zmb = raw as f64 / 1e6 / z_med,
-            zrss = zarr_rss as f64 / (1 << 20) as f64,
+            zrss = zarr_rss as f64 / f64::from(1 << 20),
             st_mb = stored as f64 / 1e6,
             ratio = raw as f64 / stored.max(1) as f64,
             over = 100.0 * (r_med - 1.0),
@@ -227,7 +225,7 @@ fn sinks(c: &mut Criterion) {
         );
 
         group.bench_function(format!("discard/{}", cfg.name), |b| {
-            b.iter(|| discard_run(&tiled, &exec))
+            b.iter(|| discard_run(&tiled, &exec));
         });
         group.bench_function(format!("zarr/{}", cfg.name), |b| {
             b.iter_batched(
@@ -237,7 +235,7 @@ fn sinks(c: &mut Criterion) {
                 },
                 |_| zarr_run(&p, threads),
                 BatchSize::PerIteration,
-            )
+            );
         });
         let _ = std::fs::remove_dir_all(&store);
     }

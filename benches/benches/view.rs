@@ -64,10 +64,10 @@ fn deep_level(c: &mut Criterion) {
                         let rows = IndexRange::new((i * 64) as u64, 1, 64);
                         render_block(&p, LEVEL, rows, IndexRange::full(512), backend, band)
                             .unwrap();
-                    })
+                    });
             });
             black_box(&out);
-        })
+        });
     });
 
     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();

@@ -51,7 +51,7 @@ pub(crate) struct Global {
 pub(crate) enum Command {
     /// Render the notebook's preview (the default command).
     ///
-    /// Runs the built-in spec (examples/preview.toml): stack[0:20000:500, ::2, ::2] as PNG
+    /// Runs the built-in spec (examples/preview.toml): stack[0:20000:500, `::2`, `::2`] as PNG
     /// frames (frames/level-NNNNNN.png), an animated GIF (preview.gif) and a contact sheet
     /// (contact-sheet.png), all from one render.
     #[command(
@@ -75,8 +75,8 @@ pub(crate) enum Command {
     /// re-running the same command continues an interrupted run.
     ///
     /// Job arrays: run `zoomstack init SPEC` once, then `zoomstack run SPEC --index I --count N`
-    /// in N processes (or let Slurm / Kubernetes set SLURM_ARRAY_TASK_ID and
-    /// SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX and ZOOMSTACK_COUNT): each renders the
+    /// in N processes (or let Slurm / Kubernetes set `SLURM_ARRAY_TASK_ID` and
+    /// `SLURM_ARRAY_TASK_COUNT`, or `JOB_COMPLETION_INDEX` and `ZOOMSTACK_COUNT)`: each renders the
     /// Zarr write units k with k % N == I. Frame sinks run in share 0 only.
     #[command(
         after_help = "Examples:\n  zoomstack run examples/full-stack.toml\n  zoomstack run examples/full-stack.toml --set stack.levels=64 --out /tmp/small\n  zoomstack init examples/full-stack.toml && zoomstack run examples/full-stack.toml --index 0 --count 16"
@@ -166,11 +166,11 @@ pub(crate) struct Target {
 
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct ShareArgs {
-    /// This process's share of the Zarr write units (0-based; default from SLURM_ARRAY_TASK_ID
-    /// or JOB_COMPLETION_INDEX).
+    /// This process's share of the Zarr write units (0-based; default from `SLURM_ARRAY_TASK_ID`
+    /// or `JOB_COMPLETION_INDEX`).
     #[arg(long, value_name = "I")]
     pub(crate) index: Option<u64>,
-    /// Number of shares (default from SLURM_ARRAY_TASK_COUNT or ZOOMSTACK_COUNT).
+    /// Number of shares (default from `SLURM_ARRAY_TASK_COUNT` or `ZOOMSTACK_COUNT`).
     #[arg(long, value_name = "N")]
     pub(crate) count: Option<u64>,
 }
@@ -180,7 +180,7 @@ pub(crate) struct RenderArgs {
     /// Levels to render (numpy slice of the level axis), e.g. 0:120000 or 0:20000:500.
     #[arg(long, value_name = "SLICE", allow_hyphen_values = true)]
     pub(crate) levels: Option<String>,
-    /// Full selection (numpy basic slicing on level, y, x), e.g. '[0:20000:500, ::2, ::2]'.
+    /// Full selection (numpy basic slicing on level, y, x), e.g. '[0:20000:500, `::2`, `::2`]'.
     #[arg(
         long,
         value_name = "SELECT",
@@ -233,7 +233,7 @@ pub(crate) struct RenderArgs {
     /// Colormap of image outputs: gray, rainbow, viridis, magma, inferno, plasma, cividis.
     #[arg(long, value_name = "NAME")]
     pub(crate) colormap: Option<String>,
-    /// Scaling of image outputs: fixed (the notebook's to_uint8) or per-frame.
+    /// Scaling of image outputs: fixed (the notebook's `to_uint8`) or per-frame.
     #[arg(long, value_name = "MODE")]
     pub(crate) scaling: Option<String>,
     /// Animation frame delay in milliseconds.

@@ -16,7 +16,7 @@ pub const STANDARD_LEVELS: [u64; 5] = [0, 3000, 20000, 60000, 119999];
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
-    /// Stack parameters (frame size, center, max_iter).
+    /// Stack parameters (frame size, center, `max_iter`).
     pub params: StackParams,
     /// Levels rendered.
     pub levels: Vec<u64>,
@@ -168,10 +168,12 @@ fn threaded_pass(
                     match render_block(params, l.level, rows, l.cols, backend, &mut out) {
                         Ok(()) => results
                             .lock()
-                            .unwrap_or_else(|p| p.into_inner())
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .push((i, r0, out)),
                         Err(e) => {
-                            *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                            *error
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
                             break;
                         }
                     }
@@ -179,14 +181,20 @@ fn threaded_pass(
             });
         }
     });
-    if let Some(e) = error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    if let Some(e) = error
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
         return Err(e);
     }
     let mut out: Vec<Vec<u16>> = levels
         .iter()
         .map(|l| vec![0u16; l.xs.len() * l.ys.len()])
         .collect();
-    for (i, r0, band) in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    for (i, r0, band) in results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
         let at = r0 as usize * levels[i].xs.len();
         out[i][at..at + band.len()].copy_from_slice(&band);
     }
@@ -224,7 +232,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, KernelError> {
         .iter()
         .map(|c| pixel_iterations(c, max_iter))
         .sum();
-    let ref_rate = work as f64 * passes as f64 / seconds.max(1e-9);
+    let ref_rate = work as f64 * f64::from(passes) / seconds.max(1e-9);
     let mut rows = vec![BenchRow {
         name: "reference".into(),
         describe: "spec::escape_scalar, one pixel at a time".into(),
@@ -238,7 +246,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, KernelError> {
     }];
     let mut row = |name: String, describe: String, threads: usize, m: (u32, f64, Vec<Vec<u16>>)| {
         let (passes, seconds, counts) = m;
-        let rate = work as f64 * passes as f64 / seconds.max(1e-9);
+        let rate = work as f64 * f64::from(passes) / seconds.max(1e-9);
         rows.push(BenchRow {
             name,
             describe,
@@ -256,7 +264,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, KernelError> {
         row(backend.name().into(), backend.describe(), 1, m);
     }
     let threads = if cfg.threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
     } else {
         cfg.threads
     };
@@ -291,7 +299,7 @@ impl std::fmt::Display for BenchReport {
             p.height,
             p.width,
             match c.stride {
-                1 => "".to_string(),
+                1 => String::new(),
                 2 => "2nd".to_string(),
                 3 => "3rd".to_string(),
                 k => format!("{k}th"),

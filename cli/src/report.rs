@@ -101,7 +101,7 @@ pub(crate) fn print_report(
         rate / 1e6,
         opts.backend.name(),
         if opts.threads == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
         } else {
             opts.threads
         },

@@ -36,29 +36,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..runs {
         for (i, name) in names.iter().enumerate() {
             let (t, c) = (Instant::now(), cpu_seconds().unwrap_or(0.0));
-            match *name {
-                "direct" => {
-                    for k in 0..40 {
-                        let (rows, cols) = (IndexRange::new(0, 2, 256), IndexRange::new(0, 2, 256));
-                        render_block(&p, k * 500, rows, cols, backend, &mut out)?;
-                        std::hint::black_box(&out);
-                    }
+            if *name == "direct" {
+                for k in 0..40 {
+                    let (rows, cols) = (IndexRange::new(0, 2, 256), IndexRange::new(0, 2, 256));
+                    render_block(&p, k * 500, rows, cols, backend, &mut out)?;
+                    std::hint::black_box(&out);
                 }
-                _ => {
-                    let threads = if name.ends_with('1') { 1 } else { 2 };
-                    let exec = Executor::new(threads).with_backend(backend);
-                    if name.starts_with("compute") {
-                        std::hint::black_box(exec.compute(&plan)?);
-                    } else {
-                        exec.for_each_tile(
-                            &plan,
-                            |_| true,
-                            |t| {
-                                std::hint::black_box(t);
-                                Ok::<(), EngineError>(())
-                            },
-                        )?;
-                    }
+            } else {
+                let threads = if name.ends_with('1') { 1 } else { 2 };
+                let exec = Executor::new(threads).with_backend(backend);
+                if name.starts_with("compute") {
+                    std::hint::black_box(exec.compute(&plan)?);
+                } else {
+                    exec.for_each_tile(
+                        &plan,
+                        |_| true,
+                        |t| {
+                            std::hint::black_box(t);
+                            Ok::<(), EngineError>(())
+                        },
+                    )?;
                 }
             }
             wall[i].push(t.elapsed());

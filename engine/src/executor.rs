@@ -161,7 +161,7 @@ impl Executor {
         if self.threads > 0 {
             self.threads
         } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
         }
     }
 
@@ -172,7 +172,10 @@ impl Executor {
     /// [`EngineError::ThreadPool`] when rayon cannot start the threads.
     pub fn pool(&self) -> Result<Arc<rayon::ThreadPool>> {
         let threads = self.effective_threads();
-        let mut slot = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((n, pool)) = slot.as_ref()
             && *n == threads
         {
@@ -324,14 +327,18 @@ impl Executor {
             |tile| {
                 let [l0, y0, x0] = tile.spec.origin.map(|v| v as usize);
                 let [tl, ty, tx] = tile.spec.shape;
-                let mut a = out.lock().unwrap_or_else(|p| p.into_inner());
+                let mut a = out
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 a.slice_mut(s![l0..l0 + tl, y0..y0 + ty, x0..x0 + tx])
                     .assign(&tile.view());
                 Ok::<(), std::convert::Infallible>(())
             },
         )
         .map_err(ExecError::into_engine)?;
-        Ok(out.into_inner().unwrap_or_else(|p| p.into_inner()))
+        Ok(out
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
 
@@ -567,7 +574,7 @@ mod tests {
                 let want = match mode {
                     crate::DownsampleMode::Stride => frame[[0, 0]],
                     crate::DownsampleMode::Mean => {
-                        let sum: u64 = frame.iter().map(|&v| v as u64).sum();
+                        let sum: u64 = frame.iter().map(|&v| u64::from(v)).sum();
                         crate::render::mean_half_even(sum, frame.len() as u64)
                     }
                 };

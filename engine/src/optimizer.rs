@@ -1,5 +1,5 @@
 //! The optimizer: named rewrite rules run to a fixpoint over the logical plan (the shape of
-//! DataFusion's `OptimizerRule`), ending in one [`RenderPlan`].
+//! `DataFusion`'s `OptimizerRule`), ending in one [`RenderPlan`].
 //!
 //! The logical plan is a chain `Source -> (Select | Rechunk | Downsample)*`. It is flattened into
 //! steps, and each rule rewrites one step given the steps before it:

@@ -402,7 +402,7 @@ mod tests {
         assert_eq!(tiles[1].index, [0, 0, 1]);
         assert_eq!(tiles[3].index, [0, 1, 0]);
         assert_eq!(tiles[17].shape, [1, 36, 6]);
-        let total: usize = tiles.iter().map(|t| t.len()).sum();
+        let total: usize = tiles.iter().map(super::TileSpec::len).sum();
         assert_eq!(total, 5 * 100 * 70);
         assert_eq!(p.tile_at([2, 1, 2]), Some(tiles[17]));
         assert_eq!(p.tile_at([3, 0, 0]), None);

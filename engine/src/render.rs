@@ -94,7 +94,7 @@ fn strided(v: &[usize]) -> Option<IndexRange> {
 pub(crate) fn mean_half_even(sum: u64, n: u64) -> u16 {
     let (q, r) = (sum / n, sum % n);
     let up = 2 * r > n || (2 * r == n && q % 2 == 1);
-    (q + up as u64) as u16
+    (q + u64::from(up)) as u16
 }
 
 /// Renders one tile of `plan`: returns its data (row-major `(level, y, x)`) and the number of
@@ -185,7 +185,7 @@ fn reduce(rows: &AxisGather, cols: &AxisGather, src: &[u16], out: &mut [u16]) {
                 for r in r0..r1 {
                     sum += src[r * nc + c0..r * nc + c1]
                         .iter()
-                        .map(|&v| v as u64)
+                        .map(|&v| u64::from(v))
                         .sum::<u64>();
                 }
                 mean_half_even(sum, ((r1 - r0) * (c1 - c0)) as u64)

@@ -88,11 +88,11 @@ impl SliceSpec {
         match *self {
             SliceSpec::Index(i) => {
                 let j = if i < 0 {
-                    i as i128 + len as i128
+                    i128::from(i) + i128::from(len)
                 } else {
-                    i as i128
+                    i128::from(i)
                 };
-                if j < 0 || j >= len as i128 {
+                if j < 0 || j >= i128::from(len) {
                     return Err(EngineError::IndexOutOfBounds {
                         axis,
                         index: i,
@@ -145,13 +145,13 @@ impl fmt::Display for SliceSpec {
 
 /// Python's `slice.indices`, then the count of `range(start, stop, step)`. `step != 0`.
 fn slice_indices(start: Option<i64>, stop: Option<i64>, step: i64, len: u64) -> IndexRange {
-    let len = len as i128;
-    let st = step as i128;
+    let len = i128::from(len);
+    let st = i128::from(step);
     let (lower, upper) = if st > 0 { (0, len) } else { (-1, len - 1) };
     let conv = |v: Option<i64>, default: i128| match v {
         None => default,
         Some(v) => {
-            let v = v as i128;
+            let v = i128::from(v);
             if v < 0 {
                 (v + len).max(lower)
             } else {
@@ -375,7 +375,7 @@ impl Parser<'_> {
             match self.peek() {
                 Some(c @ b'0'..=b'9') => {
                     first.get_or_insert(c);
-                    v = (v * 10 + (c - b'0') as i128).min(1 << 80);
+                    v = (v * 10 + i128::from(c - b'0')).min(1 << 80);
                     digits += 1;
                     self.pos += 1;
                 }
@@ -398,7 +398,7 @@ impl Parser<'_> {
             return Err(self.syntax("an integer (decimal digits only)"));
         }
         let v = if neg { -v } else { v };
-        let v = v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+        let v = v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         Ok(Some((v, at)))
     }
 
@@ -460,20 +460,20 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The naive model: walk the indices as CPython's `slice.indices` + `range` would, one by one.
+    /// The naive model: walk the indices as `CPython`'s `slice.indices` + `range` would, one by one.
     fn naive(start: Option<i64>, stop: Option<i64>, step: i64, len: i64) -> Vec<u64> {
         let norm = |v: i64| if v < 0 { v + len } else { v };
         let mut out = vec![];
         if step > 0 {
-            let mut i = start.map(norm).unwrap_or(0).max(0);
-            let e = stop.map(norm).unwrap_or(len).min(len);
+            let mut i = start.map_or(0, norm).max(0);
+            let e = stop.map_or(len, norm).min(len);
             while i < e {
                 out.push(i as u64);
                 i += step;
             }
         } else {
-            let mut i = start.map(norm).unwrap_or(len - 1).min(len - 1);
-            let e = stop.map(norm).unwrap_or(-1).max(-1);
+            let mut i = start.map_or(len - 1, norm).min(len - 1);
+            let e = stop.map_or(-1, norm).max(-1);
             while i > e {
                 out.push(i as u64);
                 i += step;

@@ -44,15 +44,15 @@ fn naive_indices(spec: SliceSpec, len: usize) -> Option<Vec<usize>> {
             let step = step.unwrap_or(1);
             let mut out = vec![];
             if step > 0 {
-                let mut i = start.map(norm).unwrap_or(0).max(0);
-                let e = stop.map(norm).unwrap_or(len).min(len);
+                let mut i = start.map_or(0, norm).max(0);
+                let e = stop.map_or(len, norm).min(len);
                 while i < e {
                     out.push(i as usize);
                     i += step;
                 }
             } else {
-                let mut i = start.map(norm).unwrap_or(len - 1).min(len - 1);
-                let e = stop.map(norm).unwrap_or(-1).max(-1);
+                let mut i = start.map_or(len - 1, norm).min(len - 1);
+                let e = stop.map_or(-1, norm).max(-1);
                 while i > e {
                     out.push(i as usize);
                     i += step;
@@ -90,7 +90,7 @@ fn naive_apply(a: &Array3<u16>, op: &Op) -> Option<Array3<u16>> {
                     oy * fy..((oy + 1) * fy).min(h),
                     ox * fx..((ox + 1) * fx).min(w)
                 ]);
-                let sum: f64 = block.iter().map(|&v| v as f64).sum();
+                let sum: f64 = block.iter().map(|&v| f64::from(v)).sum();
                 *v = (sum / block.len() as f64).round_ties_even() as u16;
             }
             Some(out)

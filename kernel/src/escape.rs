@@ -130,7 +130,7 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
             self.refill(v, (1u32 << L::N) - 1, src, out);
         }
         let maybe = L::splat(MAYBE_OUT);
-        let limit = L::splat(self.max_iter as f64);
+        let limit = L::splat(f64::from(self.max_iter));
         while self.active > 0 {
             let kb = if self.hazards > 0 { 1 } else { K };
             let (saved_zr, saved_zi, saved_it) = (self.zr, self.zi, self.it);
@@ -141,7 +141,7 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
                     (zr[v], zi[v]) = update(zr[v], zi[v], cr[v], ci[v]);
                 }
             }
-            let kbv = L::splat(kb as f64);
+            let kbv = L::splat(f64::from(kb));
             for v in 0..V {
                 self.it[v] = self.it[v] + kbv;
             }
@@ -199,7 +199,10 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
             }
         }
         // Lanes that reach max_iter within this block (usually none).
-        let limited = L::ge_mask(it0 + L::splat(kb as f64), L::splat(self.max_iter as f64)) & live;
+        let limited = L::ge_mask(
+            it0 + L::splat(f64::from(kb)),
+            L::splat(f64::from(self.max_iter)),
+        ) & live;
         let mut finished = 0u32;
         let (mut ar, mut ai) = ([0.0f64; 8], [0.0f64; 8]);
         for t in 0..kb {
@@ -212,7 +215,8 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
                 // Lanes that already did max_iter updates before this one are done.
                 for i in 0..n {
                     let bit = 1 << i;
-                    if limited & live & bit != 0 && it0_lanes[i] + t as f64 >= self.max_iter as f64
+                    if limited & live & bit != 0
+                        && it0_lanes[i] + f64::from(t) >= f64::from(self.max_iter)
                     {
                         self.record(v * n + i, self.max_iter as u16, out);
                         live &= !bit;
@@ -234,7 +238,7 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
                 }
                 let s = ar[i] * ar[i] + ai[i] * ai[i];
                 if s > SURELY_OUT || numpy_abs(ar[i], ai[i]) > 2.0 {
-                    self.record(v * n + i, (it0_lanes[i] + t as f64) as u16, out);
+                    self.record(v * n + i, (it0_lanes[i] + f64::from(t)) as u16, out);
                     live &= !bit;
                     finished |= bit;
                 }
@@ -243,7 +247,8 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
         // Lanes that reach the limit exactly at the block's end.
         for i in 0..n {
             let bit = 1 << i;
-            if limited & live & bit != 0 && it0_lanes[i] + kb as f64 >= self.max_iter as f64 {
+            if limited & live & bit != 0 && it0_lanes[i] + f64::from(kb) >= f64::from(self.max_iter)
+            {
                 self.record(v * n + i, self.max_iter as u16, out);
                 finished |= bit;
             }

@@ -88,7 +88,7 @@ impl StackParams {
         finite("center_im", self.center_im)?;
         positive("scale0", self.scale0)?;
         positive("zoom_per_level", self.zoom_per_level)?;
-        validate_max_iter(self.max_iter as u64)?;
+        validate_max_iter(u64::from(self.max_iter))?;
         Ok(())
     }
 

@@ -120,7 +120,7 @@ pub fn render_points(
     backend: Backend,
     out: &mut [u16],
 ) -> Result<(), KernelError> {
-    validate_max_iter(max_iter as u64)?;
+    validate_max_iter(u64::from(max_iter))?;
     if re.len() != im.len() || re.len() != out.len() {
         return Err(KernelError::LengthMismatch {
             re: re.len(),
@@ -149,6 +149,6 @@ pub fn render_points(
 pub fn pixel_iterations(counts: &[u16], max_iter: u32) -> u64 {
     counts
         .iter()
-        .map(|&n| (n as u64 + 1).min(max_iter as u64))
+        .map(|&n| (u64::from(n) + 1).min(u64::from(max_iter)))
         .sum()
 }

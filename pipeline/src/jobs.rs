@@ -144,7 +144,7 @@ impl ZarrJob {
 /// # Errors
 ///
 /// [`RunError::Engine`] when a pyramid level or a store layout cannot be planned.
-pub fn jobs(spec: &Spec) -> Result<Vec<Job>, RunError> {
+pub(crate) fn jobs(spec: &Spec) -> Result<Vec<Job>, RunError> {
     let mut jobs = Vec::new();
     let mut frame_groups: HashMap<FrameKey, usize> = HashMap::new();
     for s in &spec.sinks {
@@ -157,19 +157,16 @@ pub fn jobs(spec: &Spec) -> Result<Vec<Job>, RunError> {
                     kind: kind.clone(),
                 };
                 let key = FrameKey(*s.plan.selection());
-                match frame_groups.get(&key) {
-                    Some(&j) => {
-                        if let Job::Frames(f) = &mut jobs[j] {
-                            f.sinks.push(target);
-                        }
+                if let Some(&j) = frame_groups.get(&key) {
+                    if let Job::Frames(f) = &mut jobs[j] {
+                        f.sinks.push(target);
                     }
-                    None => {
-                        frame_groups.insert(key, jobs.len());
-                        jobs.push(Job::Frames(FrameJob {
-                            plan: s.plan.clone(),
-                            sinks: vec![target],
-                        }));
-                    }
+                } else {
+                    frame_groups.insert(key, jobs.len());
+                    jobs.push(Job::Frames(FrameJob {
+                        plan: s.plan.clone(),
+                        sinks: vec![target],
+                    }));
                 }
             }
         }

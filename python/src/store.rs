@@ -334,7 +334,7 @@ pub(crate) fn write_units(
 /// Returns a dict: `array_dir`, `units_total`, `units_done` (units with a marker) and
 /// `complete` (bool). Raises `StoreMismatchError` for a missing store or other parameters.
 #[pyfunction]
-pub(crate) fn finish_store<'py>(py: Python<'py>, spec: StoreSpec) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn finish_store(py: Python<'_>, spec: StoreSpec) -> PyResult<Bound<'_, PyDict>> {
     let layout = spec.layout()?;
     let report = py
         .detach(|| -> Result<_, SinkError> {

@@ -212,10 +212,9 @@ impl SinkError {
         use zarrs::storage::StorageError;
         match err {
             ArrayError::StorageError(StorageError::IOError(e))
-            | ArrayError::CodecError(CodecError::IOError(e))
-            | ArrayError::CodecError(CodecError::StorageError(StorageError::IOError(e))) => {
-                Self::io_arc(op, path, e)
-            }
+            | ArrayError::CodecError(
+                CodecError::IOError(e) | CodecError::StorageError(StorageError::IOError(e)),
+            ) => Self::io_arc(op, path, e),
             other => SinkError::Zarr {
                 op,
                 path: path.to_path_buf(),

@@ -198,59 +198,55 @@ impl ZarrSink {
         })?);
         let node_path = format!("/{}", comps.join("/"));
 
-        let (array, done, skipped) = match existing {
-            Some(existing) => {
-                attrs::check_resume(&array_dir, &existing, &desc)?;
-                let array = Array::open(fs_store, &node_path)
-                    .map_err(|e| SinkError::zarr_create("open array", &array_dir, e))?;
-                let done = load_markers(&marker_dir, &units)?;
-                let n = done.iter().filter(|d| d.load(Ordering::Relaxed)).count() as u64;
-                create_dir_all(&marker_dir)?;
-                if n < units.total() && existing.zoomstack["complete"] == Value::Bool(true) {
-                    // Markers lost (e.g. edited by hand): the store must not claim completeness.
-                    set_complete(&array_dir, false)?;
-                }
-                (array, done, n)
+        let (array, done, skipped) = if let Some(existing) = existing {
+            attrs::check_resume(&array_dir, &existing, &desc)?;
+            let array = Array::open(fs_store, &node_path)
+                .map_err(|e| SinkError::zarr_create("open array", &array_dir, e))?;
+            let done = load_markers(&marker_dir, &units)?;
+            let n = done.iter().filter(|d| d.load(Ordering::Relaxed)).count() as u64;
+            create_dir_all(&marker_dir)?;
+            if n < units.total() && existing.zoomstack["complete"] == Value::Bool(true) {
+                // Markers lost (e.g. edited by hand): the store must not claim completeness.
+                set_complete(&array_dir, false)?;
             }
-            None => {
-                for (p, node) in parents.iter().zip(&parent_nodes) {
-                    if node.is_none() {
-                        write_group(p, Value::Object(Default::default()))?;
-                    }
+            (array, done, n)
+        } else {
+            for (p, node) in parents.iter().zip(&parent_nodes) {
+                if node.is_none() {
+                    write_group(p, Value::Object(Default::default()))?;
                 }
-                create_dir_all(&array_dir)?;
-                let mut builder = ArrayBuilder::new(
-                    desc.shape().to_vec(),
-                    unit.map(|u| u as u64).to_vec(),
-                    data_type::uint16(),
-                    0u16,
-                );
-                builder
-                    .bytes_to_bytes_codecs(options.compression.codecs()?)
-                    .dimension_names(Some(["level", "y", "x"]));
-                if desc.layout.shard().is_some() {
-                    builder.subchunk_shape(desc.chunks().map(|c| c as u64).to_vec());
-                }
-                builder
-                    .attributes_mut()
-                    .insert("zoomstack".to_string(), attrs::zoomstack_json(&desc));
-                let array = builder
-                    .build(fs_store, &node_path)
-                    .map_err(|e| SinkError::zarr_create("create array", &array_dir, e))?;
-                let meta = array.metadata_opt(
-                    &ArrayMetadataOptions::default().with_include_zarrs_metadata(false),
-                );
-                let text = meta.to_string_pretty();
-                let zarr_json = array_dir.join("zarr.json");
-                write_atomic(&zarr_json, true, |w| {
-                    w.write_all(text.as_bytes())
-                        .map_err(|e| SinkError::io("write", &zarr_json, e))
-                })?;
-                create_dir_all(&marker_dir)?;
-                sync_dir(&array_dir)?;
-                let done = (0..units.total()).map(|_| AtomicBool::new(false)).collect();
-                (array, done, 0)
             }
+            create_dir_all(&array_dir)?;
+            let mut builder = ArrayBuilder::new(
+                desc.shape().to_vec(),
+                unit.map(|u| u as u64).to_vec(),
+                data_type::uint16(),
+                0u16,
+            );
+            builder
+                .bytes_to_bytes_codecs(options.compression.codecs()?)
+                .dimension_names(Some(["level", "y", "x"]));
+            if desc.layout.shard().is_some() {
+                builder.subchunk_shape(desc.chunks().map(|c| c as u64).to_vec());
+            }
+            builder
+                .attributes_mut()
+                .insert("zoomstack".to_string(), attrs::zoomstack_json(&desc));
+            let array = builder
+                .build(fs_store, &node_path)
+                .map_err(|e| SinkError::zarr_create("create array", &array_dir, e))?;
+            let meta = array
+                .metadata_opt(&ArrayMetadataOptions::default().with_include_zarrs_metadata(false));
+            let text = meta.to_string_pretty();
+            let zarr_json = array_dir.join("zarr.json");
+            write_atomic(&zarr_json, true, |w| {
+                w.write_all(text.as_bytes())
+                    .map_err(|e| SinkError::io("write", &zarr_json, e))
+            })?;
+            create_dir_all(&marker_dir)?;
+            sync_dir(&array_dir)?;
+            let done = (0..units.total()).map(|_| AtomicBool::new(false)).collect();
+            (array, done, 0)
         };
         let shared = Arc::new(Shared {
             marker_dir,
@@ -414,7 +410,10 @@ impl ZarrSink {
         }
         let needed: u64 = ext.iter().product();
         let complete = {
-            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let entry = pending.entry(lin).or_insert_with(|| Pending {
                 buf: vec![0u16; self.units.unit_len()],
                 filled: 0,

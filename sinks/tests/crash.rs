@@ -18,7 +18,7 @@ mod common;
 use common::writer;
 
 fn markers(store: &Path) -> usize {
-    std::fs::read_dir(store.join(MARKER_DIR)).map_or(0, |d| d.count())
+    std::fs::read_dir(store.join(MARKER_DIR)).map_or(0, std::iter::Iterator::count)
 }
 
 fn read(store: &Path) -> ArrayD<u16> {

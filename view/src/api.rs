@@ -234,7 +234,7 @@ impl ViewApp {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let segments: Vec<&str> = path.split('/').collect();
         match segments.as_slice() {
-            ["", ""] | ["", "index.html"] => {
+            ["", "" | "index.html"] => {
                 Reply::ok("text/html; charset=utf-8", INDEX_HTML.as_bytes().to_vec())
             }
             ["", "api", "info"] => self.no_query(query).unwrap_or_else(|| self.info()),
@@ -630,7 +630,7 @@ fn percent_decode(s: &str) -> Result<String, Reply> {
 fn printable(s: &str) -> String {
     let cut: String = s.chars().take(80).collect();
     let more = if cut.len() < s.len() { "..." } else { "" };
-    format!("{:?}{more}", cut)
+    format!("{cut:?}{more}")
 }
 
 #[cfg(test)]

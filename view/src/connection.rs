@@ -59,7 +59,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(app: Arc<ViewApp>, limits: &Limits) -> Shared {
+    pub(crate) fn new(app: Arc<ViewApp>, limits: &Limits) -> Shared {
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
@@ -82,7 +82,7 @@ impl Shared {
         }
     }
 
-    pub fn stats(&self) -> ConnectionStats {
+    pub(crate) fn stats(&self) -> ConnectionStats {
         ConnectionStats {
             open: self.max_connections - self.connections.available_permits(),
             accepted: self.accepted.load(Ordering::Relaxed),
@@ -91,23 +91,20 @@ impl Shared {
     }
 
     /// Wait (at most `grace`) until every connection has ended.
-    pub async fn drained(&self, grace: Duration) {
+    pub(crate) async fn drained(&self, grace: Duration) {
         let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(grace, self.connections.acquire_many(all)).await;
     }
 
     /// Serve a newly accepted connection, or refuse it if the cap is reached.
-    pub fn accept(self: &Arc<Self>, stream: TcpStream, stop: watch::Receiver<bool>) {
+    pub(crate) fn accept(self: &Arc<Self>, stream: TcpStream, stop: watch::Receiver<bool>) {
         let _ = stream.set_nodelay(true);
-        match self.connections.clone().try_acquire_owned() {
-            Ok(permit) => {
-                self.accepted.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(serve(self.clone(), stream, permit, stop));
-            }
-            Err(_) => {
-                self.refused.fetch_add(1, Ordering::Relaxed);
-                self.refuse(stream);
-            }
+        if let Ok(permit) = self.connections.clone().try_acquire_owned() {
+            self.accepted.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(serve(self.clone(), stream, permit, stop));
+        } else {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            self.refuse(stream);
         }
     }
 
@@ -428,14 +425,13 @@ fn response(
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     for (name, value) in reply.headers {
-        match (
+        if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::try_from(value),
         ) {
-            (Ok(name), Ok(value)) => {
-                headers.append(name, value);
-            }
-            _ => tracing::warn!("viewer: dropped an invalid {name} header"),
+            headers.append(name, value);
+        } else {
+            tracing::warn!("viewer: dropped an invalid {name} header")
         }
     }
     let body = if is_head {

@@ -21,18 +21,18 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
-    pub fn view(&self) -> ArrayView2<'_, u16> {
+    pub(crate) fn view(&self) -> ArrayView2<'_, u16> {
         ArrayView2::from_shape((self.height(), self.width()), &self.counts)
             .expect("counts hold rows x cols values")
     }
 
     /// Rows of the frame.
-    pub fn height(&self) -> usize {
+    pub(crate) fn height(&self) -> usize {
         usize::try_from(self.rows.count).unwrap_or(usize::MAX)
     }
 
     /// Columns of the frame.
-    pub fn width(&self) -> usize {
+    pub(crate) fn width(&self) -> usize {
         usize::try_from(self.cols.count).unwrap_or(usize::MAX)
     }
 
@@ -49,19 +49,19 @@ pub(crate) struct Renderer {
 }
 
 impl Renderer {
-    pub fn new(stack: ZoomStack, executor: Executor) -> Self {
+    pub(crate) fn new(stack: ZoomStack, executor: Executor) -> Self {
         Renderer { stack, executor }
     }
 
-    pub fn backend(&self) -> Backend {
+    pub(crate) fn backend(&self) -> Backend {
         self.executor.backend
     }
 
-    pub fn threads(&self) -> usize {
+    pub(crate) fn threads(&self) -> usize {
         self.executor.effective_threads()
     }
 
-    pub fn render(
+    pub(crate) fn render(
         &self,
         level: u64,
         rows: IndexRange,
@@ -150,7 +150,7 @@ pub(crate) struct FrameCache {
 }
 
 impl FrameCache {
-    pub fn new(capacity_bytes: usize, max_active: usize) -> Self {
+    pub(crate) fn new(capacity_bytes: usize, max_active: usize) -> Self {
         FrameCache {
             state: Mutex::new(State::default()),
             rendered: Condvar::new(),
@@ -166,12 +166,14 @@ impl FrameCache {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the map inconsistent (every update is a
         // single insert/remove), so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The frame for `key`, from the cache or rendered by `render` (once, however many requests
     /// ask for it at the same time).
-    pub fn get_or_render(
+    pub(crate) fn get_or_render(
         &self,
         key: FrameKey,
         render: impl FnOnce() -> Result<Frame, EngineError>,
@@ -191,7 +193,10 @@ impl FrameCache {
         if st.in_flight.contains(&key) {
             self.coalesced.fetch_add(1, Ordering::Relaxed);
             while st.in_flight.contains(&key) {
-                st = self.rendered.wait(st).unwrap_or_else(|p| p.into_inner());
+                st = self
+                    .rendered
+                    .wait(st)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
             }
             if let Some(f) = Self::touch(&mut st, key) {
                 st.active -= 1;
@@ -257,7 +262,7 @@ impl FrameCache {
         st.bytes += bytes;
     }
 
-    pub fn stats(&self) -> CacheStats {
+    pub(crate) fn stats(&self) -> CacheStats {
         let st = self.lock();
         CacheStats {
             renders: self.renders.load(Ordering::Relaxed),

@@ -183,7 +183,7 @@ async fn accept_loop(
 }
 
 /// A non-blocking listening socket with Nagle's algorithm off on accepted connections (Linux
-/// copies TCP_NODELAY to them; each is also set on accept): a response written in pieces would
+/// copies `TCP_NODELAY` to them; each is also set on accept): a response written in pieces would
 /// otherwise wait for the client's delayed ACK, ~40 ms.
 fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};

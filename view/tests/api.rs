@@ -500,7 +500,7 @@ fn concurrent_requests_share_renders_and_cache_hits_are_cheap() {
     assert!(fresh.header("server-timing").starts_with("render;dur="));
 }
 
-/// A level that takes seconds: 4096 x 4096 pixels at max_iter 65535 over the whole set.
+/// A level that takes seconds: 4096 x 4096 pixels at `max_iter` 65535 over the whole set.
 fn slow_server(limits: Limits) -> ViewServer {
     let slow = StackParams {
         height: 4096,

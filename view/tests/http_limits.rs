@@ -226,7 +226,7 @@ fn connections_over_the_cap_get_503_and_are_closed() {
 fn idle_connections_are_closed_after_the_idle_timeout() {
     let server = start(Limits {
         idle_timeout: Duration::from_millis(300),
-        header_read_timeout: Duration::from_secs(60),
+        header_read_timeout: Duration::from_mins(1),
         ..Limits::default()
     });
     let addr = server.addr();
@@ -252,7 +252,7 @@ fn idle_connections_are_closed_after_the_idle_timeout() {
 #[test]
 fn a_request_head_sent_too_slowly_is_cut_off_by_the_header_read_timeout() {
     let server = start(Limits {
-        idle_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_mins(1),
         header_read_timeout: Duration::from_millis(300),
         ..Limits::default()
     });

@@ -1,5 +1,5 @@
 //! 1000 idle connections and 500 half-sent requests held open against one server: `/api/info`
-//! is still answered and the process's thread count stays bounded (tiny_http made a thread per
+//! is still answered and the process's thread count stays bounded (`tiny_http` made a thread per
 //! connection: 3000 idle connections, 3017 threads). Alone in its test binary, so the thread
 //! count is this server's (plus the test harness's two).
 
@@ -76,8 +76,8 @@ fn idle_and_half_sent_connections_leave_the_server_answering_on_few_threads() {
             limits: Limits {
                 max_connections: 2048,
                 // Longer than the test: the connections stay open until it drops them.
-                header_read_timeout: Duration::from_secs(120),
-                idle_timeout: Duration::from_secs(120),
+                header_read_timeout: Duration::from_mins(2),
+                idle_timeout: Duration::from_mins(2),
                 ..Limits::default()
             },
             ..ServerOptions::default()

@@ -13,15 +13,15 @@ use zarrs::filesystem::FilesystemStore;
 use zoomstack_engine::{Executor, ZoomStack};
 
 /// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_zoomstack");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_zoomstack");
 
 /// The repository's `examples/` directory.
-pub fn examples() -> PathBuf {
+pub(crate) fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
 /// A command for the binary, in `cwd`, with a clean environment for the share variables.
-pub fn zoomstack(cwd: &Path) -> Command {
+pub(crate) fn zoomstack(cwd: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.current_dir(cwd);
     for v in [
@@ -40,12 +40,12 @@ pub fn zoomstack(cwd: &Path) -> Command {
 }
 
 /// Runs the binary with `args` in `cwd`.
-pub fn run(cwd: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(cwd: &Path, args: &[&str]) -> Output {
     zoomstack(cwd).args(args).output().expect("run zoomstack")
 }
 
 /// stdout + stderr, for assertion messages.
-pub fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
         o.status.code(),
@@ -55,20 +55,20 @@ pub fn text(o: &Output) -> String {
 }
 
 /// Asserts success and returns stdout.
-pub fn ok(o: &Output) -> String {
+pub(crate) fn ok(o: &Output) -> String {
     assert!(o.status.success(), "expected success:\n{}", text(o));
     assert_no_panic(o);
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Asserts exit code `code` and returns stderr.
-pub fn fails(o: &Output, code: i32) -> String {
+pub(crate) fn fails(o: &Output, code: i32) -> String {
     assert_eq!(o.status.code(), Some(code), "unexpected exit:\n{}", text(o));
     assert_no_panic(o);
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-pub fn assert_no_panic(o: &Output) {
+pub(crate) fn assert_no_panic(o: &Output) {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(
         !e.contains("panicked") && !e.contains("RUST_BACKTRACE"),
@@ -78,7 +78,7 @@ pub fn assert_no_panic(o: &Output) {
 }
 
 /// Reads the zoomstack array at `store`/`array_path` with zarrs.
-pub fn read_store(store: &Path, array_path: &str) -> Array3<u16> {
+pub(crate) fn read_store(store: &Path, array_path: &str) -> Array3<u16> {
     let s = Arc::new(FilesystemStore::new(store).expect("open store"));
     let a = Array::open(s, &format!("/{}", array_path.trim_matches('/'))).expect("open array");
     let d: ArrayD<u16> = a
@@ -88,7 +88,7 @@ pub fn read_store(store: &Path, array_path: &str) -> Array3<u16> {
 }
 
 /// The `zoomstack` attribute of an array.
-pub fn attrs(store: &Path, array_path: &str) -> serde_json::Value {
+pub(crate) fn attrs(store: &Path, array_path: &str) -> serde_json::Value {
     let p = store.join(array_path).join("zarr.json");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&p).expect("read zarr.json")).unwrap();
@@ -96,20 +96,19 @@ pub fn attrs(store: &Path, array_path: &str) -> serde_json::Value {
 }
 
 /// Number of completion markers of an array.
-pub fn markers(store: &Path, array_path: &str) -> usize {
+pub(crate) fn markers(store: &Path, array_path: &str) -> usize {
     std::fs::read_dir(store.join(array_path).join("zoomstack.done"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+        .map_or(0, std::iter::Iterator::count)
 }
 
 /// The engine's in-memory result for `select` on `stack`.
-pub fn compute(stack: ZoomStack, select: &str) -> Array3<u16> {
+pub(crate) fn compute(stack: ZoomStack, select: &str) -> Array3<u16> {
     let plan = stack.array().select(select).unwrap().optimize().unwrap();
     Executor::new(2).compute(&plan).unwrap()
 }
 
 /// Decodes a PNG: (width, height, color type, bit depth, bytes).
-pub fn decode_png(path: &Path) -> (u32, u32, png::ColorType, png::BitDepth, Vec<u8>) {
+pub(crate) fn decode_png(path: &Path) -> (u32, u32, png::ColorType, png::BitDepth, Vec<u8>) {
     let dec = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(path).expect("open PNG"),
     ));
@@ -127,7 +126,7 @@ pub fn decode_png(path: &Path) -> (u32, u32, png::ColorType, png::BitDepth, Vec<
 }
 
 /// Decodes a GIF: (width, height, frames as palette indices).
-pub fn decode_gif(path: &Path) -> (u16, u16, Vec<Vec<u8>>) {
+pub(crate) fn decode_gif(path: &Path) -> (u16, u16, Vec<Vec<u8>>) {
     let mut opts = gif::DecodeOptions::new();
     opts.set_color_output(gif::ColorOutput::Indexed);
     let mut d = opts
@@ -142,7 +141,7 @@ pub fn decode_gif(path: &Path) -> (u16, u16, Vec<Vec<u8>>) {
 }
 
 /// Writes `text` to `dir/name` and returns the path.
-pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p

@@ -47,9 +47,11 @@ struct FrameWindow<'a, E> {
     cv: Condvar,
 }
 
-impl<'a, E> FrameWindow<'a, E> {
+impl<E> FrameWindow<'_, E> {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn frame_len(&self) -> usize {
@@ -76,7 +78,7 @@ impl<'a, E> FrameWindow<'a, E> {
             st = self
                 .cv
                 .wait_timeout(st, WAKE)
-                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
         }
     }
@@ -128,7 +130,7 @@ impl<'a, E> FrameWindow<'a, E> {
             st = self
                 .cv
                 .wait_timeout(st, WAKE)
-                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
         }
     }

@@ -51,7 +51,10 @@ impl<'a, E> Run<'a, E> {
     }
 
     pub(super) fn fail(&self, e: ExecError<E>) {
-        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self
+            .error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         slot.get_or_insert(e);
         self.stop.store(true, Ordering::Relaxed);
     }
@@ -94,7 +97,11 @@ impl<'a, E> Run<'a, E> {
     /// The result of the run once every worker has returned.
     pub(super) fn result(self) -> std::result::Result<Progress, ExecError<E>> {
         let progress = self.snapshot();
-        if let Some(e) = self.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        if let Some(e) = self
+            .error
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
             return Err(e);
         }
         if progress.tiles_done < progress.tiles_total {

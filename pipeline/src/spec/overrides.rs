@@ -148,7 +148,10 @@ pub(super) fn explain_unknown_field(
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            options.iter().map(|s| s.to_string()).collect()
+            options
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect()
         }
         _ => rest[end..]
             .split('`')

@@ -150,7 +150,7 @@ pub(super) struct RawLoop(pub(super) Playback);
 impl<'de> Deserialize<'de> for RawLoop {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl<'de> Visitor<'de> for V {
+        impl Visitor<'_> for V {
             type Value = RawLoop;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("\"forever\" or a number of plays from 1 to 65535")

@@ -105,7 +105,7 @@ pub(super) fn sink_from_raw(
             .map_err(|e| SpecError::at(ds.span(), format!("{label}: downsample: {e}")))?;
     }
     let chunks = match &r.chunks {
-        Some(c) => triple(c, "chunks", u32::MAX as u64)?,
+        Some(c) => triple(c, "chunks", u64::from(u32::MAX))?,
         None => zoomstack_engine::DEFAULT_CHUNKS,
     };
     array = array
@@ -218,28 +218,26 @@ pub(super) fn sink_from_raw(
             compression: png_compression()?,
         }),
         "animation" => {
-            let format = match &r.format {
-                Some(f) => f
-                    .get_ref()
+            let format = if let Some(f) = &r.format {
+                f.get_ref()
                     .parse::<AnimationFormat>()
-                    .map_err(|e| SpecError::at(f.span(), e))?,
-                None => {
-                    let ext = path
-                        .extension()
-                        .map(|e| e.to_string_lossy().to_ascii_lowercase());
-                    match ext.as_deref() {
-                        Some("gif") => AnimationFormat::Gif,
-                        Some("png" | "apng") => AnimationFormat::Apng,
-                        _ => {
-                            let at = r.path.as_ref().map_or(span.clone(), Spanned::span);
-                            return Err(SpecError::at(
-                                at,
-                                format!(
-                                    "{label}: cannot tell the animation format from {:?}: name the file .gif, .png or .apng, or set format = \"gif\" | \"apng\"",
-                                    path.display()
-                                ),
-                            ));
-                        }
+                    .map_err(|e| SpecError::at(f.span(), e))?
+            } else {
+                let ext = path
+                    .extension()
+                    .map(|e| e.to_string_lossy().to_ascii_lowercase());
+                match ext.as_deref() {
+                    Some("gif") => AnimationFormat::Gif,
+                    Some("png" | "apng") => AnimationFormat::Apng,
+                    _ => {
+                        let at = r.path.as_ref().map_or(span.clone(), Spanned::span);
+                        return Err(SpecError::at(
+                            at,
+                            format!(
+                                "{label}: cannot tell the animation format from {:?}: name the file .gif, .png or .apng, or set format = \"gif\" | \"apng\"",
+                                path.display()
+                            ),
+                        ));
                     }
                 }
             };
@@ -337,7 +335,7 @@ fn zarr_from_raw(
     };
     let shards = match &r.shards {
         Some(s) => {
-            let shards = triple(s, "shards", u32::MAX as u64)?;
+            let shards = triple(s, "shards", u64::from(u32::MAX))?;
             // The engine's rule: a shard covering the whole axis is clamped to it; otherwise
             // it must hold whole chunks.
             if let Err(EngineError::BadShard { axis, .. }) =

@@ -34,7 +34,10 @@ pub(super) struct Shared {
 
 impl Shared {
     pub(super) fn fail(&self, e: SinkError) {
-        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self
+            .error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if slot.is_none() {
             *slot = Some(e);
         }
@@ -43,7 +46,10 @@ impl Shared {
 
     /// The first error of the syncer threads (once), afterwards a generic one.
     pub(super) fn take_error(&self, array_dir: &Path) -> SinkError {
-        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self
+            .error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         slot.take().unwrap_or_else(|| SinkError::Zarr {
             op: "write",
             path: array_dir.to_path_buf(),

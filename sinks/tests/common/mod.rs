@@ -8,7 +8,7 @@ use std::process::Command;
 /// `cargo test` builds the package's examples with the same profile and features: use that
 /// binary. Only when it is missing (e.g. `cargo test --test crash`) build it; running cargo from
 /// inside a full `cargo test` would resolve features differently (a rebuild of the dependencies).
-pub fn writer() -> PathBuf {
+pub(crate) fn writer() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
     let built = profile_dir.join("examples").join("write_store");
