@@ -60,6 +60,10 @@ impl LazyArray {
 
     /// numpy basic slicing from a string, e.g. `"[0:20000:500, ::2, ::2]"`: see
     /// [`parse_select`] for the syntax and the differences from numpy.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`parse_select`] and of [`LazyArray::select_slices`].
     pub fn select(&self, text: &str) -> Result<Self> {
         self.select_slices(parse_select(text)?)
     }
@@ -72,6 +76,11 @@ impl LazyArray {
     /// let b = a.select_slices([SliceSpec::index(-1), SliceSpec::FULL, SliceSpec::range(-10, 1000, 3)]).unwrap();
     /// assert_eq!(b.shape(), [1, 512, 4]);
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::IndexOutOfBounds`] for an index outside its axis, [`EngineError::ZeroStep`]
+    /// for a slice with step 0 (see [`SliceSpec::indices`]).
     pub fn select_slices(&self, specs: [SliceSpec; 3]) -> Result<Self> {
         let mut ranges = [IndexRange::EMPTY; 3];
         for k in 0..3 {
@@ -91,6 +100,10 @@ impl LazyArray {
 
     /// A new chunk shape `[levels, y, x]` (each at least 1; larger than the array is clamped).
     /// Chunks are the executor's tiles and the sinks' write units.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::ZeroChunk`] for a chunk size of 0.
     pub fn rechunk(&self, chunks: [usize; 3]) -> Result<Self> {
         for (k, &c) in chunks.iter().enumerate() {
             if c == 0 {
@@ -110,6 +123,11 @@ impl LazyArray {
     /// Downsamples the spatial axes by `fy` rows and `fx` columns (each at least 1). Output
     /// lengths are `ceil(n / f)` in both modes. At most one `Mean` with a factor above 1 per
     /// pipeline (two would round twice; use one mean by the product of the factors).
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::ZeroFactor`] for a factor of 0, [`EngineError::NestedMean`] for a second
+    /// `Mean` with a factor above 1.
     pub fn downsample(&self, fy: u64, fx: u64, mode: DownsampleMode) -> Result<Self> {
         for (axis, f) in [("y", fy), ("x", fx)] {
             if f == 0 {
@@ -170,6 +188,11 @@ impl LazyArray {
     /// The optimized plan the executor runs: selects folded together and into the render source
     /// (through downsampling), stride downsampling turned into selects, rechunk turned into
     /// the tiling. Validates the stack and the grids of the first and last selected levels.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`RenderPlan::validate`]: those of [`ZoomStack::validate`], and
+    /// [`EngineError::Kernel`] when a selected level's scale underflows.
     pub fn optimize(&self) -> Result<RenderPlan> {
         let (plan, _) = self.fold();
         plan.validate()?;

@@ -119,7 +119,7 @@ impl fmt::Debug for Executor {
             .field("progress", &self.progress.as_ref().map(|_| "Fn(Progress)"))
             .field("cancel", &self.cancel)
             .field("memory_limit", &self.memory_limit)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -133,24 +133,28 @@ impl Executor {
     }
 
     /// With this kernel backend.
+    #[must_use]
     pub fn with_backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
         self
     }
 
     /// With a progress callback.
+    #[must_use]
     pub fn with_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
         self
     }
 
     /// With a cancel flag.
+    #[must_use]
     pub fn with_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
         self.cancel = Some(flag);
         self
     }
 
     /// With a memory limit in bytes.
+    #[must_use]
     pub fn with_memory_limit(mut self, bytes: u64) -> Self {
         self.memory_limit = bytes;
         self
@@ -314,6 +318,12 @@ impl Executor {
     /// let err = Executor::new(1).compute(&plan).unwrap_err().to_string();
     /// assert!(err.contains("58.59 GiB"), "{err}");
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`RenderPlan::validate`], [`EngineError::TooLarge`] for a result above the
+    /// limit, and the errors of the run ([`Executor::for_each_tile`]): [`EngineError::Cancelled`],
+    /// [`EngineError::ThreadPool`] or [`EngineError::Kernel`].
     pub fn compute(&self, plan: &RenderPlan) -> Result<Array3<u16>> {
         plan.validate()?;
         let shape = plan.shape();

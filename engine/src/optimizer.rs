@@ -46,11 +46,12 @@ trait OptimizerRule {
     fn rewrite(&self, steps: &[Step], i: usize) -> Option<Rewrite>;
 }
 
-fn replace(with: Step) -> Option<Rewrite> {
-    Some(Rewrite {
+/// The rewrite that replaces the step with `with`.
+fn replace(with: Step) -> Rewrite {
+    Rewrite {
         consumed: 0,
         with: vec![with],
-    })
+    }
 }
 
 struct ScanSource;
@@ -62,7 +63,7 @@ impl OptimizerRule for ScanSource {
         let Step::Source(stack) = steps[i] else {
             return None;
         };
-        replace(Step::Render(stack, Selection::full(stack.shape())))
+        Some(replace(Step::Render(stack, Selection::full(stack.shape()))))
     }
 }
 
@@ -78,11 +79,11 @@ impl OptimizerRule for StrideToSelect {
         let [l, h, w] = shape(&steps[..i]);
         // A factor above i64::MAX keeps one index (the axis is shorter).
         let step = |f: u64| i64::try_from(f).unwrap_or(i64::MAX);
-        replace(Step::Select([
+        Some(replace(Step::Select([
             IndexRange::full(l),
             IndexRange::new(0, step(fy), h.div_ceil(fy)),
             IndexRange::new(0, step(fx), w.div_ceil(fx)),
-        ]))
+        ])))
     }
 }
 

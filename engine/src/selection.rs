@@ -5,6 +5,7 @@
 
 use crate::error::{EngineError, Result};
 use crate::slice::{AXES, IndexRange, format_range, parse_select};
+use std::fmt::Write as _;
 
 /// How the output indices of one spatial axis map to pixels of the full-resolution grid.
 ///
@@ -43,6 +44,7 @@ impl AxisMap {
     }
 
     /// Selects output indices `r` (which must index `0..self.len()`).
+    #[must_use]
     pub fn select(&self, r: &IndexRange) -> AxisMap {
         if self.factor == 1 {
             let source = self.source.compose(r);
@@ -60,6 +62,7 @@ impl AxisMap {
     }
 
     /// Averages blocks of `f` output pixels. Only on an unaveraged map (or with `f == 1`, a no-op).
+    #[must_use]
     pub fn mean(&self, f: u64) -> AxisMap {
         if f <= 1 {
             return *self;
@@ -100,7 +103,8 @@ impl AxisMap {
         let s = &self.source;
         let mut t = format!("{name} {} ({} of {len})", format_range(s), s.count);
         if self.factor > 1 {
-            t += &format!(
+            let _ = write!(
+                t,
                 ", mean of {} -> {} blocks, keep {} ({})",
                 self.factor,
                 s.count.div_ceil(self.factor),

@@ -84,6 +84,11 @@ impl SliceSpec {
     /// assert_eq!(r.to_vec(), vec![4, 2, 0]);
     /// assert!(SliceSpec::index(5).indices(5, "x").is_err());
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::IndexOutOfBounds`] for an index outside the axis, [`EngineError::ZeroStep`]
+    /// for a slice with step 0.
     pub fn indices(&self, len: u64, axis: &'static str) -> Result<IndexRange> {
         match *self {
             SliceSpec::Index(i) => {
@@ -218,6 +223,12 @@ pub fn format_range(r: &IndexRange) -> String {
 /// let err = parse_select("[::0]").unwrap_err().to_string();
 /// assert!(err.contains("step cannot be zero") && err.contains("byte 3"), "{err}");
 /// ```
+///
+/// # Errors
+///
+/// [`EngineError::SelectSyntax`] for text that is not this syntax, [`EngineError::SelectArity`]
+/// for more than three items or more than one `...`, [`EngineError::SelectZeroStep`] for a
+/// slice with step 0. Each names the byte where the problem is.
 pub fn parse_select(text: &str) -> Result<[SliceSpec; 3]> {
     Parser {
         text,
@@ -292,7 +303,7 @@ impl Parser<'_> {
                 "',' or end of input"
             }));
         }
-        self.expand(items)
+        self.expand(&items)
     }
 
     /// Comma-separated items, up to the closing bracket or the end of input.
@@ -402,7 +413,7 @@ impl Parser<'_> {
         Ok(Some((v, at)))
     }
 
-    fn expand(&self, items: Vec<Item>) -> Result<[SliceSpec; 3]> {
+    fn expand(&self, items: &[Item]) -> Result<[SliceSpec; 3]> {
         let arity = |position: usize, problem: String| EngineError::SelectArity {
             text: self.text.to_string(),
             position,
@@ -410,7 +421,7 @@ impl Parser<'_> {
         };
         let mut ellipsis = None;
         let mut n = 0;
-        for item in &items {
+        for item in items {
             match item {
                 Item::Ellipsis(p) if ellipsis.is_some() => {
                     return Err(arity(
@@ -433,7 +444,7 @@ impl Parser<'_> {
         }
         let mut specs = [SliceSpec::FULL; 3];
         let mut axis = 0;
-        for item in &items {
+        for item in items {
             match item {
                 Item::Ellipsis(_) => axis += 3 - n,
                 Item::Spec(spec, _, step_at) => {

@@ -47,6 +47,10 @@ impl ZoomStack {
     /// assert_eq!(ZoomStack::new(10, p).unwrap().shape(), [10, 64, 96]);
     /// assert!(ZoomStack::new(10, StackParams { max_iter: 0, ..p }).is_err());
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`ZoomStack::validate`].
     pub fn new(levels: u64, params: StackParams) -> Result<Self> {
         let s = Self { levels, params };
         s.validate()?;
@@ -55,6 +59,12 @@ impl ZoomStack {
 
     /// Checks the parameters (the kernel's rules) and the level count (at most `i64::MAX`).
     /// Levels whose scale underflows are reported when a plan selecting them is optimized.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Kernel`] for parameters the kernel rejects
+    /// ([`StackParams::validate`]), [`EngineError::TooManyLevels`] for more than `i64::MAX`
+    /// levels.
     pub fn validate(&self) -> Result<()> {
         self.params.validate()?;
         if self.levels > i64::MAX as u64 {

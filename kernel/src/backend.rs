@@ -39,6 +39,10 @@ impl Backend {
 
     /// The backend named by `ZOOMSTACK_KERNEL` (`auto`, `scalar`, `f64x4`, `f64x8`), or
     /// [`Backend::fastest`] when it is unset.
+    ///
+    /// # Errors
+    ///
+    /// [`KernelError::UnknownBackend`] when the variable names no backend.
     pub fn from_env() -> Result<Backend, KernelError> {
         match std::env::var("ZOOMSTACK_KERNEL") {
             Ok(name) => name.parse(),

@@ -117,6 +117,8 @@ struct Machine<L: Lanes, const V: usize, const K: u32> {
     shortcuts: bool,
 }
 
+// One iteration of the hot loop: it must inline there; `#[inline]` is only a hint.
+#[allow(clippy::inline_always)]
 #[inline(always)]
 fn update<L: Lanes>(zr: L, zi: L, cr: L, ci: L) -> (L, L) {
     let re = L::fused_mul_sub(zr, zr, zi * zi);

@@ -65,6 +65,12 @@ fn positive(what: &'static str, value: f64) -> Result<(), KernelError> {
 impl StackParams {
     /// Checks every parameter; all kernel entry points call this first.
     ///
+    /// # Errors
+    ///
+    /// [`KernelError::ZeroSize`] for a height or width of 0, [`KernelError::BadFloat`] for a
+    /// center that is not finite or a `scale0` or `zoom_per_level` that is not finite and
+    /// positive, [`KernelError::BadMaxIter`] for a `max_iter` outside `1..=`[`MAX_ITER_LIMIT`].
+    ///
     /// ```
     /// use zoomstack_kernel::StackParams;
     /// assert!(StackParams::default().validate().is_ok());
@@ -101,6 +107,11 @@ impl StackParams {
 
     /// The pixel grid of one level. Fails if the level's scale is not a positive finite number
     /// (e.g. a level so deep that the scale underflows to zero).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`StackParams::validate`]. [`KernelError::BadFloat`] when the level's
+    /// scale is not finite and positive, or a grid end is not finite.
     pub fn level_grid(&self, level: u64) -> Result<LevelGrid, KernelError> {
         self.validate()?;
         let scale = self.scale(level);
@@ -206,6 +217,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::float_cmp)] // exactness test: the values must match numpy's bit for bit
     fn linspace_matches_numpy_rules() {
         let l = Linspace::new(-1.0, 1.0, 5);
         let v: Vec<f64> = (0..5).map(|j| l.at(j)).collect();
@@ -214,6 +226,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::float_cmp)] // exactness test: the values must match numpy's bit for bit
     fn level_grid_of_notebook_stack() {
         let g = StackParams::default().level_grid(0).unwrap();
         assert_eq!(g.cols.at(0), -0.743645857047151 - 1.5);

@@ -35,6 +35,8 @@ pub trait Lanes: Copy + Add<Output = Self> + Mul<Output = Self> {
     fn ge_mask(a: Self, b: Self) -> u32;
 }
 
+// The escape loop's per-lane primitives must inline into its hot loop; `#[inline]` is only a hint.
+#[allow(clippy::inline_always)]
 impl Lanes for f64 {
     const N: usize = 1;
     #[inline(always)]

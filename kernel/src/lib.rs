@@ -83,6 +83,12 @@ impl PixelSource for PointSource<'_> {
 ///
 /// Every pixel has exactly the coordinates it has in the full grid, so any sub-grid equals the
 /// corresponding pixels of the full level.
+///
+/// # Errors
+///
+/// The errors of [`StackParams::level_grid`]. [`KernelError::ZeroStep`] or
+/// [`KernelError::SliceOutOfBounds`] when `rows` or `cols` does not fit the level, and
+/// [`KernelError::BadOutputLen`] when `out` does not hold `rows.count * cols.count` counts.
 pub fn render_block(
     params: &StackParams,
     level: u64,
@@ -113,6 +119,12 @@ pub fn render_block(
 }
 
 /// Escape counts of arbitrary points `re[i] + i im[i]`.
+///
+/// # Errors
+///
+/// [`KernelError::BadMaxIter`] for a `max_iter` outside `1..=`[`MAX_ITER_LIMIT`],
+/// [`KernelError::LengthMismatch`] when `re`, `im` and `out` differ in length, and
+/// [`KernelError::BadFloat`] for a coordinate that is not finite.
 pub fn render_points(
     re: &[f64],
     im: &[f64],

@@ -80,6 +80,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::float_cmp)] // exactness test: numpy's special values, bit for bit
     fn numpy_abs_special_values() {
         assert_eq!(numpy_abs(f64::INFINITY, f64::NAN), f64::INFINITY);
         assert!(numpy_abs(f64::NAN, 1.0).is_nan());
