@@ -141,6 +141,13 @@ impl std::fmt::Debug for GifWriter {
 
 impl GifWriter {
     /// Start a GIF of `width x height` frames at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidParameter`] for invalid options or a size outside `1..=65535`. A
+    /// file-system error ([`SinkError::Io`], [`SinkError::PermissionDenied`],
+    /// [`SinkError::DiskFull`]) when the temporary file cannot be created, [`SinkError::Gif`]
+    /// when the encoder rejects the header.
     pub fn create(
         path: impl AsRef<Path>,
         width: usize,
@@ -186,6 +193,13 @@ impl GifWriter {
     }
 
     /// Append the frame of stack level `level`.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameShape`] for a frame of another size. [`SinkError::Gif`] or a
+    /// file-system error when the frame cannot be written.
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn add_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError> {
         check_frame(level, &frame, self.width, self.height)?;
         self.options.scaling.apply(frame, &mut self.indices)?;
@@ -213,6 +227,12 @@ impl GifWriter {
     }
 
     /// Write the trailer and move the file into place. A GIF needs at least one frame.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameCount`] when no frame was added. [`SinkError::Gif`] or a file-system
+    /// error ([`SinkError::Io`], [`SinkError::PermissionDenied`], [`SinkError::DiskFull`]) when
+    /// the file cannot be completed or renamed into place.
     pub fn finish(mut self) -> Result<PathBuf, SinkError> {
         if self.frames == 0 {
             return Err(SinkError::FrameCount {
@@ -279,6 +299,13 @@ impl std::fmt::Debug for ApngWriter {
 
 impl ApngWriter {
     /// Start an APNG of `num_frames` frames of `width x height` at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidParameter`] for invalid options, or a size or frame count outside
+    /// 1 to 2^32 - 1. A file-system error ([`SinkError::Io`], [`SinkError::PermissionDenied`],
+    /// [`SinkError::DiskFull`]) when the temporary file cannot be created, [`SinkError::Png`]
+    /// when the encoder rejects the header.
     pub fn create(
         path: impl AsRef<Path>,
         width: usize,
@@ -330,6 +357,14 @@ impl ApngWriter {
     }
 
     /// Append the frame of stack level `level`.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameShape`] for a frame of another size, [`SinkError::FrameCount`] for a
+    /// frame beyond the declared count. [`SinkError::Png`] or a file-system error when the frame
+    /// cannot be written.
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn add_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError> {
         check_frame(level, &frame, self.width, self.height)?;
         if self.frames >= self.expected {
@@ -357,6 +392,13 @@ impl ApngWriter {
     }
 
     /// Check the frame count, write the end of the file and move it into place.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameCount`] when the number of frames differs from the declared count.
+    /// [`SinkError::Png`] or a file-system error ([`SinkError::Io`],
+    /// [`SinkError::PermissionDenied`], [`SinkError::DiskFull`]) when the file cannot be
+    /// completed or renamed into place.
     pub fn finish(mut self) -> Result<PathBuf, SinkError> {
         if self.frames != self.expected {
             return Err(SinkError::FrameCount {

@@ -261,6 +261,8 @@ impl SinkError {
         }
     }
 
+    // A conversion constructor: call sites pass numbers, `&str`s and `format!` temporaries alike.
+    #[allow(clippy::needless_pass_by_value)]
     pub(crate) fn invalid(
         what: &'static str,
         value: impl ToString,

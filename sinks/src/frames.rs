@@ -13,9 +13,19 @@ use crate::{Colormap, Scaling, SinkError};
 /// caller can fan one frame stream out to several `FrameSink`s.
 pub trait FrameSink {
     /// Consume the frame of stack level `level` (row-major `height x width` counts).
+    ///
+    /// # Errors
+    ///
+    /// The sink's own: e.g. [`SinkError::FrameShape`] for a frame of another size, or a
+    /// file-system or encoder error when the frame cannot be written.
     fn write_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError>;
 
     /// Finish writing; returns the files written.
+    ///
+    /// # Errors
+    ///
+    /// The sink's own: e.g. [`SinkError::FrameCount`] for a missing frame, or a file-system or
+    /// encoder error when a file cannot be completed.
     fn finish(self: Box<Self>) -> Result<Vec<PathBuf>, SinkError>;
 }
 
@@ -43,6 +53,7 @@ impl FrameNaming {
     }
 
     /// The same naming with another suffix (e.g. `-raw` for 16-bit count images).
+    #[must_use]
     pub fn with_suffix(mut self, suffix: &str) -> FrameNaming {
         self.suffix = suffix.to_string();
         self
@@ -129,6 +140,12 @@ pub struct PngFrameWriter {
 
 impl PngFrameWriter {
     /// Create the directory (if needed) and a writer into it.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidParameter`] for an invalid preview scaling. A file-system error
+    /// ([`SinkError::Io`], [`SinkError::PermissionDenied`], [`SinkError::DiskFull`]) when the
+    /// directory cannot be created.
     pub fn new(dir: impl AsRef<Path>, options: PngFrameOptions) -> Result<Self, SinkError> {
         if let PngKind::Preview { scaling, .. } = options.kind {
             scaling.validate()?;
@@ -149,6 +166,14 @@ impl PngFrameWriter {
     }
 
     /// Write the PNG of `level`; returns its path.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidParameter`] for a frame with a side of 0 or above 2^32 - 1.
+    /// [`SinkError::Png`] or a file-system error ([`SinkError::Io`],
+    /// [`SinkError::PermissionDenied`], [`SinkError::DiskFull`]) when the file cannot be written.
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn write(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<PathBuf, SinkError> {
         let path = self.dir.join(self.options.naming.file_name(level));
         match self.options.kind {
@@ -209,6 +234,11 @@ pub(crate) fn colorize(indices: &[u8], colormap: Colormap, out: &mut Vec<u8>) {
 }
 
 /// Write an 8-bit image of colormap indices as grayscale (`gray`) or RGB PNG.
+///
+/// # Errors
+///
+/// The errors of [`preview_png_bytes`]. A file-system error ([`SinkError::Io`],
+/// [`SinkError::PermissionDenied`], [`SinkError::DiskFull`]) when the file cannot be written.
 pub fn write_preview_png(
     path: &Path,
     width: usize,
@@ -223,6 +253,11 @@ pub fn write_preview_png(
 }
 
 /// The PNG file [`write_preview_png`] writes, in memory (e.g. to serve it over HTTP).
+///
+/// # Errors
+///
+/// [`SinkError::InvalidParameter`] for a side of 0 or above 2^32 - 1, or when `indices` does
+/// not hold `width * height` values. [`SinkError::Png`] when the encoder fails.
 pub fn preview_png_bytes(
     width: usize,
     height: usize,
@@ -300,6 +335,13 @@ fn encode_png<W: std::io::Write>(
 }
 
 /// Write a frame of raw counts as a 16-bit grayscale PNG (samples big-endian, as PNG requires).
+///
+/// # Errors
+///
+/// The errors of [`counts16_png_bytes`]. A file-system error ([`SinkError::Io`],
+/// [`SinkError::PermissionDenied`], [`SinkError::DiskFull`]) when the file cannot be written.
+// An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+#[allow(clippy::needless_pass_by_value)]
 pub fn write_counts16_png(
     path: &Path,
     frame: ArrayView2<'_, u16>,
@@ -311,6 +353,13 @@ pub fn write_counts16_png(
 }
 
 /// The PNG file [`write_counts16_png`] writes, in memory (e.g. to serve it over HTTP).
+///
+/// # Errors
+///
+/// [`SinkError::InvalidParameter`] for a frame with a side of 0 or above 2^32 - 1.
+/// [`SinkError::Png`] when the encoder fails.
+// An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+#[allow(clippy::needless_pass_by_value)]
 pub fn counts16_png_bytes(
     frame: ArrayView2<'_, u16>,
     compression: png::Compression,
@@ -320,6 +369,8 @@ pub fn counts16_png_bytes(
     Ok(bytes)
 }
 
+// An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+#[allow(clippy::needless_pass_by_value)]
 fn encode_counts16_png<W: std::io::Write>(
     out: W,
     path: &Path,

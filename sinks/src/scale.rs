@@ -54,6 +54,10 @@ impl Scaling {
     }
 
     /// Check the parameters (`max >= 1`).
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidParameter`] for [`Scaling::Fixed`] with `max` 0.
     pub fn validate(&self) -> Result<(), SinkError> {
         match *self {
             Scaling::Fixed { max: 0 } => Err(SinkError::invalid(
@@ -68,6 +72,12 @@ impl Scaling {
     /// Map one frame to 8-bit values, row-major, into `out` (resized to `height * width`).
     ///
     /// Uses a lookup table over the values that can occur, so the cost per pixel is one load.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Scaling::validate`].
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn apply(&self, frame: ArrayView2<'_, u16>, out: &mut Vec<u8>) -> Result<(), SinkError> {
         self.validate()?;
         out.clear();

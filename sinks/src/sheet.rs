@@ -95,6 +95,10 @@ pub struct ContactSheet {
 
 impl ContactSheet {
     /// A sheet to be written to `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidParameter`] for an invalid scaling or 0 columns.
     pub fn new(
         path: impl AsRef<Path>,
         options: ContactSheetOptions,
@@ -116,6 +120,14 @@ impl ContactSheet {
     }
 
     /// Add the frame of stack level `level`; all frames must have the same shape.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameShape`] for a frame of another shape. [`SinkError::InvalidParameter`]
+    /// for a frame with a side of 0 or above 2^32 - 1, or when the frames so far would exceed
+    /// [`MAX_SHEET_PIXELS`].
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn add_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError> {
         let (h, w) = frame.dim();
         png_dims(w, h)?;
@@ -147,6 +159,13 @@ impl ContactSheet {
     }
 
     /// Lay out the grid and write the PNG (RGB). Needs at least one frame.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameCount`] when no frame was added, [`SinkError::InvalidParameter`] when
+    /// the laid-out sheet exceeds [`MAX_SHEET_PIXELS`] or 2^32 - 1 pixels a side.
+    /// [`SinkError::Png`] or a file-system error ([`SinkError::Io`],
+    /// [`SinkError::PermissionDenied`], [`SinkError::DiskFull`]) when the file cannot be written.
     pub fn finish(self) -> Result<PathBuf, SinkError> {
         let Some((h, w)) = self.shape else {
             return Err(SinkError::FrameCount {

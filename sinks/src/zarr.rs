@@ -131,6 +131,18 @@ impl ZarrSink {
     ///
     /// On resume, the store's own codecs are kept (compression is not part of the data), so
     /// `options.compression` only applies to new stores.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidParameter`] for an invalid description, array path or compression
+    /// level, or too many write units. [`SinkError::NotAZoomstackStore`],
+    /// [`SinkError::AlreadyExists`] or [`SinkError::ParameterMismatch`] for an existing store,
+    /// as above, and [`SinkError::InvalidMetadata`] for an unreadable `zarr.json`.
+    /// [`SinkError::Zarr`] when zarrs cannot open or create the array, and a file-system error
+    /// ([`SinkError::Io`], [`SinkError::PermissionDenied`], [`SinkError::DiskFull`]) when
+    /// reading or writing the store fails.
+    // Documented (sinks/README.md) as taking its options by value; callers build them inline.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn open(
         store: impl AsRef<Path>,
         desc: ArrayDescription,
@@ -213,7 +225,7 @@ impl ZarrSink {
         } else {
             for (p, node) in parents.iter().zip(&parent_nodes) {
                 if node.is_none() {
-                    write_group(p, Value::Object(Default::default()))?;
+                    write_group(p, &Value::Object(serde_json::Map::new()))?;
                 }
             }
             create_dir_all(&array_dir)?;
@@ -353,6 +365,12 @@ impl ZarrSink {
     /// coordinates). Thread-safe; tiles must not overlap. Every write unit the tile completes is
     /// encoded, stored and marked; units already marked are skipped; parts of units are
     /// buffered until the rest of the unit arrives.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidTile`] for a tile that is empty, extends beyond the array, has data
+    /// of another length, or overlaps data already received. [`SinkError::Zarr`] or a
+    /// file-system error when a unit cannot be stored, or when an earlier unit failed to sync.
     pub fn write_tile(
         &self,
         origin: [u64; 3],
@@ -492,6 +510,12 @@ impl ZarrSink {
     /// (counting markers written meanwhile by other processes), sync the marker directory and
     /// set `complete: true`. Units whose tiles did not all arrive are not written (and not
     /// marked); the report says what is missing.
+    ///
+    /// # Errors
+    ///
+    /// The first error of syncing or marking a unit ([`SinkError::Zarr`] or a file-system
+    /// error), [`SinkError::InvalidMetadata`] for an unreadable marker directory or
+    /// `zarr.json`, or a file-system error when the markers or `complete` cannot be written.
     pub fn finish(mut self) -> Result<ZarrReport, SinkError> {
         self.shutdown();
         if self.shared.failed.load(Ordering::SeqCst) {

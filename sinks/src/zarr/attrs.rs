@@ -135,6 +135,8 @@ fn show(v: &Value) -> String {
     }
 }
 
+// Stored parameters must match exactly, whether JSON wrote them as integers or floats.
+#[allow(clippy::float_cmp)]
 fn numbers_equal(a: &Value, b: &Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => x == y,

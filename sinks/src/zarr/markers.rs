@@ -58,7 +58,7 @@ impl Shared {
     }
 
     /// Sync a written unit's file, then create its marker.
-    pub(super) fn sync_and_mark(&self, job: SyncJob) -> Result<(), SinkError> {
+    pub(super) fn sync_and_mark(&self, job: &SyncJob) -> Result<(), SinkError> {
         if let Some(file) = &job.file {
             fs::File::open(file)
                 .and_then(|f| f.sync_all())
@@ -100,7 +100,7 @@ pub(super) fn spawn_syncers(shared: &Arc<Shared>) -> (mpsc::Sender<SyncJob>, Vec
                     if shared.failed.load(Ordering::SeqCst) {
                         continue;
                     }
-                    if let Err(e) = shared.sync_and_mark(job) {
+                    if let Err(e) = shared.sync_and_mark(&job) {
                         shared.fail(e);
                     }
                 }

@@ -23,8 +23,8 @@ impl OmeAxisScale {
     ///
     /// # Errors
     ///
-    /// [`SinkError::InvalidInput`]-style errors for a selection OME scale/translation cannot
-    /// describe: a select after a mean, or a decreasing axis.
+    /// [`SinkError::InvalidParameter`] for a selection OME scale/translation cannot describe: a
+    /// select after a mean, or a decreasing axis.
     pub fn of(desc: &ArrayDescription) -> Result<OmeAxisScale, SinkError> {
         let sel = &desc.selection;
         let bad = |why: &str| SinkError::invalid("OME-Zarr dataset select", sel.select_text(), why);
@@ -99,6 +99,17 @@ impl ZarrPyramid {
     /// y/x scales must not decrease. `options` (compression, `if_exists`) applies to every
     /// dataset; each description carries its own layout (the engine's
     /// [`zoomstack_engine::StoreLayout::pyramid_level`] keeps the chunks per shard).
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidParameter`] for no descriptions, descriptions from different stacks
+    /// or levels, decreasing y/x scales, or a selection OME cannot describe
+    /// ([`OmeAxisScale::of`]). [`SinkError::NotAZoomstackStore`], [`SinkError::AlreadyExists`]
+    /// or [`SinkError::ParameterMismatch`] for an existing group that cannot be used, a
+    /// file-system error when the group cannot be written, and the errors of
+    /// [`ZarrSink::open`] for each dataset.
+    // Documented (sinks/README.md) as taking its options by value, as `ZarrSink::open` does.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn open(
         store: impl AsRef<Path>,
         descs: Vec<ArrayDescription>,
@@ -124,10 +135,13 @@ impl ZarrPyramid {
                     "expected every dataset to come from the same stack",
                 ));
             }
-            if d.shape()[0] != first.shape()[0]
-                || placements[k].scale[0] != placements[0].scale[0]
-                || placements[k].translation[0] != placements[0].translation[0]
-            {
+            // Exact: the level axis is never averaged, so its scale and translation are the
+            // integers step and start, as f64.
+            #[allow(clippy::float_cmp)]
+            let same_levels = d.shape()[0] == first.shape()[0]
+                && placements[k].scale[0] == placements[0].scale[0]
+                && placements[k].translation[0] == placements[0].translation[0];
+            if !same_levels {
                 return Err(SinkError::invalid(
                     "pyramid level axis",
                     format!("dataset {k}: {}", d.selection.select_text()),
@@ -178,7 +192,7 @@ impl ZarrPyramid {
                 if have != ome {
                     // Replace: rewrite the group; datasets are replaced one by one below, and
                     // zoomstack datasets beyond the new count are removed.
-                    super::write_group(&group_dir, json!({"ome": ome}))?;
+                    super::write_group(&group_dir, &json!({"ome": ome}))?;
                     for k in descs.len().. {
                         let old = group_dir.join(k.to_string());
                         match super::read_node(&old)? {
@@ -214,7 +228,7 @@ impl ZarrPyramid {
                             p = p.join(c);
                         }
                         match super::check_free(&store, &p, true)? {
-                            None => super::write_group(&p, json!({}))?,
+                            None => super::write_group(&p, &json!({}))?,
                             Some(Node::Group(_)) => {}
                             Some(_) => {
                                 return Err(SinkError::NotAZoomstackStore {
@@ -225,7 +239,7 @@ impl ZarrPyramid {
                         }
                     }
                 }
-                super::write_group(&group_dir, json!({"ome": ome}))?;
+                super::write_group(&group_dir, &json!({"ome": ome}))?;
             }
         }
 
@@ -261,6 +275,10 @@ impl ZarrPyramid {
     }
 
     /// Finish every level; the pyramid is complete when every report is.
+    ///
+    /// # Errors
+    ///
+    /// The first error of [`ZarrSink::finish`].
     pub fn finish(self) -> Result<Vec<ZarrReport>, SinkError> {
         self.levels.into_iter().map(ZarrSink::finish).collect()
     }

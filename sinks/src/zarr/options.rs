@@ -32,9 +32,9 @@ impl Default for Compression {
 
 impl Compression {
     pub(super) fn codecs(
-        &self,
+        self,
     ) -> Result<Vec<Arc<dyn zarrs::array::BytesToBytesCodecTraits>>, SinkError> {
-        match *self {
+        match self {
             Compression::None => Ok(vec![]),
             Compression::Zstd { level } => {
                 if !(-7..=22).contains(&level) {

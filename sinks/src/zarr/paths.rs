@@ -68,7 +68,7 @@ pub(super) fn read_node(dir: &Path) -> Result<Option<Node>, SinkError> {
 }
 
 /// Write an empty group `zarr.json` into `dir` (creating it).
-pub(super) fn write_group(dir: &Path, attributes: Value) -> Result<(), SinkError> {
+pub(super) fn write_group(dir: &Path, attributes: &Value) -> Result<(), SinkError> {
     create_dir_all(dir)?;
     let doc = serde_json::json!({"zarr_format": 3, "node_type": "group", "attributes": attributes});
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default();

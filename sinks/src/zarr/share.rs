@@ -40,6 +40,12 @@ impl ZarrSink {
     /// assert!(report.complete);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// The first error of storing, syncing or marking a unit: [`SinkError::Zarr`] or a
+    /// file-system error ([`SinkError::Io`], [`SinkError::PermissionDenied`],
+    /// [`SinkError::DiskFull`]).
     pub fn close(mut self) -> Result<ZarrProgress, SinkError> {
         self.shutdown();
         if self.shared.failed.load(Ordering::SeqCst) {

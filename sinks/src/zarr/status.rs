@@ -30,6 +30,13 @@ pub struct StoreStatus {
 }
 
 /// Inspect the zoomstack array at `store`/`array_path` without modifying it.
+///
+/// # Errors
+///
+/// [`SinkError::InvalidParameter`] for an invalid `array_path`, [`SinkError::NotAZoomstackStore`]
+/// when no zoomstack array is there, [`SinkError::InvalidMetadata`] for a `zarr.json` or marker
+/// directory the sinks cannot use, [`SinkError::Io`] or [`SinkError::PermissionDenied`] when
+/// reading fails.
 pub fn store_status(store: impl AsRef<Path>, array_path: &str) -> Result<StoreStatus, SinkError> {
     let store = store.as_ref();
     let comps = path_components(array_path)?;
