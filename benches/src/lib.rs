@@ -59,7 +59,9 @@ fn rate_unit(per_second: f64, what: &'static [&'static str; 4]) -> (f64, &'stati
 impl ValueFormatter for CpuFormatter {
     fn scale_values(&self, typical_value: f64, values: &mut [f64]) -> &'static str {
         let (factor, unit) = time_unit(typical_value);
-        values.iter_mut().for_each(|v| *v *= factor);
+        for v in values.iter_mut() {
+            *v *= factor;
+        }
         unit
     }
 
@@ -79,7 +81,9 @@ impl ValueFormatter for CpuFormatter {
             Throughput::Bits(b) => (b as f64 / 8.0, &BYTES),
         };
         let (factor, unit) = rate_unit(n * 1e9 / typical_value, units);
-        values.iter_mut().for_each(|v| *v = n * 1e9 / *v * factor);
+        for v in values.iter_mut() {
+            *v = n * 1e9 / *v * factor;
+        }
         unit
     }
 

@@ -2,6 +2,7 @@
 
 use anyhow::anyhow;
 use clap::{Args, Parser, Subcommand};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::{Result, user};
@@ -316,7 +317,7 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
         ("max_iter", a.max_iter),
     ] {
         if let Some(v) = v {
-            t += &format!("{k} = {v}\n");
+            let _ = writeln!(t, "{k} = {v}");
         }
     }
     let select = match (&a.select, &a.levels) {
@@ -326,10 +327,10 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
     };
     let mut common = String::new();
     if let Some(s) = &select {
-        common += &format!("select = {}\n", q(s));
+        let _ = writeln!(common, "select = {}", q(s));
     }
     if let Some(c) = &a.chunks {
-        common += &format!("chunks = {}\n", list("--chunks", c, 3)?);
+        let _ = writeln!(common, "chunks = {}", list("--chunks", c, 3)?);
     }
     if let Some(d) = &a.downsample {
         let factors = if d.contains(',') {
@@ -342,36 +343,37 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
             format!("[{k}, {k}]")
         };
         let mode = a.downsample_mode.as_deref().unwrap_or("mean");
-        common += &format!(
-            "downsample = {{ factors = {factors}, mode = {} }}\n",
+        let _ = writeln!(
+            common,
+            "downsample = {{ factors = {factors}, mode = {} }}",
             q(mode)
         );
     }
     let mut image = String::new();
     if let Some(c) = &a.colormap {
-        image += &format!("colormap = {}\n", q(c));
+        let _ = writeln!(image, "colormap = {}", q(c));
     }
     if let Some(s) = &a.scaling {
-        image += &format!("scaling = {}\n", q(s));
+        let _ = writeln!(image, "scaling = {}", q(s));
     }
     let mut n = 0;
     if let Some(p) = &a.zarr {
         n += 1;
-        t += &format!("\n[[sink]]\nkind = \"zarr\"\npath = {}\n{common}", q(p));
+        let _ = write!(t, "\n[[sink]]\nkind = \"zarr\"\npath = {}\n{common}", q(p));
         if let Some(s) = &a.shards {
-            t += &format!("shards = {}\n", list("--shards", s, 3)?);
+            let _ = writeln!(t, "shards = {}", list("--shards", s, 3)?);
         }
         if let Some(c) = &a.compression {
-            t += &format!("compression = {}\n", q(c));
+            let _ = writeln!(t, "compression = {}", q(c));
         }
         if let Some(l) = a.compression_level {
-            t += &format!("compression_level = {l}\n");
+            let _ = writeln!(t, "compression_level = {l}");
         }
         if a.ome || a.pyramid_levels.is_some_and(|p| p > 0) {
             t += "ome = true\n";
         }
         if let Some(p) = a.pyramid_levels {
-            t += &format!("pyramid_levels = {p}\n");
+            let _ = writeln!(t, "pyramid_levels = {p}");
         }
     }
     for (kind, path, opts) in [
@@ -381,7 +383,8 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
     ] {
         if let Some(p) = path {
             n += 1;
-            t += &format!(
+            let _ = write!(
+                t,
                 "\n[[sink]]\nkind = \"{kind}\"\npath = {}\n{common}{opts}",
                 q(p)
             );
@@ -390,12 +393,13 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
     for (format, path) in [("gif", &a.gif), ("apng", &a.apng)] {
         if let Some(p) = path {
             n += 1;
-            t += &format!(
+            let _ = write!(
+                t,
                 "\n[[sink]]\nkind = \"animation\"\nformat = \"{format}\"\npath = {}\n{common}{image}",
                 q(p)
             );
             if let Some(d) = a.delay_ms {
-                t += &format!("delay_ms = {d}\n");
+                let _ = writeln!(t, "delay_ms = {d}");
             }
         }
     }

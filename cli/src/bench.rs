@@ -75,7 +75,7 @@ pub struct BenchReport {
     pub rows: Vec<BenchRow>,
 }
 
-struct Level {
+struct PreparedLevel {
     level: u64,
     rows: IndexRange,
     cols: IndexRange,
@@ -83,7 +83,7 @@ struct Level {
     ys: Vec<f64>,
 }
 
-fn prepare(cfg: &BenchConfig) -> Result<Vec<Level>, KernelError> {
+fn prepare(cfg: &BenchConfig) -> Result<Vec<PreparedLevel>, KernelError> {
     let p = &cfg.params;
     let stride = cfg.stride.max(1);
     let step = i64::try_from(stride).unwrap_or(i64::MAX);
@@ -93,7 +93,7 @@ fn prepare(cfg: &BenchConfig) -> Result<Vec<Level>, KernelError> {
         .iter()
         .map(|&level| {
             let g = p.level_grid(level)?;
-            Ok(Level {
+            Ok(PreparedLevel {
                 level,
                 rows,
                 cols,
@@ -108,7 +108,7 @@ fn prepare(cfg: &BenchConfig) -> Result<Vec<Level>, KernelError> {
         .collect()
 }
 
-fn reference_pass(levels: &[Level], max_iter: u32) -> Vec<Vec<u16>> {
+fn reference_pass(levels: &[PreparedLevel], max_iter: u32) -> Vec<Vec<u16>> {
     levels
         .iter()
         .map(|l| {
@@ -125,7 +125,7 @@ fn reference_pass(levels: &[Level], max_iter: u32) -> Vec<Vec<u16>> {
 
 fn backend_pass(
     params: &StackParams,
-    levels: &[Level],
+    levels: &[PreparedLevel],
     backend: Backend,
 ) -> Result<Vec<Vec<u16>>, KernelError> {
     levels
@@ -141,7 +141,7 @@ fn backend_pass(
 /// One pass split over `threads` threads by bands of 8 rows.
 fn threaded_pass(
     params: &StackParams,
-    levels: &[Level],
+    levels: &[PreparedLevel],
     backend: Backend,
     threads: usize,
 ) -> Result<Vec<Vec<u16>>, KernelError> {
@@ -220,6 +220,11 @@ where
 }
 
 /// Runs the benchmark.
+///
+/// # Errors
+///
+/// The errors of [`StackParams::validate`], and [`KernelError::BadFloat`] for a level whose
+/// scale underflows ([`StackParams::level_grid`]).
 pub fn run(cfg: &BenchConfig) -> Result<BenchReport, KernelError> {
     cfg.params.validate()?;
     let levels = prepare(cfg)?;

@@ -115,7 +115,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             let source = Source::new("<built-in preview>", PREVIEW_SPEC, &overrides.set);
             let spec = parse(&source)?;
-            run_spec(&g, &spec, &out, ShareArgs::default(), true)
+            run_spec(&g, &spec, &out, &ShareArgs::default(), true)
         }
         Command::Run {
             spec,
@@ -124,7 +124,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         } => {
             let source = read_source(&spec, &target.overrides)?;
             let spec = parse(&source)?;
-            run_spec(&g, &spec, &target.out, share, false)
+            run_spec(&g, &spec, &target.out, &share, false)
         }
         Command::Describe { spec, target } => {
             let source = read_source(&spec, &target.overrides)?;
@@ -147,7 +147,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             if args.describe {
                 describe(&spec, &args.target.out)
             } else {
-                run_spec(&g, &spec, &args.target.out, args.share.clone(), false)
+                run_spec(&g, &spec, &args.target.out, &args.share, false)
             }
         }
         Command::Bench {
@@ -386,11 +386,11 @@ fn run_spec(
     g: &Global,
     spec: &Spec,
     out: &Path,
-    share_args: ShareArgs,
+    share_args: &ShareArgs,
     preview: bool,
 ) -> Result<()> {
     let t0 = Instant::now();
-    let (share, share_note) = share(&share_args)?;
+    let (share, share_note) = share(share_args)?;
     let p = pipeline(spec)?;
     if spec.sinks.is_empty() {
         return Err(user(anyhow!(

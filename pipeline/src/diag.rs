@@ -2,6 +2,7 @@
 //! rustc-style excerpt with a caret under the offending text.
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::ops::Range;
 
 /// The text a spec was parsed from: the spec file itself, followed by any `--set KEY=VALUE`
@@ -69,7 +70,7 @@ impl Source {
     pub fn render(&self, message: &str, span: Option<Range<usize>>) -> String {
         let mut out = format!("error: {message}\n");
         let Some(span) = span else {
-            out.push_str(&format!("  --> {}\n", self.name));
+            let _ = writeln!(out, "  --> {}", self.name);
             return out;
         };
         let start = span.start.min(self.text.len());
@@ -81,17 +82,18 @@ impl Source {
         {
             let col0 = self.text[range.start..start].chars().count();
             let width = self.text[start..end.min(range.end)].chars().count().max(1);
-            out.push_str(&format!("  --> --set {arg}\n"));
-            out.push_str(&format!(
-                "   |\n   | --set {arg}\n   | {}{}\n",
+            let _ = writeln!(out, "  --> --set {arg}");
+            let _ = writeln!(
+                out,
+                "   |\n   | --set {arg}\n   | {}{}",
                 " ".repeat(6 + col0),
                 "^".repeat(width)
-            ));
+            );
             return out;
         }
         let start = start.min(self.spec_len);
         let (line, col) = self.line_col(start);
-        out.push_str(&format!("  --> {}:{line}:{col}\n", self.name));
+        let _ = writeln!(out, "  --> {}:{line}:{col}", self.name);
         let spec = self.spec_text();
         let start = floor_char_boundary(spec, start);
         let line_start = spec[..start].rfind('\n').map_or(0, |i| i + 1);
@@ -101,11 +103,12 @@ impl Source {
         let width = spec[start..end].chars().count().max(1);
         let num = line.to_string();
         let pad = " ".repeat(num.len());
-        out.push_str(&format!(
-            "{pad} |\n{num} | {line_text}\n{pad} | {}{}\n",
+        let _ = writeln!(
+            out,
+            "{pad} |\n{num} | {line_text}\n{pad} | {}{}",
             " ".repeat(col - 1),
             "^".repeat(width)
-        ));
+        );
         out
     }
 }

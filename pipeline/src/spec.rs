@@ -272,6 +272,12 @@ impl SinkSpec {
 }
 
 /// Parses and validates a spec (with its overrides) from `source`.
+///
+/// # Errors
+///
+/// A [`SpecError`] at the offending span: TOML that does not parse, a `--set` that is not
+/// `KEY=VALUE` or conflicts with the spec, an unknown or mistyped field, an invalid stack or
+/// sink, or two sinks writing the same path.
 pub fn parse(source: &Source) -> Result<Spec, SpecError> {
     // Each override is parsed on its own, padded with spaces so its spans index the combined
     // source text (the spec, then the overrides).
@@ -314,6 +320,10 @@ pub fn parse(source: &Source) -> Result<Spec, SpecError> {
 }
 
 /// Parses `text` as a spec named `name` without overrides (what the fuzz target drives).
+///
+/// # Errors
+///
+/// The errors of [`parse`].
 pub fn parse_str(name: &str, text: &str) -> Result<Spec, SpecError> {
     parse(&Source::new(name, text, &[]))
 }

@@ -47,6 +47,8 @@ create_exception!(
 );
 
 /// Maps a kernel error to the matching Python exception (the message names the value).
+// Used as `.map_err(kernel_err)`, which hands over the error by value.
+#[allow(clippy::needless_pass_by_value)]
 pub(crate) fn kernel_err(e: KernelError) -> PyErr {
     let msg = e.to_string();
     match e {
@@ -84,6 +86,8 @@ pub(crate) fn engine_err(e: EngineError) -> PyErr {
 }
 
 /// Maps a sink (Zarr store) error to the matching Python exception.
+// Used as `.map_err(sink_err)`, which hands over the error by value.
+#[allow(clippy::needless_pass_by_value)]
 pub(crate) fn sink_err(e: SinkError) -> PyErr {
     let msg = e.to_string();
     match e {

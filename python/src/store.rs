@@ -222,6 +222,8 @@ fn index_of(t: &TileSpec) -> (u64, u64, u64) {
 /// order).
 #[pyfunction]
 #[pyo3(signature = (spec, *, if_exists = "resume"))]
+// pyo3 extracts the arguments of a `#[pyfunction]` as owned values.
+#[allow(clippy::needless_pass_by_value)]
 pub(crate) fn init_store<'py>(
     py: Python<'py>,
     spec: StoreSpec,
@@ -269,6 +271,8 @@ pub(crate) fn init_store<'py>(
 /// `OSError` for file-system failures.
 #[pyfunction]
 #[pyo3(signature = (spec, units, *, backend = None))]
+// pyo3 extracts the arguments of a `#[pyfunction]` as owned values.
+#[allow(clippy::needless_pass_by_value)]
 pub(crate) fn write_units(
     py: Python<'_>,
     spec: StoreSpec,
@@ -334,6 +338,8 @@ pub(crate) fn write_units(
 /// Returns a dict: `array_dir`, `units_total`, `units_done` (units with a marker) and
 /// `complete` (bool). Raises `StoreMismatchError` for a missing store or other parameters.
 #[pyfunction]
+// pyo3 extracts the arguments of a `#[pyfunction]` as owned values.
+#[allow(clippy::needless_pass_by_value)]
 pub(crate) fn finish_store(py: Python<'_>, spec: StoreSpec) -> PyResult<Bound<'_, PyDict>> {
     let layout = spec.layout()?;
     let report = py
@@ -364,6 +370,8 @@ pub(crate) fn finish_store(py: Python<'_>, spec: StoreSpec) -> PyResult<Bound<'_
 /// `units_done` (units with a marker) and `complete` (the attribute's flag).
 #[pyfunction]
 #[pyo3(signature = (store, path = ""))]
+// pyo3 extracts the arguments of a `#[pyfunction]` as owned values.
+#[allow(clippy::needless_pass_by_value)]
 pub(crate) fn store_info<'py>(
     py: Python<'py>,
     store: PathBuf,

@@ -99,13 +99,13 @@ impl Reply {
         }
     }
 
-    fn json(value: serde_json::Value) -> Reply {
+    fn json(value: &serde_json::Value) -> Reply {
         Reply::ok("application/json", value.to_string().into_bytes())
     }
 
     /// A JSON error `{"error": message}` with `status`.
     pub fn error(status: u16, message: impl Into<String>) -> Reply {
-        let mut r = Reply::json(json!({ "error": message.into(), "status": status }));
+        let mut r = Reply::json(&json!({ "error": message.into(), "status": status }));
         r.status = status;
         r
     }
@@ -157,6 +157,13 @@ enum Mode {
 impl ViewApp {
     /// Check the view and limits and start the render threads. The `Host` check accepts the
     /// loopback names when `options.host` is a loopback address, any name otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`ViewError::Engine`] for a stack the engine rejects or a render pool that cannot start
+    /// ([`EngineError::ThreadPool`](zoomstack_engine::EngineError::ThreadPool)),
+    /// [`ViewError::Config`] for limits that cannot work ([`Limits::validate`]) or a default
+    /// stride above the view's larger side.
     pub fn new(view: View, options: &ServerOptions) -> Result<ViewApp, ViewError> {
         view.stack.validate()?;
         let limits = options.limits;
@@ -237,10 +244,10 @@ impl ViewApp {
             ["", "" | "index.html"] => {
                 Reply::ok("text/html; charset=utf-8", INDEX_HTML.as_bytes().to_vec())
             }
-            ["", "api", "info"] => self.no_query(query).unwrap_or_else(|| self.info()),
-            ["", "api", "stats"] => self
-                .no_query(query)
-                .unwrap_or_else(|| Reply::json(json!(self.cache.stats()))),
+            ["", "api", "info"] => Self::no_query(query).unwrap_or_else(|| self.info()),
+            ["", "api", "stats"] => {
+                Self::no_query(query).unwrap_or_else(|| Reply::json(&json!(self.cache.stats())))
+            }
             ["", "api", "level", level, resource] => self.level(level, resource, query),
             _ => Reply::error(404, format!("no such resource: {}", printable(path))),
         }
@@ -275,7 +282,7 @@ impl ViewApp {
         }
     }
 
-    fn no_query(&self, query: &str) -> Option<Reply> {
+    fn no_query(query: &str) -> Option<Reply> {
         parse_query(query, &[]).err()
     }
 
@@ -286,7 +293,7 @@ impl ViewApp {
             .iter()
             .map(|c| (c.name().to_string(), json!(c.palette())))
             .collect();
-        Reply::json(json!({
+        Reply::json(&json!({
             "version": env!("CARGO_PKG_VERSION"),
             "kernel": self.renderer.backend().describe(),
             "render_threads": self.renderer.threads(),
@@ -478,7 +485,7 @@ impl ViewApp {
             // In range: the view's axes were checked against the stack.
             (0..a.count).map(|k| l.at(a.at(k) as usize)).collect()
         };
-        Reply::json(json!({
+        Reply::json(&json!({
             "level": level,
             // The level's height in the complex plane (the notebook's `scale`).
             "scale": p.scale(level),

@@ -431,7 +431,7 @@ fn response(
         ) {
             headers.append(name, value);
         } else {
-            tracing::warn!("viewer: dropped an invalid {name} header")
+            tracing::warn!("viewer: dropped an invalid {name} header");
         }
     }
     let body = if is_head {

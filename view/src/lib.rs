@@ -105,6 +105,11 @@ impl Default for Limits {
 
 impl Limits {
     /// Check that the limits can work together.
+    ///
+    /// # Errors
+    ///
+    /// [`ViewError::Config`] naming the first limit that is 0 or out of its range, or too small
+    /// for another (e.g. HTTP workers not above the active renders).
     pub fn validate(&self) -> Result<(), ViewError> {
         let bad = |what: &str, value: String, expected: &str| {
             Err(ViewError::Config(format!(

@@ -26,7 +26,7 @@ const BACKLOG: i32 = 1024;
 /// Pause after a failed accept (e.g. out of file descriptors), so the loop does not spin.
 const ACCEPT_RETRY: Duration = Duration::from_millis(20);
 /// Where and how to serve.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct ServerOptions {
     /// Address to listen on (default loopback `127.0.0.1`). On any other address the `Host`
     /// check is off, so other machines can reach the viewer by name.
@@ -80,6 +80,11 @@ impl ViewServer {
     /// limit on open files (within the hard limit) so that `max_connections` fit. The server
     /// runs its own tokio runtime: call this, [`ViewServer::wait`] and
     /// [`ViewServer::shutdown`] from synchronous code, not from inside another runtime.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`ViewApp::new`], [`ViewError::Bind`] when the socket
+    /// cannot be opened, [`ViewError::Config`] when the HTTP runtime cannot start.
     pub fn start(view: View, options: ServerOptions) -> Result<ViewServer, ViewError> {
         let app = Arc::new(ViewApp::new(view, &options)?);
         let limits = *app.limits();

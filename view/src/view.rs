@@ -50,6 +50,12 @@ impl View {
     /// The levels, rows and columns a numpy selection `[levels, rows, cols]` picks out of
     /// `stack`. The level axis may have any step (the slider follows it); rows and columns need
     /// a positive step, since levels are shown with row 0 at the top as in the notebook.
+    ///
+    /// # Errors
+    ///
+    /// [`ViewError::Engine`] for a stack the engine rejects, or a selection that does not parse
+    /// or does not fit the stack. [`ViewError::Config`] for rows or columns with a negative
+    /// step, or an empty selection.
     pub fn from_select(stack: ZoomStack, select: &str) -> Result<View, ViewError> {
         stack.validate()?;
         let specs = parse_select(select)?;

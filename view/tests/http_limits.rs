@@ -3,6 +3,7 @@
 //! idle and stalled connections are closed by the timeouts, and after each the server goes on
 //! answering.
 
+use std::fmt::Write as _;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -64,7 +65,7 @@ fn connect_small_window(addr: SocketAddr) -> TcpStream {
 /// and whether it did close within [`BOUND`].
 fn read_until_closed(s: &mut TcpStream) -> (Vec<u8>, bool) {
     let mut got = Vec::new();
-    let mut buf = [0u8; 65536];
+    let mut buf = vec![0u8; 65536];
     loop {
         match s.read(&mut buf) {
             Ok(0) => return (got, true),
@@ -75,6 +76,15 @@ fn read_until_closed(s: &mut TcpStream) -> (Vec<u8>, bool) {
             Err(_) => return (got, true), // reset by the server
         }
     }
+}
+
+/// `n` small request headers `X-H-{i}: v`.
+fn small_headers(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        let _ = write!(s, "X-H-{i}: v\r\n");
+    }
+    s
 }
 
 /// Status code of a raw answer (0 if there is none).
@@ -167,9 +177,9 @@ fn a_huge_content_length_is_refused_unread_and_the_connection_closed() {
 fn oversized_request_heads_are_refused() {
     let server = start(Limits::default());
     let addr = server.addr();
-    let many: String = (0..20_000).map(|i| format!("X-H-{i}: v\r\n")).collect();
+    let many = small_headers(20_000);
     let big = format!("X-Big: {}\r\n", "a".repeat(1 << 20));
-    let over_count: String = (0..65).map(|i| format!("X-H-{i}: v\r\n")).collect();
+    let over_count = small_headers(65);
     for (what, headers) in [
         ("20000 headers", many),
         ("a 1 MiB header", big),
@@ -189,7 +199,7 @@ fn oversized_request_heads_are_refused() {
         assert_answers(addr);
     }
     // Just under the limits is fine.
-    let fine: String = (0..60).map(|i| format!("X-H-{i}: v\r\n")).collect();
+    let fine = small_headers(60);
     let (answer, _) = exchange(
         addr,
         format!("GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{fine}\r\n")

@@ -2,6 +2,7 @@
 //! rewritten to name the options of the sink's kind.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::ops::Range;
 
 use toml::Spanned;
@@ -23,7 +24,7 @@ pub(super) fn merge<'a>(
             .find(|(dk, _)| dk.get_ref() == k.get_ref())
             .map(|(_, dv)| dv);
         match existing {
-            Some(dv) => merge_value(dv, k, v, arg)?,
+            Some(dv) => merge_value(dv, k.get_ref(), v, arg)?,
             None => {
                 dst.insert(k, v);
             }
@@ -34,7 +35,7 @@ pub(super) fn merge<'a>(
 
 pub(super) fn merge_value<'a>(
     dst: &mut Spanned<DeValue<'a>>,
-    key: Spanned<std::borrow::Cow<'a, str>>,
+    key: &str,
     src: Spanned<DeValue<'a>>,
     arg: &Range<usize>,
 ) -> Result<(), SpecError> {
@@ -62,15 +63,17 @@ pub(super) fn merge_value<'a>(
                         ik.span(),
                         format!(
                             "`{}.{}`: expected an index into the {n} `{}` entries (0 to {})",
-                            key.get_ref(),
+                            key,
                             ik.get_ref(),
-                            key.get_ref(),
+                            key,
                             n.saturating_sub(1)
                         ),
                     ));
                 };
                 match (item.get_mut(), iv.get_ref()) {
-                    (DeValue::Table(_), DeValue::Table(_)) => merge_value(item, ik, iv, arg)?,
+                    (DeValue::Table(_), DeValue::Table(_)) => {
+                        merge_value(item, ik.get_ref(), iv, arg)?;
+                    }
                     _ => *item = iv,
                 }
             }
@@ -140,7 +143,8 @@ pub(super) fn explain_unknown_field(
             } else {
                 format!("unknown key `{field}` in a `{kind}` sink")
             };
-            e.message += &format!(
+            let _ = write!(
+                e.message,
                 "; its options are: {}",
                 options
                     .iter()
@@ -166,7 +170,7 @@ pub(super) fn explain_unknown_field(
         .min_by_key(|c| strsim::levenshtein(&field, c))
         .filter(|c| strsim::levenshtein(&field, c) <= (field.len() / 3).max(2))
     {
-        e.message += &format!("; did you mean `{best}`?");
+        let _ = write!(e.message, "; did you mean `{best}`?");
     }
     e
 }

@@ -177,6 +177,9 @@ impl<'de> Deserialize<'de> for RawLoop {
 
 /// Present options of a raw sink with the spans of their values.
 pub(super) fn present_options(r: &RawSink) -> Vec<(&'static str, Range<usize>)> {
+    // Takes the fields as the table below names them (`&r.path`); `Option<&_>` would only add
+    // `.as_ref()` to every row.
+    #[allow(clippy::ref_option)]
     fn sp<T>(v: &Option<S<T>>) -> Option<Range<usize>> {
         v.as_ref().map(Spanned::span)
     }

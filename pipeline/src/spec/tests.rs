@@ -126,7 +126,7 @@ fn overrides_merge_into_the_document() {
     assert_eq!(spec.sinks[1].plan.shape(), [5, 32, 512]);
     match &spec.sinks[1].kind {
         SinkKind::Zarr(z) => assert_eq!(z.shards, Some([4, 32, 512])),
-        other => panic!("{other:?}"),
+        other @ SinkKind::Frames(_) => panic!("{other:?}"),
     }
     // An override error points into the override.
     let src = Source::new("t", text, &["stack.width=0".to_string()]);
