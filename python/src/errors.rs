@@ -76,6 +76,7 @@ pub(crate) fn engine_err(e: EngineError) -> PyErr {
         | EngineError::ZeroStep { .. }
         | EngineError::IndexOutOfBounds { .. } => InvalidSelectionError::new_err(msg),
         EngineError::ZeroChunk { .. }
+        | EngineError::BadShard { .. }
         | EngineError::ZeroFactor { .. }
         | EngineError::NestedMean { .. }
         | EngineError::TooManyLevels { .. } => InvalidParameterError::new_err(msg),
