@@ -82,7 +82,7 @@ pub(crate) fn engine_err(e: EngineError) -> PyErr {
         | EngineError::TooManyLevels { .. } => InvalidParameterError::new_err(msg),
         EngineError::TooLarge { .. } => PyMemoryError::new_err(msg),
         EngineError::Cancelled { .. } => PyKeyboardInterrupt::new_err(msg),
-        _ => ZoomstackError::new_err(msg),
+        EngineError::ThreadPool { .. } => ZoomstackError::new_err(msg),
     }
 }
 
