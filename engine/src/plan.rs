@@ -9,7 +9,7 @@ use crate::stack::ZoomStack;
 
 /// The optimized plan: which stack levels, rows and columns to render, how to reduce them, and
 /// the tiling. Built by [`crate::LazyArray::optimize`] (or [`RenderPlan::new`]); rewritten by
-/// [`RenderPlan::retiled`] and [`RenderPlan::pyramid`]; run by [`crate::Executor`].
+/// [`RenderPlan::retiled`] and [`RenderPlan::for_store`]; run by [`crate::Executor`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderPlan {
     stack: ZoomStack,
