@@ -21,7 +21,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use crate::api::{Reply, RequestBody, ViewApp, ViewRequest};
+use crate::api::ViewApp;
+use crate::request::{Reply, RequestBody, ViewRequest};
 use crate::{ConnectionStats, Limits};
 
 /// Bytes of a reply body handed to hyper at a time. Each piece is a copy, so the whole body is

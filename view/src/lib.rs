@@ -28,12 +28,14 @@ mod api;
 mod connection;
 mod error;
 mod frames;
+mod request;
 mod server;
 mod view;
 
-pub use api::{Reply, RequestBody, ViewApp, ViewRequest};
+pub use api::ViewApp;
 pub use error::ViewError;
 pub use frames::CacheStats;
+pub use request::{Reply, RequestBody, ViewRequest};
 pub use server::{ConnectionStats, ServerOptions, ViewServer};
 pub use view::{NOTEBOOK_PICKER_LEVEL, View};
 
