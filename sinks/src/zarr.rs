@@ -50,7 +50,10 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use serde_json::Value;
-use zarrs::array::{Array, ArrayBuilder, ArrayMetadataOptions, CodecOptions, data_type};
+use zarrs::array::codec::array_to_bytes::sharding::{ShardingCodecOptions, SubchunkWriteOrder};
+use zarrs::array::{
+    Array, ArrayBuilder, ArrayMetadataOptions, CodecOptions, CodecSpecificOptions, data_type,
+};
 
 use self::attrs::Node;
 use self::markers::{Shared, SyncJob, load_markers, set_complete, spawn_syncers};
@@ -260,6 +263,12 @@ impl ZarrSink {
             let done = (0..units.total()).map(|_| AtomicBool::new(false)).collect();
             (array, done, 0)
         };
+        // zarrs places a shard's chunks in the order its threads finish them; C order makes a
+        // store's bytes a function of its parameters (the CLI and Python writers agree file for file).
+        let array =
+            array.with_codec_specific_options(&CodecSpecificOptions::default().with_option(
+                ShardingCodecOptions::default().with_subchunk_write_order(SubchunkWriteOrder::C),
+            ));
         let shared = Arc::new(Shared {
             marker_dir,
             units,

@@ -205,6 +205,28 @@ fn sharded_from_inner_chunk_tiles_and_whole_shards() {
     }
 }
 
+/// A shard's chunks are stored in C order whatever order zarrs' threads finish them in, so the
+/// same parameters give the same bytes (the CLI and Python writers are compared file for file).
+#[test]
+fn shard_chunks_are_stored_in_c_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("order.zarr");
+    let desc = full_desc(8, params(64, 64), [1, 16, 16]);
+    let sink = ZarrSink::open(&store, sharded(&desc, [8, 64, 64]), ZarrOptions::default()).unwrap();
+    write_all(&sink, [8, 64, 64]);
+    assert!(sink.finish().unwrap().complete);
+    let shard = fs::read(store.join("c/0/0/0")).unwrap();
+    // Index at the end: (offset, size) u64 pairs per chunk, then a crc32c.
+    let n = 8 * 4 * 4;
+    let index = &shard[shard.len() - 4 - 16 * n..shard.len() - 4];
+    let offsets: Vec<u64> = index
+        .chunks(16)
+        .map(|e| u64::from_le_bytes(e[..8].try_into().unwrap()))
+        .collect();
+    assert_eq!(offsets[0], 0);
+    assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{offsets:?}");
+}
+
 #[test]
 fn parallel_writers_one_per_shard() {
     let dir = tempfile::tempdir().unwrap();
