@@ -37,6 +37,7 @@ fn preview(c: &mut Criterion) {
                 out_dir: dir.path().to_path_buf(),
                 share: Share::ALL,
                 cancel: Arc::new(AtomicBool::new(false)),
+                verify: false,
             };
             let observer: Arc<dyn Observer> = Arc::new(Silent);
             p.run(&opts, &observer).expect("preview run")

@@ -130,6 +130,22 @@ pub(crate) enum Command {
         after_help = "Examples:\n  zoomstack view\n  zoomstack view examples/preview.toml --port 8080 --open\n  zoomstack view --select '[100000:120000:10]'\n  zoomstack view --set stack.max_iter=1000 --set stack.height=1024 --set stack.width=1024"
     )]
     View(Box<ViewArgs>),
+    /// Check a Zarr store: re-read every write unit and report the missing and damaged ones.
+    ///
+    /// A unit is intact when its completion marker exists, its file holds exactly the bytes the
+    /// marker records (length and CRC-32C) and it decodes (each chunk's crc32c and the
+    /// compression). Exit 0 when every unit is intact, 1 with a list otherwise (rewrite the
+    /// damaged units with the command that wrote the store plus --verify). Reads only.
+    #[command(
+        after_help = "Examples:\n  zoomstack verify out/stack.zarr\n  zoomstack verify pyramid.zarr --array levels"
+    )]
+    Verify {
+        /// The store directory (an array, or an OME-Zarr pyramid written by zoomstack).
+        store: PathBuf,
+        /// Path of the array inside the store (the spec's `array` key; default: the root).
+        #[arg(long, value_name = "PATH", default_value = "")]
+        array: String,
+    },
     /// Kernel throughput per backend (pixel-iterations per second) against the scalar
     /// reference, on a standard level mix; a few seconds.
     #[command(
@@ -174,6 +190,11 @@ pub(crate) struct ShareArgs {
     /// Number of shares (default from `SLURM_ARRAY_TASK_COUNT` or `ZOOMSTACK_COUNT`).
     #[arg(long, value_name = "N")]
     pub(crate) count: Option<u64>,
+    /// Before resuming an existing Zarr store, re-read every written unit (length, checksum,
+    /// decoding; as `zoomstack verify` does) and render the damaged ones again. Without it a
+    /// resume checks the lengths its markers record.
+    #[arg(long)]
+    pub(crate) verify: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -42,6 +42,7 @@ macro_rules! outln {
 // After the macros: the modules use `out!`/`outln!`.
 mod args;
 mod report;
+mod verify;
 
 /// How the process ends.
 enum Failure {
@@ -130,6 +131,24 @@ fn dispatch(cli: Cli) -> Result<()> {
             let source = read_source(&spec, &target.overrides)?;
             let spec = parse(&source)?;
             describe(&spec, &target.out)
+        }
+        Command::Verify { store, array } => {
+            let bad = verify::verify(&store, &array, threads(&g)?).map_err(|e| {
+                match e.downcast_ref::<zoomstack_sinks::SinkError>() {
+                    Some(
+                        zoomstack_sinks::SinkError::NotAZoomstackStore { .. }
+                        | zoomstack_sinks::SinkError::InvalidParameter { .. },
+                    ) => Failure::User(e),
+                    _ => Failure::Other(e),
+                }
+            })?;
+            if bad > 0 {
+                return Err(Failure::Other(anyhow!(
+                    "{}: {bad} array(s) with damaged or missing write units",
+                    store.display()
+                )));
+            }
+            Ok(())
         }
         Command::Init { spec, target } => {
             let source = read_source(&spec, &target.overrides)?;
@@ -353,6 +372,7 @@ fn init(g: &Global, spec: &Spec, out: &Path) -> Result<()> {
         out_dir: out.to_path_buf(),
         share: Share::ALL,
         cancel: Arc::new(AtomicBool::new(false)),
+        verify: false,
     };
     let dirs = p.init(&opts).map_err(classify)?;
     if !g.quiet {
@@ -405,6 +425,7 @@ fn run_spec(
         out_dir: out.to_path_buf(),
         share,
         cancel,
+        verify: share_args.verify,
     };
     tracing::info!(backend = %opts.backend.describe(), threads = opts.threads, "run");
     let bar = progress_bar(g.quiet);

@@ -62,8 +62,14 @@ pub(crate) fn print_report(
             let done: u64 = o.zarr.iter().map(|r| r.units_done).sum();
             let written: u64 = o.zarr.iter().map(|r| r.units_written).sum();
             let complete = o.zarr.iter().all(|r| r.complete);
+            let damaged: u64 = o.zarr.iter().map(|r| r.units_damaged).sum();
+            let damaged = if damaged > 0 {
+                format!(", {damaged} of them found damaged")
+            } else {
+                String::new()
+            };
             outln!(
-                "{}: {} write units done of {total} ({written} written now){}",
+                "{}: {} write units done of {total} ({written} written now{damaged}){}",
                 o.sink,
                 done,
                 if complete {

@@ -106,6 +106,8 @@ fn sink_user_error(e: &SinkError) -> bool {
             | SinkError::NotAZoomstackStore { .. }
             | SinkError::ParameterMismatch { .. }
             | SinkError::AlreadyExists { .. }
+            | SinkError::StoreBusy { .. }
+            | SinkError::NoStore { .. }
             | SinkError::PermissionDenied { .. }
     )
 }

@@ -50,6 +50,9 @@ pub struct RunOptions {
     pub share: Share,
     /// Raised (e.g. by Ctrl-C) to stop at the next tile.
     pub cancel: Arc<AtomicBool>,
+    /// Re-read every written unit of an existing store (length, checksum, decoding) and
+    /// render the damaged ones again; without it a resume checks lengths only.
+    pub verify: bool,
 }
 
 impl Default for RunOptions {
@@ -61,6 +64,7 @@ impl Default for RunOptions {
             out_dir: PathBuf::from("."),
             share: Share::ALL,
             cancel: Arc::default(),
+            verify: false,
         }
     }
 }

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use zoomstack_sinks::{IfExists, SinkError, ZarrOptions, ZarrPyramid, ZarrReport, ZarrSink};
+use zoomstack_sinks::{
+    IfExists, SinkError, Writers, ZarrOptions, ZarrPyramid, ZarrReport, ZarrSink,
+};
 
 use crate::error::RunError;
 use crate::jobs::ZarrJob;
@@ -73,6 +75,12 @@ pub(crate) fn open_store(
         array_path,
         compression: z.compression,
         if_exists: z.if_exists,
+        writers: if opts.share.count > 1 {
+            Writers::Shared
+        } else {
+            Writers::Sole
+        },
+        verify: opts.verify,
     };
     if z.ome {
         let descs = job.datasets.iter().map(|d| d.desc.clone()).collect();

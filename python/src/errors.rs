@@ -94,7 +94,8 @@ pub(crate) fn sink_err(e: SinkError) -> PyErr {
     match e {
         SinkError::ParameterMismatch { .. }
         | SinkError::NotAZoomstackStore { .. }
-        | SinkError::AlreadyExists { .. } => StoreMismatchError::new_err(msg),
+        | SinkError::AlreadyExists { .. }
+        | SinkError::NoStore { .. } => StoreMismatchError::new_err(msg),
         SinkError::InvalidParameter { .. } => InvalidParameterError::new_err(msg),
         SinkError::InvalidTile { .. } => InvalidSelectionError::new_err(msg),
         SinkError::PermissionDenied { .. } => PyPermissionError::new_err(msg),

@@ -3,7 +3,8 @@
 //! The Python extension module of zoomstack: renders strided blocks of the zoom stack with the
 //! exact Rust kernel ([`zoomstack_kernel::render_block`]) into numpy `uint16` arrays, with the
 //! GIL released while rendering, and writes Zarr stores through the sinks crate's `ZarrSink`
-//! (the `store` module: `init_store`, `write_units`, `finish_store`, `store_info`), so the CLI
+//! (the `store` module: `init_store`, `write_units`, `finish_store`, `store_info`,
+//! `verify_store`), so the CLI
 //! and the Python package share one implementation of the store contract (layout, attributes,
 //! markers, resume). The Python package `zoomstack` (in `python/zoomstack/`) builds its Dask
 //! arrays on top of [`render_block`] and its Zarr writer's Dask graph on top of `write_units`.
@@ -247,6 +248,7 @@ fn _zoomstack(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(store::write_units, m)?)?;
     m.add_function(wrap_pyfunction!(store::finish_store, m)?)?;
     m.add_function(wrap_pyfunction!(store::store_info, m)?)?;
+    m.add_function(wrap_pyfunction!(store::verify_store, m)?)?;
     m.add("ZoomstackError", py.get_type::<ZoomstackError>())?;
     m.add(
         "InvalidParameterError",

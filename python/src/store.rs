@@ -24,7 +24,8 @@ use zoomstack_engine::{
 };
 use zoomstack_kernel::Backend;
 use zoomstack_sinks::{
-    ArrayDescription, Compression, IfExists, SinkError, ZarrOptions, ZarrSink, store_status,
+    ArrayDescription, Compression, IfExists, SinkError, Writers, ZarrOptions, ZarrSink,
+    store_status,
 };
 
 use crate::errors::{
@@ -127,16 +128,24 @@ impl StoreSpec {
 }
 
 impl Layout {
-    fn options(&self, if_exists: IfExists) -> ZarrOptions {
+    /// The driver (`init_store`, `finish_store`) is the store's sole writer while it runs; the
+    /// Dask tasks (`write_units`) are shared writers of disjoint units.
+    fn options(&self, if_exists: IfExists, writers: Writers) -> ZarrOptions {
         ZarrOptions {
             array_path: self.path.clone(),
             compression: self.compression,
             if_exists,
+            writers,
+            verify: false,
         }
     }
 
-    fn open(&self, if_exists: IfExists) -> Result<ZarrSink, SinkError> {
-        ZarrSink::open(&self.store, self.desc.clone(), self.options(if_exists))
+    fn open(&self, if_exists: IfExists, writers: Writers) -> Result<ZarrSink, SinkError> {
+        ZarrSink::open(
+            &self.store,
+            self.desc.clone(),
+            self.options(if_exists, writers),
+        )
     }
 
     /// Renders write unit `t` (a tile of [`Layout::units`]) and writes it, unless it has a
@@ -233,7 +242,7 @@ pub(crate) fn init_store<'py>(
     let if_exists = if_exists_from(if_exists)?;
     let (array_dir, missing) = py
         .detach(|| -> Result<_, SinkError> {
-            let sink = layout.open(if_exists)?;
+            let sink = layout.open(if_exists, Writers::Sole)?;
             let missing: Vec<(u64, u64, u64)> = layout
                 .units
                 .tiles()
@@ -315,7 +324,7 @@ pub(crate) fn write_units(
         )));
     }
     let sink = py
-        .detach(|| layout.open(IfExists::Resume))
+        .detach(|| layout.open(IfExists::Resume, Writers::Shared))
         .map_err(sink_err)?;
     let exec = Executor::new(1).with_backend(backend);
     for t in &tiles {
@@ -346,7 +355,7 @@ pub(crate) fn finish_store(py: Python<'_>, spec: StoreSpec) -> PyResult<Bound<'_
         .detach(|| -> Result<_, SinkError> {
             // Refuse to create a store here: the driver created it with init_store.
             store_status(&layout.store, &layout.path)?;
-            let sink = layout.open(IfExists::Resume)?;
+            let sink = layout.open(IfExists::Resume, Writers::Sole)?;
             let status = store_status(&layout.store, &layout.path)?;
             if status.complete && status.units_done == status.units_total {
                 let dir = sink.array_dir().to_path_buf();
@@ -384,8 +393,55 @@ pub(crate) fn store_info<'py>(
     d.set_item("write_unit", st.write_unit)?;
     d.set_item("units_total", st.units_total)?;
     d.set_item("units_done", st.units_done)?;
+    d.set_item("units_damaged", st.units_damaged)?;
     d.set_item("complete", st.complete)?;
     Ok(d)
+}
+
+/// Re-reads every write unit of the store (of each level of an OME-Zarr pyramid) as
+/// `zoomstack verify` does, on `threads` threads (0: one per core); read-only. Returns one dict
+/// per array: `array_dir`, `units_total`, `units_intact`, `missing` (list of `(i, j, k)`),
+/// `damaged` (list of `((i, j, k), reason)`), `units_checksummed`, `raw_bytes`,
+/// `stored_bytes`, `seconds`, `intact` (bool).
+#[pyfunction]
+#[pyo3(signature = (store, path = "", *, threads = 0))]
+// pyo3 extracts the arguments of a `#[pyfunction]` as owned values.
+#[allow(clippy::needless_pass_by_value)]
+pub(crate) fn verify_store<'py>(
+    py: Python<'py>,
+    store: PathBuf,
+    path: &str,
+    threads: usize,
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let reports = py
+        .detach(|| zoomstack_sinks::verify_store(&store, path, threads))
+        .map_err(sink_err)?;
+    let triple = |u: [u64; 3]| (u[0], u[1], u[2]);
+    reports
+        .iter()
+        .map(|r| {
+            let d = PyDict::new(py);
+            d.set_item("array_dir", &r.array_dir)?;
+            d.set_item("units_total", r.units_total)?;
+            d.set_item("units_intact", r.units_intact)?;
+            d.set_item(
+                "missing",
+                r.missing.iter().map(|&u| triple(u)).collect::<Vec<_>>(),
+            )?;
+            let damaged: Vec<_> = r
+                .damaged
+                .iter()
+                .map(|x| (triple(x.unit), x.reason.clone()))
+                .collect();
+            d.set_item("damaged", damaged)?;
+            d.set_item("units_checksummed", r.units_checksummed)?;
+            d.set_item("raw_bytes", r.raw_bytes)?;
+            d.set_item("stored_bytes", r.stored_bytes)?;
+            d.set_item("seconds", r.seconds)?;
+            d.set_item("intact", r.is_intact())?;
+            Ok(d)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -487,16 +543,20 @@ mod tests {
                 layout.desc.selection.select_text(),
                 "[1:41:5, 0:24:3, 2:20:1]"
             );
-            layout.open(IfExists::Replace).unwrap().close().unwrap();
+            layout
+                .open(IfExists::Replace, Writers::Sole)
+                .unwrap()
+                .close()
+                .unwrap();
             let exec = Executor::new(1).with_backend(Backend::Scalar);
             let units: Vec<TileSpec> = layout.units.tiles().collect();
             assert!(units.len() > 4);
             for t in units.iter().rev() {
-                let sink = layout.open(IfExists::Resume).unwrap();
+                let sink = layout.open(IfExists::Resume, Writers::Shared).unwrap();
                 layout.write_unit(&exec, &sink, t).unwrap();
                 assert_eq!(sink.close().unwrap().units_written, 1);
             }
-            let sink = layout.open(IfExists::Resume).unwrap();
+            let sink = layout.open(IfExists::Resume, Writers::Shared).unwrap();
             layout.write_unit(&exec, &sink, &units[0]).unwrap();
             assert_eq!(
                 sink.close().unwrap().units_written,
@@ -505,7 +565,7 @@ mod tests {
             );
             assert!(
                 layout
-                    .open(IfExists::Resume)
+                    .open(IfExists::Resume, Writers::Shared)
                     .unwrap()
                     .finish()
                     .unwrap()

@@ -60,14 +60,14 @@ def test_python_resumes_a_store_the_cli_started(tmp_path, cli, reference) -> Non
     store = tmp_path / "cli.zarr"
     cli(*CLI_ARGS, "--zarr", str(store))
     lose_unit(store, 1, fill=7)
-    w = zarr.open_array(store, mode="r+")
-    w[8:12] = 9  # unit 2 keeps its marker: a resume must not touch it
+    before = unit_files(store)
     assert zoomstack.store_info(store)["missing_units"] == 1
     z = zoomstack.to_zarr(python_array(), store, shards=(4, HEIGHT, WIDTH), scheduler="threads")
-    np.testing.assert_array_equal(z[4:8], reference[4:8])
-    assert (z[8:12] == 9).all(), "Python rewrote a unit the CLI had finished"
-    np.testing.assert_array_equal(z[:8], reference[:8])
-    np.testing.assert_array_equal(z[12:], reference[12:])
+    after = unit_files(store)
+    for unit in ("0.0.0", "2.0.0", "3.0.0"):
+        assert after[unit] == before[unit], f"Python rewrote unit {unit}, which the CLI had finished"
+    assert after["1.0.0"] != before["1.0.0"]
+    np.testing.assert_array_equal(z[:], reference)
     assert z.attrs["zoomstack"]["complete"] is True
 
 
@@ -75,16 +75,48 @@ def test_cli_resumes_a_store_python_started(tmp_path, cli, reference) -> None:
     store = tmp_path / "py.zarr"
     zoomstack.to_zarr(python_array(), store, shards=(4, HEIGHT, WIDTH), scheduler="threads")
     lose_unit(store, 3, fill=5)
-    w = zarr.open_array(store, mode="r+")
-    w[0:4] = 1  # unit 0 keeps its marker
+    before = unit_files(store)
     cli(*CLI_ARGS, "--zarr", str(store))
+    after = unit_files(store)
+    for unit in ("0.0.0", "1.0.0", "2.0.0"):
+        assert after[unit] == before[unit], f"the CLI rewrote unit {unit}, which Python had finished"
     z = zarr.open_array(store, mode="r")
-    np.testing.assert_array_equal(z[12:16], reference[12:16])
-    assert (z[0:4] == 1).all(), "the CLI rewrote a unit Python had finished"
-    np.testing.assert_array_equal(z[4:12], reference[4:12])
+    np.testing.assert_array_equal(z[:], reference)
     meta = json.loads((store / "zarr.json").read_text())
     assert meta["attributes"]["zoomstack"]["complete"] is True
     assert sorted(os.listdir(store / "zoomstack.done")) == ["0.0.0", "1.0.0", "2.0.0", "3.0.0"]
+
+
+def test_damage_is_found_and_repaired_by_either_tool(tmp_path, cli, reference) -> None:
+    """A unit rewritten behind the writers' back (zarr-python, other length) is found by a
+    plain resume; three flipped bytes (same length) by ``zoomstack verify``, which zarr-python
+    also refuses to read (crc32c); ``--verify`` rewrites it; a deleted shard likewise."""
+    store = tmp_path / "cli.zarr"
+    cli(*CLI_ARGS, "--zarr", str(store))
+    zarr.open_array(store, mode="r+")[8:12] = 9  # unit 2: other bytes, other length
+    assert zoomstack.store_info(store)["missing_units"] == 1
+    z = zoomstack.to_zarr(python_array(), store, shards=(4, HEIGHT, WIDTH), scheduler="threads")
+    np.testing.assert_array_equal(z[:], reference)
+
+    shard = store / "c" / "1" / "0" / "0"
+    data = bytearray(shard.read_bytes())
+    for i in range(30, 33):
+        data[i] ^= 0x5A
+    shard.write_bytes(bytes(data))
+    (store / "c" / "3" / "0" / "0").unlink()
+    with pytest.raises(Exception, match="(?i)checksum|crc"):
+        zarr.open_array(store, mode="r")[4:8]
+    out = cli("verify", str(store), check=False)
+    assert out.returncode == 1, out
+    assert "damaged 1.0.0" in out.stdout and "CRC-32C" in out.stdout, out.stdout
+    assert "damaged 3.0.0" in out.stdout and "missing" in out.stdout, out.stdout
+    [report] = zoomstack.verify(store)
+    assert not report["intact"]
+    assert [(u, "CRC-32C" in why) for u, why in report["damaged"]] == [((1, 0, 0), True), ((3, 0, 0), False)]
+    cli(*CLI_ARGS, "--zarr", str(store), "--verify")
+    assert zoomstack.verify(store)[0]["intact"]
+    assert cli("verify", str(store)).returncode == 0
+    np.testing.assert_array_equal(zarr.open_array(store, mode="r")[:], reference)
 
 
 def test_cli_refuses_a_python_store_of_other_parameters(tmp_path, cli) -> None:

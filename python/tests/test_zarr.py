@@ -82,25 +82,32 @@ def test_resume_skips_units_with_markers(tmp_path, small_params, small_direct) -
     store = tmp_path / "r.zarr"
     s = zoomstack.ZoomStackArray.from_params(small_params, (1, 32, 32))
     z = zoomstack.to_zarr(s, store, shards=(4, 64, 64), scheduler="threads")
-    # Simulate an interrupted run: unit 1 lost its marker (and its data is garbage), unit 2
-    # keeps its marker but we scribble on its data: a resume must not touch unit 2.
+    # Simulate an interrupted run: unit 1 lost its marker (and its data is garbage); the other
+    # units keep their markers: a resume must not touch them.
     w = zarr.open_array(store, mode="r+")
     w[4:8] = 7
-    w[8:12] = 9
     os.remove(store / "zoomstack.done" / "1.0.0")
+    shard = lambda k: store / "c" / str(k) / "0" / "0"  # noqa: E731
+    before = {k: shard(k).stat().st_mtime_ns for k in (0, 2, 3)}
     info = zoomstack.store_info(store)
-    assert info["missing_units"] == 1
+    assert (info["missing_units"], info["damaged_units"]) == (1, 0)
     z = zoomstack.to_zarr(s, store, shards=(4, 64, 64), scheduler="threads")
-    np.testing.assert_array_equal(z[4:8], small_direct[4:8])
-    assert (z[8:12] == 9).all(), "a unit with a marker was rewritten"
-    np.testing.assert_array_equal(z[:8], small_direct[:8])
-    np.testing.assert_array_equal(z[12:], small_direct[12:])
+    assert {k: shard(k).stat().st_mtime_ns for k in (0, 2, 3)} == before, "a unit with a marker was rewritten"
+    np.testing.assert_array_equal(z[:], small_direct)
     assert z.attrs["zoomstack"]["complete"] is True
+    # A unit rewritten behind the writer's back (other length than its marker records) is
+    # damaged: a resume writes it again.
+    w[8:12] = 9
+    info = zoomstack.store_info(store)
+    assert (info["missing_units"], info["damaged_units"]) == (1, 1)
+    z = zoomstack.to_zarr(s, store, shards=(4, 64, 64), scheduler="threads")
+    np.testing.assert_array_equal(z[:], small_direct)
     # A torn shard (e.g. a writer killed mid-write) without a marker is replaced, not read.
-    (store / "c" / "3" / "0" / "0").write_bytes(b"torn")
+    shard(3).write_bytes(b"torn")
     os.remove(store / "zoomstack.done" / "3.0.0")
     z = zoomstack.to_zarr(s, store, shards=(4, 64, 64), scheduler="threads")
     np.testing.assert_array_equal(z[12:], small_direct[12:])
+    assert zoomstack.verify(store)[0]["intact"]
 
 
 def test_complete_store_is_not_recomputed(tmp_path, small_params) -> None:

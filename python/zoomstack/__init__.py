@@ -24,7 +24,14 @@ from ._zoomstack import (
 )
 from ._params import NOTEBOOK_CENTER, StackParams
 from ._array import AXIS_NAMES, ZoomStackArray, render_block, stack
-from ._zarr import DONE_DIR, IncompleteStoreError, StoreMismatchError, store_info, to_zarr
+from ._zarr import (
+    DONE_DIR,
+    IncompleteStoreError,
+    StoreMismatchError,
+    store_info,
+    to_zarr,
+    verify,
+)
 
 __all__ = [
     "AXIS_NAMES",
@@ -46,4 +53,5 @@ __all__ = [
     "stack",
     "store_info",
     "to_zarr",
+    "verify",
 ]

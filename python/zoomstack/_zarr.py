@@ -44,15 +44,31 @@ DONE_DIR: str = MARKER_DIR
 def store_info(store: str | os.PathLike[str], path: str | None = None) -> dict[str, Any]:
     """The ``zoomstack`` attribute of a store plus its progress.
 
-    Returns the attribute object with two more keys: ``units`` (the number of write units) and
-    ``missing_units`` (units without a completion marker).
+    Returns the attribute object with three more keys: ``units`` (the number of write units),
+    ``missing_units`` (units a resume writes: without a completion marker, or whose file does
+    not have the length its marker records) and ``damaged_units`` (those of the latter kind).
     """
     st = _zoomstack.store_info(os.fspath(store), path or "")
     return {
         **st["attributes"],
         "units": st["units_total"],
         "missing_units": st["units_total"] - st["units_done"],
+        "damaged_units": st["units_damaged"],
     }
+
+
+def verify(store: str | os.PathLike[str], path: str | None = None) -> list[dict[str, Any]]:
+    """Re-reads every write unit of a store, as ``zoomstack verify`` does (read-only).
+
+    A unit is intact when its completion marker exists, its file holds exactly the bytes the
+    marker records (length and CRC-32C) and it decodes. Returns one report per array (each level
+    of an OME-Zarr pyramid): ``intact`` (bool), ``units_total``, ``units_intact``, ``missing``
+    (unit indices without a marker), ``damaged`` (``((i, j, k), reason)`` pairs),
+    ``raw_bytes``, ``stored_bytes``, ``seconds``. ``to_zarr`` on the same store rewrites what a
+    resume detects (missing markers, wrong lengths); rewrite units damaged in other ways with
+    ``zoomstack run ... --verify`` or by deleting their markers.
+    """
+    return _zoomstack.verify_store(os.fspath(store), path or "")
 
 
 def _shape3(name: str, value: Any) -> tuple[int, int, int]:

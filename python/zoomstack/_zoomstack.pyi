@@ -100,7 +100,20 @@ class StoreStatus(TypedDict):
     write_unit: list[int]
     units_total: int
     units_done: int
+    units_damaged: int
     complete: bool
+
+class VerifyReport(TypedDict):
+    array_dir: str
+    units_total: int
+    units_intact: int
+    missing: list[tuple[int, int, int]]
+    damaged: list[tuple[tuple[int, int, int], str]]
+    units_checksummed: int
+    raw_bytes: int
+    stored_bytes: int
+    seconds: float
+    intact: bool
 
 def init_store(
     spec: StoreSpec, *, if_exists: Literal["resume", "fail", "replace"] = "resume"
@@ -118,3 +131,6 @@ def finish_store(spec: StoreSpec) -> StoreReport:
 
 def store_info(store: str, path: str = "") -> StoreStatus:
     """The store's attribute and marker counts (read-only)."""
+
+def verify_store(store: str, path: str = "", *, threads: int = 0) -> list[VerifyReport]:
+    """Re-reads every write unit (as ``zoomstack verify``); one report per array (read-only)."""

@@ -96,6 +96,25 @@ pub enum SinkError {
         requested: String,
     },
 
+    /// Another process is writing the store (it holds the store's lock).
+    #[error(
+        "{path} is being written by another process (it holds the store's lock); wait for it to finish or stop it, then run again"
+    )]
+    StoreBusy {
+        /// The array directory.
+        path: PathBuf,
+    },
+
+    /// A writer that needs an existing store (a share of a job array, a Dask task) found none.
+    #[error(
+        "{path} has no zoomstack store yet; create it once first (`zoomstack init SPEC`, or the \
+         Python package's to_zarr), then start the writers"
+    )]
+    NoStore {
+        /// The array directory.
+        path: PathBuf,
+    },
+
     /// The store exists and the caller asked not to touch existing stores.
     #[error("{path} already holds a zoomstack store (use resume or replace)")]
     AlreadyExists {

@@ -1,32 +1,38 @@
-//! Zarr v3 stores (via zarrs): self-describing, resumable, crash-safe, optionally sharded.
+//! Zarr v3 stores (via zarrs): self-describing, resumable, crash-safe, checksummed, optionally
+//! sharded.
 //!
 //! Layout (docs/contracts.md, shared with the Python package):
 //!
 //! - one `uint16` array (at the store root unless [`ZarrOptions::array_path`] says otherwise),
 //!   `dimension_names = ["level", "y", "x"]`, fill value 0, chunk shape from the plan; with
-//!   sharding, the shard shape is a multiple of the chunk shape;
+//!   sharding, the shard shape is a multiple of the chunk shape; every chunk ends with a
+//!   `crc32c` checksum that readers (zarrs, zarr-python) verify;
 //! - the attribute `zoomstack`: stack parameters, the normalized `select`, `downsample`, the scale
 //!   rule, versions, `write_unit` and `complete`;
-//! - `<array dir>/zoomstack.done/i.j.k`: an empty marker created after write unit `(i, j, k)`
-//!   (a shard, or a chunk when unsharded) is durably written. zarrs does not store chunks equal to
-//!   the fill value, so a missing chunk file proves nothing: the markers are the record.
+//! - `<array dir>/zoomstack.done/i.j.k`: the marker of write unit `(i, j, k)` (a shard, or a
+//!   chunk when unsharded), recording the unit file's length and CRC-32C (see `markers`). zarrs
+//!   does not store chunks equal to the fill value, so a missing chunk file proves nothing: the
+//!   markers are the record.
 //!
+//! One writer per store: a sink holds an OS lock on the array directory (`lock`; exclusive for
+//! a [`Writers::Sole`] writer, shared among the [`Writers::Shared`] writers of a job array).
 //! One writer per stored object: every write unit is encoded and stored exactly once, by one
 //! thread, from complete data (tiles that cover only part of a unit are assembled in memory
 //! first, so memory is bounded by the units in flight). The rendering thread encodes and writes
-//! the unit's chunk (or shard) file; a syncer thread then `fsync`s it and only then creates the
-//! marker, so rendering never waits for the disk. `complete: true` is set only after every
-//! marker exists, by an atomic rename of `zarr.json`. A killed write is resumed by opening
-//! the store again with the same parameters: units with a marker are skipped.
+//! the unit's file and then its marker; syncer threads `fsync` the files, so rendering never
+//! waits for the disk. `complete: true` is set only after every marker exists and every file
+//! is synced, by an atomic rename of `zarr.json`. A killed write is resumed by opening the store
+//! again with the same parameters: units with a marker whose record matches the file's length
+//! are skipped, the others are written again ([`ZarrOptions::verify`] compares every byte).
 //!
 //! Durability: a killed process (SIGKILL, panic, Ctrl-C) loses nothing that has a marker, since
-//! written data is in the kernel's page cache. Against an OS crash or power loss, chunk files
-//! are synced before their markers exist, and the marker directory and `zarr.json` are synced
-//! before the store says complete; the ordering of directory entries (a marker never surviving
-//! its chunk's entry) relies on a file system that journals metadata in order (ext4, xfs, btrfs).
+//! written data is in the kernel's page cache. After an OS crash or power loss a marker may
+//! outlive its unit's data; the marker's record detects that (lengths on every resume, checksums
+//! with `verify`).
 
 mod attrs;
 mod description;
+mod lock;
 mod markers;
 mod ome;
 mod options;
@@ -35,11 +41,13 @@ mod share;
 mod status;
 mod store;
 mod units;
+mod verify;
 
 pub use attrs::stack_json;
 pub use description::ArrayDescription;
-pub use options::{Compression, IfExists, ZarrOptions, ZarrProgress, ZarrReport};
+pub use options::{Compression, IfExists, Writers, ZarrOptions, ZarrProgress, ZarrReport};
 pub use status::{StoreStatus, store_status};
+pub use verify::{DamagedUnit, VerifyReport, verify_store};
 
 use std::collections::HashMap;
 use std::fs;
@@ -56,9 +64,12 @@ use zarrs::array::{
 };
 
 use self::attrs::Node;
-use self::markers::{Shared, SyncJob, load_markers, set_complete, spawn_syncers};
+use self::lock::{LockRefused, StoreLock, lock_dir};
+use self::markers::{
+    Shared, UnitRecord, load_markers, marker_path, read_markers, set_complete, spawn_syncers,
+};
 pub use self::ome::{OmeAxisScale, ZarrPyramid};
-use self::paths::{check_free, path_components, read_node, write_group};
+use self::paths::{check_free, check_parents, clear_dir, path_components, read_node, write_group};
 use self::store::ChunkStore;
 use self::units::UnitGrid;
 use crate::SinkError;
@@ -101,14 +112,17 @@ pub struct ZarrSink {
     store_path: PathBuf,
     array_dir: PathBuf,
     array: Array<ChunkStore>,
+    files: Arc<ChunkStore>,
     desc: ArrayDescription,
     units: UnitGrid,
     shared: Arc<Shared>,
     pending: Mutex<HashMap<u64, Pending>>,
     skipped: u64,
+    damaged: Vec<DamagedUnit>,
     codec_options: CodecOptions,
-    jobs: Option<mpsc::Sender<SyncJob>>,
+    jobs: Option<mpsc::Sender<PathBuf>>,
     syncers: Vec<JoinHandle<()>>,
+    _lock: Option<StoreLock>,
 }
 
 impl std::fmt::Debug for ZarrSink {
@@ -127,23 +141,27 @@ impl ZarrSink {
     ///
     /// - nothing there, or an empty directory: create the store;
     /// - a zoomstack array with the same parameters: resume ([`IfExists::Resume`]), skipping
-    ///   the units that have a marker; different parameters: [`SinkError::ParameterMismatch`]
-    ///   naming the first differing field;
+    ///   the units whose marker holds (see [`ZarrOptions::verify`]); different parameters:
+    ///   [`SinkError::ParameterMismatch`] naming the first differing field;
     /// - anything else (a file, a non-empty directory, a foreign Zarr array):
     ///   [`SinkError::NotAZoomstackStore`], and nothing is touched.
     ///
-    /// On resume, the store's own codecs are kept (compression is not part of the data), so
+    /// The sink holds the store's lock until it is finished or dropped ([`Writers`]). On
+    /// resume, the store's own codecs are kept (compression is not part of the data), so
     /// `options.compression` only applies to new stores.
     ///
     /// # Errors
     ///
     /// [`SinkError::InvalidParameter`] for an invalid description, array path or compression
-    /// level, or too many write units. [`SinkError::NotAZoomstackStore`],
-    /// [`SinkError::AlreadyExists`] or [`SinkError::ParameterMismatch`] for an existing store,
-    /// as above, and [`SinkError::InvalidMetadata`] for an unreadable `zarr.json`.
-    /// [`SinkError::Zarr`] when zarrs cannot open or create the array, and a file-system error
-    /// ([`SinkError::Io`], [`SinkError::PermissionDenied`], [`SinkError::DiskFull`]) when
-    /// reading or writing the store fails.
+    /// level, too many write units, or `verify` with [`Writers::Shared`].
+    /// [`SinkError::NotAZoomstackStore`], [`SinkError::AlreadyExists`] or
+    /// [`SinkError::ParameterMismatch`] for an existing store, as above (also when another
+    /// process holds a store of other parameters), [`SinkError::StoreBusy`] when another
+    /// process holds the lock, [`SinkError::NoStore`] for a shared writer without a store, and
+    /// [`SinkError::InvalidMetadata`] for an unreadable `zarr.json`. [`SinkError::Zarr`] when
+    /// zarrs cannot open or create the array, and a file-system error ([`SinkError::Io`],
+    /// [`SinkError::PermissionDenied`], [`SinkError::DiskFull`]) when reading or writing the
+    /// store fails.
     // Documented (sinks/README.md) as taking its options by value; callers build them inline.
     #[allow(clippy::needless_pass_by_value)]
     pub fn open(
@@ -162,34 +180,45 @@ impl ZarrSink {
                 format!("expected at most {MAX_UNITS}; use larger chunks or shards"),
             ));
         }
+        if options.verify && options.writers == Writers::Shared {
+            return Err(SinkError::invalid(
+                "verify",
+                "with a shared writer",
+                "verify the store once with a sole writer (e.g. `zoomstack verify`, then one \
+                 `run --verify` without --count) before starting the shares",
+            ));
+        }
         let comps = path_components(&options.array_path)?;
         let array_dir = comps.iter().fold(store.clone(), |p, c| p.join(c));
+        let parents = check_parents(&store, &comps)?;
 
-        // Parents: the store root and intermediate directories must be free or groups.
-        let mut parent = store.clone();
-        let mut parents = Vec::new();
-        if !comps.is_empty() {
-            parents.push(parent.clone());
-            for c in &comps[..comps.len() - 1] {
-                parent = parent.join(c);
-                parents.push(parent.clone());
+        // Refuse what is not ours before creating anything; then lock, then look again: another
+        // writer may have created (or finished) the store in between.
+        let before = check_free(&store, &array_dir, false)?;
+        match (&before, options.if_exists, options.writers) {
+            (Some(_), IfExists::Fail, _) => {
+                return Err(SinkError::AlreadyExists { path: array_dir });
+            }
+            (None, _, Writers::Shared) => return Err(SinkError::NoStore { path: array_dir }),
+            _ => {}
+        }
+        for (p, node) in &parents {
+            if node.is_none() {
+                write_group(p, &Value::Object(serde_json::Map::new()))?;
             }
         }
-        let mut parent_nodes = Vec::new();
-        for p in &parents {
-            let node = check_free(&store, p, true)?;
-            if let Some(Node::ZoomstackArray(_)) = node {
-                return Err(SinkError::NotAZoomstackStore {
-                    path: store.clone(),
-                    reason: format!(
-                        "{} is a zoomstack array; cannot create an array inside it",
-                        p.display()
-                    ),
-                });
+        create_dir_all(&array_dir)?;
+        let lock = match lock_dir(&array_dir, options.writers) {
+            Ok(lock) => lock,
+            Err(LockRefused::Busy) => {
+                // Name the differing field when the other writer's store has other parameters.
+                if let Ok(Some(Node::ZoomstackArray(a))) = read_node(&array_dir) {
+                    attrs::check_resume(&array_dir, &a, &desc)?;
+                }
+                return Err(SinkError::StoreBusy { path: array_dir });
             }
-            parent_nodes.push(node);
-        }
-
+            Err(LockRefused::Error(e)) => return Err(e),
+        };
         let existing = match check_free(&store, &array_dir, false)? {
             Some(Node::ZoomstackArray(a)) => Some(a),
             _ => None,
@@ -199,65 +228,62 @@ impl ZarrSink {
                 return Err(SinkError::AlreadyExists { path: array_dir });
             }
             (Some(_), IfExists::Replace) => {
-                fs::remove_dir_all(&array_dir)
-                    .map_err(|e| SinkError::io("remove old array", &array_dir, e))?;
+                clear_dir(&array_dir)?;
                 None
             }
             (e, _) => e,
         };
         let marker_dir = array_dir.join(MARKER_DIR);
-        let fs_store = Arc::new(ChunkStore::new(&store).map_err(|message| SinkError::Zarr {
+        let files = Arc::new(ChunkStore::new(&store).map_err(|message| SinkError::Zarr {
             op: "open store",
             path: store.clone(),
             message,
         })?);
         let node_path = format!("/{}", comps.join("/"));
 
+        let mut damaged = Vec::new();
         let (array, done, skipped) = if let Some(existing) = existing {
             attrs::check_resume(&array_dir, &existing, &desc)?;
-            let array = Array::open(fs_store, &node_path)
+            let array = Array::open(Arc::clone(&files), &node_path)
                 .map_err(|e| SinkError::zarr_create("open array", &array_dir, e))?;
-            let done = load_markers(&marker_dir, &units)?;
+            let done = if options.verify {
+                let markers = read_markers(&marker_dir, &units)?;
+                verify::check_units(&array, &array_dir, &units, &markers, &mut damaged)?
+            } else {
+                let mut found = Vec::new();
+                let done = load_markers(&array_dir, &marker_dir, &units, &mut found)?;
+                damaged.extend(
+                    found
+                        .into_iter()
+                        .map(|(unit, reason)| DamagedUnit { unit, reason }),
+                );
+                done
+            };
+            if options.writers == Writers::Sole {
+                remove_stale_temp_files(&marker_dir)?;
+                // Under the exclusive lock: a damaged unit loses its marker until rewritten.
+                for d in &damaged {
+                    let m = marker_path(&marker_dir, d.unit);
+                    fs::remove_file(&m)
+                        .or_else(|e| {
+                            if e.kind() == std::io::ErrorKind::NotFound {
+                                Ok(())
+                            } else {
+                                Err(e)
+                            }
+                        })
+                        .map_err(|e| SinkError::io("remove marker", &m, e))?;
+                }
+            }
             let n = done.iter().filter(|d| d.load(Ordering::Relaxed)).count() as u64;
             create_dir_all(&marker_dir)?;
             if n < units.total() && existing.zoomstack["complete"] == Value::Bool(true) {
-                // Markers lost (e.g. edited by hand): the store must not claim completeness.
+                // Markers lost or damaged: the store must not claim completeness.
                 set_complete(&array_dir, false)?;
             }
             (array, done, n)
         } else {
-            for (p, node) in parents.iter().zip(&parent_nodes) {
-                if node.is_none() {
-                    write_group(p, &Value::Object(serde_json::Map::new()))?;
-                }
-            }
-            create_dir_all(&array_dir)?;
-            let mut builder = ArrayBuilder::new(
-                desc.shape().to_vec(),
-                unit.map(|u| u as u64).to_vec(),
-                data_type::uint16(),
-                0u16,
-            );
-            builder
-                .bytes_to_bytes_codecs(options.compression.codecs()?)
-                .dimension_names(Some(["level", "y", "x"]));
-            if desc.layout.shard().is_some() {
-                builder.subchunk_shape(desc.chunks().map(|c| c as u64).to_vec());
-            }
-            builder
-                .attributes_mut()
-                .insert("zoomstack".to_string(), attrs::zoomstack_json(&desc));
-            let array = builder
-                .build(fs_store, &node_path)
-                .map_err(|e| SinkError::zarr_create("create array", &array_dir, e))?;
-            let meta = array
-                .metadata_opt(&ArrayMetadataOptions::default().with_include_zarrs_metadata(false));
-            let text = meta.to_string_pretty();
-            let zarr_json = array_dir.join("zarr.json");
-            write_atomic(&zarr_json, true, |w| {
-                w.write_all(text.as_bytes())
-                    .map_err(|e| SinkError::io("write", &zarr_json, e))
-            })?;
+            let array = create_array(&files, &node_path, &array_dir, &desc, &options)?;
             create_dir_all(&marker_dir)?;
             sync_dir(&array_dir)?;
             let done = (0..units.total()).map(|_| AtomicBool::new(false)).collect();
@@ -284,15 +310,24 @@ impl ZarrSink {
             store_path: store,
             array_dir,
             array,
+            files,
             desc,
             units,
             shared,
             pending: Mutex::new(HashMap::new()),
             skipped,
+            damaged,
             codec_options: CodecOptions::default(),
             jobs: Some(jobs),
             syncers,
+            _lock: lock,
         })
+    }
+
+    /// Units that had a marker but were found damaged when the store was opened, with the
+    /// reason (they are rendered again by this sink).
+    pub fn damaged_units(&self) -> &[DamagedUnit] {
+        &self.damaged
     }
 
     /// The store directory.
@@ -475,8 +510,8 @@ impl ZarrSink {
         self.shared.done[i].load(Ordering::Acquire) || self.shared.stored[i].load(Ordering::Acquire)
     }
 
-    /// Encode and store one whole write unit (padded to the full unit shape), then hand it to a
-    /// syncer thread, which syncs the file and creates the marker.
+    /// Encode and store one whole write unit (padded to the full unit shape), create its marker
+    /// (recording what was stored), and hand the file to a syncer thread.
     fn store_unit(&self, u: [u64; 3], data: &[u16]) -> Result<(), SinkError> {
         if self.shared.failed.load(Ordering::SeqCst) {
             return Err(self.shared.take_error(&self.array_dir));
@@ -486,28 +521,30 @@ impl ZarrSink {
             return Ok(());
         }
         let idx = u.to_vec();
+        let key = self.array.chunk_key(&idx);
+        let _ = self.files.take_record(&key);
         if let Err(e) = self.array.store_chunk_opt(&idx, data, &self.codec_options) {
             self.shared.stored[lin].store(false, Ordering::Release);
             return Err(SinkError::zarr("write chunk of", &self.array_dir, e));
         }
-        // zarrs erases instead of writing a unit equal to the fill value (0).
-        let file = data
-            .iter()
-            .any(|&v| v != 0)
-            .then(|| self.store_path.join(self.array.chunk_key(&idx).as_str()));
-        let job = SyncJob {
-            unit: u,
-            file,
-            raw_bytes: data.len() as u64 * 2,
-        };
-        let sent = self.jobs.as_ref().is_some_and(|tx| tx.send(job).is_ok());
-        if !sent {
-            return Err(self.shared.take_error(&self.array_dir));
+        // zarrs erases instead of writing a unit equal to the fill value (0): no record.
+        let written = self.files.take_record(&key);
+        let record = written.unwrap_or(UnitRecord::of(None));
+        if let Err(e) = self.shared.mark(u, record, data.len() as u64 * 2) {
+            self.shared.stored[lin].store(false, Ordering::Release);
+            return Err(e);
+        }
+        if written.is_some() {
+            let file = self.store_path.join(key.as_str());
+            let sent = self.jobs.as_ref().is_some_and(|tx| tx.send(file).is_ok());
+            if !sent {
+                return Err(self.shared.take_error(&self.array_dir));
+            }
         }
         Ok(())
     }
 
-    /// Stop the syncer threads after they have synced and marked every queued unit.
+    /// Stop the syncer threads after they have synced every queued unit file.
     fn shutdown(&mut self) {
         drop(self.jobs.take());
         for h in self.syncers.drain(..) {
@@ -534,7 +571,12 @@ impl ZarrSink {
         let mut done = self.progress().units_done;
         if done < total {
             // Other writers (job arrays) may have finished the rest.
-            let on_disk = load_markers(&self.shared.marker_dir, &self.units)?;
+            let on_disk = load_markers(
+                &self.array_dir,
+                &self.shared.marker_dir,
+                &self.units,
+                &mut Vec::new(),
+            )?;
             done = on_disk.iter().filter(|d| d.load(Ordering::Relaxed)).count() as u64;
         }
         let complete = done == total;
@@ -548,6 +590,7 @@ impl ZarrSink {
             units_done: done,
             units_skipped: self.skipped,
             units_written: self.shared.marked.load(Ordering::Relaxed),
+            units_damaged: self.damaged.len() as u64,
             raw_bytes_written: self.shared.raw_bytes.load(Ordering::Relaxed),
             complete,
         })
@@ -555,11 +598,64 @@ impl ZarrSink {
 }
 
 impl Drop for ZarrSink {
-    /// Without `finish` (an error elsewhere, a cancelled run): still sync and mark every unit
-    /// that was written, so a resume skips it. The store stays incomplete.
+    /// Without `finish` (an error elsewhere, a cancelled run): still sync every unit file that
+    /// was written (each already has its marker). The store stays incomplete.
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Removes the temporary files of markers a killed writer was creating (`.i.j.k.tmp-PID`).
+fn remove_stale_temp_files(marker_dir: &Path) -> Result<(), SinkError> {
+    let Ok(entries) = fs::read_dir(marker_dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.contains(".tmp-") {
+            let p = e.path();
+            fs::remove_file(&p).map_err(|e| SinkError::io("remove stale temporary file", &p, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates a new array (its `zarr.json`, durably) in the empty, locked `array_dir`.
+fn create_array(
+    files: &Arc<ChunkStore>,
+    node_path: &str,
+    array_dir: &Path,
+    desc: &ArrayDescription,
+    options: &ZarrOptions,
+) -> Result<Array<ChunkStore>, SinkError> {
+    let mut builder = ArrayBuilder::new(
+        desc.shape().to_vec(),
+        desc.layout.unit().map(|u| u as u64).to_vec(),
+        data_type::uint16(),
+        0u16,
+    );
+    builder
+        .bytes_to_bytes_codecs(options.compression.codecs()?)
+        .dimension_names(Some(["level", "y", "x"]));
+    if desc.layout.shard().is_some() {
+        builder.subchunk_shape(desc.chunks().map(|c| c as u64).to_vec());
+    }
+    builder
+        .attributes_mut()
+        .insert("zoomstack".to_string(), attrs::zoomstack_json(desc));
+    let array = builder
+        .build(Arc::clone(files), node_path)
+        .map_err(|e| SinkError::zarr_create("create array", array_dir, e))?;
+    let meta =
+        array.metadata_opt(&ArrayMetadataOptions::default().with_include_zarrs_metadata(false));
+    let text = meta.to_string_pretty();
+    let zarr_json = array_dir.join("zarr.json");
+    write_atomic(&zarr_json, true, |w| {
+        w.write_all(text.as_bytes())
+            .map_err(|e| SinkError::io("write", &zarr_json, e))
+    })?;
+    Ok(array)
 }
 
 /// Copy the box `a..b` (output coordinates) from a tile into a unit buffer.

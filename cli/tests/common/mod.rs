@@ -95,10 +95,18 @@ pub(crate) fn attrs(store: &Path, array_path: &str) -> serde_json::Value {
     v["attributes"]["zoomstack"].clone()
 }
 
-/// Number of completion markers of an array.
+/// Number of completion markers of an array (files named `i.j.k`; a killed writer may leave a
+/// temporary `.i.j.k.tmp-PID` behind, which is not a marker).
 pub(crate) fn markers(store: &Path, array_path: &str) -> usize {
-    std::fs::read_dir(store.join(array_path).join("zoomstack.done"))
-        .map_or(0, std::iter::Iterator::count)
+    std::fs::read_dir(store.join(array_path).join("zoomstack.done")).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let parts: Vec<&str> = name.split('.').collect();
+                parts.len() == 3 && parts.iter().all(|p| p.parse::<u64>().is_ok())
+            })
+            .count()
+    })
 }
 
 /// The engine's in-memory result for `select` on `stack`.

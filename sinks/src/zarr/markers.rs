@@ -1,5 +1,15 @@
-//! Completion markers: the syncer threads that `fsync` a unit and then mark it, loading markers
-//! on resume, and the `complete` flag.
+//! Completion markers: what each one certifies, creating them as units are stored, loading
+//! (and checking) them on resume, the syncer threads that make units durable, and the
+//! `complete` flag.
+//!
+//! A marker `zoomstack.done/i.j.k` is created right after unit `(i, j, k)` is stored, by the
+//! thread that stored it, so markers never lag behind finished units. It records the unit
+//! file's length and CRC-32C (`{"bytes": N, "crc32c": C}`; `bytes` 0: the unit equals the fill
+//! value and has no file), so a resume can check lengths with one `stat` and `verify` can check
+//! every byte. Markers of stores written before records existed are empty and certify presence
+//! only. Durability: the syncer threads `fsync` every stored unit file; `complete` is set only
+//! after they are done and the marker directory is synced. After a power loss a marker may
+//! outlive its unit's data; its record is what detects that.
 
 use std::fs;
 use std::io::Write;
@@ -14,17 +24,192 @@ use super::units::UnitGrid;
 use crate::SinkError;
 use crate::fsutil::write_atomic;
 
-/// Number of threads that sync written units and create their markers.
+/// Number of threads that `fsync` stored unit files.
 pub(super) const SYNCER_THREADS: usize = 2;
+
+/// What a stored unit file holds, as its marker records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct UnitRecord {
+    /// Length of the file (0: no file, the unit equals the fill value).
+    pub(super) bytes: u64,
+    /// CRC-32C (Castagnoli) of the file's bytes (0 when there is no file).
+    pub(super) crc32c: u32,
+}
+
+impl UnitRecord {
+    /// The record of a unit file's bytes (`None`: no file).
+    pub(super) fn of(bytes: Option<&[u8]>) -> UnitRecord {
+        match bytes {
+            Some(b) => UnitRecord {
+                bytes: b.len() as u64,
+                crc32c: crc32c::crc32c(b),
+            },
+            None => UnitRecord {
+                bytes: 0,
+                crc32c: 0,
+            },
+        }
+    }
+
+    fn to_json(self) -> String {
+        format!(
+            "{{\"bytes\": {}, \"crc32c\": {}}}\n",
+            self.bytes, self.crc32c
+        )
+    }
+}
+
+/// A unit's marker as found on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Marker {
+    /// No marker: the unit is not written.
+    Absent,
+    /// An empty marker (stores written before records existed): presence only.
+    Legacy,
+    /// A marker with its record.
+    Record(UnitRecord),
+    /// A marker whose content is not a record (damaged): the unit must be written again.
+    Unreadable,
+}
+
+impl Marker {
+    fn parse(content: &[u8]) -> Marker {
+        if content.is_empty() {
+            return Marker::Legacy;
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(content) else {
+            return Marker::Unreadable;
+        };
+        match (
+            v["bytes"].as_u64(),
+            v["crc32c"].as_u64().and_then(|c| u32::try_from(c).ok()),
+        ) {
+            (Some(bytes), Some(crc32c)) => Marker::Record(UnitRecord { bytes, crc32c }),
+            _ => Marker::Unreadable,
+        }
+    }
+}
+
+/// The marker file of unit `u`.
+pub(super) fn marker_path(marker_dir: &Path, u: [u64; 3]) -> PathBuf {
+    marker_dir.join(format!("{}.{}.{}", u[0], u[1], u[2]))
+}
+
+/// The file of unit `u` inside the array directory (zarrs' default `c/i/j/k` chunk keys, which
+/// every zoomstack store uses).
+pub(super) fn unit_file(array_dir: &Path, u: [u64; 3]) -> PathBuf {
+    array_dir.join(format!("c/{}/{}/{}", u[0], u[1], u[2]))
+}
+
+/// Creates (atomically: a marker is either absent or complete) the marker of unit `u`.
+pub(super) fn write_marker(
+    marker_dir: &Path,
+    u: [u64; 3],
+    record: UnitRecord,
+) -> Result<(), SinkError> {
+    let p = marker_path(marker_dir, u);
+    write_atomic(&p, false, |w| {
+        w.write_all(record.to_json().as_bytes())
+            .map_err(|e| SinkError::io("write marker", &p, e))
+    })
+}
+
+/// Every unit's marker, read from `marker_dir` (unknown names are ignored).
+pub(super) fn read_markers(marker_dir: &Path, units: &UnitGrid) -> Result<Vec<Marker>, SinkError> {
+    let mut markers = vec![Marker::Absent; usize::try_from(units.total()).unwrap_or(usize::MAX)];
+    let entries = match fs::read_dir(marker_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(markers),
+        Err(e) => return Err(SinkError::io("list markers in", marker_dir, e)),
+    };
+    for e in entries {
+        let e = e.map_err(|e| SinkError::io("list markers in", marker_dir, e))?;
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let parts: Vec<Option<u64>> = name.split('.').map(|p| p.parse().ok()).collect();
+        if let [Some(i), Some(j), Some(k)] = parts[..]
+            && i < units.grid[0]
+            && j < units.grid[1]
+            && k < units.grid[2]
+        {
+            let content = match fs::read(e.path()) {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(SinkError::io("read marker", &e.path(), err)),
+            };
+            markers[units.linear([i, j, k]) as usize] = Marker::parse(&content);
+        }
+    }
+    Ok(markers)
+}
+
+/// Why a unit with a marker does not hold what the marker certifies (`None`: it does, as far
+/// as a `stat` can tell: the file exists exactly when the record says, with its length).
+pub(super) fn length_problem(marker: Marker, file: &Path) -> Result<Option<String>, SinkError> {
+    let record = match marker {
+        Marker::Absent | Marker::Legacy => return Ok(None),
+        Marker::Unreadable => return Ok(Some("its marker is not a valid record".to_string())),
+        Marker::Record(r) => r,
+    };
+    let actual = match fs::metadata(file) {
+        Ok(m) => Some(m.len()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(SinkError::io("inspect", file, e)),
+    };
+    Ok(describe_length(record.bytes, actual))
+}
+
+/// What is wrong when a marker records a file of `recorded` bytes (0: no file) and the file has
+/// `actual` bytes (`None`: missing); `None` when they agree.
+pub(super) fn describe_length(recorded: u64, actual: Option<u64>) -> Option<String> {
+    match (recorded, actual) {
+        (0, None) => None,
+        (n, Some(a)) if n == a => None,
+        (0, Some(a)) => Some(format!(
+            "its marker records no file (fill value), but the file has {a} bytes"
+        )),
+        (n, None) => Some(format!("the file is missing; its marker records {n} bytes")),
+        (n, Some(a)) => Some(format!("the file has {a} bytes; its marker records {n}")),
+    }
+}
+
+/// Units whose marker certifies them, after a length check of each one (see
+/// [`length_problem`]); `damaged` receives the others that have a marker, with the reason.
+pub(super) fn load_markers(
+    array_dir: &Path,
+    marker_dir: &Path,
+    units: &UnitGrid,
+    damaged: &mut Vec<([u64; 3], String)>,
+) -> Result<Vec<AtomicBool>, SinkError> {
+    let markers = read_markers(marker_dir, units)?;
+    let mut done = Vec::with_capacity(markers.len());
+    for (lin, m) in markers.into_iter().enumerate() {
+        let ok = match m {
+            Marker::Absent => false,
+            m => {
+                let u = units.unit_at(lin as u64);
+                match length_problem(m, &unit_file(array_dir, u))? {
+                    None => true,
+                    Some(why) => {
+                        damaged.push((u, why));
+                        false
+                    }
+                }
+            }
+        };
+        done.push(AtomicBool::new(ok));
+    }
+    Ok(done)
+}
 
 /// State shared by the writing threads and the syncer threads.
 #[derive(Debug)]
 pub(super) struct Shared {
     pub(super) marker_dir: PathBuf,
     pub(super) units: UnitGrid,
-    /// Units with a marker (found at open, or created by this run).
+    /// Units with a valid marker (found at open, or created by this run).
     pub(super) done: Vec<AtomicBool>,
-    /// Units whose data this run has handed to the syncer (not yet necessarily marked).
+    /// Units whose data this run is storing or has stored.
     pub(super) stored: Vec<AtomicBool>,
     pub(super) marked: AtomicU64,
     pub(super) raw_bytes: AtomicU64,
@@ -57,34 +242,24 @@ impl Shared {
         })
     }
 
-    /// Sync a written unit's file, then create its marker.
-    pub(super) fn sync_and_mark(&self, job: &SyncJob) -> Result<(), SinkError> {
-        if let Some(file) = &job.file {
-            fs::File::open(file)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| SinkError::io("sync chunk file", file, e))?;
-        }
-        let u = job.unit;
-        let marker = self.marker_dir.join(format!("{}.{}.{}", u[0], u[1], u[2]));
-        fs::File::create(&marker).map_err(|e| SinkError::io("create marker", &marker, e))?;
+    /// Record unit `u` as stored: its marker on disk, then the counters.
+    pub(super) fn mark(
+        &self,
+        u: [u64; 3],
+        record: UnitRecord,
+        raw_bytes: u64,
+    ) -> Result<(), SinkError> {
+        write_marker(&self.marker_dir, u, record)?;
         self.done[self.units.linear(u) as usize].store(true, Ordering::Release);
         self.marked.fetch_add(1, Ordering::Relaxed);
-        self.raw_bytes.fetch_add(job.raw_bytes, Ordering::Relaxed);
+        self.raw_bytes.fetch_add(raw_bytes, Ordering::Relaxed);
         Ok(())
     }
 }
 
-/// A unit written by a rendering thread, waiting to be synced and marked.
-#[derive(Debug)]
-pub(super) struct SyncJob {
-    pub(super) unit: [u64; 3],
-    /// The chunk/shard file (`None` when the unit equals the fill value and has no file).
-    pub(super) file: Option<PathBuf>,
-    pub(super) raw_bytes: u64,
-}
-
-pub(super) fn spawn_syncers(shared: &Arc<Shared>) -> (mpsc::Sender<SyncJob>, Vec<JoinHandle<()>>) {
-    let (tx, rx) = mpsc::channel::<SyncJob>();
+/// Starts the threads that `fsync` stored unit files (sent through the returned channel).
+pub(super) fn spawn_syncers(shared: &Arc<Shared>) -> (mpsc::Sender<PathBuf>, Vec<JoinHandle<()>>) {
+    let (tx, rx) = mpsc::channel::<PathBuf>();
     let rx = Arc::new(Mutex::new(rx));
     let handles = (0..SYNCER_THREADS)
         .map(|_| {
@@ -92,49 +267,23 @@ pub(super) fn spawn_syncers(shared: &Arc<Shared>) -> (mpsc::Sender<SyncJob>, Vec
             let shared = Arc::clone(shared);
             std::thread::spawn(move || {
                 loop {
-                    let job = match rx.lock() {
+                    let file = match rx.lock() {
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
                     };
-                    let Ok(job) = job else { return };
+                    let Ok(file) = file else { return };
                     if shared.failed.load(Ordering::SeqCst) {
                         continue;
                     }
-                    if let Err(e) = shared.sync_and_mark(&job) {
-                        shared.fail(e);
+                    let synced = fs::File::open(&file).and_then(|f| f.sync_all());
+                    if let Err(e) = synced {
+                        shared.fail(SinkError::io("sync unit file", &file, e));
                     }
                 }
             })
         })
         .collect();
     (tx, handles)
-}
-
-/// Read the marker directory into a done-bitmap (unknown names are ignored).
-pub(super) fn load_markers(
-    marker_dir: &Path,
-    units: &UnitGrid,
-) -> Result<Vec<AtomicBool>, SinkError> {
-    let done: Vec<AtomicBool> = (0..units.total()).map(|_| AtomicBool::new(false)).collect();
-    let entries = match fs::read_dir(marker_dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(done),
-        Err(e) => return Err(SinkError::io("list markers in", marker_dir, e)),
-    };
-    for e in entries {
-        let e = e.map_err(|e| SinkError::io("list markers in", marker_dir, e))?;
-        let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let parts: Vec<Option<u64>> = name.split('.').map(|p| p.parse().ok()).collect();
-        if let [Some(i), Some(j), Some(k)] = parts[..]
-            && i < units.grid[0]
-            && j < units.grid[1]
-            && k < units.grid[2]
-        {
-            done[units.linear([i, j, k]) as usize].store(true, Ordering::Relaxed);
-        }
-    }
-    Ok(done)
 }
 
 /// Rewrite `zarr.json` (atomically, durably) with `zoomstack.complete` set, keeping the rest.
@@ -159,4 +308,58 @@ pub(super) fn set_complete(array_dir: &Path, complete: bool) -> Result<(), SinkE
         w.write_all(text.as_bytes())
             .map_err(|e| SinkError::io("write", &p, e))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_round_trip_and_lengths_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let array_dir = dir.path();
+        let marker_dir = array_dir.join("zoomstack.done");
+        fs::create_dir_all(&marker_dir).unwrap();
+        let units = UnitGrid::new([4, 8, 8], [1, 8, 8]);
+        let file = unit_file(array_dir, [1, 0, 0]);
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(&file, b"12345").unwrap();
+        let rec = UnitRecord::of(Some(b"12345"));
+        assert_eq!(rec.crc32c, crc32c::crc32c(b"12345"));
+        write_marker(&marker_dir, [1, 0, 0], rec).unwrap();
+        write_marker(&marker_dir, [2, 0, 0], UnitRecord::of(None)).unwrap();
+        fs::write(marker_path(&marker_dir, [3, 0, 0]), b"").unwrap();
+        let m = read_markers(&marker_dir, &units).unwrap();
+        assert_eq!(m[0], Marker::Absent);
+        assert_eq!(m[1], Marker::Record(rec));
+        assert_eq!(m[2], Marker::Record(UnitRecord::of(None)));
+        assert_eq!(m[3], Marker::Legacy);
+        let mut damaged = vec![];
+        let done = load_markers(array_dir, &marker_dir, &units, &mut damaged).unwrap();
+        let done: Vec<bool> = done.iter().map(|d| d.load(Ordering::Relaxed)).collect();
+        assert_eq!(done, [false, true, true, true]);
+        assert!(damaged.is_empty());
+
+        fs::write(&file, b"123").unwrap(); // truncated
+        fs::write(marker_path(&marker_dir, [3, 0, 0]), b"{\"bytes\": 1").unwrap(); // torn
+        let file2 = unit_file(array_dir, [2, 0, 0]);
+        fs::create_dir_all(file2.parent().unwrap()).unwrap();
+        fs::write(&file2, b"x").unwrap(); // a file where the record says none
+        let done = load_markers(array_dir, &marker_dir, &units, &mut damaged).unwrap();
+        assert!(done.iter().all(|d| !d.load(Ordering::Relaxed)));
+        let why: Vec<String> = damaged.iter().map(|(_, w)| w.clone()).collect();
+        assert_eq!(
+            why,
+            [
+                "the file has 3 bytes; its marker records 5",
+                "its marker records no file (fill value), but the file has 1 bytes",
+                "its marker is not a valid record",
+            ]
+        );
+        fs::remove_file(&file).unwrap();
+        assert_eq!(
+            length_problem(Marker::Record(rec), &file).unwrap().unwrap(),
+            "the file is missing; its marker records 5 bytes"
+        );
+    }
 }

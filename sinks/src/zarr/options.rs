@@ -31,7 +31,17 @@ impl Default for Compression {
 }
 
 impl Compression {
+    /// The bytes-to-bytes codecs of a new store's chunks: the compression, then a `crc32c`
+    /// checksum of the compressed bytes, which zarrs and zarr-python verify on every read.
     pub(super) fn codecs(
+        self,
+    ) -> Result<Vec<Arc<dyn zarrs::array::BytesToBytesCodecTraits>>, SinkError> {
+        let mut codecs = self.compression_codecs()?;
+        codecs.push(Arc::new(zarrs::array::codec::Crc32cCodec::new()));
+        Ok(codecs)
+    }
+
+    fn compression_codecs(
         self,
     ) -> Result<Vec<Arc<dyn zarrs::array::BytesToBytesCodecTraits>>, SinkError> {
         match self {
@@ -92,6 +102,19 @@ impl std::str::FromStr for IfExists {
     }
 }
 
+/// Who else may write the array while this sink has it open. The sink holds an OS file lock
+/// (`flock`) on the array directory for its lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Writers {
+    /// This process is the only writer (exclusive lock): any other writer is refused, and this
+    /// sink is refused while any other holds the store.
+    #[default]
+    Sole,
+    /// One of several writers of disjoint units (a share of a job array, a Dask task; shared
+    /// lock): the array must exist already, and a [`Writers::Sole`] writer is refused meanwhile.
+    Shared,
+}
+
 /// Options of a Zarr store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ZarrOptions {
@@ -102,15 +125,23 @@ pub struct ZarrOptions {
     pub compression: Compression,
     /// Behaviour on an existing array.
     pub if_exists: IfExists,
+    /// Sole writer or one of several.
+    pub writers: Writers,
+    /// On resume, re-read and check every unit that has a marker (as [`super::verify_store`]
+    /// does) and rewrite the damaged ones; without it only the lengths recorded by the markers
+    /// are checked (one `stat` per unit).
+    pub verify: bool,
 }
 
 impl Default for ZarrOptions {
-    /// Root array, zstd level 3, resume.
+    /// Root array, zstd level 3, resume, sole writer, lengths checked.
     fn default() -> Self {
         ZarrOptions {
             array_path: String::new(),
             compression: Compression::default(),
             if_exists: IfExists::Resume,
+            writers: Writers::Sole,
+            verify: false,
         }
     }
 }
@@ -128,6 +159,10 @@ pub struct ZarrReport {
     pub units_skipped: u64,
     /// Units written by this run.
     pub units_written: u64,
+    /// Units that had a marker but were found damaged when the store was opened (a file
+    /// missing or of another length than its marker records, or with `verify` a checksum or
+    /// decoding failure): they are rendered again.
+    pub units_damaged: u64,
     /// Raw bytes (`u16`, including edge padding) encoded by this run.
     pub raw_bytes_written: u64,
     /// `true` when every unit is written and the store says `complete: true`.

@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -116,4 +116,52 @@ pub(super) fn check_free(
             ),
         }),
     }
+}
+
+/// The directories above an array at `comps` inside `store` (the store root, then intermediate
+/// groups), each with what is there now: nothing, or a Zarr group. Anything else is refused.
+pub(super) fn check_parents(
+    store: &Path,
+    comps: &[String],
+) -> Result<Vec<(PathBuf, Option<Node>)>, SinkError> {
+    let mut out = Vec::new();
+    if comps.is_empty() {
+        return Ok(out);
+    }
+    let mut dir = store.to_path_buf();
+    for c in std::iter::once(None).chain(comps[..comps.len() - 1].iter().map(Some)) {
+        if let Some(c) = c {
+            dir = dir.join(c);
+        }
+        let node = check_free(store, &dir, true)?;
+        if let Some(Node::ZoomstackArray(_)) = node {
+            return Err(SinkError::NotAZoomstackStore {
+                path: store.to_path_buf(),
+                reason: format!(
+                    "{} is a zoomstack array; cannot create an array inside it",
+                    dir.display()
+                ),
+            });
+        }
+        out.push((dir.clone(), node));
+    }
+    Ok(out)
+}
+
+/// Deletes everything inside `dir` (a zoomstack array being replaced), keeping `dir` itself:
+/// its lock is held on the directory.
+pub(super) fn clear_dir(dir: &Path) -> Result<(), SinkError> {
+    let entries = fs::read_dir(dir).map_err(|e| SinkError::io("list directory", dir, e))?;
+    for e in entries {
+        let e = e.map_err(|e| SinkError::io("list directory", dir, e))?;
+        let p = e.path();
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        let removed = if is_dir {
+            fs::remove_dir_all(&p)
+        } else {
+            fs::remove_file(&p)
+        };
+        removed.map_err(|e| SinkError::io("remove old array", &p, e))?;
+    }
+    Ok(())
 }

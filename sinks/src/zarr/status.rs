@@ -23,8 +23,11 @@ pub struct StoreStatus {
     pub write_unit: Vec<u64>,
     /// Write units in total.
     pub units_total: u64,
-    /// Units with a marker.
+    /// Units with a marker whose record matches the unit file's length.
     pub units_done: u64,
+    /// Units with a marker that does not match (file missing or of another length; see
+    /// [`super::verify_store`] for a check of every byte).
+    pub units_damaged: u64,
     /// The attribute's `complete` flag.
     pub complete: bool,
 }
@@ -78,7 +81,13 @@ pub fn store_status(store: impl AsRef<Path>, array_path: &str) -> Result<StoreSt
             ),
         });
     }
-    let done = load_markers(&array_dir.join(MARKER_DIR), &units)?;
+    let mut damaged = Vec::new();
+    let done = load_markers(
+        &array_dir,
+        &array_dir.join(MARKER_DIR),
+        &units,
+        &mut damaged,
+    )?;
     Ok(StoreStatus {
         complete: existing.zoomstack["complete"] == Value::Bool(true),
         attributes: existing.zoomstack.clone(),
@@ -86,5 +95,6 @@ pub fn store_status(store: impl AsRef<Path>, array_path: &str) -> Result<StoreSt
         write_unit: unit,
         units_total: units.total(),
         units_done: done.iter().filter(|d| d.load(Ordering::Relaxed)).count() as u64,
+        units_damaged: damaged.len() as u64,
     })
 }

@@ -1,12 +1,15 @@
 //! The storage under a [`super::ZarrSink`]: zarrs' filesystem store, except that writing a key
-//! does not `fsync` it. The sink syncs chunk files on its own syncer threads before creating
-//! their markers, so rendering threads never wait for the disk.
+//! does not `fsync` it (the sink syncs unit files on its own syncer threads, so rendering
+//! threads never wait for the disk) and records each written file's length and CRC-32C for its
+//! completion marker.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use super::markers::UnitRecord;
 use zarrs::filesystem::FilesystemStore;
 use zarrs::storage::byte_range::ByteRangeIterator;
 use zarrs::storage::{
@@ -20,6 +23,8 @@ use zarrs::storage::{
 pub(crate) struct ChunkStore {
     base: PathBuf,
     fs: FilesystemStore,
+    /// What `set` wrote per key, until the sink takes it for the unit's marker.
+    written: Mutex<HashMap<String, UnitRecord>>,
 }
 
 impl ChunkStore {
@@ -28,7 +33,17 @@ impl ChunkStore {
         Ok(ChunkStore {
             base: base.to_path_buf(),
             fs,
+            written: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The record of what the last `set` of `key` wrote (`None` if nothing was written since
+    /// the last call: zarrs erased the key, a unit equal to the fill value).
+    pub(crate) fn take_record(&self, key: &StoreKey) -> Option<UnitRecord> {
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key.as_str())
     }
 
     /// The file of `key`.
@@ -67,7 +82,13 @@ impl WritableStorageTraits for ChunkStore {
         {
             fs::create_dir_all(parent).map_err(io_err)?;
         }
-        fs::write(&path, &value).map_err(io_err)
+        fs::write(&path, &value).map_err(io_err)?;
+        let record = UnitRecord::of(Some(&value));
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.as_str().to_string(), record);
+        Ok(())
     }
 
     fn set_partial_many(

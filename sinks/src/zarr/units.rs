@@ -22,6 +22,13 @@ impl UnitGrid {
         (u[0] * self.grid[1] + u[1]) * self.grid[2] + u[2]
     }
 
+    /// The unit of linear (C order) index `lin`.
+    pub(super) fn unit_at(&self, lin: u64) -> [u64; 3] {
+        let k = lin % self.grid[2];
+        let rest = lin / self.grid[2];
+        [rest / self.grid[1], rest % self.grid[1], k]
+    }
+
     /// In-bounds box of unit `u`: `(origin, extent)`.
     pub(super) fn bounds(&self, u: [u64; 3]) -> ([u64; 3], [u64; 3]) {
         let lo = [0, 1, 2].map(|k| u[k] * self.unit[k] as u64);
