@@ -270,3 +270,36 @@ fn after_a_kill_markers_trail_finished_units_by_at_most_the_units_in_flight() {
         "the run finished before the kill"
     );
 }
+
+#[test]
+fn verify_checks_every_level_of_a_pyramid() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = examples().join("pyramid.toml");
+    let spec = spec.to_str().unwrap();
+    let sets = [
+        "--set",
+        "stack.height=96",
+        "--set",
+        "stack.width=80",
+        "--set",
+        "sink.0.select=\"[0:24]\"",
+        "--set",
+        "sink.1.select=\"[0:24:6]\"",
+    ];
+    let mut args = vec!["run", spec, "--out", "o", "-q"];
+    args.extend(sets);
+    ok(&run(dir.path(), &args));
+    let v = ok(&run(dir.path(), &["verify", "o/zoomstack-pyramid.zarr"]));
+    assert_eq!(v.matches("write units intact").count(), 4, "{v}");
+    // Damage level 2: verify names it; a --verify run repairs it.
+    let shard = dir.path().join("o/zoomstack-pyramid.zarr/2/c/0/0/0");
+    let b = fs::read(&shard).unwrap();
+    fs::write(&shard, &b[..b.len() - 1]).unwrap();
+    let o = run(dir.path(), &["verify", "o/zoomstack-pyramid.zarr"]);
+    fails(&o, 1);
+    let v = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(v.contains("zoomstack-pyramid.zarr/2: 1 of"), "{v}");
+    args.push("--verify");
+    ok(&run(dir.path(), &args));
+    ok(&run(dir.path(), &["verify", "o/zoomstack-pyramid.zarr"]));
+}

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::attrs::Node;
-use super::{ArrayDescription, IfExists, ZarrOptions, ZarrReport, ZarrSink, path_components};
+use super::lock::{LockRefused, StoreLock, lock_dir};
+use super::{
+    ArrayDescription, IfExists, Writers, ZarrOptions, ZarrReport, ZarrSink, path_components,
+};
 use crate::SinkError;
 
 /// Where the pixels of one dataset sit in the full stack's index space: OME-Zarr `scale` and
@@ -91,6 +94,19 @@ fn ome_json(placements: &[OmeAxisScale]) -> Value {
 pub struct ZarrPyramid {
     group_dir: PathBuf,
     levels: Vec<ZarrSink>,
+    /// The group's lock (each level's sink also holds its own array's).
+    _lock: Option<StoreLock>,
+}
+
+/// Takes the pyramid group's lock (the same rule as an array's, see [`super::Writers`]).
+fn lock_group(group_dir: &Path, writers: Writers) -> Result<Option<StoreLock>, SinkError> {
+    match lock_dir(group_dir, writers) {
+        Ok(lock) => Ok(lock),
+        Err(LockRefused::Busy) => Err(SinkError::StoreBusy {
+            path: group_dir.to_path_buf(),
+        }),
+        Err(LockRefused::Error(e)) => Err(e),
+    }
 }
 
 impl ZarrPyramid {
@@ -166,7 +182,13 @@ impl ZarrPyramid {
         let group_dir = comps.iter().fold(store.clone(), |p, c| p.join(c));
         let ome = ome_json(&placements);
 
-        match super::check_free(&store, &group_dir, true)? {
+        let found = super::check_free(&store, &group_dir, true)?;
+        // An existing group is locked before anything in it changes; a new one once created.
+        let mut lock = match found {
+            Some(_) => lock_group(&group_dir, options.writers)?,
+            None => None,
+        };
+        match found {
             Some(Node::Group(a)) => {
                 let have = a.get("ome").cloned().unwrap_or(Value::Null);
                 if have.is_null() {
@@ -243,6 +265,9 @@ impl ZarrPyramid {
             }
         }
 
+        if lock.is_none() {
+            lock = lock_group(&group_dir, options.writers)?;
+        }
         let mut levels = Vec::with_capacity(descs.len());
         for (k, d) in descs.into_iter().enumerate() {
             let path = if comps.is_empty() {
@@ -256,7 +281,11 @@ impl ZarrPyramid {
             };
             levels.push(ZarrSink::open(&store, d, opts)?);
         }
-        Ok(ZarrPyramid { group_dir, levels })
+        Ok(ZarrPyramid {
+            group_dir,
+            levels,
+            _lock: lock,
+        })
     }
 
     /// The group directory.

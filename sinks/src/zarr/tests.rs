@@ -527,6 +527,17 @@ fn ome_pyramid() {
         })
         .collect();
     let pyr = ZarrPyramid::open(&store, descs.clone(), ZarrOptions::default()).unwrap();
+    let replace = ZarrOptions {
+        if_exists: IfExists::Replace,
+        ..ZarrOptions::default()
+    };
+    assert!(
+        matches!(
+            ZarrPyramid::open(&store, descs.clone(), replace),
+            Err(SinkError::StoreBusy { .. })
+        ),
+        "a second writer of the group is refused before it changes anything"
+    );
     for (k, sink) in pyr.levels().iter().enumerate() {
         let s = 1u64 << k;
         let shape = sink.description().shape();
