@@ -114,12 +114,16 @@ pub(super) fn write_marker(
     })
 }
 
-/// Every unit's marker, read from `marker_dir` (unknown names are ignored).
-pub(super) fn read_markers(marker_dir: &Path, units: &UnitGrid) -> Result<Vec<Marker>, SinkError> {
-    let mut markers = vec![Marker::Absent; usize::try_from(units.total()).unwrap_or(usize::MAX)];
+/// Calls `each(lin, marker)` for every unit that has a marker in `marker_dir` (unknown names
+/// are ignored), without holding more than one marker in memory.
+fn for_each_marker(
+    marker_dir: &Path,
+    units: &UnitGrid,
+    mut each: impl FnMut(u64, Marker) -> Result<(), SinkError>,
+) -> Result<(), SinkError> {
     let entries = match fs::read_dir(marker_dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(markers),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(SinkError::io("list markers in", marker_dir, e)),
     };
     for e in entries {
@@ -137,9 +141,19 @@ pub(super) fn read_markers(marker_dir: &Path, units: &UnitGrid) -> Result<Vec<Ma
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(err) => return Err(SinkError::io("read marker", &e.path(), err)),
             };
-            markers[units.linear([i, j, k]) as usize] = Marker::parse(&content);
+            each(units.linear([i, j, k]), Marker::parse(&content))?;
         }
     }
+    Ok(())
+}
+
+/// Every unit's marker, read from `marker_dir` (for [`super::verify`], which checks them all).
+pub(super) fn read_markers(marker_dir: &Path, units: &UnitGrid) -> Result<Vec<Marker>, SinkError> {
+    let mut markers = vec![Marker::Absent; usize::try_from(units.total()).unwrap_or(usize::MAX)];
+    for_each_marker(marker_dir, units, |lin, m| {
+        markers[lin as usize] = m;
+        Ok(())
+    })?;
     Ok(markers)
 }
 
@@ -181,24 +195,17 @@ pub(super) fn load_markers(
     units: &UnitGrid,
     damaged: &mut Vec<([u64; 3], String)>,
 ) -> Result<Vec<AtomicBool>, SinkError> {
-    let markers = read_markers(marker_dir, units)?;
-    let mut done = Vec::with_capacity(markers.len());
-    for (lin, m) in markers.into_iter().enumerate() {
-        let ok = match m {
-            Marker::Absent => false,
-            m => {
-                let u = units.unit_at(lin as u64);
-                match length_problem(m, &unit_file(array_dir, u))? {
-                    None => true,
-                    Some(why) => {
-                        damaged.push((u, why));
-                        false
-                    }
-                }
-            }
-        };
-        done.push(AtomicBool::new(ok));
-    }
+    // One byte per unit (stores may have millions of units): markers are checked as read.
+    let done: Vec<AtomicBool> = (0..units.total()).map(|_| AtomicBool::new(false)).collect();
+    for_each_marker(marker_dir, units, |lin, m| {
+        let u = units.unit_at(lin);
+        match length_problem(m, &unit_file(array_dir, u))? {
+            None => done[lin as usize].store(true, Ordering::Relaxed),
+            Some(why) => damaged.push((u, why)),
+        }
+        Ok(())
+    })?;
+    damaged.sort_by_key(|d| d.0);
     Ok(done)
 }
 
