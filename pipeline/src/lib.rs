@@ -23,11 +23,13 @@ pub mod diag;
 mod error;
 mod frames;
 mod jobs;
+mod preflight;
 mod run;
 pub mod spec;
 mod store;
 
 pub use error::RunError;
+pub use preflight::{DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, Estimate, Limits, SinkEstimate};
 pub use jobs::{Dataset, FrameJob, FrameTarget, Job, SinkName, ZarrJob};
 pub use run::{Observer, Pipeline, RunOptions, RunReport, Share, Silent, SinkOutcome, resolve};
 
