@@ -458,9 +458,16 @@ pub(super) fn check_distinct_paths(
 ) -> Result<(), SpecError> {
     for (j, b) in sinks.iter().enumerate() {
         let nb = normalized(&b.path);
+        let b_stdout = zoomstack_sinks::is_stdout(&b.path);
         for a in &sinks[..j] {
             let na = normalized(&a.path);
-            if na == nb || nb.starts_with(&na) || na.starts_with(&nb) {
+            // `-` is standard output, not the file `./-`.
+            let overlap = match (zoomstack_sinks::is_stdout(&a.path), b_stdout) {
+                (true, true) => true,
+                (false, false) => na == nb || nb.starts_with(&na) || na.starts_with(&nb),
+                _ => false,
+            };
+            if overlap {
                 let at = keys
                     .get(j)
                     .and_then(|k| k.get("path"))
