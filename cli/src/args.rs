@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::{Result, user};
 use zoomstack_cli::bench;
+use zoomstack_engine::Excerpt;
 
 pub(crate) const AFTER_HELP: &str = "\
 Examples:
@@ -246,7 +247,7 @@ pub(crate) fn parse_size(text: &str) -> std::result::Result<u64, String> {
         _ => {
             return Err(format!(
                 "unknown unit {}: expected B, kB, MB, GB, TB, KiB, MiB, GiB, TiB or K, M, G, T",
-                zoomstack_engine::Excerpt::around(unit, 0)
+                Excerpt::around(unit, 0)
             ));
         }
     };
@@ -387,7 +388,8 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
         let parts: Vec<&str> = s.split(',').map(str::trim).collect();
         if parts.len() != n || parts.iter().any(|p| p.parse::<u64>().is_err()) {
             return Err(user(anyhow!(
-                "{flag} {s:?}: expected {n} comma-separated non-negative integers"
+                "{flag} {}: expected {n} comma-separated non-negative integers",
+                Excerpt::around(s, 0)
             )));
         }
         Ok(format!("[{}]", parts.join(", ")))
@@ -419,10 +421,12 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
         let factors = if d.contains(',') {
             list("--downsample", d, 2)?
         } else {
-            let k: u64 = d
-                .trim()
-                .parse()
-                .map_err(|_| user(anyhow!("--downsample {d:?}: expected K or FY,FX")))?;
+            let k: u64 = d.trim().parse().map_err(|_| {
+                user(anyhow!(
+                    "--downsample {}: expected K or FY,FX",
+                    Excerpt::around(d, 0)
+                ))
+            })?;
             format!("[{k}, {k}]")
         };
         let mode = a.downsample_mode.as_deref().unwrap_or("mean");

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use args::{Cli, Command, GuardArgs, Global, Overrides, ShareArgs, ViewArgs, render_spec};
+use args::{Cli, Command, Global, GuardArgs, Overrides, ShareArgs, ViewArgs, render_spec};
 use clap::Parser;
 use report::{Bar, print_report, progress_bar};
 use zoomstack_cli::bench;
@@ -285,7 +285,8 @@ fn env_u64(name: &str) -> Result<Option<u64>> {
     match std::env::var(name) {
         Ok(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
             user(anyhow!(
-                "environment variable {name}={v:?} is not a non-negative integer"
+                "environment variable {name}={} is not a non-negative integer",
+                zoomstack_engine::Excerpt::around(&v, 0)
             ))
         }),
         Err(_) => Ok(None),

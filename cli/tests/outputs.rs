@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-const SMALL: &[&str] = &["render", "--levels", "0:4", "--height", "16", "--width", "16"];
+const SMALL: &[&str] = &[
+    "render", "--levels", "0:4", "--height", "16", "--width", "16",
+];
 
 fn render(dir: &Path, outputs: &[&str]) -> std::process::Output {
     zoomstack(dir).args(SMALL).args(outputs).output().unwrap()
@@ -63,7 +65,11 @@ fn devices_and_fifos_are_refused_left_intact_and_nothing_else_is_created() {
             for target in [name.as_str(), link.as_str()] {
                 // Another output first: it must not be created either (the run is refused
                 // before anything exists).
-                let other = if flag == "--png16" { "--png" } else { "--png16" };
+                let other = if flag == "--png16" {
+                    "--png"
+                } else {
+                    "--png16"
+                };
                 let o = render(d, &[other, "other", flag, target]);
                 let e = fails(&o, 2);
                 assert!(e.contains(target), "{flag} {target}: {e}");
@@ -72,7 +78,10 @@ fn devices_and_fifos_are_refused_left_intact_and_nothing_else_is_created() {
                     "{flag} {target}: {e}"
                 );
                 assert!(is_special(&node), "{} was replaced", node.display());
-                assert!(!d.join("other").exists(), "{flag} {target}: created another output");
+                assert!(
+                    !d.join("other").exists(),
+                    "{flag} {target}: created another output"
+                );
             }
         }
     }
@@ -126,7 +135,10 @@ fn symlinks_to_regular_files_are_followed_and_kept() {
     // A symlink to nothing is refused (it is not replaced by a file).
     std::os::unix::fs::symlink("nowhere.gif", d.join("dangling.gif")).unwrap();
     let e = fails(&render(d, &["--gif", "dangling.gif"]), 2);
-    assert!(e.contains("dangling.gif is a symlink to nowhere.gif, which does not exist"), "{e}");
+    assert!(
+        e.contains("dangling.gif is a symlink to nowhere.gif, which does not exist"),
+        "{e}"
+    );
     assert!(!d.join("nowhere.gif").exists());
     // A symlink to a directory is fine for a directory of frames.
     std::fs::create_dir(d.join("real-frames")).unwrap();
@@ -186,13 +198,17 @@ fn a_run_refused_for_memory_leaves_nothing_and_the_corrected_rerun_works() {
     let d = dir.path();
     // 40000 x 40000 frames: the Zarr sink (tiles of 512 x 512) fits, the PNG frames do not.
     let big = [
-        "render", "--levels", "0:1", "--height", "40000", "--width", "40000", "--zarr",
-        "s.zarr", "--png", "frames",
+        "render", "--levels", "0:1", "--height", "40000", "--width", "40000", "--zarr", "s.zarr",
+        "--png", "frames",
     ];
     let e = fails(&run(d, &big), 2);
     assert!(e.contains("above the memory limit"), "{e}");
     assert!(!e.contains("for_each") && !e.contains("Executor"), "{e}");
-    assert_eq!(names(d), Vec::<String>::new(), "a refused run created files");
+    assert_eq!(
+        names(d),
+        Vec::<String>::new(),
+        "a refused run created files"
+    );
     let fixed = [
         "render", "--levels", "0:1", "--height", "64", "--width", "64", "--zarr", "s.zarr",
         "--png", "frames",
@@ -207,29 +223,51 @@ fn the_guard_refuses_huge_outputs_unless_confirmed() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // The 120000 PNG files.
-    let e = fails(&run(d, &["render", "--levels", "0:120000", "--png", "dir"]), 2);
+    let e = fails(
+        &run(d, &["render", "--levels", "0:120000", "--png", "dir"]),
+        2,
+    );
     assert!(e.contains("this run would write 120000 files"), "{e}");
     assert!(e.contains("raw uncompressed size, an upper bound"), "{e}");
     assert!(e.contains("--yes"), "{e}");
-    assert!(e.contains("sink 1 (png -> dir): 120000 files, 29.30 GiB"), "{e}");
+    assert!(
+        e.contains("sink 1 (png -> dir): 120000 files, 29.30 GiB"),
+        "{e}"
+    );
     assert_eq!(names(d), Vec::<String>::new());
     // A GIF of 120000 frames is one file but 29 GiB of frames.
-    let e = fails(&run(d, &["render", "--levels", "0:120000", "--gif", "a.gif"]), 2);
-    assert!(e.contains("above the limit of 10000 files and 20.00 GiB"), "{e}");
+    let e = fails(
+        &run(d, &["render", "--levels", "0:120000", "--gif", "a.gif"]),
+        2,
+    );
+    assert!(
+        e.contains("above the limit of 10000 files and 20.00 GiB"),
+        "{e}"
+    );
     // Limits are configurable; --yes writes anyway.
-    let small = ["render", "--levels", "0:4", "--height", "8", "--width", "8", "--png", "p"];
+    let small = [
+        "render", "--levels", "0:4", "--height", "8", "--width", "8", "--png", "p",
+    ];
     let e = fails(&run(d, &[&small[..], &["--max-files", "3"]].concat()), 2);
     assert!(e.contains("4 files"), "{e}");
     let e = fails(&run(d, &[&small[..], &["--max-bytes", "100B"]].concat()), 2);
-    assert!(e.contains("above the limit of 10000 files and 100 B"), "{e}");
+    assert!(
+        e.contains("above the limit of 10000 files and 100 B"),
+        "{e}"
+    );
     assert!(!d.join("p").exists());
-    ok(&run(d, &[&small[..], &["--max-files", "3", "--yes"]].concat()));
+    ok(&run(
+        d,
+        &[&small[..], &["--max-files", "3", "--yes"]].concat(),
+    ));
     assert_eq!(std::fs::read_dir(d.join("p")).unwrap().count(), 4);
     ok(&run(d, &[&small[..], &["--max-bytes", "1KiB"]].concat()));
     let e = fails(&run(d, &[&small[..], &["--max-bytes", "12XB"]].concat()), 2);
     assert!(e.contains("unknown unit \"XB\""), "{e}");
     // Zarr: two files per write unit (the unit and its marker); shares count their own units.
-    let zarr = ["render", "--levels", "0:6000", "--height", "8", "--width", "8", "--zarr", "z"];
+    let zarr = [
+        "render", "--levels", "0:6000", "--height", "8", "--width", "8", "--zarr", "z",
+    ];
     let e = fails(&run(d, &zarr), 2);
     assert!(e.contains("12000 files"), "{e}");
     assert!(!d.join("z").exists());
@@ -239,8 +277,21 @@ fn the_guard_refuses_huge_outputs_unless_confirmed() {
 fn describe_shows_the_estimate_and_the_preview_is_under_the_guard() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let out = ok(&run(d, &["render", "--levels", "0:120000", "--png", "dir", "--describe"]));
-    assert!(out.contains("Writes: 120000 files, at most 29.30 GiB"), "{out}");
+    let out = ok(&run(
+        d,
+        &[
+            "render",
+            "--levels",
+            "0:120000",
+            "--png",
+            "dir",
+            "--describe",
+        ],
+    ));
+    assert!(
+        out.contains("Writes: 120000 files, at most 29.30 GiB"),
+        "{out}"
+    );
     assert!(out.contains("Above the guard of 10000 files"), "{out}");
     let preview = examples().join("preview.toml");
     let out = ok(&run(d, &["describe", preview.to_str().unwrap()]));
@@ -256,7 +307,12 @@ fn messages_stay_short_for_huge_input() {
     // Linux caps one argument at 128 KiB; the spec below holds a whole MiB.
     let huge = format!("[0:4, {}]", "::2, ".repeat(20_000));
     let e = fails(&run(d, &["render", "--select", &huge, "--png", "p"]), 2);
-    assert!(e.len() < 2000, "{} bytes of error:\n{}", e.len(), &e[..2000]);
+    assert!(
+        e.len() < 2000,
+        "{} bytes of error:\n{}",
+        e.len(),
+        &e[..2000]
+    );
     assert!(e.contains("bytes)"), "{e}");
     let spec = write(
         d,
@@ -267,10 +323,26 @@ fn messages_stay_short_for_huge_input() {
         ),
     );
     let e = fails(&run(d, &["run", spec.to_str().unwrap()]), 2);
-    assert!(e.len() < 2000, "{} bytes of error:\n{}", e.len(), &e[..2000]);
+    assert!(
+        e.len() < 2000,
+        "{} bytes of error:\n{}",
+        e.len(),
+        &e[..2000]
+    );
     assert!(e.contains("s.toml:5:"), "{e}");
     let e = fails(
-        &run(d, &["render", "--levels", "0:4", "--png", "p", "--colormap", &"v".repeat(100_000)]),
+        &run(
+            d,
+            &[
+                "render",
+                "--levels",
+                "0:4",
+                "--png",
+                "p",
+                "--colormap",
+                &"v".repeat(100_000),
+            ],
+        ),
         2,
     );
     assert!(e.len() < 2000, "{} bytes of error", e.len());

@@ -88,7 +88,10 @@ fn stop_an_animation_run(signal: &str, code: i32, name: &str) {
         },
     );
     let e = fails(&o, code);
-    assert!(!d.join("a.gif").exists(), "the run finished before the signal");
+    assert!(
+        !d.join("a.gif").exists(),
+        "the run finished before the signal"
+    );
     assert!(e.contains(name), "{e}");
     assert!(e.contains("interrupted after"), "{e}");
     // What each sink keeps, said plainly.
@@ -137,7 +140,14 @@ fn sigterm_mid_zarr_write_then_resume_gives_the_same_store() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let store = d.join("a/slow.zarr");
-    let zarr = ["--zarr", "a/slow.zarr", "--chunks", "1,64,64", "--shards", "1,128,64"];
+    let zarr = [
+        "--zarr",
+        "a/slow.zarr",
+        "--chunks",
+        "1,64,64",
+        "--shards",
+        "1,128,64",
+    ];
     let o = interrupted(d, &zarr, "-TERM", || markers(&store, "") > 0);
     let done = markers(&store, "");
     assert!(done < 192, "the run finished before the signal");
@@ -156,7 +166,17 @@ fn sigterm_mid_zarr_write_then_resume_gives_the_same_store() {
         "{done} done before:\n{out}"
     );
     // Uninterrupted reference.
-    let reference = ["--zarr", "b/slow.zarr", "--chunks", "1,64,64", "--shards", "1,128,64"];
+    let reference = [
+        "--zarr",
+        "b/slow.zarr",
+        "--chunks",
+        "1,64,64",
+        "--shards",
+        "1,128,64",
+    ];
     ok(&zoomstack(d).args(SLOW).args(reference).output().unwrap());
-    assert_eq!(read_store(&store, ""), read_store(&d.join("b/slow.zarr"), ""));
+    assert_eq!(
+        read_store(&store, ""),
+        read_store(&d.join("b/slow.zarr"), "")
+    );
 }

@@ -7,8 +7,7 @@ use std::path::Path;
 
 use zoomstack_engine::{Executor, format_bytes};
 use zoomstack_sinks::{
-    ApngWriter, ContactSheet, GifWriter, SinkError, check_dir_output, check_file_output,
-    is_stdout,
+    ApngWriter, ContactSheet, GifWriter, SinkError, check_dir_output, check_file_output, is_stdout,
 };
 
 use crate::error::RunError;
@@ -63,13 +62,19 @@ impl Estimate {
     /// Files over all sinks.
     #[must_use]
     pub fn files(&self) -> u64 {
-        self.sinks.iter().map(|s| s.files).fold(0, u64::saturating_add)
+        self.sinks
+            .iter()
+            .map(|s| s.files)
+            .fold(0, u64::saturating_add)
     }
 
     /// Raw uncompressed bytes over all sinks.
     #[must_use]
     pub fn bytes(&self) -> u64 {
-        self.sinks.iter().map(|s| s.bytes).fold(0, u64::saturating_add)
+        self.sinks
+            .iter()
+            .map(|s| s.bytes)
+            .fold(0, u64::saturating_add)
     }
 
     /// `true` when the run would write more files or bytes than `limits` allow.
@@ -319,7 +324,10 @@ mod tests {
         let files: Vec<u64> = e.sinks.iter().map(|s| s.files).collect();
         assert_eq!(files, [0, 0, 2]);
         let text = e.to_string();
-        assert!(text.contains("(zarr -> zoomstack.zarr): 2 files, 8.00 kiB"), "{text}");
+        assert!(
+            text.contains("(zarr -> zoomstack.zarr): 2 files, 8.00 kiB"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -192,7 +192,7 @@ impl GifWriter {
         check_frame(level, &frame, self.width, self.height)?;
         self.options.scaling.apply(frame, &mut self.indices)?;
         let encoder = self.encoder.as_mut().ok_or_else(|| {
-            SinkError::invalid("GIF writer state", "finished", "frames before finish()")
+            SinkError::invalid("GIF writer state", "finished", "no frame after the end")
         })?;
         let gif_frame = gif::Frame {
             delay: u16::try_from(self.options.frame_delay_ms.saturating_add(5) / 10)
@@ -233,7 +233,7 @@ impl GifWriter {
         let encoder = self
             .encoder
             .take()
-            .ok_or_else(|| SinkError::invalid("GIF writer state", "finished", "finish() once"))?;
+            .ok_or_else(|| SinkError::invalid("GIF writer state", "finished", "finished once"))?;
         let mut out = encoder
             .into_inner()
             .map_err(|e| SinkError::gif(&self.path, e))?;
@@ -380,7 +380,7 @@ impl ApngWriter {
         }
         self.options.scaling.apply(frame, &mut self.indices)?;
         let writer = self.writer.as_mut().ok_or_else(|| {
-            SinkError::invalid("APNG writer state", "finished", "frames before finish()")
+            SinkError::invalid("APNG writer state", "finished", "no frame after the end")
         })?;
         writer
             .write_image_data(&self.indices)
@@ -414,7 +414,7 @@ impl ApngWriter {
         let writer = self
             .writer
             .take()
-            .ok_or_else(|| SinkError::invalid("APNG writer state", "finished", "finish() once"))?;
+            .ok_or_else(|| SinkError::invalid("APNG writer state", "finished", "finished once"))?;
         writer.finish().map_err(|e| SinkError::png(&self.path, e))?;
         self.output.commit()
     }

@@ -109,7 +109,11 @@ pub fn check_file_output(path: &Path) -> Result<PathBuf, SinkError> {
     } else {
         Err(refuse(
             path,
-            format!("a symlink to {}, which is {}", target.display(), kind_name(tft)),
+            format!(
+                "a symlink to {}, which is {}",
+                target.display(),
+                kind_name(tft)
+            ),
             EXPECTED,
         ))
     }
@@ -143,11 +147,9 @@ pub fn check_dir_output(dir: &Path) -> Result<(), SinkError> {
             format!("a symlink to {}", kind_name(m.file_type())),
             EXPECTED,
         )),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(refuse(
-            dir,
-            "a symlink to nothing".to_string(),
-            EXPECTED,
-        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(refuse(dir, "a symlink to nothing".to_string(), EXPECTED))
+        }
         Err(e) => Err(SinkError::io("inspect", dir, e)),
     }
 }
@@ -360,13 +362,24 @@ mod tests {
         w.write_all(b"new").unwrap();
         drop(w);
         out.commit().unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(fs::read(&target).unwrap(), b"new");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "no temp file left");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temp file left"
+        );
 
         let dangling = dir.path().join("dangling.gif");
         std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
-        let err = FileOutput::create(&dangling, "GIF").unwrap_err().to_string();
+        let err = FileOutput::create(&dangling, "GIF")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("which does not exist"), "{err}");
         let to_dir = dir.path().join("to-dir");
         std::os::unix::fs::symlink(dir.path(), &to_dir).unwrap();
@@ -423,8 +436,17 @@ mod tests {
                 assert!(e.to_string().contains(what), "{e}");
             }
             let ft = fs::symlink_metadata(&node).unwrap().file_type();
-            assert!(ft.is_fifo() || ft.is_char_device(), "{} replaced", node.display());
-            assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+            assert!(
+                ft.is_fifo() || ft.is_char_device(),
+                "{} replaced",
+                node.display()
+            );
+            assert!(
+                fs::symlink_metadata(&link)
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
         }
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()

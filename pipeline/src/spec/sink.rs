@@ -215,7 +215,11 @@ pub(super) fn sink_from_raw(
                 p.span(),
                 format!(
                     "{label}: path \"-\" (standard output) is only for single-file sinks (animation, contact-sheet); a `{kind}` sink writes {}; name it (or \"./-\" for a file called -)",
-                    if kind == "zarr" { "a store directory" } else { "a directory of files" }
+                    if kind == "zarr" {
+                        "a store directory"
+                    } else {
+                        "a directory of files"
+                    }
                 ),
             ));
         }
