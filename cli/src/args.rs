@@ -14,7 +14,7 @@ Examples:
   zoomstack                                   the notebook's preview into ./zoomstack-out/
   zoomstack run examples/full-stack.toml      run a pipeline spec file
   zoomstack describe examples/pyramid.toml    show the plans and sizes, render nothing
-  zoomstack render --levels 0:120000 --zarr out.zarr
+  zoomstack render --levels 0:120000 --zarr out.zarr --yes
   zoomstack bench                             kernel throughput per backend
   zoomstack view                              scrub through the stack in the browser
 
@@ -89,7 +89,7 @@ pub(crate) enum Command {
     /// `SLURM_ARRAY_TASK_COUNT`, or `JOB_COMPLETION_INDEX` and `ZOOMSTACK_COUNT)`: each renders the
     /// Zarr write units k with k % N == I. Frame sinks run in share 0 only.
     #[command(
-        after_help = "Examples:\n  zoomstack run examples/full-stack.toml\n  zoomstack run examples/full-stack.toml --set stack.levels=64 --out /tmp/small\n  zoomstack init examples/full-stack.toml && zoomstack run examples/full-stack.toml --index 0 --count 16"
+        after_help = "Examples:\n  zoomstack run examples/full-stack.toml --yes\n  zoomstack run examples/full-stack.toml --set stack.levels=64 --out /tmp/small\n  zoomstack init examples/full-stack.toml && zoomstack run examples/full-stack.toml --index 0 --count 16"
     )]
     Run {
         /// The spec file (TOML).
@@ -127,7 +127,7 @@ pub(crate) enum Command {
     /// Builds a spec with one sink per output flag (--zarr, --png, --png16, --gif, --apng,
     /// --sheet), all with the same select, and runs it. --print-spec shows that spec.
     #[command(
-        after_help = "Examples:\n  zoomstack render --levels 0:120000 --zarr out.zarr --shards 8,512,512\n  zoomstack render --select '[0:20000:500, ::2, ::2]' --png frames --gif zoom.gif\n  zoomstack render --levels 0:1000:10 --downsample 4 --sheet sheet.png --colormap viridis --print-spec"
+        after_help = "Examples:\n  zoomstack render --levels 0:120000 --zarr out.zarr --shards 8,512,512 --yes\n  zoomstack render --levels 0:200 --height 128 --width 128 --gif - > zoom.gif\n  zoomstack render --select '[0:20000:500, ::2, ::2]' --png frames --gif zoom.gif\n  zoomstack render --levels 0:1000:10 --downsample 4 --sheet sheet.png --colormap viridis --print-spec"
     )]
     Render(Box<RenderArgs>),
     /// Scrub through the stack in the browser: a local web server with a level slider, play
