@@ -209,6 +209,17 @@ fn a_run_refused_for_memory_leaves_nothing_and_the_corrected_rerun_works() {
         Vec::<String>::new(),
         "a refused run created files"
     );
+    // `init` of the same spec creates no store either.
+    let text = ok(&run(d, &[&big[..], &["--print-spec"]].concat()));
+    let spec_dir = tempfile::tempdir().unwrap();
+    let spec = write(spec_dir.path(), "big.toml", &text);
+    let e = fails(&run(d, &["init", spec.to_str().unwrap()]), 2);
+    assert!(e.contains("above the memory limit"), "{e}");
+    assert_eq!(
+        names(d),
+        Vec::<String>::new(),
+        "a refused init created files"
+    );
     let fixed = [
         "render", "--levels", "0:1", "--height", "64", "--width", "64", "--zarr", "s.zarr",
         "--png", "frames",

@@ -228,12 +228,16 @@ impl Pipeline {
     }
 
     /// Opens (creating, or checking for resume) the stores of the Zarr jobs without writing any
-    /// chunk: `zoomstack init`. Returns each store's directory.
+    /// chunk: `zoomstack init`, after the checks of [`Pipeline::preflight`]. Returns each
+    /// store's directory.
     ///
     /// # Errors
     ///
-    /// A store that cannot be created or resumed with these parameters.
+    /// The errors of [`Pipeline::preflight`]; a store that cannot be created or resumed with
+    /// these parameters.
     pub fn init(&self, opts: &RunOptions) -> Result<Vec<PathBuf>, RunError> {
+        // A store for a run that would be refused is not created either.
+        self.preflight(opts)?;
         let mut out = Vec::new();
         for job in &self.jobs {
             if let Job::Zarr(z) = job {
