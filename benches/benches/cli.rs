@@ -18,7 +18,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use zoomstack_cli::bench;
 use zoomstack_kernel::Backend;
 use zoomstack_pipeline::diag::Source;
-use zoomstack_pipeline::{Observer, PREVIEW_SPEC, Pipeline, RunOptions, Share, Silent, spec};
+use zoomstack_pipeline::{
+    Limits, Observer, PREVIEW_SPEC, Pipeline, RunOptions, Share, Silent, spec,
+};
 
 fn preview(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -38,6 +40,8 @@ fn preview(c: &mut Criterion) {
                 share: Share::ALL,
                 cancel: Arc::new(AtomicBool::new(false)),
                 verify: false,
+                // As the binary runs it: under the guard.
+                guard: Some(Limits::default()),
             };
             let observer: Arc<dyn Observer> = Arc::new(Silent);
             p.run(&opts, &observer).expect("preview run")

@@ -7,17 +7,24 @@ use std::path::PathBuf;
 
 use crate::{Result, user};
 use zoomstack_cli::bench;
+use zoomstack_engine::Excerpt;
 
 pub(crate) const AFTER_HELP: &str = "\
 Examples:
   zoomstack                                   the notebook's preview into ./zoomstack-out/
   zoomstack run examples/full-stack.toml      run a pipeline spec file
   zoomstack describe examples/pyramid.toml    show the plans and sizes, render nothing
-  zoomstack render --levels 0:120000 --zarr out.zarr
+  zoomstack render --levels 0:120000 --zarr out.zarr --yes
   zoomstack bench                             kernel throughput per backend
   zoomstack view                              scrub through the stack in the browser
 
-Exit codes: 0 success, 1 failure, 2 usage or input error, 130 interrupted (Ctrl-C).
+Exit codes: 0 success, 1 failure, 2 usage or input error (also: a run refused before it
+created anything), 130/143/129 stopped by SIGINT (Ctrl-C)/SIGTERM/SIGHUP. A first signal stops
+after the tiles in flight (temp files removed, Zarr stores resumable), a second aborts at once.
+Guard: a run that would write more than 10000 files or 20 GiB (raw) shows its estimate and is
+refused unless --yes is given (limits: --max-files, --max-bytes).
+Standard output: --gif -, --apng - and --sheet - (path = \"-\" in a spec) write the file to stdout;
+the summary then goes to stderr.
 Environment: ZOOMSTACK_KERNEL (kernel backend), RUST_LOG (log filter, e.g. RUST_LOG=debug),
 SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, JOB_COMPLETION_INDEX/ZOOMSTACK_COUNT (job arrays).";
 
@@ -67,6 +74,8 @@ pub(crate) enum Command {
         /// Print the built-in spec and exit.
         #[arg(long)]
         print_spec: bool,
+        #[command(flatten)]
+        guard: GuardArgs,
     },
     /// Run a pipeline spec file: one [stack] table and any number of [[sink]] tables.
     ///
@@ -80,7 +89,7 @@ pub(crate) enum Command {
     /// `SLURM_ARRAY_TASK_COUNT`, or `JOB_COMPLETION_INDEX` and `ZOOMSTACK_COUNT)`: each renders the
     /// Zarr write units k with k % N == I. Frame sinks run in share 0 only.
     #[command(
-        after_help = "Examples:\n  zoomstack run examples/full-stack.toml\n  zoomstack run examples/full-stack.toml --set stack.levels=64 --out /tmp/small\n  zoomstack init examples/full-stack.toml && zoomstack run examples/full-stack.toml --index 0 --count 16"
+        after_help = "Examples:\n  zoomstack run examples/full-stack.toml --yes\n  zoomstack run examples/full-stack.toml --set stack.levels=64 --out /tmp/small\n  zoomstack init examples/full-stack.toml && zoomstack run examples/full-stack.toml --index 0 --count 16"
     )]
     Run {
         /// The spec file (TOML).
@@ -89,6 +98,8 @@ pub(crate) enum Command {
         target: Target,
         #[command(flatten)]
         share: ShareArgs,
+        #[command(flatten)]
+        guard: GuardArgs,
     },
     /// Show what a spec renders: each sink's plan before and after optimization, its
     /// dask-style table (bytes, shape, chunks, pixels rendered) and the shared renders.
@@ -116,7 +127,7 @@ pub(crate) enum Command {
     /// Builds a spec with one sink per output flag (--zarr, --png, --png16, --gif, --apng,
     /// --sheet), all with the same select, and runs it. --print-spec shows that spec.
     #[command(
-        after_help = "Examples:\n  zoomstack render --levels 0:120000 --zarr out.zarr --shards 8,512,512\n  zoomstack render --select '[0:20000:500, ::2, ::2]' --png frames --gif zoom.gif\n  zoomstack render --levels 0:1000:10 --downsample 4 --sheet sheet.png --colormap viridis --print-spec"
+        after_help = "Examples:\n  zoomstack render --levels 0:120000 --zarr out.zarr --shards 8,512,512 --yes\n  zoomstack render --levels 0:200 --height 128 --width 128 --gif - > zoom.gif\n  zoomstack render --select '[0:20000:500, ::2, ::2]' --png frames --gif zoom.gif\n  zoomstack render --levels 0:1000:10 --downsample 4 --sheet sheet.png --colormap viridis --print-spec"
     )]
     Render(Box<RenderArgs>),
     /// Scrub through the stack in the browser: a local web server with a level slider, play
@@ -195,6 +206,77 @@ pub(crate) struct ShareArgs {
     /// resume checks the lengths its markers record.
     #[arg(long)]
     pub(crate) verify: bool,
+}
+
+/// The guard on how much one run writes.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct GuardArgs {
+    /// Write even when the run's estimate is above --max-files or --max-bytes.
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+    /// Most files a run writes without --yes (PNG frames, animation files, Zarr write units
+    /// and their markers).
+    #[arg(long, value_name = "N", default_value_t = zoomstack_pipeline::DEFAULT_MAX_FILES)]
+    pub(crate) max_files: u64,
+    /// Most bytes a run writes without --yes, counted raw (uncompressed, an upper bound):
+    /// e.g. 500MB, 20GiB, 1T (K/M/G/T are binary).
+    #[arg(long, value_name = "SIZE", default_value = "20GiB", value_parser = parse_size)]
+    pub(crate) max_bytes: u64,
+}
+
+impl GuardArgs {
+    /// No --yes, the default limits (what clap gives without the flags).
+    pub(crate) fn default_limits() -> GuardArgs {
+        GuardArgs {
+            yes: false,
+            max_files: zoomstack_pipeline::DEFAULT_MAX_FILES,
+            max_bytes: zoomstack_pipeline::DEFAULT_MAX_BYTES,
+        }
+    }
+
+    /// The limits a run is held to (`None` with --yes).
+    pub(crate) fn guard(&self) -> Option<zoomstack_pipeline::Limits> {
+        (!self.yes).then_some(self.limits())
+    }
+
+    /// The limits, --yes or not.
+    pub(crate) fn limits(&self) -> zoomstack_pipeline::Limits {
+        zoomstack_pipeline::Limits {
+            max_files: self.max_files,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+/// A byte count: digits with an optional unit (B, kB/MB/GB/TB decimal, KiB/MiB/GiB/TiB or
+/// K/M/G/T binary).
+pub(crate) fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let unit = unit.trim();
+    let factor: u64 = match unit {
+        "" | "B" => 1,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "K" | "k" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        "T" | "TiB" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "unknown unit {}: expected B, kB, MB, GB, TB, KiB, MiB, GiB, TiB or K, M, G, T",
+                Excerpt::around(unit, 0)
+            ));
+        }
+    };
+    let n: u64 = digits.parse().map_err(|_| {
+        "expected a whole number of bytes with an optional unit, e.g. 20GiB or 500MB".to_string()
+    })?;
+    n.checked_mul(factor)
+        .ok_or_else(|| "too large: expected at most 2^64 - 1 bytes".to_string())
 }
 
 #[derive(Args, Debug, Clone)]
@@ -283,6 +365,8 @@ pub(crate) struct RenderArgs {
     pub(crate) target: Target,
     #[command(flatten)]
     pub(crate) share: ShareArgs,
+    #[command(flatten)]
+    pub(crate) guard: GuardArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -325,7 +409,8 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
         let parts: Vec<&str> = s.split(',').map(str::trim).collect();
         if parts.len() != n || parts.iter().any(|p| p.parse::<u64>().is_err()) {
             return Err(user(anyhow!(
-                "{flag} {s:?}: expected {n} comma-separated non-negative integers"
+                "{flag} {}: expected {n} comma-separated non-negative integers",
+                Excerpt::around(s, 0)
             )));
         }
         Ok(format!("[{}]", parts.join(", ")))
@@ -357,10 +442,12 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
         let factors = if d.contains(',') {
             list("--downsample", d, 2)?
         } else {
-            let k: u64 = d
-                .trim()
-                .parse()
-                .map_err(|_| user(anyhow!("--downsample {d:?}: expected K or FY,FX")))?;
+            let k: u64 = d.trim().parse().map_err(|_| {
+                user(anyhow!(
+                    "--downsample {}: expected K or FY,FX",
+                    Excerpt::around(d, 0)
+                ))
+            })?;
             format!("[{k}, {k}]")
         };
         let mode = a.downsample_mode.as_deref().unwrap_or("mean");

@@ -1,5 +1,6 @@
 //! The `zoomstack` binary: see `zoomstack --help`.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use args::{Cli, Command, Global, Overrides, ShareArgs, ViewArgs, render_spec};
+use args::{Cli, Command, Global, GuardArgs, Overrides, ShareArgs, ViewArgs, render_spec};
 use clap::Parser;
 use report::{Bar, print_report, progress_bar};
 use zoomstack_cli::bench;
@@ -16,10 +17,18 @@ use zoomstack_pipeline::diag::{LocatedError, Source};
 use zoomstack_pipeline::spec::{self, Spec};
 use zoomstack_pipeline::{Observer, PREVIEW_SPEC, Pipeline, RunError, RunOptions, Share};
 
-/// Writes to stdout; a closed pipe (`zoomstack describe | head`) ends the process quietly
-/// instead of panicking like `print!` does.
+/// Set when a sink writes its file to standard output (`--gif -`): messages then go to stderr.
+static STDOUT_IS_DATA: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout (stderr while stdout carries a sink's data); a closed pipe
+/// (`zoomstack describe | head`) ends the process quietly instead of panicking like `print!`
+/// does.
 fn emit(text: &str) {
     use std::io::Write;
+    if STDOUT_IS_DATA.load(Ordering::Relaxed) {
+        eprint!("{text}");
+        return;
+    }
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -42,6 +51,7 @@ macro_rules! outln {
 // After the macros: the modules use `out!`/`outln!`.
 mod args;
 mod report;
+mod signals;
 mod verify;
 
 /// How the process ends.
@@ -52,7 +62,7 @@ enum Failure {
     Other(anyhow::Error),
     /// A spec error, already rendered with its excerpt (exit 2).
     Spec(LocatedError),
-    /// Ctrl-C (exit 130).
+    /// Stopped by SIGINT, SIGTERM or SIGHUP (exit 128 + the signal: 130, 143, 129).
     Interrupted(String),
 }
 
@@ -93,7 +103,7 @@ fn main() -> ExitCode {
         }
         Err(Failure::Interrupted(msg)) => {
             eprintln!("zoomstack: {msg}");
-            ExitCode::from(130)
+            ExitCode::from(signals::received().map_or(130, signals::exit_code))
         }
     }
 }
@@ -104,11 +114,13 @@ fn dispatch(cli: Cli) -> Result<()> {
         out: PathBuf::from("zoomstack-out"),
         overrides: Overrides::default(),
         print_spec: false,
+        guard: GuardArgs::default_limits(),
     }) {
         Command::Preview {
             out,
             overrides,
             print_spec,
+            guard,
         } => {
             if print_spec {
                 out!("{PREVIEW_SPEC}");
@@ -116,21 +128,22 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             let source = Source::new("<built-in preview>", PREVIEW_SPEC, &overrides.set);
             let spec = parse(&source)?;
-            run_spec(&g, &spec, &out, &ShareArgs::default(), true)
+            run_spec(&g, &spec, &out, &ShareArgs::default(), &guard, true)
         }
         Command::Run {
             spec,
             target,
             share,
+            guard,
         } => {
             let source = read_source(&spec, &target.overrides)?;
             let spec = parse(&source)?;
-            run_spec(&g, &spec, &target.out, &share, false)
+            run_spec(&g, &spec, &target.out, &share, &guard, false)
         }
         Command::Describe { spec, target } => {
             let source = read_source(&spec, &target.overrides)?;
             let spec = parse(&source)?;
-            describe(&spec, &target.out)
+            describe(&spec, &target.out, &GuardArgs::default_limits())
         }
         Command::Verify { store, array } => {
             let bad = verify::verify(&store, &array, threads(&g)?).map_err(|e| {
@@ -164,9 +177,9 @@ fn dispatch(cli: Cli) -> Result<()> {
             let source = Source::new("<render flags>", text, &args.target.overrides.set);
             let spec = parse(&source)?;
             if args.describe {
-                describe(&spec, &args.target.out)
+                describe(&spec, &args.target.out, &args.guard)
             } else {
-                run_spec(&g, &spec, &args.target.out, &args.share, false)
+                run_spec(&g, &spec, &args.target.out, &args.share, &args.guard, false)
             }
         }
         Command::Bench {
@@ -224,7 +237,7 @@ fn view(g: &Global, args: &ViewArgs) -> Result<()> {
     if args.open {
         open_in_browser(&server.url());
     }
-    let _ = ctrlc::set_handler(|| std::process::exit(0));
+    signals::exit_on_signals();
     server.wait();
     Ok(())
 }
@@ -291,7 +304,8 @@ fn env_u64(name: &str) -> Result<Option<u64>> {
     match std::env::var(name) {
         Ok(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
             user(anyhow!(
-                "environment variable {name}={v:?} is not a non-negative integer"
+                "environment variable {name}={} is not a non-negative integer",
+                zoomstack_engine::Excerpt::around(&v, 0)
             ))
         }),
         Err(_) => Ok(None),
@@ -351,16 +365,50 @@ fn pipeline(spec: &Spec) -> Result<Pipeline> {
 
 fn classify(e: RunError) -> Failure {
     match e {
-        RunError::Cancelled { .. } => Failure::Interrupted(format!(
-            "{e}; everything written so far is kept: run the same command again to resume"
-        )),
+        RunError::Cancelled { ref kept, .. } => {
+            let mut msg = match signals::received() {
+                Some(s) => format!("{}: {e}; what is kept:", signals::name(s)),
+                None => format!("{e}; what is kept:"),
+            };
+            for line in kept {
+                msg.push_str("\n  ");
+                msg.push_str(line);
+            }
+            Failure::Interrupted(msg)
+        }
+        RunError::TooMuchOutput { ref estimate, .. } => {
+            let mut msg = format!(
+                "{e}; nothing was written: pass --yes to write it anyway, raise --max-files / --max-bytes, or select less"
+            );
+            for s in &estimate.sinks {
+                let _ = write!(
+                    msg,
+                    "\n  {}: {} files, {}",
+                    s.sink,
+                    s.files,
+                    zoomstack_engine::format_bytes(s.bytes)
+                );
+            }
+            Failure::User(anyhow!(msg))
+        }
         e if e.is_user_error() => Failure::User(e.into()),
         e => Failure::Other(e.into()),
     }
 }
 
-fn describe(spec: &Spec, out: &Path) -> Result<()> {
-    out!("{}", pipeline(spec)?.describe(out));
+fn describe(spec: &Spec, out: &Path, guard: &GuardArgs) -> Result<()> {
+    let p = pipeline(spec)?;
+    out!("{}", p.describe(out));
+    let estimate = p.estimate(Share::ALL);
+    outln!("Writes: {estimate}");
+    let limits = guard.limits();
+    if estimate.exceeds(&limits) {
+        outln!(
+            "Above the guard of {} files / {}: `run` and `render` need --yes (or higher --max-files / --max-bytes)",
+            limits.max_files,
+            zoomstack_engine::format_bytes(limits.max_bytes)
+        );
+    }
     Ok(())
 }
 
@@ -373,6 +421,7 @@ fn init(g: &Global, spec: &Spec, out: &Path) -> Result<()> {
         share: Share::ALL,
         cancel: Arc::new(AtomicBool::new(false)),
         verify: false,
+        guard: None,
     };
     let dirs = p.init(&opts).map_err(classify)?;
     if !g.quiet {
@@ -386,27 +435,12 @@ fn init(g: &Global, spec: &Spec, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn install_ctrlc(cancel: &Arc<AtomicBool>) {
-    let flag = cancel.clone();
-    let result = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            eprintln!("\nzoomstack: aborted");
-            std::process::exit(130);
-        }
-        eprintln!(
-            "\nzoomstack: interrupted: finishing the tiles in flight (Ctrl-C again to abort at once)"
-        );
-    });
-    if let Err(e) = result {
-        tracing::warn!("cannot install the Ctrl-C handler: {e}");
-    }
-}
-
 fn run_spec(
     g: &Global,
     spec: &Spec,
     out: &Path,
     share_args: &ShareArgs,
+    guard: &GuardArgs,
     preview: bool,
 ) -> Result<()> {
     let t0 = Instant::now();
@@ -418,7 +452,14 @@ fn run_spec(
         )));
     }
     let cancel = Arc::new(AtomicBool::new(false));
-    install_ctrlc(&cancel);
+    signals::stop_runs_on_signals(&cancel);
+    if spec
+        .sinks
+        .iter()
+        .any(|s| zoomstack_sinks::is_stdout(&s.path))
+    {
+        STDOUT_IS_DATA.store(true, Ordering::Relaxed);
+    }
     let opts = RunOptions {
         threads: threads(g)?,
         backend: backend(g)?,
@@ -426,6 +467,7 @@ fn run_spec(
         share,
         cancel,
         verify: share_args.verify,
+        guard: guard.guard(),
     };
     tracing::info!(backend = %opts.backend.describe(), threads = opts.threads, "run");
     let bar = progress_bar(g.quiet);

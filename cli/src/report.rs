@@ -82,6 +82,9 @@ pub(crate) fn print_report(
         }
         match o.paths.len() {
             0 => outln!("{}: nothing written", o.sink),
+            1 if zoomstack_sinks::is_stdout(&o.paths[0]) => {
+                outln!("{}: wrote standard output", o.sink);
+            }
             1 => outln!("{}: wrote {}", o.sink, o.paths[0].display()),
             n => {
                 let name = |p: &PathBuf| {

@@ -8,7 +8,10 @@ use zoomstack_kernel::KernelError;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// A select string that is not numpy basic-slicing syntax.
-    #[error("cannot parse select {text:?} at byte {position}: expected {expected}, found {found}")]
+    #[error(
+        "cannot parse select {} at byte {position}: expected {expected}, found {found}",
+        Excerpt::around(text, *position)
+    )]
     SelectSyntax {
         /// The whole select string.
         text: String,
@@ -20,7 +23,10 @@ pub enum EngineError {
         found: String,
     },
     /// A slice with step 0 in a select string (numpy: "slice step cannot be zero").
-    #[error("select {text:?}: slice step cannot be zero (byte {position}, {axis} axis)")]
+    #[error(
+        "select {}: slice step cannot be zero (byte {position}, {axis} axis)",
+        Excerpt::around(text, *position)
+    )]
     SelectZeroStep {
         /// The whole select string.
         text: String,
@@ -30,7 +36,10 @@ pub enum EngineError {
         axis: &'static str,
     },
     /// More than three indices, or more than one ellipsis, in a select string.
-    #[error("select {text:?} at byte {position}: {problem} (the array has 3 axes: level, y, x)")]
+    #[error(
+        "select {} at byte {position}: {problem} (the array has 3 axes: level, y, x)",
+        Excerpt::around(text, *position)
+    )]
     SelectArity {
         /// The whole select string.
         text: String,
@@ -92,10 +101,13 @@ pub enum EngineError {
     /// The kernel rejected the parameters or a level (e.g. a scale that underflows to zero).
     #[error("kernel: {0}")]
     Kernel(#[from] KernelError),
-    /// A result or a working set larger than the configured memory limit.
+    /// A result or a working set larger than the configured memory limit
+    /// ([`crate::Executor::memory_limit`]). Streaming (`for_each_tile`, `for_each_frame`)
+    /// instead of `compute` keeps only the tiles in flight in memory. (The message is for end
+    /// users and names no API.)
     #[error(
-        "{what} of shape {shape:?} needs {bytes} bytes ({human}), above the memory limit of {limit} bytes; \
-         stream it with for_each_tile/for_each_frame, select less, or raise Executor::memory_limit"
+        "{what} of shape {shape:?} would need {bytes} bytes ({human}), above the memory limit of {limit} bytes; \
+         use smaller chunks, select fewer levels, rows or columns, or use fewer threads"
     )]
     TooLarge {
         /// What was too large (`result`, `tiles in flight`, ...).
@@ -137,6 +149,59 @@ pub enum EngineError {
         /// rayon's message.
         message: String,
     },
+}
+
+/// A user's text in a message: quoted whole when short, otherwise a short window around the
+/// byte of interest with its total length, so a megabyte of input never fills the terminal.
+///
+/// ```
+/// use zoomstack_engine::Excerpt;
+/// assert_eq!(Excerpt::around("[::0]", 3).to_string(), "\"[::0]\"");
+/// let long = format!("[{}]", "1,".repeat(500_000));
+/// let shown = Excerpt::around(&long, 10).to_string();
+/// assert!(shown.len() < 120, "{shown}");
+/// assert!(shown.ends_with("(1000002 bytes)"), "{shown}");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Excerpt<'a> {
+    text: &'a str,
+    position: usize,
+}
+
+impl<'a> Excerpt<'a> {
+    /// Texts up to this many bytes are shown whole.
+    pub const MAX: usize = 80;
+
+    /// `text`, or the part of it around byte `position`.
+    pub fn around(text: &'a str, position: usize) -> Excerpt<'a> {
+        Excerpt { text, position }
+    }
+}
+
+impl std::fmt::Display for Excerpt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.text;
+        if t.len() <= Self::MAX {
+            return write!(f, "{t:?}");
+        }
+        let floor = |mut p: usize| {
+            p = p.min(t.len());
+            while !t.is_char_boundary(p) {
+                p -= 1;
+            }
+            p
+        };
+        let start = floor(self.position.saturating_sub(Self::MAX / 2));
+        let end = floor(start + Self::MAX);
+        let window = &t[start..end];
+        write!(
+            f,
+            "{}{window:?}{} ({} bytes)",
+            if start > 0 { "..." } else { "" },
+            if end < t.len() { "..." } else { "" },
+            t.len()
+        )
+    }
 }
 
 /// `Result` with [`EngineError`].

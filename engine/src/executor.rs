@@ -232,6 +232,30 @@ impl Executor {
         Ok(())
     }
 
+    /// What [`Executor::for_each_tile`] checks before rendering anything: the plan is valid
+    /// ([`RenderPlan::validate`]) and its tiles in flight (one per thread) fit the memory limit.
+    /// A caller runs it over all its plans before creating any output, so a refused run leaves
+    /// nothing behind.
+    ///
+    /// ```
+    /// use zoomstack_engine::{Executor, ZoomStack};
+    /// let plan = ZoomStack::default().array().rechunk([64, 512, 512]).unwrap().optimize().unwrap();
+    /// assert!(Executor::new(2).check_tiles(&plan).is_ok());
+    /// assert!(Executor::new(2).with_memory_limit(1 << 20).check_tiles(&plan).is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`RenderPlan::validate`], [`EngineError::TooLarge`] above the limit.
+    pub fn check_tiles(&self, plan: &RenderPlan) -> Result<()> {
+        plan.validate()?;
+        self.check_memory(
+            "tiles in flight",
+            plan.chunks().iter().map(|&c| c as u64).collect(),
+            Self::tile_bytes(plan).saturating_mul(self.effective_threads() as u64),
+        )
+    }
+
     /// Renders every tile of `plan` for which `filter` returns true, in parallel, handing each
     /// one to `consumer` on the worker thread that rendered it, as soon as it is done. At most
     /// `threads` tiles are in flight. Tiles the filter rejects count as done (e.g. already
@@ -269,13 +293,8 @@ impl Executor {
         C: Fn(Tile) -> std::result::Result<(), E> + Sync,
         E: Send,
     {
-        plan.validate()?;
+        self.check_tiles(plan)?;
         let threads = self.effective_threads();
-        self.check_memory(
-            "tiles in flight",
-            plan.chunks().iter().map(|&c| c as u64).collect(),
-            Self::tile_bytes(plan).saturating_mul(threads as u64),
-        )?;
         let run = Run::new(plan, self);
         if run.total > 0 {
             let pool = self.pool()?;

@@ -50,7 +50,7 @@ mod stack;
 
 pub use array::LazyArray;
 pub use describe::{Describe, format_bytes};
-pub use error::{EngineError, ExecError, Result};
+pub use error::{EngineError, Excerpt, ExecError, Result};
 pub use executor::{DEFAULT_MEMORY_LIMIT, Executor, Progress, ProgressFn, Tile};
 pub use layout::StoreLayout;
 pub use logical::{DownsampleMode, PlanNode};

@@ -82,6 +82,7 @@ impl Source {
         {
             let col0 = self.text[range.start..start].chars().count();
             let width = self.text[start..end.min(range.end)].chars().count().max(1);
+            let (arg, col0, width) = window(arg, col0, width);
             let _ = writeln!(out, "  --> --set {arg}");
             let _ = writeln!(
                 out,
@@ -101,16 +102,44 @@ impl Source {
         let line_text = spec[line_start..line_end].trim_end_matches('\r');
         let end = floor_char_boundary(spec, end.clamp(start, self.spec_len)).min(line_end);
         let width = spec[start..end].chars().count().max(1);
+        let (line_text, col0, width) = window(line_text, col - 1, width);
         let num = line.to_string();
         let pad = " ".repeat(num.len());
         let _ = writeln!(
             out,
             "{pad} |\n{num} | {line_text}\n{pad} | {}{}",
-            " ".repeat(col - 1),
+            " ".repeat(col0),
             "^".repeat(width)
         );
         out
     }
+}
+
+/// Longest excerpt line shown, in characters; a longer line (a megabyte of select text) is
+/// shown as a window around the caret.
+const MAX_EXCERPT: usize = 100;
+
+/// `line` with the caret at character `col0` spanning `width` characters, cut to a window of
+/// [`MAX_EXCERPT`] characters around the caret when longer (`...` marks the cuts). Returns the
+/// text shown and the caret's column and width in it.
+fn window(line: &str, col0: usize, width: usize) -> (String, usize, usize) {
+    let total = line.chars().count();
+    if total <= MAX_EXCERPT {
+        return (line.to_string(), col0, width);
+    }
+    let start = col0.saturating_sub(MAX_EXCERPT / 3);
+    let end = (start + MAX_EXCERPT).min(total);
+    let mut shown = String::new();
+    let mut caret = col0 - start;
+    if start > 0 {
+        shown.push_str("...");
+        caret += 3;
+    }
+    shown.extend(line.chars().skip(start).take(end - start));
+    if end < total {
+        shown.push_str("...");
+    }
+    (shown, caret, width.min(end.saturating_sub(col0)).max(1))
 }
 
 fn floor_char_boundary(s: &str, mut pos: usize) -> usize {
@@ -223,6 +252,23 @@ mod tests {
         assert!(r.contains("                   ^"), "{r}");
         let e = SpecError::at(pos..pos + 1, "zero").located(&src);
         assert_eq!(e.position, None);
+    }
+
+    #[test]
+    fn huge_lines_are_shown_as_a_window_around_the_caret() {
+        let value = "1".repeat(1 << 20);
+        let text = format!("[stack]\nlevels = {value}x\n");
+        let src = Source::new("spec.toml", text.as_str(), &[]);
+        let pos = text.find('x').unwrap();
+        let r = src.render("bad", Some(pos..pos + 1));
+        assert!(r.len() < 400, "{r}");
+        let lines: Vec<&str> = r.lines().collect();
+        let caret = lines[4].find('^').unwrap();
+        assert_eq!(lines[3].as_bytes()[caret], b'x', "{r}");
+        let arg = format!("stack.levels={value}");
+        let src = Source::new("spec.toml", "[stack]\n", std::slice::from_ref(&arg));
+        let r = src.render("bad", Some(src.text().len() - 1..src.text().len()));
+        assert!(r.len() < 400, "{r}");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 use zoomstack_engine::{EngineError, ExecError};
 use zoomstack_sinks::SinkError;
 
+use crate::preflight::{Estimate, Limits};
+
 /// What went wrong in a run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -23,7 +25,7 @@ pub enum RunError {
         /// The engine's error.
         error: EngineError,
     },
-    /// Stopped by the cancel flag (Ctrl-C, SIGTERM).
+    /// Stopped by the cancel flag (Ctrl-C, SIGTERM, SIGHUP).
     #[error("interrupted after {tiles_done} of {tiles_total} tiles of {sink}")]
     Cancelled {
         /// The sink (or sinks) being rendered.
@@ -32,6 +34,25 @@ pub enum RunError {
         tiles_done: u64,
         /// Tiles in that job.
         tiles_total: u64,
+        /// What each sink of the run keeps, one line per sink (`sink 1 (png): ...`): complete,
+        /// resumable (Zarr), kept but not resumed (PNG frames), or nothing (animations and
+        /// sheets appear only when complete). Filled by [`crate::Pipeline::run`].
+        kept: Vec<String>,
+    },
+    /// The run would write more than [`crate::RunOptions::guard`] allows.
+    #[error(
+        "this run would write {} files and up to {} (raw uncompressed size, an upper bound), \
+         above the limit of {} files and {}",
+        estimate.files(),
+        zoomstack_engine::format_bytes(estimate.bytes()),
+        limits.max_files,
+        zoomstack_engine::format_bytes(limits.max_bytes)
+    )]
+    TooMuchOutput {
+        /// What the run would write, per sink.
+        estimate: Estimate,
+        /// The limits it exceeds.
+        limits: Limits,
     },
     /// A request that cannot be honoured (names the problem).
     #[error("{0}")]
@@ -60,6 +81,7 @@ impl RunError {
                 sink: sink.to_string(),
                 tiles_done,
                 tiles_total,
+                kept: Vec::new(),
             },
             error => RunError::Engine {
                 sink: sink.to_string(),
@@ -73,7 +95,7 @@ impl RunError {
     #[must_use]
     pub fn is_user_error(&self) -> bool {
         match self {
-            RunError::Usage(_) => true,
+            RunError::Usage(_) | RunError::TooMuchOutput { .. } => true,
             RunError::Cancelled { .. } => false,
             RunError::Engine { error, .. } => !matches!(
                 error,
@@ -109,5 +131,6 @@ fn sink_user_error(e: &SinkError) -> bool {
             | SinkError::StoreBusy { .. }
             | SinkError::NoStore { .. }
             | SinkError::PermissionDenied { .. }
+            | SinkError::UnsafeOutput { .. }
     )
 }

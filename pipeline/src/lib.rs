@@ -23,12 +23,14 @@ pub mod diag;
 mod error;
 mod frames;
 mod jobs;
+mod preflight;
 mod run;
 pub mod spec;
 mod store;
 
 pub use error::RunError;
 pub use jobs::{Dataset, FrameJob, FrameTarget, Job, SinkName, ZarrJob};
+pub use preflight::{DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, Estimate, Limits, SinkEstimate};
 pub use run::{Observer, Pipeline, RunOptions, RunReport, Share, Silent, SinkOutcome, resolve};
 
 /// The built-in preview spec (`examples/preview.toml`): the notebook's

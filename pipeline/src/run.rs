@@ -13,7 +13,8 @@ use zoomstack_sinks::ZarrReport;
 use crate::error::RunError;
 use crate::frames::run_frames;
 use crate::jobs::{Job, jobs};
-use crate::spec::Spec;
+use crate::preflight::Limits;
+use crate::spec::{FrameKind, SinkKind, Spec};
 use crate::store::{open_store, run_zarr};
 
 /// Which share of the write units this process renders (job arrays): unit `k` (C order over a
@@ -53,10 +54,14 @@ pub struct RunOptions {
     /// Re-read every written unit of an existing store (length, checksum, decoding) and
     /// render the damaged ones again; without it a resume checks lengths only.
     pub verify: bool,
+    /// Refuse a run that would write more than this ([`Pipeline::estimate`]); `None` (the
+    /// default for library callers) writes whatever the spec asks. The CLI sets it unless
+    /// `--yes` is given.
+    pub guard: Option<Limits>,
 }
 
 impl Default for RunOptions {
-    /// All cores, the fastest backend, the current directory, the whole job.
+    /// All cores, the fastest backend, the current directory, the whole job, no guard.
     fn default() -> Self {
         RunOptions {
             threads: 0,
@@ -65,6 +70,7 @@ impl Default for RunOptions {
             share: Share::ALL,
             cancel: Arc::default(),
             verify: false,
+            guard: None,
         }
     }
 }
@@ -107,10 +113,14 @@ pub struct RunReport {
     pub seconds: f64,
 }
 
-/// Resolves a sink path against the output directory.
+/// Resolves a sink path against the output directory (`-`, standard output, stays `-`).
 #[must_use]
 pub fn resolve(out_dir: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() || out_dir == Path::new(".") || out_dir.as_os_str().is_empty() {
+    if p.is_absolute()
+        || zoomstack_sinks::is_stdout(p)
+        || out_dir == Path::new(".")
+        || out_dir.as_os_str().is_empty()
+    {
         p.to_path_buf()
     } else {
         out_dir.join(p)
@@ -222,12 +232,16 @@ impl Pipeline {
     }
 
     /// Opens (creating, or checking for resume) the stores of the Zarr jobs without writing any
-    /// chunk: `zoomstack init`. Returns each store's directory.
+    /// chunk: `zoomstack init`, after the checks of [`Pipeline::preflight`]. Returns each
+    /// store's directory.
     ///
     /// # Errors
     ///
-    /// A store that cannot be created or resumed with these parameters.
+    /// The errors of [`Pipeline::preflight`]; a store that cannot be created or resumed with
+    /// these parameters.
     pub fn init(&self, opts: &RunOptions) -> Result<Vec<PathBuf>, RunError> {
+        // A store for a run that would be refused is not created either.
+        self.preflight(opts)?;
         let mut out = Vec::new();
         for job in &self.jobs {
             if let Job::Zarr(z) = job {
@@ -250,22 +264,43 @@ impl Pipeline {
         observer: &Arc<dyn Observer>,
     ) -> Result<RunReport, RunError> {
         let t0 = Instant::now();
-        if self.spec.sinks.is_empty() {
-            return Err(RunError::Usage(
-                "the spec has no [[sink]] table: nothing to write (add e.g. [[sink]] kind = \"png\")"
-                    .to_string(),
-            ));
-        }
-        if opts.share.count == 0 || opts.share.index >= opts.share.count {
-            return Err(RunError::Usage(format!(
-                "share index {} must be below the share count {}",
-                opts.share.index, opts.share.count
-            )));
-        }
-        let split = opts.share.count > 1;
+        self.preflight(opts)?;
         observer.start(self.total_pixels());
         let counters = Counters::new(opts, observer);
         let mut outcomes: Vec<Option<SinkOutcome>> = vec![None; self.spec.sinks.len()];
+        match self.run_jobs(opts, observer, &counters, &mut outcomes) {
+            Ok(()) => {}
+            Err(RunError::Cancelled {
+                sink,
+                tiles_done,
+                tiles_total,
+                ..
+            }) => {
+                return Err(RunError::Cancelled {
+                    sink,
+                    tiles_done,
+                    tiles_total,
+                    kept: kept_notes(&self.spec, opts, &outcomes),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(RunReport {
+            sinks: outcomes.into_iter().flatten().collect(),
+            pixels_rendered: counters.rendered.load(Ordering::Relaxed),
+            seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The jobs of [`Pipeline::run`], in order, each finished sink's outcome in `outcomes`.
+    fn run_jobs(
+        &self,
+        opts: &RunOptions,
+        observer: &Arc<dyn Observer>,
+        counters: &Counters,
+        outcomes: &mut [Option<SinkOutcome>],
+    ) -> Result<(), RunError> {
+        let split = opts.share.count > 1;
         for job in &self.jobs {
             match job {
                 Job::Frames(f) => {
@@ -283,7 +318,7 @@ impl Pipeline {
                     }
                     let short: Vec<&str> = f.sinks.iter().map(|t| t.who.short.as_str()).collect();
                     observer.job(&short.join(", "));
-                    let paths = run_frames(f, self.spec.stack.levels, opts, &counters)?;
+                    let paths = run_frames(f, self.spec.stack.levels, opts, counters)?;
                     for (t, p) in f.sinks.iter().zip(paths) {
                         outcomes[t.who.index] = Some(SinkOutcome {
                             sink: t.who.label.clone(),
@@ -295,7 +330,7 @@ impl Pipeline {
                 }
                 Job::Zarr(z) => {
                     observer.job(&z.who.short);
-                    let (dir, reports) = run_zarr(z, opts, &counters)?;
+                    let (dir, reports) = run_zarr(z, opts, counters)?;
                     outcomes[z.who.index] = Some(SinkOutcome {
                         sink: z.who.label.clone(),
                         paths: vec![dir],
@@ -305,12 +340,39 @@ impl Pipeline {
                 }
             }
         }
-        Ok(RunReport {
-            sinks: outcomes.into_iter().flatten().collect(),
-            pixels_rendered: counters.rendered.load(Ordering::Relaxed),
-            seconds: t0.elapsed().as_secs_f64(),
-        })
+        Ok(())
     }
+}
+
+/// What each sink keeps after an interrupted run (`outcomes`: the sinks that finished).
+fn kept_notes(spec: &Spec, opts: &RunOptions, outcomes: &[Option<SinkOutcome>]) -> Vec<String> {
+    spec.sinks
+        .iter()
+        .zip(outcomes)
+        .map(|(s, o)| {
+            let path = resolve(&opts.out_dir, &s.path);
+            let shown = path.display();
+            let what = match (o, &s.kind) {
+                (Some(o), _) if !o.ran => "skipped (frame sinks run in share 0)".to_string(),
+                (Some(_), _) => format!("complete ({shown})"),
+                (None, SinkKind::Zarr(_)) => format!(
+                    "{shown}: every finished write unit is kept; run the same command again to resume"
+                ),
+                (None, SinkKind::Frames(FrameKind::Png { .. } | FrameKind::Png16 { .. })) => {
+                    format!(
+                        "the frames written so far in {shown} are kept but not resumed: a rerun renders and writes every frame again"
+                    )
+                }
+                (None, SinkKind::Frames(_)) if zoomstack_sinks::is_stdout(&path) => {
+                    "what went to standard output is incomplete".to_string()
+                }
+                (None, SinkKind::Frames(_)) => format!(
+                    "{shown} was not written: nothing of it is kept (a file already there is untouched)"
+                ),
+            };
+            format!("{}: {what}", s.label())
+        })
+        .collect()
 }
 
 #[cfg(test)]

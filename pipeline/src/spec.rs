@@ -170,7 +170,8 @@ impl std::str::FromStr for AnimationFormat {
             "gif" => Ok(AnimationFormat::Gif),
             "apng" => Ok(AnimationFormat::Apng),
             other => Err(format!(
-                "unknown animation format {other:?}: expected \"gif\" or \"apng\""
+                "unknown animation format {}: expected \"gif\" or \"apng\"",
+                zoomstack_engine::Excerpt::around(other, 0)
             )),
         }
     }
@@ -292,14 +293,18 @@ pub fn parse(source: &Source) -> Result<Spec, SpecError> {
             return Err(SpecError::at(
                 range.clone(),
                 format!(
-                    "--set {arg:?}: expected KEY=VALUE, e.g. stack.levels=64 or 'sink.0.select=\"[:8]\"'"
+                    "--set {}: expected KEY=VALUE, e.g. stack.levels=64 or 'sink.0.select=\"[:8]\"'",
+                    zoomstack_engine::Excerpt::around(arg, 0)
                 ),
             ));
         };
         if arg[..eq].trim().is_empty() {
             return Err(SpecError::at(
                 range.start..range.start + eq + 1,
-                format!("--set {arg:?}: the key before '=' is empty"),
+                format!(
+                    "--set {}: the key before '=' is empty",
+                    zoomstack_engine::Excerpt::around(arg, 0)
+                ),
             ));
         }
         let t = DeTable::parse(text)?;

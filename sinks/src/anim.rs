@@ -1,14 +1,13 @@
 //! Animated GIF and APNG: the notebook's `stackview.animate`, streamed frame by frame.
 
 use std::borrow::Cow;
-use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use ndarray::ArrayView2;
 
 use crate::frames::{FrameSink, png_dims};
-use crate::fsutil::temp_path;
+use crate::output::{FileOutput, OutputWriter};
 use crate::{Colormap, Scaling, SinkError};
 
 /// How many times an animation plays.
@@ -71,30 +70,6 @@ impl AnimationOptions {
     }
 }
 
-/// Removes the temporary file unless the animation was finished.
-#[derive(Debug)]
-struct TempGuard {
-    tmp: PathBuf,
-    armed: bool,
-}
-
-impl Drop for TempGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = fs::remove_file(&self.tmp);
-        }
-    }
-}
-
-fn open_temp(path: &Path) -> Result<(BufWriter<File>, TempGuard), SinkError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        crate::fsutil::create_dir_all(dir)?;
-    }
-    let tmp = temp_path(path);
-    let file = File::create(&tmp).map_err(|e| SinkError::io("create file", &tmp, e))?;
-    Ok((BufWriter::new(file), TempGuard { tmp, armed: true }))
-}
-
 fn check_frame(
     level: u64,
     frame: &ArrayView2<'_, u16>,
@@ -121,8 +96,8 @@ pub struct GifWriter {
     width: usize,
     height: usize,
     options: AnimationOptions,
-    encoder: Option<gif::Encoder<BufWriter<File>>>,
-    guard: TempGuard,
+    encoder: Option<gif::Encoder<BufWriter<OutputWriter>>>,
+    output: FileOutput,
     frames: u64,
     indices: Vec<u8>,
 }
@@ -140,6 +115,28 @@ impl std::fmt::Debug for GifWriter {
 }
 
 impl GifWriter {
+    /// The checks of [`GifWriter::create`] that need no file: the options and the size (1 to
+    /// 65535 a side). Returns the size as GIF stores it.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidParameter`] for invalid options or a size outside `1..=65535`.
+    pub fn check(
+        width: usize,
+        height: usize,
+        options: &AnimationOptions,
+    ) -> Result<(u16, u16), SinkError> {
+        options.validate()?;
+        match (u16::try_from(width), u16::try_from(height)) {
+            (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h)),
+            _ => Err(SinkError::invalid(
+                "GIF size",
+                format!("{height} x {width} (height x width)"),
+                "expected both between 1 and 65535",
+            )),
+        }
+    }
+
     /// Start a GIF of `width x height` frames at `path`.
     ///
     /// # Errors
@@ -155,18 +152,9 @@ impl GifWriter {
         options: AnimationOptions,
     ) -> Result<GifWriter, SinkError> {
         let path = path.as_ref().to_path_buf();
-        options.validate()?;
-        let (w, h) = match (u16::try_from(width), u16::try_from(height)) {
-            (Ok(w), Ok(h)) if w > 0 && h > 0 => (w, h),
-            _ => {
-                return Err(SinkError::invalid(
-                    "GIF size",
-                    format!("{height} x {width} (height x width)"),
-                    "expected both between 1 and 65535",
-                ));
-            }
-        };
-        let (out, guard) = open_temp(&path)?;
+        let (w, h) = GifWriter::check(width, height, &options)?;
+        let (out, output) = FileOutput::create(&path, "GIF")?;
+        let out = BufWriter::new(out);
         let palette = options.colormap.palette();
         let mut encoder =
             gif::Encoder::new(out, w, h, &palette).map_err(|e| SinkError::gif(&path, e))?;
@@ -186,7 +174,7 @@ impl GifWriter {
             height,
             options,
             encoder: Some(encoder),
-            guard,
+            output,
             frames: 0,
             indices: Vec::new(),
         })
@@ -204,7 +192,7 @@ impl GifWriter {
         check_frame(level, &frame, self.width, self.height)?;
         self.options.scaling.apply(frame, &mut self.indices)?;
         let encoder = self.encoder.as_mut().ok_or_else(|| {
-            SinkError::invalid("GIF writer state", "finished", "frames before finish()")
+            SinkError::invalid("GIF writer state", "finished", "no frame after the end")
         })?;
         let gif_frame = gif::Frame {
             delay: u16::try_from(self.options.frame_delay_ms.saturating_add(5) / 10)
@@ -245,17 +233,14 @@ impl GifWriter {
         let encoder = self
             .encoder
             .take()
-            .ok_or_else(|| SinkError::invalid("GIF writer state", "finished", "finish() once"))?;
+            .ok_or_else(|| SinkError::invalid("GIF writer state", "finished", "finished once"))?;
         let mut out = encoder
             .into_inner()
             .map_err(|e| SinkError::gif(&self.path, e))?;
         out.flush()
             .map_err(|e| SinkError::io("write GIF", &self.path, e))?;
         drop(out);
-        fs::rename(&self.guard.tmp, &self.path)
-            .map_err(|e| SinkError::io("rename into place", &self.path, e))?;
-        self.guard.armed = false;
-        Ok(self.path.clone())
+        self.output.commit()
     }
 }
 
@@ -278,8 +263,8 @@ pub struct ApngWriter {
     height: usize,
     options: AnimationOptions,
     expected: u64,
-    writer: Option<png::Writer<BufWriter<File>>>,
-    guard: TempGuard,
+    writer: Option<png::Writer<BufWriter<OutputWriter>>>,
+    output: FileOutput,
     frames: u64,
     indices: Vec<u8>,
 }
@@ -298,6 +283,30 @@ impl std::fmt::Debug for ApngWriter {
 }
 
 impl ApngWriter {
+    /// The checks of [`ApngWriter::create`] that need no file: the options, the size and the
+    /// frame count (1 to 2^32 - 1). Returns them as APNG stores them.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidParameter`] for invalid options, or a size or frame count outside
+    /// 1 to 2^32 - 1.
+    pub fn check(
+        width: usize,
+        height: usize,
+        num_frames: u64,
+        options: &AnimationOptions,
+    ) -> Result<(u32, u32, u32), SinkError> {
+        options.validate()?;
+        let (w, h) = png_dims(width, height)?;
+        let n = u32::try_from(num_frames)
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| {
+                SinkError::invalid("APNG frame count", num_frames, "expected 1 to 2^32 - 1")
+            })?;
+        Ok((w, h, n))
+    }
+
     /// Start an APNG of `num_frames` frames of `width x height` at `path`.
     ///
     /// # Errors
@@ -314,15 +323,9 @@ impl ApngWriter {
         options: AnimationOptions,
     ) -> Result<ApngWriter, SinkError> {
         let path = path.as_ref().to_path_buf();
-        options.validate()?;
-        let (w, h) = png_dims(width, height)?;
-        let n = u32::try_from(num_frames)
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| {
-                SinkError::invalid("APNG frame count", num_frames, "expected 1 to 2^32 - 1")
-            })?;
-        let (out, guard) = open_temp(&path)?;
+        let (w, h, n) = ApngWriter::check(width, height, num_frames, &options)?;
+        let (out, output) = FileOutput::create(&path, "APNG")?;
+        let out = BufWriter::new(out);
         let mut enc = png::Encoder::new(out, w, h);
         enc.set_depth(png::BitDepth::Eight);
         if options.colormap.is_gray() {
@@ -350,7 +353,7 @@ impl ApngWriter {
             options,
             expected: num_frames,
             writer: Some(writer),
-            guard,
+            output,
             frames: 0,
             indices: Vec::new(),
         })
@@ -377,7 +380,7 @@ impl ApngWriter {
         }
         self.options.scaling.apply(frame, &mut self.indices)?;
         let writer = self.writer.as_mut().ok_or_else(|| {
-            SinkError::invalid("APNG writer state", "finished", "frames before finish()")
+            SinkError::invalid("APNG writer state", "finished", "no frame after the end")
         })?;
         writer
             .write_image_data(&self.indices)
@@ -411,12 +414,9 @@ impl ApngWriter {
         let writer = self
             .writer
             .take()
-            .ok_or_else(|| SinkError::invalid("APNG writer state", "finished", "finish() once"))?;
+            .ok_or_else(|| SinkError::invalid("APNG writer state", "finished", "finished once"))?;
         writer.finish().map_err(|e| SinkError::png(&self.path, e))?;
-        fs::rename(&self.guard.tmp, &self.path)
-            .map_err(|e| SinkError::io("rename into place", &self.path, e))?;
-        self.guard.armed = false;
-        Ok(self.path.clone())
+        self.output.commit()
     }
 }
 
@@ -443,6 +443,7 @@ fn delay_fraction(ms: u32) -> (u16, u16) {
 mod tests {
     use super::*;
     use ndarray::Array3;
+    use std::fs::{self, File};
 
     fn frames() -> Array3<u16> {
         Array3::from_shape_fn((3, 4, 6), |(k, y, x)| (k * 50 + y * 10 + x) as u16)

@@ -63,7 +63,10 @@ pub enum SinkError {
     },
 
     /// A colormap name is not one of the supported maps.
-    #[error("unknown colormap {name:?} (expected one of: {expected})")]
+    #[error(
+        "unknown colormap {} (expected one of: {expected})",
+        zoomstack_engine::Excerpt::around(name, 0)
+    )]
     UnknownColormap {
         /// The rejected name.
         name: String,
@@ -120,6 +123,18 @@ pub enum SinkError {
     AlreadyExists {
         /// The store.
         path: PathBuf,
+    },
+
+    /// An output path exists and is not what the sink writes there (a device, a FIFO, a
+    /// socket, a directory where a file goes, a dangling symlink, ...): it is left untouched.
+    #[error("{path} is {what}; refusing to write there (expected {expected})")]
+    UnsafeOutput {
+        /// The path the user asked for.
+        path: PathBuf,
+        /// What it is, e.g. `a character device`, `a symlink to /x, which is a FIFO`.
+        what: String,
+        /// What the sink accepts there.
+        expected: &'static str,
     },
 
     /// Permission denied (or a read-only file system) while accessing `path`.

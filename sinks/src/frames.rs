@@ -143,14 +143,16 @@ impl PngFrameWriter {
     ///
     /// # Errors
     ///
-    /// [`SinkError::InvalidParameter`] for an invalid preview scaling. A file-system error
-    /// ([`SinkError::Io`], [`SinkError::PermissionDenied`], [`SinkError::DiskFull`]) when the
-    /// directory cannot be created.
+    /// [`SinkError::InvalidParameter`] for an invalid preview scaling,
+    /// [`SinkError::UnsafeOutput`] when `dir` exists and is not a directory (or a symlink to
+    /// one). A file-system error ([`SinkError::Io`], [`SinkError::PermissionDenied`],
+    /// [`SinkError::DiskFull`]) when the directory cannot be created.
     pub fn new(dir: impl AsRef<Path>, options: PngFrameOptions) -> Result<Self, SinkError> {
         if let PngKind::Preview { scaling, .. } = options.kind {
             scaling.validate()?;
         }
         let dir = dir.as_ref().to_path_buf();
+        crate::output::check_dir_output(&dir)?;
         create_dir_all(&dir)?;
         Ok(PngFrameWriter {
             dir,

@@ -5,6 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::SinkError;
+use crate::output::Staged;
 
 /// The temporary name used while `path` is being written (same directory, so `rename` is atomic).
 pub(crate) fn temp_path(path: &Path) -> PathBuf {
@@ -18,32 +19,19 @@ pub(crate) fn temp_path(path: &Path) -> PathBuf {
 /// Write a file through a temporary name and rename it into place, so that `path` either keeps
 /// its old content or gets the complete new one, never a prefix. With `durable`, the file and its
 /// directory are synced before returning (survives power loss, not only a killed process).
+/// `path` is checked first ([`crate::output::check_file_output`]): a device, FIFO or socket is
+/// refused, a symlink is followed to its regular file.
 pub(crate) fn write_atomic<F>(path: &Path, durable: bool, fill: F) -> Result<(), SinkError>
 where
     F: FnOnce(&mut BufWriter<&File>) -> Result<(), SinkError>,
 {
-    let tmp = temp_path(path);
-    let result = (|| {
-        let file = File::create(&tmp).map_err(|e| SinkError::io("create file", &tmp, e))?;
-        {
-            let mut w = BufWriter::new(&file);
-            fill(&mut w)?;
-            w.flush().map_err(|e| SinkError::io("write", &tmp, e))?;
-        }
-        if durable {
-            file.sync_all()
-                .map_err(|e| SinkError::io("sync", &tmp, e))?;
-        }
-        fs::rename(&tmp, path).map_err(|e| SinkError::io("rename into place", path, e))?;
-        if durable && let Some(dir) = path.parent() {
-            sync_dir(dir)?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let (file, staged) = Staged::create(path)?;
+    {
+        let mut w = BufWriter::new(&file);
+        fill(&mut w)?;
+        w.flush().map_err(|e| SinkError::io("write", path, e))?;
     }
-    result
+    staged.commit(durable.then_some(&file))
 }
 
 /// `fsync` a directory so that entries created in it (files, subdirectories) are durable.

@@ -50,6 +50,7 @@ mod colormap;
 mod error;
 mod frames;
 mod fsutil;
+mod output;
 mod scale;
 mod sheet;
 mod zarr;
@@ -60,6 +61,9 @@ pub use error::SinkError;
 pub use frames::{
     FrameNaming, FrameSink, PngFrameOptions, PngFrameWriter, PngKind, counts16_png_bytes,
     digit_count, preview_png_bytes, write_counts16_png, write_preview_png,
+};
+pub use output::{
+    FileOutput, OutputWriter, STDOUT_PATH, check_dir_output, check_file_output, is_stdout,
 };
 pub use scale::{Scaling, stretch, to_uint8};
 pub use sheet::{ContactSheet, ContactSheetOptions, MAX_SHEET_PIXELS};

@@ -148,6 +148,50 @@ impl<E> FrameWindow<'_, E> {
 }
 
 impl Executor {
+    /// Tiles per level-chunk, levels per level-chunk, and level-chunks rendered ahead.
+    fn frame_window(&self, plan: &RenderPlan) -> (u64, u64, u64) {
+        let grid = plan.chunk_grid();
+        let per_group = grid[1].saturating_mul(grid[2]).max(1);
+        let group_levels = plan.chunks()[0] as u64;
+        let window = (2 * self.effective_threads() as u64)
+            .div_ceil(per_group)
+            .max(2);
+        (per_group, group_levels, window)
+    }
+
+    /// What [`Executor::for_each_frame`] checks before rendering anything: the plan is valid
+    /// ([`RenderPlan::validate`]) and its frames and tiles in flight fit the memory limit. A
+    /// caller runs it over all its plans before creating any output, so a refused run leaves
+    /// nothing behind.
+    ///
+    /// ```
+    /// use zoomstack_engine::{Executor, ZoomStack};
+    /// let plan = ZoomStack::default().array().select("[:40]").unwrap().optimize().unwrap();
+    /// assert!(Executor::new(2).check_frames(&plan).is_ok());
+    /// let err = Executor::new(2).with_memory_limit(1 << 20).check_frames(&plan).unwrap_err();
+    /// assert!(err.to_string().contains("frames in flight"), "{err}");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`RenderPlan::validate`], [`EngineError::TooLarge`] above the limit.
+    pub fn check_frames(&self, plan: &RenderPlan) -> crate::error::Result<()> {
+        plan.validate()?;
+        let [_, ny, nx] = plan.shape();
+        let (_, group_levels, window) = self.frame_window(plan);
+        let group_bytes = group_levels
+            .saturating_mul(ny)
+            .saturating_mul(nx)
+            .saturating_mul(2);
+        self.check_memory(
+            "frames in flight",
+            vec![window.saturating_mul(group_levels), ny, nx],
+            group_bytes.saturating_mul(window + 1).saturating_add(
+                Self::tile_bytes(plan).saturating_mul(self.effective_threads() as u64),
+            ),
+        )
+    }
+
     /// Renders `plan` and hands whole output frames to `consumer` in level order:
     /// `consumer(output_level, stack_level, frame)`, on the calling thread (for image sinks).
     ///
@@ -183,25 +227,12 @@ impl Executor {
         C: FnMut(u64, u64, ArrayView2<'_, u16>) -> std::result::Result<(), E>,
         E: Send,
     {
-        plan.validate()?;
+        self.check_frames(plan)?;
         let threads = self.effective_threads();
         let shape = plan.shape();
         let [nl, ny, nx] = shape;
         let grid = plan.chunk_grid();
-        let per_group = grid[1].saturating_mul(grid[2]).max(1);
-        let group_levels = plan.chunks()[0] as u64;
-        let window = (2 * threads as u64).div_ceil(per_group).max(2);
-        let group_bytes = group_levels
-            .saturating_mul(ny)
-            .saturating_mul(nx)
-            .saturating_mul(2);
-        self.check_memory(
-            "frames in flight",
-            vec![window.saturating_mul(group_levels), ny, nx],
-            group_bytes
-                .saturating_mul(window + 1)
-                .saturating_add(Self::tile_bytes(plan).saturating_mul(threads as u64)),
-        )?;
+        let (per_group, group_levels, window) = self.frame_window(plan);
         let run = Run::new(plan, self);
         if run.total == 0 {
             if nl == 0 || ny.saturating_mul(nx) > 0 {

@@ -82,7 +82,8 @@ impl<'de> Deserialize<'de> for RawDownsample {
                 "mean" => Ok(DownsampleMode::Mean),
                 "stride" => Ok(DownsampleMode::Stride),
                 _ => Err(E::custom(format!(
-                    "unknown downsample mode {s:?}: expected \"mean\" or \"stride\""
+                    "unknown downsample mode {}: expected \"mean\" or \"stride\"",
+                    zoomstack_engine::Excerpt::around(s, 0)
                 ))),
             }
         }

@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use toml::Spanned;
-use zoomstack_engine::{EngineError, StoreLayout, ZoomStack};
+use zoomstack_engine::{EngineError, Excerpt, StoreLayout, ZoomStack};
 use zoomstack_sinks::{
     AnimationOptions, Colormap, Compression, ContactSheetOptions, IfExists, Playback, Scaling,
 };
@@ -56,7 +56,8 @@ pub(super) fn sink_from_raw(
         return Err(SpecError::at(
             r.kind.span(),
             format!(
-                "unknown sink kind {kind:?}: expected one of {}",
+                "unknown sink kind {}: expected one of {}",
+                Excerpt::around(kind, 0),
                 SINK_KINDS.map(|k| format!("\"{}\"", k.name)).join(", ")
             ),
         ));
@@ -156,7 +157,8 @@ pub(super) fn sink_from_raw(
                     return Err(SpecError::at(
                         s.span(),
                         format!(
-                            "unknown scaling {other:?}: expected \"fixed\" (the notebook's to_uint8 over 0..scaling_max) or \"per-frame\" (each frame stretched from its min to its max, like stackview)"
+                            "unknown scaling {}: expected \"fixed\" (the notebook's to_uint8 over 0..scaling_max) or \"per-frame\" (each frame stretched from its min to its max, like stackview)",
+                            Excerpt::around(other, 0)
                         ),
                     ));
                 }
@@ -187,7 +189,8 @@ pub(super) fn sink_from_raw(
                 other => Err(SpecError::at(
                     c.span(),
                     format!(
-                        "unknown PNG compression {other:?}: expected \"none\", \"fastest\", \"fast\", \"balanced\" or \"high\""
+                        "unknown PNG compression {}: expected \"none\", \"fastest\", \"fast\", \"balanced\" or \"high\"",
+                        Excerpt::around(other, 0)
                     ),
                 )),
             },
@@ -202,6 +205,22 @@ pub(super) fn sink_from_raw(
             return Err(SpecError::at(
                 p.span(),
                 format!("{label}: path contains a NUL byte"),
+            ));
+        }
+        Some(p)
+            if zoomstack_sinks::is_stdout(std::path::Path::new(p.get_ref()))
+                && !matches!(kind, "animation" | "contact-sheet") =>
+        {
+            return Err(SpecError::at(
+                p.span(),
+                format!(
+                    "{label}: path \"-\" (standard output) is only for single-file sinks (animation, contact-sheet); a `{kind}` sink writes {}; name it (or \"./-\" for a file called -)",
+                    if kind == "zarr" {
+                        "a store directory"
+                    } else {
+                        "a directory of files"
+                    }
+                ),
             ));
         }
         Some(p) => PathBuf::from(p.get_ref()),
@@ -229,13 +248,22 @@ pub(super) fn sink_from_raw(
                 match ext.as_deref() {
                     Some("gif") => AnimationFormat::Gif,
                     Some("png" | "apng") => AnimationFormat::Apng,
+                    _ if zoomstack_sinks::is_stdout(&path) => {
+                        let at = r.path.as_ref().map_or(span.clone(), Spanned::span);
+                        return Err(SpecError::at(
+                            at,
+                            format!(
+                                "{label}: path \"-\" writes to standard output, which has no file name to tell the format from: set format = \"gif\" | \"apng\""
+                            ),
+                        ));
+                    }
                     _ => {
                         let at = r.path.as_ref().map_or(span.clone(), Spanned::span);
                         return Err(SpecError::at(
                             at,
                             format!(
-                                "{label}: cannot tell the animation format from {:?}: name the file .gif, .png or .apng, or set format = \"gif\" | \"apng\"",
-                                path.display()
+                                "{label}: cannot tell the animation format from {}: name the file .gif, .png or .apng, or set format = \"gif\" | \"apng\"",
+                                Excerpt::around(&path.display().to_string(), 0)
                             ),
                         ));
                     }
@@ -329,7 +357,10 @@ fn zarr_from_raw(
         Some((other, span)) => {
             return Err(SpecError::at(
                 span,
-                format!("unknown Zarr compression {other:?}: expected \"zstd\" or \"none\""),
+                format!(
+                    "unknown Zarr compression {}: expected \"zstd\" or \"none\"",
+                    Excerpt::around(other, 0)
+                ),
             ));
         }
     };
@@ -368,8 +399,8 @@ fn zarr_from_raw(
                 return Err(SpecError::at(
                     a.span(),
                     format!(
-                        "array path {:?} is not a valid Zarr node path: expected names separated by '/', none empty, '.', '..' or starting with '__'",
-                        a.get_ref()
+                        "array path {} is not a valid Zarr node path: expected names separated by '/', none empty, '.', '..' or starting with '__'",
+                        Excerpt::around(a.get_ref(), 0)
                     ),
                 ));
             }
@@ -431,9 +462,16 @@ pub(super) fn check_distinct_paths(
 ) -> Result<(), SpecError> {
     for (j, b) in sinks.iter().enumerate() {
         let nb = normalized(&b.path);
+        let b_stdout = zoomstack_sinks::is_stdout(&b.path);
         for a in &sinks[..j] {
             let na = normalized(&a.path);
-            if na == nb || nb.starts_with(&na) || na.starts_with(&nb) {
+            // `-` is standard output, not the file `./-`.
+            let overlap = match (zoomstack_sinks::is_stdout(&a.path), b_stdout) {
+                (true, true) => true,
+                (false, false) => na == nb || nb.starts_with(&na) || na.starts_with(&nb),
+                _ => false,
+            };
+            if overlap {
                 let at = keys
                     .get(j)
                     .and_then(|k| k.get("path"))
@@ -442,11 +480,11 @@ pub(super) fn check_distinct_paths(
                 return Err(SpecError::at(
                     at,
                     format!(
-                        "{} writes to {:?}, which overlaps the output of {} ({:?}); give each sink its own path",
+                        "{} writes to {}, which overlaps the output of {} ({}); give each sink its own path",
                         b.label(),
-                        b.path.display().to_string(),
+                        Excerpt::around(&b.path.display().to_string(), 0),
                         a.label(),
-                        a.path.display().to_string()
+                        Excerpt::around(&a.path.display().to_string(), 0)
                     ),
                 ));
             }
