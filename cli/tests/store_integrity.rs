@@ -225,7 +225,7 @@ fn after_a_kill_markers_trail_finished_units_by_at_most_the_units_in_flight() {
             "0:4000",
         ])
         .args(["--set", "stack.height=64", "--set", "stack.width=64"])
-        .args(["--chunks", "1,32,32", "--zarr", "lag.zarr", "--quiet"])
+        .args(["--chunks", "1,32,32", "--zarr", "lag.zarr", "--quiet", "--yes"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -302,4 +302,47 @@ fn verify_checks_every_level_of_a_pyramid() {
     args.push("--verify");
     ok(&run(dir.path(), &args));
     ok(&run(dir.path(), &["verify", "o/zoomstack-pyramid.zarr"]));
+}
+
+/// A store the run could not open (other parameters, or another writer) is refused in the
+/// preflight, before the sinks ahead of it in the spec write anything.
+#[test]
+fn a_store_that_would_be_refused_stops_the_run_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&run(
+        dir.path(),
+        &render_args("s.zarr", 8, &["--quiet"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    ));
+    let spec = write(
+        dir.path(),
+        "two.toml",
+        r#"
+[stack]
+height = 64
+width = 64
+max_iter = 300
+
+[[sink]]
+kind = "png"
+path = "frames"
+select = "[0:8]"
+
+[[sink]]
+kind = "zarr"
+path = "s.zarr"
+select = "[0:8]"
+"#,
+    );
+    let e = fails(&run(dir.path(), &["run", spec.to_str().unwrap()]), 2);
+    assert!(
+        e.contains("stack.max_iter") && e.contains("256") && e.contains("300"),
+        "{e}"
+    );
+    assert!(
+        !dir.path().join("frames").exists(),
+        "frames written before the refusal"
+    );
 }

@@ -14,6 +14,7 @@ use crate::error::RunError;
 use crate::jobs::{FrameTarget, Job};
 use crate::run::{Pipeline, RunOptions, Share, resolve};
 use crate::spec::{AnimationFormat, FrameKind};
+use crate::store::check_store;
 
 /// Default of [`Limits::max_files`].
 pub const DEFAULT_MAX_FILES: u64 = 10_000;
@@ -235,6 +236,7 @@ impl Pipeline {
                             error: e,
                         }
                     })?;
+                    check_store(z, opts, share.count > 1)?;
                 }
             }
         }

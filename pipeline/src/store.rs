@@ -40,20 +40,16 @@ impl Store {
     }
 }
 
-/// Opens (creating, or checking for resume) the store of `job` without writing any chunk.
-/// With `must_exist` (a share of a job array), the store must have been created before.
-pub(crate) fn open_store(
+/// The store directory of `job` and the options its sinks open it with; refuses what the share
+/// cannot do (replace, or a store that does not exist yet, with `must_exist`).
+fn store_options(
     job: &ZarrJob,
     opts: &RunOptions,
     must_exist: bool,
-) -> Result<Store, RunError> {
+) -> Result<(PathBuf, ZarrOptions), RunError> {
     let z = &job.spec;
     let path = resolve(&opts.out_dir, &job.path);
     let label = &job.who.label;
-    let sink_err = |e: SinkError| RunError::Sink {
-        sink: label.clone(),
-        error: e,
-    };
     if opts.share.count > 1 && z.if_exists == IfExists::Replace {
         return Err(RunError::Usage(format!(
             "{label}: if_exists = \"replace\" cannot be used with --count > 1 (every process would delete the others' work); run `zoomstack init` once, then the shares with if_exists = \"resume\""
@@ -82,7 +78,53 @@ pub(crate) fn open_store(
         },
         verify: opts.verify,
     };
-    if z.ome {
+    Ok((path, options))
+}
+
+/// What opening the store of `job` would refuse, checked without creating or changing anything
+/// (the run's preflight): each array (each pyramid level) by [`ZarrSink::check`].
+pub(crate) fn check_store(
+    job: &ZarrJob,
+    opts: &RunOptions,
+    must_exist: bool,
+) -> Result<(), RunError> {
+    let (path, options) = store_options(job, opts, must_exist)?;
+    let sink_err = |e: SinkError| RunError::Sink {
+        sink: job.who.label.clone(),
+        error: e,
+    };
+    if job.spec.ome {
+        for (k, d) in job.datasets.iter().enumerate() {
+            let array_path = if options.array_path.is_empty() {
+                k.to_string()
+            } else {
+                format!("{}/{k}", options.array_path)
+            };
+            let level = ZarrOptions {
+                array_path,
+                ..options.clone()
+            };
+            ZarrSink::check(&path, &d.desc, &level).map_err(sink_err)?;
+        }
+        Ok(())
+    } else {
+        ZarrSink::check(&path, &job.datasets[0].desc, &options).map_err(sink_err)
+    }
+}
+
+/// Opens (creating, or checking for resume) the store of `job` without writing any chunk.
+/// With `must_exist` (a share of a job array), the store must have been created before.
+pub(crate) fn open_store(
+    job: &ZarrJob,
+    opts: &RunOptions,
+    must_exist: bool,
+) -> Result<Store, RunError> {
+    let (path, options) = store_options(job, opts, must_exist)?;
+    let sink_err = |e: SinkError| RunError::Sink {
+        sink: job.who.label.clone(),
+        error: e,
+    };
+    if job.spec.ome {
         let descs = job.datasets.iter().map(|d| d.desc.clone()).collect();
         ZarrPyramid::open(&path, descs, options)
             .map(Store::Pyramid)

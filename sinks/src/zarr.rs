@@ -170,38 +170,14 @@ impl ZarrSink {
         options: ZarrOptions,
     ) -> Result<ZarrSink, SinkError> {
         let store = store.as_ref().to_path_buf();
-        desc.validate()?;
-        let unit = desc.layout.unit();
-        let units = UnitGrid::new(desc.shape(), unit);
-        if units.total() > MAX_UNITS {
-            return Err(SinkError::invalid(
-                "number of write units",
-                units.total(),
-                format!("expected at most {MAX_UNITS}; use larger chunks or shards"),
-            ));
-        }
-        if options.verify && options.writers == Writers::Shared {
-            return Err(SinkError::invalid(
-                "verify",
-                "with a shared writer",
-                "verify the store once with a sole writer (e.g. `zoomstack verify`, then one \
-                 `run --verify` without --count) before starting the shares",
-            ));
-        }
-        let comps = path_components(&options.array_path)?;
-        let array_dir = comps.iter().fold(store.clone(), |p, c| p.join(c));
-        let parents = check_parents(&store, &comps)?;
-
-        // Refuse what is not ours before creating anything; then lock, then look again: another
-        // writer may have created (or finished) the store in between.
-        let before = check_free(&store, &array_dir, false)?;
-        match (&before, options.if_exists, options.writers) {
-            (Some(_), IfExists::Fail, _) => {
-                return Err(SinkError::AlreadyExists { path: array_dir });
-            }
-            (None, _, Writers::Shared) => return Err(SinkError::NoStore { path: array_dir }),
-            _ => {}
-        }
+        let Prechecked {
+            units,
+            comps,
+            array_dir,
+            parents,
+        } = precheck(&store, &desc, &options)?;
+        // Refused before anything is created; then lock, then look again: another writer may
+        // have created (or finished) the store in between.
         for (p, node) in &parents {
             if node.is_none() {
                 write_group(p, &Value::Object(serde_json::Map::new()))?;
@@ -322,6 +298,33 @@ impl ZarrSink {
             syncers,
             _lock: lock,
         })
+    }
+
+    /// What [`ZarrSink::open`] would refuse, checked without creating, locking or changing
+    /// anything (a run's preflight): invalid descriptions and options, paths that are not
+    /// zoomstack stores, an existing store with other parameters (the differing field), one
+    /// that `if_exists = fail` refuses, a shared writer without a store, and a store another
+    /// process is writing. Another process may still change the store between this check and
+    /// `open`, which checks again.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`ZarrSink::open`] that need no writing.
+    pub fn check(
+        store: impl AsRef<Path>,
+        desc: &ArrayDescription,
+        options: &ZarrOptions,
+    ) -> Result<(), SinkError> {
+        let store = store.as_ref();
+        let Prechecked { array_dir, .. } = precheck(store, desc, options)?;
+        if array_dir.is_dir() {
+            match lock_dir(&array_dir, options.writers) {
+                Ok(probe) => drop(probe),
+                Err(LockRefused::Busy) => return Err(SinkError::StoreBusy { path: array_dir }),
+                Err(LockRefused::Error(e)) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Units that had a marker but were found damaged when the store was opened, with the
@@ -603,6 +606,62 @@ impl Drop for ZarrSink {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The read-only part of opening a store.
+struct Prechecked {
+    units: UnitGrid,
+    comps: Vec<String>,
+    array_dir: PathBuf,
+    parents: Vec<(PathBuf, Option<Node>)>,
+}
+
+/// Checks everything [`ZarrSink::open`] checks before writing: the description, the options,
+/// the parents, what is at the array directory now and, for an existing zoomstack array, that
+/// it has the description's parameters (else the differing field). Creates nothing.
+fn precheck(
+    store: &Path,
+    desc: &ArrayDescription,
+    options: &ZarrOptions,
+) -> Result<Prechecked, SinkError> {
+    desc.validate()?;
+    let units = UnitGrid::new(desc.shape(), desc.layout.unit());
+    if units.total() > MAX_UNITS {
+        return Err(SinkError::invalid(
+            "number of write units",
+            units.total(),
+            format!("expected at most {MAX_UNITS}; use larger chunks or shards"),
+        ));
+    }
+    if options.verify && options.writers == Writers::Shared {
+        return Err(SinkError::invalid(
+            "verify",
+            "with a shared writer",
+            "verify the store once with a sole writer (e.g. `zoomstack verify`, then one \
+             `run --verify` without --count) before starting the shares",
+        ));
+    }
+    let comps = path_components(&options.array_path)?;
+    let array_dir = comps.iter().fold(store.to_path_buf(), |p, c| p.join(c));
+    let parents = check_parents(store, &comps)?;
+    match (
+        check_free(store, &array_dir, false)?,
+        options.if_exists,
+        options.writers,
+    ) {
+        (Some(_), IfExists::Fail, _) => return Err(SinkError::AlreadyExists { path: array_dir }),
+        (None, _, Writers::Shared) => return Err(SinkError::NoStore { path: array_dir }),
+        (Some(Node::ZoomstackArray(a)), IfExists::Resume, _) => {
+            attrs::check_resume(&array_dir, &a, desc)?;
+        }
+        _ => {}
+    }
+    Ok(Prechecked {
+        units,
+        comps,
+        array_dir,
+        parents,
+    })
 }
 
 /// Removes the temporary files of markers a killed writer was creating (`.i.j.k.tmp-PID`).
