@@ -41,7 +41,7 @@ pub use stack::{ExactStack, MAX_PRECISION_BITS, MIN_SPACING, Offsets};
 
 use crate::escape::PixelSource;
 use crate::{Backend, IndexRange, KernelError};
-use perturb::perturb_counts;
+use perturb::{Results, perturb_counts};
 use wide::{f64x4, f64x8};
 
 /// Vectors in flight per backend in the delta loop (not tuned yet: no benchmark has run).
@@ -90,6 +90,36 @@ pub fn render_block_exact(
     cols: IndexRange,
     backend: Backend,
     out: &mut [u16],
+) -> Result<(), KernelError> {
+    render_into(stack, orbit, level, (rows, cols), backend, out)
+}
+
+/// [`render_block_exact`] with `|z|^2` at each pixel's deciding update (the escaping update, or
+/// update `max_iter`), as [`perturb_scalar_detail`] gives it: for diagnostics, tests and smooth
+/// colouring. Counts are those of [`render_block_exact`].
+///
+/// # Errors
+///
+/// Those of [`render_block_exact`].
+pub fn render_block_exact_detail(
+    stack: &ExactStack,
+    orbit: &ReferenceOrbit,
+    level: u64,
+    rows: IndexRange,
+    cols: IndexRange,
+    backend: Backend,
+    out: &mut [PerturbCount],
+) -> Result<(), KernelError> {
+    render_into(stack, orbit, level, (rows, cols), backend, out)
+}
+
+fn render_into(
+    stack: &ExactStack,
+    orbit: &ReferenceOrbit,
+    level: u64,
+    (rows, cols): (IndexRange, IndexRange),
+    backend: Backend,
+    out: &mut (impl Results + ?Sized),
 ) -> Result<(), KernelError> {
     stack.validate()?;
     stack.check_depth(level)?;

@@ -122,13 +122,39 @@ pub fn perturb_scalar_detail(
     unreachable!("the loop returns at n == max_iter")
 }
 
+/// Where the delta loop puts a finished pixel: its count and `|z|^2` at the deciding update.
+pub(crate) trait Results {
+    fn len(&self) -> usize;
+    fn put(&mut self, pixel: usize, count: u16, norm: f64);
+}
+
+impl Results for [u16] {
+    fn len(&self) -> usize {
+        <[u16]>::len(self)
+    }
+    #[inline]
+    fn put(&mut self, pixel: usize, count: u16, _norm: f64) {
+        self[pixel] = count;
+    }
+}
+
+impl Results for [PerturbCount] {
+    fn len(&self) -> usize {
+        <[PerturbCount]>::len(self)
+    }
+    #[inline]
+    fn put(&mut self, pixel: usize, count: u16, norm: f64) {
+        self[pixel] = PerturbCount { count, norm };
+    }
+}
+
 /// Computes `out[p]` for every pixel of `src` (whose points are offsets `dc` from the orbit's
 /// reference point) with `V` vectors of `L` in flight. `max_iter` in `1..=orbit.max_iter()`.
 pub(crate) fn perturb_counts<L: Lanes, const V: usize>(
     src: &impl PixelSource,
     orbit: &ReferenceOrbit,
     max_iter: u32,
-    out: &mut [u16],
+    out: &mut (impl Results + ?Sized),
 ) {
     debug_assert_eq!(out.len(), src.len());
     debug_assert!((1..=orbit.max_iter()).contains(&max_iter));
@@ -180,11 +206,12 @@ struct DeltaMachine<'a, L: Lanes, const V: usize> {
 }
 
 impl<L: Lanes, const V: usize> DeltaMachine<'_, L, V> {
-    fn run(&mut self, src: &impl PixelSource, out: &mut [u16]) {
+    fn run(&mut self, src: &impl PixelSource, out: &mut (impl Results + ?Sized)) {
         let all = (1u32 << L::N) - 1;
+        let zero = L::splat(0.0);
         for v in 0..V {
             // Every lane starts idle: this fills them.
-            self.sync(v, 0, 0, src, out);
+            self.sync(v, 0, 0, zero, src, out);
         }
         let four = L::splat(FOUR);
         let n = L::N;
@@ -214,7 +241,7 @@ impl<L: Lanes, const V: usize> DeltaMachine<'_, L, V> {
                 self.steps[v] += 1;
                 self.countdown[v] -= 1;
                 if escaped | closer != 0 || self.countdown[v] == 0 {
-                    self.sync(v, escaped, closer, src, out);
+                    self.sync(v, escaped, closer, nz, src, out);
                 }
             }
         }
@@ -229,8 +256,9 @@ impl<L: Lanes, const V: usize> DeltaMachine<'_, L, V> {
         v: usize,
         escaped: u32,
         closer: u32,
+        norms: L,
         src: &impl PixelSource,
-        out: &mut [u16],
+        out: &mut (impl Results + ?Sized),
     ) {
         let n = L::N;
         let steps = self.steps[v];
@@ -239,6 +267,8 @@ impl<L: Lanes, const V: usize> DeltaMachine<'_, L, V> {
         self.di[v].store(&mut di);
         self.dcr[v].store(&mut dcr);
         self.dci[v].store(&mut dci);
+        let mut nz = [0.0; 8];
+        norms.store(&mut nz);
         let (total, row_len) = (src.len(), src.row_len());
         let mut countdown = self.last;
         for i in 0..n {
@@ -249,10 +279,10 @@ impl<L: Lanes, const V: usize> DeltaMachine<'_, L, V> {
                 let m = self.m0[lane] + steps;
                 let it = self.n0[lane] + steps as u32;
                 if escaped & bit != 0 {
-                    out[self.pix[lane]] = (it - 1) as u16;
+                    out.put(self.pix[lane], (it - 1) as u16, nz[i]);
                     free = true;
                 } else if it == self.max_iter {
-                    out[self.pix[lane]] = self.max_iter as u16;
+                    out.put(self.pix[lane], self.max_iter as u16, nz[i]);
                     free = true;
                 } else if closer & bit != 0 || m == self.last {
                     let [zr, zi] = self.z[m];
