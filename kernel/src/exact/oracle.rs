@@ -68,7 +68,7 @@ pub fn oracle_precision(stack: &ExactStack, level: u64) -> Result<usize, KernelE
 /// # Errors
 ///
 /// [`ExactStack::validate`] errors; [`KernelError::SliceOutOfBounds`] for a pixel outside the
-/// level; [`KernelError::PrecisionCap`] for fewer than 64 bits.
+/// level; [`KernelError::BadExact`] for fewer than 64 bits.
 pub fn direct_count(
     stack: &ExactStack,
     level: u64,
@@ -80,10 +80,10 @@ pub fn direct_count(
     IndexRange::new(r, 1, 1).check("rows", stack.height as u64)?;
     IndexRange::new(j, 1, 1).check("cols", stack.width as u64)?;
     if bits < 64 {
-        return Err(KernelError::PrecisionCap {
-            level,
-            needed: bits as u64,
-            cap: super::MAX_PRECISION_BITS,
+        return Err(KernelError::BadExact {
+            what: "oracle precision (bits)",
+            value: bits.to_string(),
+            expected: "at least 64",
         });
     }
     let (cr, ci) = stack.pixel_big(level, r, j, bits);

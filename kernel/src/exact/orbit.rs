@@ -39,8 +39,8 @@ impl ReferenceOrbit {
     ///
     /// # Errors
     ///
-    /// [`KernelError::BadMaxIter`]; [`KernelError::PrecisionCap`] (with level 0) for a precision
-    /// outside `64..=`[`MAX_PRECISION_BITS`].
+    /// [`KernelError::BadMaxIter`]; [`KernelError::BadExact`] for a precision outside
+    /// `64..=`[`MAX_PRECISION_BITS`].
     pub fn compute(
         center_re: &ExactReal,
         center_im: &ExactReal,
@@ -156,10 +156,10 @@ impl ReferenceOrbit {
 fn check_args(max_iter: u32, precision: usize) -> Result<(), KernelError> {
     validate_max_iter(u64::from(max_iter))?;
     if !(64..=MAX_PRECISION_BITS as usize).contains(&precision) {
-        return Err(KernelError::PrecisionCap {
-            level: 0,
-            needed: precision as u64,
-            cap: MAX_PRECISION_BITS,
+        return Err(KernelError::BadExact {
+            what: "reference orbit precision (bits)",
+            value: precision.to_string(),
+            expected: "in 64..=65536 (exact::MAX_PRECISION_BITS)",
         });
     }
     Ok(())

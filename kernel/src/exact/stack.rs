@@ -145,7 +145,7 @@ impl ExactStack {
     /// `log2(max(1, |center|) / spacing) + 64`, rounded up to a multiple of 64, at least 128.
     ///
     /// It depends on the level only through its spacing and is coarse on purpose: one orbit
-    /// serves every level of a 64-bit band (levels 0 to about 156800 of the notebook's stack
+    /// serves every level of a 64-bit band (levels 0 to 156914 of the notebook's stack
     /// at 128 bits), and a level's counts never depend on which other levels a run renders.
     /// The 64 bits beyond the pixel spacing keep the reference's own error (its rounding,
     /// amplified by at most `|dZ/dC|`, about 2^48 on the notebook's centre) far below a pixel.
@@ -326,8 +326,8 @@ mod tests {
     fn precision_rule_and_limits() {
         let nb = ExactStack::default();
         assert_eq!(nb.orbit_precision(0).unwrap(), 128);
-        assert_eq!(nb.orbit_precision(150_000).unwrap(), 128);
-        // Level 1e6: spacing about 2^-1452 / ... well past 1e-300.
+        assert_eq!(nb.orbit_precision(156_914).unwrap(), 128);
+        assert_eq!(nb.orbit_precision(156_915).unwrap(), 192);
         assert!(nb.check_depth(2_700_000).is_ok());
         let e = nb.check_depth(2_800_000).unwrap_err().to_string();
         assert!(e.contains("2800000") && e.contains("1e-300"), "{e}");
