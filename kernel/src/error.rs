@@ -77,4 +77,58 @@ pub enum KernelError {
         /// The name given.
         name: String,
     },
+    /// A decimal string that is not a number (exact mode's parameters).
+    #[error("{what}: {text:?} is not a decimal number: expected {expected}")]
+    BadDecimal {
+        /// Which parameter.
+        what: &'static str,
+        /// The text given.
+        text: String,
+        /// What was expected, in words.
+        expected: &'static str,
+    },
+    /// An exact-mode parameter outside its valid range.
+    #[error("{what} must be {expected}, got {value}")]
+    BadExact {
+        /// Which parameter.
+        what: &'static str,
+        /// The value given, as exact decimal text.
+        value: String,
+        /// What was expected, in words.
+        expected: &'static str,
+    },
+    /// A level needs more reference-orbit precision than the documented cap.
+    #[error(
+        "level {level} needs a {needed}-bit reference orbit, beyond the cap of {cap} bits \
+         (exact::MAX_PRECISION_BITS)"
+    )]
+    PrecisionCap {
+        /// The level asked for.
+        level: u64,
+        /// Bits the precision rule asks for.
+        needed: u64,
+        /// The cap.
+        cap: u64,
+    },
+    /// A level deeper than f64 deltas cover (exact mode).
+    #[error(
+        "level {level} has a pixel spacing of about 2^{spacing_log2:.1}, below the 1e-300 that \
+         f64 perturbation deltas cover (deeper frames need extended-exponent deltas, not built yet)"
+    )]
+    TooDeep {
+        /// The level asked for.
+        level: u64,
+        /// log2 of its smaller pixel spacing.
+        spacing_log2: f64,
+    },
+    /// A reference orbit that does not belong to the stack and level it is used with.
+    #[error("reference orbit {what} is {got}, but the stack and level need {expected}")]
+    OrbitMismatch {
+        /// What differs (`center`, `precision`, `max_iter`).
+        what: &'static str,
+        /// What the orbit has.
+        got: String,
+        /// What the stack and level need.
+        expected: String,
+    },
 }

@@ -3,6 +3,7 @@
 //! Only two operations need care for exactness:
 //! * [`Lanes::fused_mul_sub`] must round once. `wide` fuses only when the `fma` target feature
 //!   is compiled in; otherwise this falls back to `f64::mul_add` per lane (exact, slower).
+//! * [`Lanes::fused_mul_add`] (used by the exact mode's delta loop) likewise rounds once.
 //! * [`Lanes::double_plus`] computes `(t + t) + c`; `t + t` is exact, so on FMA builds it is
 //!   the single fused `t * 2 + c`, which rounds identically.
 
@@ -27,6 +28,8 @@ pub trait Lanes: Copy + Add<Output = Self> + Mul<Output = Self> {
     fn store(self, out: &mut [f64]);
     /// `a * b - c`, rounded once.
     fn fused_mul_sub(a: Self, b: Self, c: Self) -> Self;
+    /// `a * b + c`, rounded once.
+    fn fused_mul_add(a: Self, b: Self, c: Self) -> Self;
     /// `(t + t) + c`, exactly as two IEEE additions would round it.
     fn double_plus(t: Self, c: Self) -> Self;
     /// Bit `i` set where lane `i` has `!(zr^2 + zi^2 <= threshold)` (NaN counts as set).
@@ -54,6 +57,10 @@ impl Lanes for f64 {
     #[inline(always)]
     fn fused_mul_sub(a: Self, b: Self, c: Self) -> Self {
         a.mul_add(b, -c)
+    }
+    #[inline(always)]
+    fn fused_mul_add(a: Self, b: Self, c: Self) -> Self {
+        a.mul_add(b, c)
     }
     #[inline(always)]
     fn double_plus(t: Self, c: Self) -> Self {
@@ -94,6 +101,15 @@ macro_rules! wide_lanes {
                 } else {
                     let (a, b, c) = (a.to_array(), b.to_array(), c.to_array());
                     <$t>::new(std::array::from_fn(|i| a[i].mul_add(b[i], -c[i])))
+                }
+            }
+            #[inline(always)]
+            fn fused_mul_add(a: Self, b: Self, c: Self) -> Self {
+                if FUSED {
+                    a.mul_add(b, c)
+                } else {
+                    let (a, b, c) = (a.to_array(), b.to_array(), c.to_array());
+                    <$t>::new(std::array::from_fn(|i| a[i].mul_add(b[i], c[i])))
                 }
             }
             #[inline(always)]

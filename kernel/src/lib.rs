@@ -21,6 +21,7 @@
 mod backend;
 mod error;
 pub mod escape;
+pub mod exact;
 mod grid;
 mod lanes;
 mod range;
