@@ -225,7 +225,9 @@ fn after_a_kill_markers_trail_finished_units_by_at_most_the_units_in_flight() {
             "0:4000",
         ])
         .args(["--set", "stack.height=64", "--set", "stack.width=64"])
-        .args(["--chunks", "1,32,32", "--zarr", "lag.zarr", "--quiet", "--yes"])
+        .args([
+            "--chunks", "1,32,32", "--zarr", "lag.zarr", "--quiet", "--yes",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
