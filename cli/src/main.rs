@@ -470,6 +470,11 @@ fn run_spec(
         guard: guard.guard(),
     };
     tracing::info!(backend = %opts.backend.describe(), threads = opts.threads, "run");
+    if !g.quiet {
+        for w in p.f64_warnings() {
+            eprintln!("warning: {w}");
+        }
+    }
     let bar = progress_bar(g.quiet);
     let observer: Arc<dyn Observer> = Arc::new(Bar(bar.clone()));
     let result = p.run(&opts, &observer);

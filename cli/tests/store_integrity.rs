@@ -348,3 +348,51 @@ select = "[0:8]"
         "frames written before the refusal"
     );
 }
+
+/// `describe` names where f64 stops resolving the stack; a run past it warns (on stderr) and
+/// still writes the notebook's counts.
+#[test]
+fn describe_and_run_name_where_f64_stops_resolving_the_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = ok(&run(
+        dir.path(),
+        &[
+            "describe",
+            examples().join("full-stack.toml").to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        d.contains(
+            "f64 (numpy) arithmetic: pixel spacing below 16 ulp of the centre from level 11"
+        ),
+        "{d}"
+    );
+    assert!(
+        d.contains("share one f64 coordinate beyond this stack's 120000 levels"),
+        "{d}"
+    );
+    let deep = run(
+        dir.path(),
+        &[
+            "render",
+            "--levels",
+            "126400:126430:10",
+            "--set",
+            "stack.levels=130000",
+            "--png",
+            "f",
+        ],
+    );
+    ok(&deep);
+    let e = String::from_utf8_lossy(&deep.stderr);
+    assert!(
+        e.contains("warning: ") && e.contains("from level 126412 neighbouring columns"),
+        "{e}"
+    );
+    let shallow = run(dir.path(), &["render", "--levels", "0:2", "--png", "g"]);
+    assert!(
+        !String::from_utf8_lossy(&shallow.stderr).contains("warning"),
+        "{}",
+        text(&shallow)
+    );
+}

@@ -24,6 +24,7 @@ pub mod escape;
 pub mod exact;
 mod grid;
 mod lanes;
+mod limits;
 mod range;
 pub mod spec;
 
@@ -31,6 +32,7 @@ pub use backend::Backend;
 pub use error::KernelError;
 pub use grid::{LevelGrid, Linspace, MAX_ITER_LIMIT, StackParams, validate_max_iter};
 pub use lanes::FUSED;
+pub use limits::{F64Limits, SPACING_ULPS};
 pub use range::IndexRange;
 
 use escape::PixelSource;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use zoomstack_engine::format_bytes;
+use zoomstack_kernel::SPACING_ULPS;
 use zoomstack_sinks::Compression;
 
 use crate::jobs::Job;
@@ -17,6 +18,54 @@ fn tuple(v: &[u64]) -> String {
 }
 
 impl Pipeline {
+    /// Where the notebook's f64 arithmetic stops resolving this stack, in one sentence.
+    #[must_use]
+    pub fn f64_limits_text(&self) -> String {
+        let stack = &self.spec().stack;
+        let l = stack.params.f64_limits(stack.levels);
+        let at = |v: Option<u64>| match v {
+            Some(level) => format!("from level {level}"),
+            None => format!("beyond this stack's {} levels", stack.levels),
+        };
+        format!(
+            "f64 (numpy) arithmetic: pixel spacing below {SPACING_ULPS} ulp of the centre {}; \
+             neighbouring columns or rows share one f64 coordinate {}",
+            at(l.coarse_from),
+            at(l.collapse_from)
+        )
+    }
+
+    /// Warnings for sinks that render levels where f64 no longer resolves pixels (see
+    /// [`Pipeline::f64_limits_text`]): there the counts are the notebook's f64 results, which
+    /// differ from the mathematically true counts on more and more pixels.
+    #[must_use]
+    pub fn f64_warnings(&self) -> Vec<String> {
+        let stack = &self.spec().stack;
+        let l = stack.params.f64_limits(stack.levels);
+        let mut out = Vec::new();
+        for sink in &self.spec().sinks {
+            let Some((_, deepest)) = sink.plan.selection().levels.bounds() else {
+                continue;
+            };
+            let what = match (l.collapse_from, l.coarse_from) {
+                (Some(c), _) if deepest >= c => format!(
+                    "from level {c} neighbouring columns or rows share one f64 coordinate (the \
+                     image collapses into stripes)"
+                ),
+                (_, Some(k)) if deepest >= k => format!(
+                    "from level {k} the pixel spacing is below {SPACING_ULPS} ulp of the centre"
+                ),
+                _ => continue,
+            };
+            out.push(format!(
+                "{}: renders levels up to {deepest}, and {what}; the counts there are the \
+                 notebook's f64 (numpy) results, not the true escape counts of the pixels",
+                sink.label()
+            ));
+        }
+        out
+    }
+
     /// The description of the whole pipeline, as text.
     #[must_use]
     pub fn describe(&self, out_dir: &Path) -> String {
@@ -38,10 +87,11 @@ impl Pipeline {
         let whole = spec.stack.array().describe();
         let _ = writeln!(
             s,
-            "       {} uint16 in all, {} pixels\n",
+            "       {} uint16 in all, {} pixels",
             format_bytes(whole.bytes),
             whole.stack_pixels
         );
+        let _ = writeln!(s, "       {}\n", self.f64_limits_text());
         for sink in &spec.sinks {
             let _ = writeln!(
                 s,
