@@ -127,6 +127,9 @@ fn window(line: &str, col0: usize, width: usize) -> (String, usize, usize) {
     if total <= MAX_EXCERPT {
         return (line.to_string(), col0, width);
     }
+    // A caret past the line's end (a span ending in a stripped '\r', or at the end of input)
+    // sits just after its last character.
+    let col0 = col0.min(total);
     let start = col0.saturating_sub(MAX_EXCERPT / 3);
     let end = (start + MAX_EXCERPT).min(total);
     let mut shown = String::new();
@@ -252,6 +255,21 @@ mod tests {
         assert!(r.contains("                   ^"), "{r}");
         let e = SpecError::at(pos..pos + 1, "zero").located(&src);
         assert_eq!(e.position, None);
+    }
+
+    #[test]
+    fn a_caret_past_the_end_of_a_long_line_is_shown_at_its_end() {
+        // Found by the spec_parse fuzz target: a span past a 150-character line's last
+        // character made the window's range negative.
+        let line = "y".repeat(150);
+        let (shown, caret, width) = window(&line, 200, 4);
+        assert!(shown.starts_with("...") && shown.ends_with('y'), "{shown}");
+        assert_eq!(caret, shown.chars().count());
+        assert_eq!(width, 1);
+        let text = format!("[stack]\nlevels = \"{line}\r\n");
+        let src = Source::new("spec.toml", text.as_str(), &[]);
+        let r = src.render("bad", Some(text.len() - 2..text.len()));
+        assert!(r.contains("^"), "{r}");
     }
 
     #[test]
