@@ -269,7 +269,7 @@ mod tests {
         let text = format!("[stack]\nlevels = \"{line}\r\n");
         let src = Source::new("spec.toml", text.as_str(), &[]);
         let r = src.render("bad", Some(text.len() - 2..text.len()));
-        assert!(r.contains("^"), "{r}");
+        assert!(r.contains('^'), "{r}");
     }
 
     #[test]
