@@ -355,6 +355,10 @@ pub(crate) struct RenderArgs {
     /// Iteration limit (default 256).
     #[arg(long, value_name = "N")]
     pub(crate) max_iter: Option<u64>,
+    /// Arithmetic contract: numpy (the notebook's f64 counts, bit for bit; the default) or
+    /// exact (the true counts at any depth; slower, and constant deep frames are proven).
+    #[arg(long, value_name = "MODE")]
+    pub(crate) arithmetic: Option<String>,
     /// Print the spec these flags make and exit.
     #[arg(long)]
     pub(crate) print_spec: bool,
@@ -425,6 +429,9 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
         if let Some(v) = v {
             let _ = writeln!(t, "{k} = {v}");
         }
+    }
+    if let Some(m) = &a.arithmetic {
+        let _ = writeln!(t, "arithmetic = {}", q(m));
     }
     let select = match (&a.select, &a.levels) {
         (Some(s), _) => Some(s.clone()),

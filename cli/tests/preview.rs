@@ -29,7 +29,7 @@ fn default_preview_writes_frames_gif_and_sheet() {
     assert_eq!(frames, expected);
 
     // The notebook's pixels: stack[0:20000:500, ::2, ::2] through to_uint8.
-    let reference = compute(ZoomStack::default(), "[0:20000:500, ::2, ::2]");
+    let reference = compute(&ZoomStack::default(), "[0:20000:500, ::2, ::2]");
     for k in [0usize, 17, 39] {
         let (w, h, color, depth, bytes) = decode_png(&root.join("frames").join(&expected[k]));
         assert_eq!((w, h), (256, 256));

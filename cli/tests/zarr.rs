@@ -53,7 +53,7 @@ fn full_stack_example_shrunk() {
     );
     let store = dir.path().join("o/zoomstack.zarr");
     let got = read_store(&store, "");
-    assert_eq!(got, compute(stack(20, 64, 96, 256), "[:, :, :]"));
+    assert_eq!(got, compute(&stack(20, 64, 96, 256), "[:, :, :]"));
     let a = attrs(&store, "");
     assert_eq!(a["complete"], true);
     assert_eq!(a["select"], "[0:20:1, 0:64:1, 0:96:1]");
@@ -99,7 +99,7 @@ fn pyramid_example_shrunk() {
     for k in 0..4u32 {
         let f = 1 << k;
         let got = read_store(&store, &k.to_string());
-        let want = compute(s, &format!("[0:24, ::{f}, ::{f}]"));
+        let want = compute(&s, &format!("[0:24, ::{f}, ::{f}]"));
         assert_eq!(got, want, "pyramid level {k}");
         assert_eq!(attrs(&store, &k.to_string())["complete"], true);
         assert_eq!(
@@ -154,7 +154,7 @@ fn render_flags_write_the_same_store_as_a_spec() {
     let a = read_store(&dir.path().join("flags.zarr"), "");
     let b = read_store(&dir.path().join("spec.zarr"), "");
     assert_eq!(a, b);
-    assert_eq!(a, compute(stack(120000, 48, 40, 256), "[100:160:3]"));
+    assert_eq!(a, compute(&stack(120000, 48, 40, 256), "[100:160:3]"));
 }
 
 /// Runs `zoomstack run` on a small job-array spec; returns the store path.
@@ -228,7 +228,7 @@ fn two_concurrent_shares_equal_one_process() {
     assert_eq!(read_store(&store, ""), single);
     assert_eq!(
         single,
-        compute(stack(120000, 64, 64, 512), "[100000:100048]")
+        compute(&stack(120000, 64, 64, 512), "[100000:100048]")
     );
     // A finished share re-run does nothing; env variables select the share too.
     let o = zoomstack(dir.path())
@@ -333,7 +333,7 @@ fn interrupt_and_resume(signal: &str) {
     assert_eq!(resumed, read_store(&dir.path().join("b/slow.zarr"), ""));
     assert_eq!(
         resumed,
-        compute(stack(120000, 128, 128, 5000), "[119000:119960:10]")
+        compute(&stack(120000, 128, 128, 5000), "[119000:119960:10]")
     );
 }
 

@@ -42,8 +42,8 @@ impl LazyArray {
     /// The whole stack, chunked [`DEFAULT_CHUNKS`].
     pub fn from_stack(stack: ZoomStack) -> Self {
         Self {
-            node: Arc::new(PlanNode::Source { stack }),
             shape: stack.shape(),
+            node: Arc::new(PlanNode::Source { stack }),
             chunks: DEFAULT_CHUNKS,
             mean: None,
         }
@@ -246,6 +246,6 @@ impl ZoomStack {
     /// stack does not depend on the array: the engine's modules form no cycle.)
     #[must_use]
     pub fn array(&self) -> LazyArray {
-        LazyArray::from_stack(*self)
+        LazyArray::from_stack(self.clone())
     }
 }

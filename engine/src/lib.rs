@@ -58,7 +58,7 @@ pub use optimizer::RulesFired;
 pub use plan::{RenderPlan, TileSpec};
 pub use selection::{AxisMap, Selection};
 pub use slice::{AXES, IndexRange, SliceSpec, format_range, parse_select};
-pub use stack::{DEFAULT_CHUNKS, NOTEBOOK_LEVELS, ZoomStack};
+pub use stack::{Arithmetic, DEFAULT_CHUNKS, NOTEBOOK_LEVELS, ZoomStack};
 
 /// The kernel this engine renders with (re-exported for `StackParams`, `Backend`).
 pub use zoomstack_kernel as kernel;

@@ -60,10 +60,13 @@ impl OptimizerRule for ScanSource {
         "scan_source"
     }
     fn rewrite(&self, steps: &[Step], i: usize) -> Option<Rewrite> {
-        let Step::Source(stack) = steps[i] else {
+        let Step::Source(stack) = &steps[i] else {
             return None;
         };
-        Some(replace(Step::Render(stack, Selection::full(stack.shape()))))
+        Some(replace(Step::Render(
+            stack.clone(),
+            Selection::full(stack.shape()),
+        )))
     }
 }
 
@@ -124,7 +127,7 @@ impl OptimizerRule for SelectIntoRender {
         };
         Some(Rewrite {
             consumed: 1,
-            with: vec![Step::Render(*stack, sel)],
+            with: vec![Step::Render(stack.clone(), sel)],
         })
     }
 }
@@ -147,7 +150,7 @@ impl OptimizerRule for MeanIntoRender {
         };
         Some(Rewrite {
             consumed: 1,
-            with: vec![Step::Render(*stack, sel)],
+            with: vec![Step::Render(stack.clone(), sel)],
         })
     }
 }
@@ -194,7 +197,7 @@ fn flatten(node: &PlanNode) -> Vec<Step> {
     node.chain()
         .into_iter()
         .map(|n| match n {
-            PlanNode::Source { stack } => Step::Source(*stack),
+            PlanNode::Source { stack } => Step::Source(stack.clone()),
             PlanNode::Select { ranges, .. } => Step::Select(*ranges),
             PlanNode::Rechunk { .. } => Step::Rechunk,
             PlanNode::Downsample { factors, mode, .. } => Step::Downsample(*factors, *mode),
@@ -260,7 +263,7 @@ pub(crate) fn optimize(node: &PlanNode, chunks: [usize; 3]) -> (RenderPlan, Rule
     // Every step folds into the render: the rules cover every step kind that can follow it
     // (a mean after a mean is refused when recorded, and `mean_into_render` accepts it anyway).
     match steps.as_slice() {
-        [Step::Render(stack, sel)] => (RenderPlan::from_parts(*stack, *sel, chunks), fired),
+        [Step::Render(stack, sel)] => (RenderPlan::from_parts(stack.clone(), *sel, chunks), fired),
         other => unreachable!("the optimizer's rules fold every step into the render: {other:?}"),
     }
 }

@@ -80,8 +80,8 @@ impl RenderPlan {
         self.stack.validate()?;
         self.selection.validate(self.stack.shape())?;
         if let Some((lo, hi)) = self.selection.levels.bounds() {
-            self.stack.params.level_grid(lo)?;
-            self.stack.params.level_grid(hi)?;
+            self.stack.check_level(lo)?;
+            self.stack.check_level(hi)?;
         }
         Ok(())
     }
@@ -90,7 +90,7 @@ impl RenderPlan {
     /// e.g. a store's write units, so every tile is one stored object.
     #[must_use]
     pub fn retiled(&self, tile: [usize; 3]) -> RenderPlan {
-        RenderPlan::from_parts(self.stack, self.selection, tile)
+        RenderPlan::from_parts(self.stack.clone(), self.selection, tile)
     }
 
     /// The same plan tiled by a store's write units, so every tile is one stored object written
@@ -416,11 +416,11 @@ mod tests {
             .unwrap()
             .optimize()
             .unwrap();
-        let stack = *good.stack();
+        let stack = good.stack().clone();
         let sel = *good.selection();
-        let build = |s: Selection| RenderPlan::new(stack, s, [1, 8, 8]);
+        let build = |s: Selection| RenderPlan::new(stack.clone(), s, [1, 8, 8]);
         assert!(
-            RenderPlan::new(stack, sel, [1, 0, 8])
+            RenderPlan::new(stack.clone(), sel, [1, 0, 8])
                 .unwrap_err()
                 .to_string()
                 .contains("chunk size of the y axis")
@@ -464,6 +464,7 @@ mod tests {
                 zoom_per_level: 2.0,
                 ..Default::default()
             },
+            ..ZoomStack::default()
         };
         let a = deep.array();
         assert!(a.select("[:10]").unwrap().optimize().is_ok());

@@ -11,7 +11,8 @@
 use crate::error::{EngineError, Result};
 use crate::plan::{RenderPlan, TileSpec};
 use crate::selection::AxisMap;
-use zoomstack_kernel::{Backend, IndexRange, render_block, render_points};
+use crate::stack::Arithmetic;
+use zoomstack_kernel::{Backend, IndexRange, exact, render_points};
 
 /// Points rendered per `render_points` call on the irregular path.
 const POINTS_PER_CALL: usize = 16 * 1024;
@@ -117,7 +118,7 @@ pub(crate) fn render_tile(
     } else {
         vec![0u16; rows.rendered() * cols.rendered()]
     };
-    let params = &plan.stack().params;
+    let stack = plan.stack();
     for (k, out) in data.chunks_exact_mut(frame.max(1)).enumerate().take(tl) {
         if stop() {
             return Ok(None);
@@ -125,7 +126,7 @@ pub(crate) fn render_tile(
         let level = plan.levels().at(spec.origin[0] + k as u64);
         if let Some((r, c)) = direct {
             // The kernel takes negative steps: rows and columns come out in output order.
-            render_block(params, level, r, c, backend, out)?;
+            stack.render_block(level, r, c, backend, out)?;
         } else {
             render_grid(plan, level, &rows, &cols, backend, &mut scratch)?;
             reduce(&rows, &cols, &scratch, out);
@@ -144,11 +145,18 @@ fn render_grid(
     backend: Backend,
     buf: &mut [u16],
 ) -> Result<()> {
-    let params = &plan.stack().params;
+    let stack = plan.stack();
     if let (Some(r), Some(c)) = (rows.slice, cols.slice) {
-        render_block(params, level, r, c, backend, buf)?;
+        stack.render_block(level, r, c, backend, buf)?;
         return Ok(());
     }
+    if let Arithmetic::Exact(e) = &stack.arithmetic {
+        let index = |v: &[usize]| v.iter().map(|&i| i as u64).collect::<Vec<_>>();
+        let (r, c) = (index(&rows.needed), index(&cols.needed));
+        exact::render_level_indices(e, level, &r, &c, backend, buf)?;
+        return Ok(());
+    }
+    let params = &stack.params;
     let grid = params.level_grid(level)?;
     let nc = cols.needed.len();
     if nc == 0 {

@@ -1,7 +1,9 @@
 //! [`ZoomStack`]: the whole virtual array, described in O(1).
 
 use crate::error::{EngineError, Result};
-use zoomstack_kernel::StackParams;
+use std::sync::Arc;
+use zoomstack_kernel::exact::{self, ExactStack};
+use zoomstack_kernel::{Backend, IndexRange, KernelError, StackParams};
 
 /// The notebook's number of levels.
 pub const NOTEBOOK_LEVELS: u64 = 120_000;
@@ -20,12 +22,36 @@ pub const DEFAULT_CHUNKS: [usize; 3] = [1, 256, 256];
 /// let stack = ZoomStack { levels: 1_000_000_000, ..ZoomStack::default() };
 /// assert_eq!(stack.array().shape(), [1_000_000_000, 512, 512]);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ZoomStack {
     /// Number of zoom levels (frames).
     pub levels: u64,
-    /// Frame size, center, zoom and iteration limit (the kernel's parameters).
+    /// Frame size, center, zoom and iteration limit (the kernel's parameters; in the exact
+    /// contract, the f64 nearest to each exact value, for display and grid coordinates).
     pub params: StackParams,
+    /// What the counts mean: the notebook's f64 arithmetic, or the true counts.
+    pub arithmetic: Arithmetic,
+}
+
+/// The two arithmetic contracts of a stack's counts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Arithmetic {
+    /// Bit for bit the notebook's f64 arithmetic (`arithmetic = "numpy"`, the default).
+    #[default]
+    Numpy,
+    /// The true escape count of the exactly placed pixel (`arithmetic = "exact"`): the stack's
+    /// exact parameters, whose height, width and `max_iter` equal the f64 parameters'.
+    Exact(Arc<ExactStack>),
+}
+
+impl Arithmetic {
+    /// `"numpy"` or `"exact"`, as specs and stores name them.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Arithmetic::Numpy => "numpy",
+            Arithmetic::Exact(_) => "exact",
+        }
+    }
 }
 
 impl Default for ZoomStack {
@@ -33,6 +59,7 @@ impl Default for ZoomStack {
         Self {
             levels: NOTEBOOK_LEVELS,
             params: StackParams::default(),
+            arithmetic: Arithmetic::Numpy,
         }
     }
 }
@@ -52,9 +79,82 @@ impl ZoomStack {
     ///
     /// The errors of [`ZoomStack::validate`].
     pub fn new(levels: u64, params: StackParams) -> Result<Self> {
-        let s = Self { levels, params };
+        let s = Self {
+            levels,
+            params,
+            arithmetic: Arithmetic::Numpy,
+        };
         s.validate()?;
         Ok(s)
+    }
+
+    /// A stack of `levels` levels in the exact contract; its f64 parameters are the nearest
+    /// f64 of each exact value.
+    ///
+    /// ```
+    /// use zoomstack_engine::ZoomStack;
+    /// use zoomstack_kernel::exact::ExactStack;
+    /// let deep = ZoomStack::exact(120_000_000, ExactStack::default()).unwrap();
+    /// assert_eq!(deep.arithmetic.name(), "exact");
+    /// assert_eq!(deep.params, ZoomStack::default().params);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`ExactStack::validate`] and [`ZoomStack::validate`].
+    pub fn exact(levels: u64, stack: ExactStack) -> Result<Self> {
+        stack.validate()?;
+        let params = StackParams {
+            height: stack.height,
+            width: stack.width,
+            center_re: stack.center_re.to_f64(),
+            center_im: stack.center_im.to_f64(),
+            scale0: stack.scale0.to_f64(),
+            zoom_per_level: stack.zoom_per_level.to_f64(),
+            max_iter: stack.max_iter,
+        };
+        let s = Self {
+            levels,
+            params,
+            arithmetic: Arithmetic::Exact(Arc::new(stack)),
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Renders the strided sub-grid `rows` x `cols` of `level` under the stack's contract
+    /// (the kernel's `render_block` or `exact::render_level_block`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errors for this level and sub-grid.
+    pub fn render_block(
+        &self,
+        level: u64,
+        rows: IndexRange,
+        cols: IndexRange,
+        backend: Backend,
+        out: &mut [u16],
+    ) -> std::result::Result<(), KernelError> {
+        match &self.arithmetic {
+            Arithmetic::Numpy => {
+                zoomstack_kernel::render_block(&self.params, level, rows, cols, backend, out)
+            }
+            Arithmetic::Exact(e) => exact::render_level_block(e, level, rows, cols, backend, out),
+        }
+    }
+
+    /// Checks that `level` can be rendered: its scale is positive and finite (numpy), or its
+    /// depth within what the exact contract covers.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error for the level.
+    pub fn check_level(&self, level: u64) -> std::result::Result<(), KernelError> {
+        match &self.arithmetic {
+            Arithmetic::Numpy => self.params.level_grid(level).map(|_| ()),
+            Arithmetic::Exact(e) => e.orbit_precision(level).and_then(|_| e.check_depth(level)),
+        }
     }
 
     /// Checks the parameters (the kernel's rules) and the level count (at most `i64::MAX`).

@@ -150,6 +150,7 @@ fn stack() -> impl Strategy<Value = ZoomStack> {
                 zoom_per_level: z,
                 max_iter: it,
             },
+            ..ZoomStack::default()
         })
 }
 

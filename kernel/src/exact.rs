@@ -11,7 +11,8 @@
 //! * The delta loop ([`perturb_scalar`] is its reference): perturbation with rebasing, written
 //!   once over the kernel's lane types; every [`Backend`] equals the reference bit for bit.
 //! * [`render_block_exact`]: the exact counterpart of [`crate::render_block`], per tile, with a
-//!   shared orbit.
+//!   shared orbit; [`render_level_block`] and [`render_level_indices`] take the orbit from
+//!   [`OrbitCache::global`] (what the engine, the viewer and Python call).
 //! * [`oracle`]: direct iteration of single pixels in big precision, confirmed at twice the
 //!   precision, which the committed truth sets come from.
 //!
@@ -91,7 +92,7 @@ pub fn render_block_exact(
     backend: Backend,
     out: &mut [u16],
 ) -> Result<(), KernelError> {
-    render_into(stack, orbit, level, (rows, cols), backend, out)
+    render_into(stack, orbit, level, Cells::Ranges(rows, cols), backend, out)
 }
 
 /// [`render_block_exact`] with `|z|^2` at each pixel's deciding update (the escaping update, or
@@ -110,30 +111,99 @@ pub fn render_block_exact_detail(
     backend: Backend,
     out: &mut [PerturbCount],
 ) -> Result<(), KernelError> {
-    render_into(stack, orbit, level, (rows, cols), backend, out)
+    render_into(stack, orbit, level, Cells::Ranges(rows, cols), backend, out)
+}
+
+/// Renders the strided sub-grid `rows` x `cols` of `level` in the exact contract: the
+/// one-call form of [`render_block_exact`], taking the level's orbit from
+/// [`OrbitCache::global`] (computed once per process and precision band).
+///
+/// # Errors
+///
+/// Those of [`OrbitCache::for_level`] and [`render_block_exact`].
+pub fn render_level_block(
+    stack: &ExactStack,
+    level: u64,
+    rows: IndexRange,
+    cols: IndexRange,
+    backend: Backend,
+    out: &mut [u16],
+) -> Result<(), KernelError> {
+    let orbit = OrbitCache::global().for_level(stack, level)?;
+    render_into(
+        stack,
+        &orbit,
+        level,
+        Cells::Ranges(rows, cols),
+        backend,
+        out,
+    )
+}
+
+/// Renders the pixels at the given row and column indices of `level` (any order, repeats
+/// allowed; `out` row-major `rows.len() * cols.len()`) in the exact contract, for selections
+/// that are not strided runs. Counts equal [`render_level_block`]'s at the same pixels.
+///
+/// # Errors
+///
+/// Those of [`render_level_block`]; [`KernelError::SliceOutOfBounds`] for an index outside
+/// the level.
+pub fn render_level_indices(
+    stack: &ExactStack,
+    level: u64,
+    rows: &[u64],
+    cols: &[u64],
+    backend: Backend,
+    out: &mut [u16],
+) -> Result<(), KernelError> {
+    let orbit = OrbitCache::global().for_level(stack, level)?;
+    render_into(
+        stack,
+        &orbit,
+        level,
+        Cells::Indices(rows, cols),
+        backend,
+        out,
+    )
+}
+
+/// Which pixels of a level to render: strided runs or explicit indices per axis.
+#[derive(Clone, Copy)]
+enum Cells<'a> {
+    Ranges(IndexRange, IndexRange),
+    Indices(&'a [u64], &'a [u64]),
 }
 
 fn render_into(
     stack: &ExactStack,
     orbit: &ReferenceOrbit,
     level: u64,
-    (rows, cols): (IndexRange, IndexRange),
+    cells: Cells<'_>,
     backend: Backend,
     out: &mut (impl Results + ?Sized),
 ) -> Result<(), KernelError> {
     stack.validate()?;
     stack.check_depth(level)?;
     orbit.check_for(stack, level)?;
-    rows.check("rows", stack.height as u64)?;
-    cols.check("cols", stack.width as u64)?;
-    let expected = usize::try_from(rows.count.saturating_mul(cols.count)).unwrap_or(usize::MAX);
+    let (n_rows, n_cols) = match cells {
+        Cells::Ranges(rows, cols) => {
+            rows.check("rows", stack.height as u64)?;
+            cols.check("cols", stack.width as u64)?;
+            (rows.count, cols.count)
+        }
+        Cells::Indices(rows, cols) => (rows.len() as u64, cols.len() as u64),
+    };
+    let expected = usize::try_from(n_rows.saturating_mul(n_cols)).unwrap_or(usize::MAX);
     if out.len() != expected {
         return Err(KernelError::BadOutputLen {
             got: out.len(),
             expected,
         });
     }
-    let offsets = stack.offsets(level, rows, cols)?;
+    let offsets = match cells {
+        Cells::Ranges(rows, cols) => stack.offsets(level, rows, cols)?,
+        Cells::Indices(rows, cols) => stack.offsets_at(level, rows, cols)?,
+    };
     let src = OffsetSource {
         xs: &offsets.cols,
         ys: &offsets.rows,

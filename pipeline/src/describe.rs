@@ -4,8 +4,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use zoomstack_engine::format_bytes;
+use zoomstack_engine::{Arithmetic, format_bytes};
 use zoomstack_kernel::SPACING_ULPS;
+use zoomstack_kernel::exact::ExactStack;
 use zoomstack_sinks::Compression;
 
 use crate::jobs::Job;
@@ -22,14 +23,22 @@ impl Pipeline {
     #[must_use]
     pub fn f64_limits_text(&self) -> String {
         let stack = &self.spec().stack;
+        if let Arithmetic::Exact(e) = &stack.arithmetic {
+            return exact_text(e, stack.levels);
+        }
         let l = stack.params.f64_limits(stack.levels);
         let at = |v: Option<u64>| match v {
             Some(level) => format!("from level {level}"),
             None => format!("beyond this stack's {} levels", stack.levels),
         };
+        let hint = if l.coarse_from.is_some() {
+            " (arithmetic = \"exact\" gives the true counts there)"
+        } else {
+            ""
+        };
         format!(
             "f64 (numpy) arithmetic: pixel spacing below {SPACING_ULPS} ulp of the centre {}; \
-             neighbouring columns or rows share one f64 coordinate {}",
+             neighbouring columns or rows share one f64 coordinate {}{hint}",
             at(l.coarse_from),
             at(l.collapse_from)
         )
@@ -41,6 +50,9 @@ impl Pipeline {
     #[must_use]
     pub fn f64_warnings(&self) -> Vec<String> {
         let stack = &self.spec().stack;
+        if stack.arithmetic != Arithmetic::Numpy {
+            return Vec::new();
+        }
         let l = stack.params.f64_limits(stack.levels);
         let mut out = Vec::new();
         for sink in &self.spec().sinks {
@@ -59,7 +71,8 @@ impl Pipeline {
             };
             out.push(format!(
                 "{}: renders levels up to {deepest}, and {what}; the counts there are the \
-                 notebook's f64 (numpy) results, not the true escape counts of the pixels",
+                 notebook's f64 (numpy) results, not the true escape counts of the pixels \
+                 (set [stack] arithmetic = \"exact\" for those)",
                 sink.label()
             ));
         }
@@ -74,7 +87,7 @@ impl Pipeline {
         let p = &spec.stack.params;
         let _ = writeln!(
             s,
-            "Stack: {} levels of {} x {} (height x width), center [{}, {}], scale0 {}, zoom_per_level {}, max_iter {}",
+            "Stack: {} levels of {} x {} (height x width), center [{}, {}], scale0 {}, zoom_per_level {}, max_iter {}, arithmetic {}",
             spec.stack.levels,
             p.height,
             p.width,
@@ -82,7 +95,8 @@ impl Pipeline {
             p.center_im,
             p.scale0,
             p.zoom_per_level,
-            p.max_iter
+            p.max_iter,
+            spec.stack.arithmetic.name()
         );
         let whole = spec.stack.array().describe();
         let _ = writeln!(
@@ -188,4 +202,39 @@ impl Pipeline {
         let _ = writeln!(s, "Total: {total} pixels rendered");
         s
     }
+}
+
+/// What the exact contract does for this stack: the reference orbit, its precision over the
+/// stack's levels and how deep f64 deltas reach.
+fn exact_text(e: &ExactStack, levels: u64) -> String {
+    let last = levels - 1;
+    let prec = |l: u64| match e.orbit_precision(l) {
+        Ok(p) => format!("{p} bits"),
+        Err(err) => format!("({err})"),
+    };
+    let depth = match e.check_depth(last) {
+        Ok(()) => "every level is within the 1e-300 pixel spacing f64 deltas cover".to_string(),
+        Err(_) => {
+            // The first level past the depth limit (the spacing shrinks with the level).
+            let (mut lo, mut hi) = (0u64, last);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if e.check_depth(mid).is_ok() {
+                    lo = mid + 1
+                } else {
+                    hi = mid
+                }
+            }
+            format!(
+                "levels from {lo} have a pixel spacing below the 1e-300 f64 deltas cover and \
+                 are rendered only where proven constant"
+            )
+        }
+    };
+    format!(
+        "exact arithmetic: true escape counts (perturbation around one reference orbit of the \
+         centre, {} at level 0 to {} at level {last}); {depth}",
+        prec(0),
+        prec(last)
+    )
 }

@@ -27,22 +27,55 @@ use numpy::ndarray::Array3;
 use numpy::{IntoPyArray, PyArray3};
 use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
+use zoomstack_engine::ZoomStack;
+use zoomstack_kernel::exact::{ExactReal, ExactStack};
 use zoomstack_kernel::{Backend, IndexRange, StackParams};
 
 use crate::errors::{
     IncompleteStoreError, InvalidParameterError, InvalidSelectionError, StoreMismatchError,
-    UnknownBackendError, ZoomstackError, kernel_err,
+    UnknownBackendError, ZoomstackError, engine_err, kernel_err,
 };
 
-/// Python-side stack parameters -> validated [`StackParams`].
-pub(crate) fn stack_params(
+/// A real parameter from Python: a float (its exact binary value) or a decimal string (taken
+/// exactly as written in the exact contract; rounded to the nearest f64 in the numpy one).
+#[derive(Debug, Clone, FromPyObject)]
+pub(crate) enum Real {
+    Float(f64),
+    Text(String),
+}
+
+impl Real {
+    fn exact(&self, what: &'static str) -> PyResult<ExactReal> {
+        match self {
+            Real::Float(x) => ExactReal::from_f64(*x).map_err(|_| {
+                InvalidParameterError::new_err(format!("{what} must be a finite number, got {x}"))
+            }),
+            Real::Text(t) => ExactReal::parse(what, t).map_err(kernel_err),
+        }
+    }
+
+    /// As Python spells it, for the CLI spec text the tests compare with.
+    #[cfg(test)]
+    pub(crate) fn toml(&self) -> String {
+        match self {
+            Real::Float(x) => format!("{x:?}"),
+            Real::Text(t) => format!("{t:?}"),
+        }
+    }
+}
+
+/// Python-side stack parameters -> a validated [`ZoomStack`] under `arithmetic`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn zoom_stack(
+    levels: u64,
     height: i64,
     width: i64,
-    center: (f64, f64),
-    scale0: f64,
-    zoom_per_level: f64,
+    center: &(Real, Real),
+    scale0: &Real,
+    zoom_per_level: &Real,
     max_iter: i64,
-) -> PyResult<StackParams> {
+    arithmetic: &str,
+) -> PyResult<ZoomStack> {
     let size = |what: &str, v: i64| -> PyResult<usize> {
         usize::try_from(v).ok().filter(|&n| n >= 1).ok_or_else(|| {
             InvalidParameterError::new_err(format!("{what} must be at least 1 pixel, got {v}"))
@@ -57,17 +90,38 @@ pub(crate) fn stack_params(
                 zoomstack_kernel::MAX_ITER_LIMIT
             ))
         })?;
-    let p = StackParams {
+    let exact = ExactStack {
         height: size("height", height)?,
         width: size("width", width)?,
-        center_re: center.0,
-        center_im: center.1,
-        scale0,
-        zoom_per_level,
+        center_re: center.0.exact("center re")?,
+        center_im: center.1.exact("center im")?,
+        scale0: scale0.exact("scale0")?,
+        zoom_per_level: zoom_per_level.exact("zoom_per_level")?,
         max_iter,
     };
-    p.validate().map_err(kernel_err)?;
-    Ok(p)
+    let stack = match arithmetic {
+        "exact" => ZoomStack::exact(levels, exact).map_err(engine_err)?,
+        "numpy" => {
+            let p = StackParams {
+                height: exact.height,
+                width: exact.width,
+                center_re: exact.center_re.to_f64(),
+                center_im: exact.center_im.to_f64(),
+                scale0: exact.scale0.to_f64(),
+                zoom_per_level: exact.zoom_per_level.to_f64(),
+                max_iter,
+            };
+            p.validate().map_err(kernel_err)?;
+            ZoomStack::new(levels, p).map_err(engine_err)?
+        }
+        other => {
+            return Err(InvalidParameterError::new_err(format!(
+                "arithmetic must be \"numpy\" (the notebook's f64 counts, bit for bit) or \
+                 \"exact\" (the true counts), got {other:?}"
+            )));
+        }
+    };
+    Ok(stack)
 }
 
 /// The indices of Python's `range(start, stop, step)` on one axis, as the kernel's
@@ -137,7 +191,9 @@ pub(crate) fn backend_from(name: Option<&str>) -> PyResult<Backend> {
 /// same pixel of the full level, bit for bit (the notebook's `mandelbrot_array` on a machine
 /// with FMA). The GIL is released while rendering; the result is allocated once (a Rust `Vec`
 /// handed to numpy without copying). `backend`: `"auto"`, `"scalar"`, `"f64x4"`, `"f64x8"`;
-/// `None` reads `ZOOMSTACK_KERNEL` (default: the fastest for this build).
+/// `None` reads `ZOOMSTACK_KERNEL` (default: the fastest for this build). `arithmetic`:
+/// `"numpy"` (the notebook's counts) or `"exact"` (the true counts; `center`, `scale0` and
+/// `zoom_per_level` may then be decimal strings, taken exactly).
 ///
 /// Raises `InvalidParameterError` / `InvalidSelectionError` / `UnknownBackendError` (all
 /// `ZoomstackError`, a `ValueError`) with a message naming the bad value, `MemoryError` when
@@ -145,8 +201,9 @@ pub(crate) fn backend_from(name: Option<&str>) -> PyResult<Backend> {
 #[pyfunction]
 #[pyo3(signature = (
     levels, rows, cols, *, height = 512, width = 512,
-    center = (-0.743645857047151, 0.13182592380533), scale0 = 3.0, zoom_per_level = 1.00025,
-    max_iter = 256, backend = None
+    center = (Real::Float(-0.743645857047151), Real::Float(0.13182592380533)),
+    scale0 = Real::Float(3.0), zoom_per_level = Real::Float(1.00025),
+    max_iter = 256, backend = None, arithmetic = "numpy"
 ))]
 #[allow(clippy::too_many_arguments)]
 fn render_block<'py>(
@@ -156,15 +213,28 @@ fn render_block<'py>(
     cols: (i64, i64, i64),
     height: i64,
     width: i64,
-    center: (f64, f64),
-    scale0: f64,
-    zoom_per_level: f64,
+    center: (Real, Real),
+    scale0: Real,
+    zoom_per_level: Real,
     max_iter: i64,
     backend: Option<&str>,
+    arithmetic: &str,
 ) -> PyResult<Bound<'py, PyArray3<u16>>> {
-    let p = stack_params(height, width, center, scale0, zoom_per_level, max_iter)?;
-    let backend = backend_from(backend)?;
     let lv = python_range("levels", levels, None)?;
+    // The stack needs a level count: the deepest level asked for.
+    let deepest = (0..lv.count).map(|k| lv.at(k)).max().unwrap_or(0);
+    let stack = zoom_stack(
+        deepest + 1,
+        height,
+        width,
+        &center,
+        &scale0,
+        &zoom_per_level,
+        max_iter,
+        arithmetic,
+    )?;
+    let p = stack.params;
+    let backend = backend_from(backend)?;
     let rs = python_range("rows", rows, Some(p.height))?;
     let cs = python_range("cols", cols, Some(p.width))?;
     // Counts fit usize (checked by python_range).
@@ -188,7 +258,7 @@ fn render_block<'py>(
         for (k, out) in data.chunks_exact_mut(frame).enumerate() {
             let level = lv.at(k as u64);
             // The kernel takes negative steps: rows and columns come out in the ranges' order.
-            py.detach(|| zoomstack_kernel::render_block(&p, level, rs, cs, backend, out))
+            py.detach(|| stack.render_block(level, rs, cs, backend, out))
                 .map_err(kernel_err)?;
             py.check_signals()?;
         }
@@ -203,26 +273,38 @@ fn render_block<'py>(
 #[pyfunction]
 #[pyo3(signature = (
     *, levels = 120000, height = 512, width = 512,
-    center = (-0.743645857047151, 0.13182592380533), scale0 = 3.0, zoom_per_level = 1.00025,
-    max_iter = 256
+    center = (Real::Float(-0.743645857047151), Real::Float(0.13182592380533)),
+    scale0 = Real::Float(3.0), zoom_per_level = Real::Float(1.00025),
+    max_iter = 256, arithmetic = "numpy"
 ))]
+#[allow(clippy::too_many_arguments)]
 fn validate_params(
     levels: i64,
     height: i64,
     width: i64,
-    center: (f64, f64),
-    scale0: f64,
-    zoom_per_level: f64,
+    center: (Real, Real),
+    scale0: Real,
+    zoom_per_level: Real,
     max_iter: i64,
+    arithmetic: &str,
 ) -> PyResult<()> {
-    let p = stack_params(height, width, center, scale0, zoom_per_level, max_iter)?;
     let levels = u64::try_from(levels)
         .ok()
         .filter(|&n| n >= 1)
         .ok_or_else(|| {
             InvalidParameterError::new_err(format!("levels must be at least 1, got {levels}"))
         })?;
-    p.level_grid(levels - 1).map_err(|e| {
+    let stack = zoom_stack(
+        levels,
+        height,
+        width,
+        &center,
+        &scale0,
+        &zoom_per_level,
+        max_iter,
+        arithmetic,
+    )?;
+    stack.check_level(levels - 1).map_err(|e| {
         InvalidParameterError::new_err(format!("the deepest level {}: {e}", levels - 1))
     })?;
     Ok(())

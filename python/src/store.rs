@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use serde_json::Value;
 use zoomstack_engine::{
-    ExecError, Executor, LazyArray, RenderPlan, SliceSpec, StoreLayout, TileSpec, ZoomStack,
+    ExecError, Executor, LazyArray, RenderPlan, SliceSpec, StoreLayout, TileSpec,
 };
 use zoomstack_kernel::Backend;
 use zoomstack_sinks::{
@@ -32,7 +32,7 @@ use crate::errors::{
     InvalidParameterError, InvalidSelectionError, StoreMismatchError, engine_err, exec_err,
     sink_err,
 };
-use crate::{backend_from, stack_params};
+use crate::{Real, backend_from, zoom_stack};
 
 /// What a store holds, as the Python package passes it (a dict with exactly these keys).
 #[derive(Debug, Clone, FromPyObject)]
@@ -45,10 +45,12 @@ pub(crate) struct StoreSpec {
     levels: i64,
     height: i64,
     width: i64,
-    center: (f64, f64),
-    scale0: f64,
-    zoom_per_level: f64,
+    center: (Real, Real),
+    scale0: Real,
+    zoom_per_level: Real,
     max_iter: i64,
+    /// `"numpy"` or `"exact"`.
+    arithmetic: String,
     /// Per axis (level, y, x), `range(start, stop, step)` of stack indices.
     select: [(i64, i64, i64); 3],
     /// Chunk shape (clamped to the selection's shape here).
@@ -75,14 +77,6 @@ struct Layout {
 
 impl StoreSpec {
     fn layout(&self) -> PyResult<Layout> {
-        let params = stack_params(
-            self.height,
-            self.width,
-            self.center,
-            self.scale0,
-            self.zoom_per_level,
-            self.max_iter,
-        )?;
         let levels = u64::try_from(self.levels)
             .ok()
             .filter(|&n| n >= 1)
@@ -92,7 +86,16 @@ impl StoreSpec {
                     self.levels
                 ))
             })?;
-        let stack = ZoomStack::new(levels, params).map_err(engine_err)?;
+        let stack = zoom_stack(
+            levels,
+            self.height,
+            self.width,
+            &self.center,
+            &self.scale0,
+            &self.zoom_per_level,
+            self.max_iter,
+            &self.arithmetic,
+        )?;
         let select = self.select.map(|(a, b, s)| SliceSpec::range(a, b, s));
         let array = stack
             .array()
@@ -459,18 +462,19 @@ mod tests {
             .map(|s| format!("shards = [{}, {}, {}]\n", s[0], s[1], s[2]))
             .unwrap_or_default();
         let text = format!(
-            "[stack]\nlevels = {}\nheight = {}\nwidth = {}\ncenter = [{:?}, {:?}]\nscale0 = {:?}\n\
-             zoom_per_level = {:?}\nmax_iter = {}\n[[sink]]\nkind = \"zarr\"\npath = {:?}\n\
+            "[stack]\nlevels = {}\nheight = {}\nwidth = {}\ncenter = [{}, {}]\nscale0 = {}\n\
+             zoom_per_level = {}\nmax_iter = {}\narithmetic = {:?}\n[[sink]]\nkind = \"zarr\"\npath = {:?}\n\
              array = {:?}\nselect = \"[{}]\"\nchunks = [{}, {}, {}]\n{shards}\
              compression_level = {}\nif_exists = \"replace\"\n",
             spec.levels,
             spec.height,
             spec.width,
-            spec.center.0,
-            spec.center.1,
-            spec.scale0,
-            spec.zoom_per_level,
+            spec.center.0.toml(),
+            spec.center.1.toml(),
+            spec.scale0.toml(),
+            spec.zoom_per_level.toml(),
             spec.max_iter,
+            spec.arithmetic,
             store.display().to_string(),
             spec.path,
             sel.join(", "),
@@ -501,10 +505,14 @@ mod tests {
             levels: 40,
             height: 24,
             width: 20,
-            center: (-0.743645857047151, 0.13182592380533),
-            scale0: 3.0,
-            zoom_per_level: 1.00025f64.powi(1000),
+            center: (
+                Real::Float(-0.743645857047151),
+                Real::Float(0.13182592380533),
+            ),
+            scale0: Real::Float(3.0),
+            zoom_per_level: Real::Float(1.00025f64.powi(1000)),
             max_iter: 300,
+            arithmetic: "numpy".to_string(),
             select: [(1, 40, 5), (0, 24, 3), (2, 20, 1)],
             chunks: [1, 4, 8],
             shards,

@@ -270,11 +270,12 @@ def stack(
     levels: int = 120000,
     height: int = 512,
     width: int = 512,
-    center: tuple[float, float] = NOTEBOOK_CENTER,
-    scale0: float = 3.0,
-    zoom_per_level: float = 1.00025,
+    center: tuple[float | str, float | str] = NOTEBOOK_CENTER,
+    scale0: float | str = 3.0,
+    zoom_per_level: float | str = 1.00025,
     max_iter: int = 256,
     chunks: int | Sequence[int] = (1, 256, 256),
+    arithmetic: str = "numpy",
 ) -> ZoomStackArray:
     """The notebook's zoom stack as a lazy ``(levels, height, width)`` ``uint16`` Dask array.
 
@@ -282,6 +283,7 @@ def stack(
     levels take milliseconds to define. Slicing fuses: ``stack()[0:20000:500, ::2, ::2]``
     renders only the selected pixels (see :class:`ZoomStackArray`). Blocks render with the
     backend named by ``ZOOMSTACK_KERNEL`` on the worker (default: the fastest one).
+    ``arithmetic="exact"`` gives the true counts at any depth (see :class:`StackParams`).
 
     Raises :class:`zoomstack.InvalidParameterError` (a ``ValueError``) naming a bad value.
 
@@ -300,6 +302,7 @@ def stack(
         scale0=scale0,
         zoom_per_level=zoom_per_level,
         max_iter=max_iter,
+        arithmetic=arithmetic,
     )
     return ZoomStackArray.from_params(params, chunks)
 

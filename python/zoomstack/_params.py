@@ -24,6 +24,13 @@ def _as_int(name: str, value: Any) -> int:
         raise InvalidParameterError(f"{name} must be an integer, got {value!r}") from None
 
 
+def _as_real(name: str, value: Any) -> float | str:
+    """A float, or a decimal string kept as written (the kernel parses it exactly)."""
+    if isinstance(value, str):
+        return value
+    return _as_float(name, value)
+
+
 def _as_float(name: str, value: Any) -> float:
     if isinstance(value, bool):
         raise InvalidParameterError(f"{name} must be a number, got {value!r}")
@@ -41,30 +48,41 @@ class StackParams:
     ``np.linspace`` grid around ``center`` (row 0 is the *lowest* imaginary part, so images are
     flipped vertically against the usual mathematical picture, exactly as in the notebook).
 
+    ``arithmetic`` is ``"numpy"`` (the default: the notebook's f64 counts, bit for bit) or
+    ``"exact"`` (the true escape count of each exactly placed pixel, at any depth f64 deltas
+    cover, and constant deep frames proven). ``center``, ``scale0`` and ``zoom_per_level`` may
+    be decimal strings with any number of digits: the exact contract takes them exactly as
+    written, the numpy contract rounds them to the nearest float, as ``float()`` does.
+
     Raises :class:`zoomstack.InvalidParameterError` (a ``ValueError``) naming the bad value.
     """
 
     levels: int = 120000
     height: int = 512
     width: int = 512
-    center: tuple[float, float] = NOTEBOOK_CENTER
-    scale0: float = 3.0
-    zoom_per_level: float = 1.00025
+    center: tuple[float | str, float | str] = NOTEBOOK_CENTER
+    scale0: float | str = 3.0
+    zoom_per_level: float | str = 1.00025
     max_iter: int = 256
+    arithmetic: str = "numpy"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         for name in ("levels", "height", "width", "max_iter"):
             set_(self, name, _as_int(name, getattr(self, name)))
         for name in ("scale0", "zoom_per_level"):
-            set_(self, name, _as_float(name, getattr(self, name)))
+            set_(self, name, _as_real(name, getattr(self, name)))
+        if self.arithmetic not in ("numpy", "exact"):
+            raise InvalidParameterError(
+                f'arithmetic must be "numpy" or "exact", got {self.arithmetic!r}'
+            )
         try:
             re, im = self.center
         except (TypeError, ValueError):
             raise InvalidParameterError(
                 f"center must be a pair (re, im), got {self.center!r}"
             ) from None
-        set_(self, "center", (_as_float("center re", re), _as_float("center im", im)))
+        set_(self, "center", (_as_real("center re", re), _as_real("center im", im)))
         _zoomstack.validate_params(levels=self.levels, **self.kernel_kwargs())
 
     @property
@@ -73,8 +91,8 @@ class StackParams:
         return (self.levels, self.height, self.width)
 
     def scale(self, level: int) -> float:
-        """The notebook's scale of ``level``: ``scale0 / zoom_per_level ** level``."""
-        return self.scale0 / (self.zoom_per_level**level)
+        """The notebook's scale of ``level``: ``scale0 / zoom_per_level ** level`` (in floats)."""
+        return float(self.scale0) / (float(self.zoom_per_level) ** level)
 
     def kernel_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`zoomstack.render_block` (everything but ``levels``)."""
@@ -85,4 +103,5 @@ class StackParams:
             "scale0": self.scale0,
             "zoom_per_level": self.zoom_per_level,
             "max_iter": self.max_iter,
+            "arithmetic": self.arithmetic,
         }

@@ -136,6 +136,7 @@ def _store_spec(
         "scale0": p.scale0,
         "zoom_per_level": p.zoom_per_level,
         "max_iter": p.max_iter,
+        "arithmetic": p.arithmetic,
         "select": tuple(ax.triple(0, ax.count) for ax in source._zs_axes),
         "chunks": chunk_shape,
         "shards": shard_shape,

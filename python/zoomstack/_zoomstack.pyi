@@ -39,11 +39,12 @@ def render_block(
     *,
     height: int = 512,
     width: int = 512,
-    center: tuple[float, float] = (-0.743645857047151, 0.13182592380533),
-    scale0: float = 3.0,
-    zoom_per_level: float = 1.00025,
+    center: tuple[float | str, float | str] = (-0.743645857047151, 0.13182592380533),
+    scale0: float | str = 3.0,
+    zoom_per_level: float | str = 1.00025,
     max_iter: int = 256,
     backend: str | None = None,
+    arithmetic: Literal["numpy", "exact"] = "numpy",
 ) -> npt.NDArray[np.uint16]:
     """Renders ``range(*levels) x range(*rows) x range(*cols)`` of the stack (GIL released)."""
 
@@ -52,10 +53,11 @@ def validate_params(
     levels: int = 120000,
     height: int = 512,
     width: int = 512,
-    center: tuple[float, float] = (-0.743645857047151, 0.13182592380533),
-    scale0: float = 3.0,
-    zoom_per_level: float = 1.00025,
+    center: tuple[float | str, float | str] = (-0.743645857047151, 0.13182592380533),
+    scale0: float | str = 3.0,
+    zoom_per_level: float | str = 1.00025,
     max_iter: int = 256,
+    arithmetic: Literal["numpy", "exact"] = "numpy",
 ) -> None:
     """Raises InvalidParameterError naming the first bad parameter."""
 
@@ -70,10 +72,11 @@ class StoreSpec(TypedDict):
     levels: int
     height: int
     width: int
-    center: tuple[float, float]
-    scale0: float
-    zoom_per_level: float
+    center: tuple[float | str, float | str]
+    scale0: float | str
+    zoom_per_level: float | str
     max_iter: int
+    arithmetic: Literal["numpy", "exact"]
     select: tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]  # range()s
     chunks: tuple[int, int, int]
     shards: tuple[int, int, int] | None

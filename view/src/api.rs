@@ -106,7 +106,7 @@ impl ViewApp {
             hosts
         });
         Ok(ViewApp {
-            renderer: Renderer::new(view.stack, executor),
+            renderer: Renderer::new(view.stack.clone(), executor),
             cache: FrameCache::new(limits.cache_bytes, limits.max_active_renders),
             view,
             limits,
@@ -215,7 +215,7 @@ impl ViewApp {
             "version": env!("CARGO_PKG_VERSION"),
             "kernel": self.renderer.backend().describe(),
             "render_threads": self.renderer.threads(),
-            "stack": stack_json(v.stack.levels, &p),
+            "stack": stack_json(v.stack.levels, &p, &v.stack.arithmetic),
             "view": {
                 "select": v.select,
                 "levels": AxisJson::from(v.levels),

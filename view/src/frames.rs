@@ -72,7 +72,7 @@ impl Renderer {
         let band_rows = usize::try_from(rows.count.div_ceil(bands).max(1)).unwrap_or(usize::MAX);
         let width = usize::try_from(cols.count).unwrap_or(usize::MAX);
         let selection = Selection::strided([IndexRange::new(level, 1, 1), rows, cols]);
-        let plan = RenderPlan::new(self.stack, selection, [1, band_rows, width])?;
+        let plan = RenderPlan::new(self.stack.clone(), selection, [1, band_rows, width])?;
         let counts = self.executor.compute(&plan)?.into_raw_vec_and_offset().0;
         let (min, max) = counts
             .iter()

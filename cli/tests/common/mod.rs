@@ -110,7 +110,7 @@ pub(crate) fn markers(store: &Path, array_path: &str) -> usize {
 }
 
 /// The engine's in-memory result for `select` on `stack`.
-pub(crate) fn compute(stack: ZoomStack, select: &str) -> Array3<u16> {
+pub(crate) fn compute(stack: &ZoomStack, select: &str) -> Array3<u16> {
     let plan = stack.array().select(select).unwrap().optimize().unwrap();
     Executor::new(2).compute(&plan).unwrap()
 }

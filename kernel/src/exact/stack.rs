@@ -240,10 +240,47 @@ impl ExactStack {
         rows: IndexRange,
         cols: IndexRange,
     ) -> Result<Offsets, KernelError> {
-        self.validate()?;
-        self.check_depth(level)?;
         rows.check("rows", self.height as u64)?;
         cols.check("cols", self.width as u64)?;
+        let at = |r: IndexRange| (0..r.count).map(move |k| r.at(k));
+        self.offsets_of(level, at(rows), at(cols))
+    }
+
+    /// [`ExactStack::offsets`] of the rows and columns at explicit indices (any order).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`ExactStack::offsets`]; [`KernelError::SliceOutOfBounds`] for an index outside
+    /// the level.
+    pub fn offsets_at(
+        &self,
+        level: u64,
+        rows: &[u64],
+        cols: &[u64],
+    ) -> Result<Offsets, KernelError> {
+        for (axis, idx, len) in [("rows", rows, self.height), ("cols", cols, self.width)] {
+            if let Some(&bad) = idx.iter().find(|&&i| i >= len as u64) {
+                return Err(KernelError::SliceOutOfBounds {
+                    axis,
+                    start: bad,
+                    step: 1,
+                    count: 1,
+                    last: bad as i64,
+                    len: len as u64,
+                });
+            }
+        }
+        self.offsets_of(level, rows.iter().copied(), cols.iter().copied())
+    }
+
+    fn offsets_of(
+        &self,
+        level: u64,
+        rows: impl Iterator<Item = u64>,
+        cols: impl Iterator<Item = u64>,
+    ) -> Result<Offsets, KernelError> {
+        self.validate()?;
+        self.check_depth(level)?;
         let p = self.orbit_precision(level)?;
         let bits = p + OFFSET_GUARD_BITS + (64 - level.leading_zeros() as usize);
         let ctx = Prec::new(bits);
@@ -252,17 +289,17 @@ impl ExactStack {
         let extent_x = self.extent_x(ctx, &s);
         let residual = |c: &ExactReal| ctx.sub(&c.to_big(bits), &c.to_big(p));
         let (res_x, res_y) = (residual(&self.center_re), residual(&self.center_im));
-        let axis = |range: IndexRange, n: usize, extent: &Big, res: &Big| -> Vec<f64> {
-            (0..range.count)
-                .map(|k| {
-                    let off = axis_offset(ctx, range.at(k), n, extent);
-                    ctx.add(res, &off).to_f64().value()
-                })
-                .collect()
+        let axis = |idx: &mut dyn Iterator<Item = u64>, n: usize, extent: &Big, res: &Big| {
+            idx.map(|i| {
+                ctx.add(res, &axis_offset(ctx, i, n, extent))
+                    .to_f64()
+                    .value()
+            })
+            .collect()
         };
         Ok(Offsets {
-            cols: axis(cols, self.width, &extent_x, &res_x),
-            rows: axis(rows, self.height, &s, &res_y),
+            cols: axis(&mut { cols }, self.width, &extent_x, &res_x),
+            rows: axis(&mut { rows }, self.height, &s, &res_y),
         })
     }
 }

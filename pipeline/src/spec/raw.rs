@@ -25,10 +25,52 @@ pub(super) struct RawStack {
     pub(super) levels: Option<S<u64>>,
     pub(super) height: Option<S<u64>>,
     pub(super) width: Option<S<u64>>,
-    pub(super) center: Option<S<Vec<f64>>>,
-    pub(super) scale0: Option<S<f64>>,
-    pub(super) zoom_per_level: Option<S<f64>>,
+    pub(super) center: Option<S<Vec<S<RawReal>>>>,
+    pub(super) scale0: Option<S<RawReal>>,
+    pub(super) zoom_per_level: Option<S<RawReal>>,
     pub(super) max_iter: Option<S<u64>>,
+    pub(super) arithmetic: Option<S<String>>,
+}
+
+/// A real parameter: a TOML number (its exact binary value, as the notebook's Python floats)
+/// or a decimal string with any number of digits (taken exactly as written).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum RawReal {
+    Number(f64),
+    Decimal(String),
+}
+
+impl<'de> Deserialize<'de> for RawReal {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawReal;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number or a decimal string such as \"-0.7436438870371587\"")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawReal, E> {
+                Ok(RawReal::Number(v))
+            }
+            #[allow(clippy::cast_precision_loss)] // integers beyond 2^53 go through the string form
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawReal, E> {
+                if v.unsigned_abs() <= 1 << 53 {
+                    Ok(RawReal::Number(v as f64))
+                } else {
+                    Ok(RawReal::Decimal(v.to_string()))
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawReal, E> {
+                match i64::try_from(v) {
+                    Ok(i) => self.visit_i64(i),
+                    Err(_) => Ok(RawReal::Decimal(v.to_string())),
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawReal, E> {
+                Ok(RawReal::Decimal(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]

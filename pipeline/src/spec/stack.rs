@@ -2,9 +2,10 @@
 
 use zoomstack_engine::ZoomStack;
 use zoomstack_kernel::StackParams;
+use zoomstack_kernel::exact::{ExactReal, ExactStack};
 
 use super::MAX_FRAME_SIDE;
-use super::raw::{RawStack, S};
+use super::raw::{RawReal, RawStack, S};
 use crate::diag::SpecError;
 
 pub(super) fn stack_from_raw(raw: Option<S<RawStack>>) -> Result<ZoomStack, SpecError> {
@@ -28,7 +29,7 @@ pub(super) fn stack_from_raw(raw: Option<S<RawStack>>) -> Result<ZoomStack, Spec
     let width = side(raw.width, "stack.width", d.width)?;
     let (center_re, center_im) = match raw.center {
         Some(c) => {
-            let &[re, im] = c.get_ref().as_slice() else {
+            let [re, im] = c.get_ref().as_slice() else {
                 return Err(SpecError::at(
                     c.span(),
                     format!(
@@ -37,31 +38,16 @@ pub(super) fn stack_from_raw(raw: Option<S<RawStack>>) -> Result<ZoomStack, Spec
                     ),
                 ));
             };
-            if !re.is_finite() || !im.is_finite() {
-                return Err(SpecError::at(
-                    c.span(),
-                    format!("stack.center must be two finite numbers [re, im], got [{re}, {im}]"),
-                ));
-            }
-            (re, im)
+            (
+                real(re, "stack.center[0]", Sign::Any)?,
+                real(im, "stack.center[1]", Sign::Any)?,
+            )
         }
-        None => (d.center_re, d.center_im),
+        None => (exact_f64(d.center_re), exact_f64(d.center_im)),
     };
-    let positive = |v: Option<S<f64>>, name: &str, default: f64| -> Result<f64, SpecError> {
-        match v {
-            Some(v) => {
-                let x = *v.get_ref();
-                if x.is_finite() && x > 0.0 {
-                    Ok(x)
-                } else {
-                    Err(SpecError::at(
-                        v.span(),
-                        format!("{name} must be a finite number > 0, got {x}"),
-                    ))
-                }
-            }
-            None => Ok(default),
-        }
+    let positive = |v: Option<S<RawReal>>, name: &'static str, default: f64| match v {
+        Some(v) => real(&v, name, Sign::Positive),
+        None => Ok(exact_f64(default)),
     };
     let scale0 = positive(raw.scale0, "stack.scale0", d.scale0)?;
     let zoom_per_level = positive(raw.zoom_per_level, "stack.zoom_per_level", d.zoom_per_level)?;
@@ -77,13 +63,84 @@ pub(super) fn stack_from_raw(raw: Option<S<RawStack>>) -> Result<ZoomStack, Spec
     let params = StackParams {
         height,
         width,
-        center_re,
-        center_im,
-        scale0,
-        zoom_per_level,
+        center_re: center_re.1,
+        center_im: center_im.1,
+        scale0: scale0.1,
+        zoom_per_level: zoom_per_level.1,
         max_iter,
     };
-    ZoomStack::new(levels, params).map_err(|e| SpecError::at(span, format!("[stack]: {e}")))
+    let at =
+        |e: zoomstack_engine::EngineError| SpecError::at(span.clone(), format!("[stack]: {e}"));
+    match raw
+        .arithmetic
+        .as_ref()
+        .map(|a| (a.get_ref().as_str(), a.span()))
+    {
+        None | Some(("numpy", _)) => ZoomStack::new(levels, params).map_err(at),
+        Some(("exact", _)) => {
+            let exact = ExactStack {
+                height,
+                width,
+                center_re: center_re.0,
+                center_im: center_im.0,
+                scale0: scale0.0,
+                zoom_per_level: zoom_per_level.0,
+                max_iter,
+            };
+            ZoomStack::exact(levels, exact).map_err(at)
+        }
+        Some((other, span)) => Err(SpecError::at(
+            span,
+            format!(
+                "stack.arithmetic must be \"numpy\" (the notebook's f64 arithmetic, bit for bit) \
+                 or \"exact\" (the true counts), got {}",
+                zoomstack_engine::Excerpt::around(other, 0)
+            ),
+        )),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Sign {
+    Any,
+    Positive,
+}
+
+/// An f64 default as an exact value and itself.
+fn exact_f64(x: f64) -> (ExactReal, f64) {
+    (ExactReal::from_f64(x).expect("a finite default"), x)
+}
+
+/// A real parameter as its exact value and its nearest f64 (numbers are their own f64; the
+/// numpy contract rounds a decimal string to the nearest f64, as Python's `float` does).
+fn real(v: &S<RawReal>, name: &'static str, sign: Sign) -> Result<(ExactReal, f64), SpecError> {
+    let err = |msg: String| SpecError::at(v.span(), msg);
+    let (exact, x) = match v.get_ref() {
+        RawReal::Number(x) => {
+            let exact = ExactReal::from_f64(*x)
+                .map_err(|_| err(format!("{name} must be a finite number, got {x}")))?;
+            (exact, *x)
+        }
+        RawReal::Decimal(text) => {
+            let exact = ExactReal::parse(name, text).map_err(|e| err(e.to_string()))?;
+            let x = exact.to_f64();
+            (exact, x)
+        }
+    };
+    if sign == Sign::Positive && !exact.is_positive() {
+        return Err(err(format!(
+            "{name} must be a number > 0, got {}",
+            zoomstack_engine::Excerpt::around(&exact.to_string(), 0)
+        )));
+    }
+    if !x.is_finite() || (sign == Sign::Positive && x <= 0.0) {
+        return Err(err(format!(
+            "{name} = {} is outside the f64 range (about 2.2e-308 to 1.8e308 in magnitude), \
+             which the stack's f64 parameters need",
+            zoomstack_engine::Excerpt::around(&exact.to_string(), 0)
+        )));
+    }
+    Ok((exact, x))
 }
 
 pub(super) fn in_range(v: &S<u64>, name: &str, lo: u64, hi: u64) -> Result<u64, SpecError> {

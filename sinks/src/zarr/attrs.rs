@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use zoomstack_engine::Selection;
+use zoomstack_engine::{Arithmetic, Selection};
 use zoomstack_kernel::StackParams;
 
 use super::ArrayDescription;
@@ -22,8 +22,8 @@ pub(crate) const SCALE_RULE: &str = "scale(level) = scale0 / zoom_per_level ** l
 
 /// The `stack` object of the `zoomstack` attribute: every parameter that defines the stack's
 /// values (also what `zoomstack view` reports at `/api/info`).
-pub fn stack_json(levels: u64, p: &StackParams) -> Value {
-    json!({
+pub fn stack_json(levels: u64, p: &StackParams, arithmetic: &Arithmetic) -> Value {
+    let mut v = json!({
         "levels": levels,
         "height": p.height,
         "width": p.width,
@@ -32,7 +32,17 @@ pub fn stack_json(levels: u64, p: &StackParams) -> Value {
         "zoom_per_level": p.zoom_per_level,
         "max_iter": p.max_iter,
         "dtype": "uint16",
-    })
+        "arithmetic": arithmetic.name(),
+    });
+    if let Arithmetic::Exact(e) = arithmetic {
+        // The exact values as decimal strings (the f64 fields above are their nearest f64s).
+        v["exact"] = json!({
+            "center": [e.center_re.to_string(), e.center_im.to_string()],
+            "scale0": e.scale0.to_string(),
+            "zoom_per_level": e.zoom_per_level.to_string(),
+        });
+    }
+    v
 }
 
 /// The full `zoomstack` attribute object, with `complete: false`.
@@ -42,7 +52,7 @@ pub(crate) fn zoomstack_json(d: &ArrayDescription) -> Value {
         "format_version": FORMAT_VERSION,
         "zoomstack_version": env!("CARGO_PKG_VERSION"),
         "kernel_contract_version": zoomstack_kernel::CONTRACT_VERSION,
-        "stack": stack_json(d.levels, &d.params),
+        "stack": stack_json(d.levels, &d.params, &d.arithmetic),
         "select": d.selection.select_text(),
         "downsample": d.selection.mean_factors().map(|f| json!({"factors": f, "mode": "mean"})),
         "scale_rule": SCALE_RULE,
@@ -188,7 +198,7 @@ pub(crate) fn check_resume(
             kcv.to_string(),
         );
     }
-    let want_stack = stack_json(d.levels, &d.params);
+    let want_stack = stack_json(d.levels, &d.params, &d.arithmetic);
     for key in [
         "levels",
         "height",
@@ -201,6 +211,20 @@ pub(crate) fn check_resume(
     ] {
         let (have, want) = (&zs["stack"][key], &want_stack[key]);
         if !values_equal(have, want) {
+            return mismatch(&format!("stack.{key}"), show(have), show(want));
+        }
+    }
+    // Stores written before the exact contract existed are numpy stores.
+    let have_arith = match &zs["stack"]["arithmetic"] {
+        Value::Null => json!("numpy"),
+        v => v.clone(),
+    };
+    for (key, have) in [
+        ("arithmetic", &have_arith),
+        ("exact", &zs["stack"]["exact"]),
+    ] {
+        let want = &want_stack[key];
+        if have != want {
             return mismatch(&format!("stack.{key}"), show(have), show(want));
         }
     }

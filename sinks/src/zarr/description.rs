@@ -1,6 +1,6 @@
 //! [`ArrayDescription`]: what a store holds (selection of the stack) and how it is cut (layout).
 
-use zoomstack_engine::{RenderPlan, Selection, StoreLayout};
+use zoomstack_engine::{Arithmetic, RenderPlan, Selection, StoreLayout};
 use zoomstack_kernel::StackParams;
 
 use crate::SinkError;
@@ -14,6 +14,8 @@ pub struct ArrayDescription {
     pub levels: u64,
     /// The stack's parameters.
     pub params: StackParams,
+    /// The stack's arithmetic contract (recorded, with the exact parameters, in `stack`).
+    pub arithmetic: Arithmetic,
     /// What the array holds, in the full stack's index space (written as the attributes
     /// `select`, `downsample` and `post_select`).
     pub selection: Selection,
@@ -22,7 +24,7 @@ pub struct ArrayDescription {
 }
 
 impl ArrayDescription {
-    /// The description of `selection` of a stack stored with `layout`.
+    /// The description of `selection` of a stack (numpy arithmetic) stored with `layout`.
     #[must_use]
     pub fn new(
         levels: u64,
@@ -33,6 +35,7 @@ impl ArrayDescription {
         ArrayDescription {
             levels,
             params,
+            arithmetic: Arithmetic::Numpy,
             selection,
             layout,
         }
@@ -42,7 +45,10 @@ impl ArrayDescription {
     #[must_use]
     pub fn of_plan(plan: &RenderPlan, layout: StoreLayout) -> ArrayDescription {
         let stack = plan.stack();
-        ArrayDescription::new(stack.levels, stack.params, *plan.selection(), layout)
+        ArrayDescription {
+            arithmetic: stack.arithmetic.clone(),
+            ..ArrayDescription::new(stack.levels, stack.params, *plan.selection(), layout)
+        }
     }
 
     /// The whole stack of `levels` levels with `layout`.
