@@ -14,6 +14,9 @@
 //!   shared orbit.
 //! * [`oracle`]: direct iteration of single pixels in big precision, confirmed at twice the
 //!   precision, which the committed truth sets come from.
+//! * [`proof`]: rigorous constant-frame proofs (every pixel of a level, or every point of its
+//!   rectangle and so of every deeper level, has one count), and the level from which a
+//!   stack's frames are all proven constant.
 //!
 //! ```
 //! use zoomstack_kernel::{Backend, IndexRange};
@@ -31,6 +34,7 @@
 pub mod oracle;
 mod orbit;
 mod perturb;
+pub mod proof;
 mod real;
 mod stack;
 
