@@ -310,3 +310,38 @@ fn single_pixel_and_single_line_frames() {
         }
     }
 }
+
+#[test]
+fn continuum_proofs_hold_between_pixels() {
+    // Square frames of any pixel count share one rectangle per level: a rectangle proven on a
+    // 9 x 9 stack must be constant on a 129 x 129 grid of the same rectangle.
+    for (centre, max_iter) in [(CENTRES[0], 300), (CENTRES[2], 600), (CENTRES[3], 400)] {
+        let coarse = ExactStack {
+            height: 9,
+            width: 9,
+            center_re: exact(centre.0),
+            center_im: exact(centre.1),
+            scale0: exact(3.0),
+            zoom_per_level: exact(1.02),
+            max_iter,
+        };
+        let fine = ExactStack {
+            height: 129,
+            width: 129,
+            ..coarse.clone()
+        };
+        let f = ConstantFrames::new()
+            .find(&coarse, OrbitCache::global())
+            .unwrap()
+            .unwrap();
+        let mut proven = 0;
+        for level in f.continuum_level.saturating_sub(30)..f.continuum_level + 3 {
+            let orbit = OrbitCache::global().for_level(&coarse, level).unwrap();
+            if let Some(k) = prove_rect(&coarse, &orbit, level).unwrap() {
+                assert_render_constant(&fine, level, k, "the 9 x 9 rectangle proof");
+                proven += 1;
+            }
+        }
+        assert!(proven >= 3, "{f:?}");
+    }
+}
