@@ -15,6 +15,9 @@
 //!   [`OrbitCache::global`] (what the engine, the viewer and Python call).
 //! * [`oracle`]: direct iteration of single pixels in big precision, confirmed at twice the
 //!   precision, which the committed truth sets come from.
+//! * [`proof`]: rigorous constant-frame proofs (every pixel of a level, or every point of its
+//!   rectangle and so of every deeper level, has one count), and the level from which a
+//!   stack's frames are all proven constant.
 //!
 //! ```
 //! use zoomstack_kernel::{Backend, IndexRange};
@@ -32,6 +35,7 @@
 pub mod oracle;
 mod orbit;
 mod perturb;
+pub mod proof;
 mod real;
 mod stack;
 

@@ -154,12 +154,33 @@ impl ExactStack {
     ///
     /// [`KernelError::PrecisionCap`] beyond [`MAX_PRECISION_BITS`].
     pub fn orbit_precision(&self, level: u64) -> Result<usize, KernelError> {
+        self.precision_for_spacing(level, self.spacing_log2(level))
+    }
+
+    /// The precision (bits) of the reference orbit a constant-frame proof of `level` uses
+    /// ([`super::proof`]): [`ExactStack::orbit_precision`] for every level f64 deltas cover
+    /// (so proofs and renders share orbits), and beyond [`MIN_SPACING`] the precision of a
+    /// spacing of exactly [`MIN_SPACING`]. A proof needs its orbit accurate to its margin
+    /// against `|z| = 2`, not to a pixel, and proves deeper levels through the depth limit's
+    /// bigger rectangle, so it never needs the cap.
+    ///
+    /// # Errors
+    ///
+    /// [`KernelError::PrecisionCap`] beyond [`MAX_PRECISION_BITS`] (only for a centre far
+    /// beyond the f64 range).
+    pub fn proof_precision(&self, level: u64) -> Result<usize, KernelError> {
+        let s = self.spacing_log2(level);
+        let floor = MIN_SPACING.log2();
+        self.precision_for_spacing(level, if s < floor { floor } else { s })
+    }
+
+    fn precision_for_spacing(&self, level: u64, spacing_log2: f64) -> Result<usize, KernelError> {
         let mag = self
             .center_re
             .log2_abs()
             .max(self.center_im.log2_abs())
             .max(0.0);
-        let need = (mag - self.spacing_log2(level) + 64.0).max(128.0);
+        let need = (mag - spacing_log2 + 64.0).max(128.0);
         let bits = if need.is_finite() {
             (need / 64.0).ceil() as u64 * 64
         } else {
@@ -184,7 +205,7 @@ impl ExactStack {
     }
 
     /// The horizontal extent of a level of scale `s`: `s W / H`.
-    fn extent_x(&self, ctx: Prec, s: &Big) -> Big {
+    pub(super) fn extent_x(&self, ctx: Prec, s: &Big) -> Big {
         ctx.div(
             &ctx.mul(s, &Big::from(self.width as u64)),
             &Big::from(self.height as u64),
@@ -371,6 +392,13 @@ mod tests {
         assert!(nb.orbit_precision(2_700_000).unwrap() <= 1152);
         let e = nb.orbit_precision(200_000_000).unwrap_err().to_string();
         assert!(e.contains("cap"), "{e}");
+        // Proofs share the render's orbits where f64 deltas reach, and stop growing past them.
+        for level in [0, 156_915, 2_700_000] {
+            assert_eq!(nb.proof_precision(level), nb.orbit_precision(level));
+        }
+        let deepest = nb.proof_precision(2_800_000).unwrap();
+        assert!((1088..=1216).contains(&deepest), "{deepest}");
+        assert_eq!(nb.proof_precision(200_000_000).unwrap(), deepest);
         let bad = ExactStack {
             scale0: "-1".parse().unwrap(),
             ..nb.clone()
