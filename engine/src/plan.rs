@@ -80,8 +80,7 @@ impl RenderPlan {
         self.stack.validate()?;
         self.selection.validate(self.stack.shape())?;
         if let Some((lo, hi)) = self.selection.levels.bounds() {
-            self.stack.check_level(lo)?;
-            self.stack.check_level(hi)?;
+            self.stack.check_levels(lo, hi)?;
         }
         Ok(())
     }

@@ -144,8 +144,21 @@ impl ZoomStack {
         }
     }
 
-    /// Checks that `level` can be rendered: its scale is positive and finite (numpy), or its
-    /// depth within what the exact contract covers.
+    /// Checks that every level in `lo..=hi` can be rendered ([`ZoomStack::check_level`]).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's error for the first level found that cannot.
+    pub fn check_levels(&self, lo: u64, hi: u64) -> std::result::Result<(), KernelError> {
+        match &self.arithmetic {
+            // The scale is monotonic in the level: the ends decide.
+            Arithmetic::Numpy => self.check_level(lo).and_then(|()| self.check_level(hi)),
+            Arithmetic::Exact(e) => exact::check_levels(e, lo, hi),
+        }
+    }
+
+    /// Checks that `level` can be rendered: its scale is positive and finite (numpy); proven
+    /// constant, or its depth within what f64 deltas cover (exact).
     ///
     /// # Errors
     ///
@@ -153,7 +166,7 @@ impl ZoomStack {
     pub fn check_level(&self, level: u64) -> std::result::Result<(), KernelError> {
         match &self.arithmetic {
             Arithmetic::Numpy => self.params.level_grid(level).map(|_| ()),
-            Arithmetic::Exact(e) => e.orbit_precision(level).and_then(|_| e.check_depth(level)),
+            Arithmetic::Exact(e) => exact::check_level(e, level),
         }
     }
 

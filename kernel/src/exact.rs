@@ -120,7 +120,9 @@ pub fn render_block_exact_detail(
 
 /// Renders the strided sub-grid `rows` x `cols` of `level` in the exact contract: the
 /// one-call form of [`render_block_exact`], taking the level's orbit from
-/// [`OrbitCache::global`] (computed once per process and precision band).
+/// [`OrbitCache::global`] (computed once per process and precision band). A level that
+/// [`proof::is_proven_constant`] proves constant is filled with its count without per-pixel
+/// work, at any depth; other levels must be within [`MIN_SPACING`].
 ///
 /// # Errors
 ///
@@ -133,6 +135,11 @@ pub fn render_level_block(
     backend: Backend,
     out: &mut [u16],
 ) -> Result<(), KernelError> {
+    rows.check("rows", stack.height as u64)?;
+    cols.check("cols", stack.width as u64)?;
+    if fill_if_constant(stack, level, rows.count.saturating_mul(cols.count), out)? {
+        return Ok(());
+    }
     let orbit = OrbitCache::global().for_level(stack, level)?;
     render_into(
         stack,
@@ -142,6 +149,69 @@ pub fn render_level_block(
         backend,
         out,
     )
+}
+
+/// Fills `out` (which must hold `n` counts) when `level` is proven constant.
+fn fill_if_constant(
+    stack: &ExactStack,
+    level: u64,
+    n: u64,
+    out: &mut [u16],
+) -> Result<bool, KernelError> {
+    stack.validate()?;
+    let Some(count) = proof::is_proven_constant(stack, level)? else {
+        return Ok(false);
+    };
+    let expected = usize::try_from(n).unwrap_or(usize::MAX);
+    if out.len() != expected {
+        return Err(KernelError::BadOutputLen {
+            got: out.len(),
+            expected,
+        });
+    }
+    out.fill(count);
+    Ok(true)
+}
+
+/// Checks that every level in `lo..=hi` can be rendered ([`check_level`]): the ends, and the
+/// first level past [`MIN_SPACING`] when it falls between them (levels past it are renderable
+/// only when proven constant, and the proof of one level covers all deeper ones).
+///
+/// # Errors
+///
+/// Those of [`check_level`] for the first level that cannot be rendered.
+pub fn check_levels(stack: &ExactStack, lo: u64, hi: u64) -> Result<(), KernelError> {
+    check_level(stack, lo)?;
+    check_level(stack, hi)?;
+    if stack.check_depth(hi).is_err() && stack.check_depth(lo).is_ok() {
+        // The spacing shrinks with the level here: find the first level past the limit.
+        let (mut a, mut b) = (lo, hi);
+        while a + 1 < b {
+            let mid = a + (b - a) / 2;
+            if stack.check_depth(mid).is_ok() {
+                a = mid;
+            } else {
+                b = mid;
+            }
+        }
+        check_level(stack, b)?;
+    }
+    Ok(())
+}
+
+/// Checks that `level` of `stack` can be rendered in the exact contract: it is proven constant,
+/// or its depth is within [`MIN_SPACING`] and its precision within the cap.
+///
+/// # Errors
+///
+/// [`KernelError::TooDeep`], [`KernelError::PrecisionCap`], and those of the proof search.
+pub fn check_level(stack: &ExactStack, level: u64) -> Result<(), KernelError> {
+    stack.validate()?;
+    if proof::is_proven_constant(stack, level)?.is_some() {
+        return Ok(());
+    }
+    stack.check_depth(level)?;
+    stack.orbit_precision(level).map(|_| ())
 }
 
 /// Renders the pixels at the given row and column indices of `level` (any order, repeats
@@ -160,6 +230,10 @@ pub fn render_level_indices(
     backend: Backend,
     out: &mut [u16],
 ) -> Result<(), KernelError> {
+    let n = (rows.len() as u64).saturating_mul(cols.len() as u64);
+    if fill_if_constant(stack, level, n, out)? {
+        return Ok(());
+    }
     let orbit = OrbitCache::global().for_level(stack, level)?;
     render_into(
         stack,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use zoomstack_engine::{Arithmetic, format_bytes};
 use zoomstack_kernel::SPACING_ULPS;
-use zoomstack_kernel::exact::ExactStack;
+use zoomstack_kernel::exact::{ExactStack, OrbitCache, proof};
 use zoomstack_sinks::Compression;
 
 use crate::jobs::Job;
@@ -231,10 +231,40 @@ fn exact_text(e: &ExactStack, levels: u64) -> String {
             )
         }
     };
+    let proven = match proof::ConstantFrames::global().find(e, OrbitCache::global()) {
+        Ok(Some(c)) if c.level <= last => format!(
+            "; levels from {} on are proven constant (count {}) and cost no per-pixel work",
+            c.level, c.count
+        ),
+        Ok(Some(c)) => format!(
+            "; no level of this stack is proven constant (this centre's frames are from level {})",
+            c.level
+        ),
+        Ok(None) => "; no level is proven constant".to_string(),
+        Err(err) => format!("; the constant-frame proof failed: {err}"),
+    };
     format!(
         "exact arithmetic: true escape counts (perturbation around one reference orbit of the \
-         centre, {} at level 0 to {} at level {last}); {depth}",
+         centre, {} at level 0 to {} at level {last}); {depth}{proven}",
         prec(0),
-        prec(last)
+        prec(last.min(first_too_deep(e, last).saturating_sub(1)))
     )
+}
+
+/// The first level past the depth f64 deltas cover (the spacing shrinks with the level), or
+/// `last + 1` when every level is within it.
+fn first_too_deep(e: &ExactStack, last: u64) -> u64 {
+    if e.check_depth(last).is_ok() {
+        return last + 1;
+    }
+    let (mut lo, mut hi) = (0u64, last);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if e.check_depth(mid).is_ok() {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
