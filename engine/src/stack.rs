@@ -144,6 +144,18 @@ impl ZoomStack {
         }
     }
 
+    /// The count of every pixel of levels `lo..=hi` when they are all proven constant with one
+    /// count (exact contract; the proven levels of a stack are all levels from a threshold on,
+    /// so the ends decide). `None` otherwise, and always in the numpy contract.
+    pub fn proven_constant(&self, lo: u64, hi: u64) -> Option<u16> {
+        let Arithmetic::Exact(e) = &self.arithmetic else {
+            return None;
+        };
+        let a = exact::proof::is_proven_constant(e, lo.min(hi)).ok()??;
+        let b = exact::proof::is_proven_constant(e, lo.max(hi)).ok()??;
+        (a == b).then_some(a)
+    }
+
     /// Checks that every level in `lo..=hi` can be rendered ([`ZoomStack::check_level`]).
     ///
     /// # Errors

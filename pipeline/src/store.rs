@@ -161,6 +161,28 @@ pub(crate) fn run_zarr(
             share = ?share,
             "zarr dataset"
         );
+        // Units of levels proven constant are stored without rendering (a shard of them is one
+        // encoded chunk and an index); the executor then skips them as already written (and
+        // counts them as done).
+        let constant = |t: &zoomstack_engine::TileSpec| {
+            let levels = plan.levels().sub(t.origin[0], t.shape[0] as u64);
+            let (lo, hi) = (levels.at(0), levels.last()?);
+            plan.stack().proven_constant(lo, hi)
+        };
+        for (i, t) in plan.tiles().enumerate() {
+            if share.owns(i as u64) && level.needs_tile(t.origin, t.shape) {
+                if let Some(v) = constant(&t) {
+                    let written = level.write_constant_tile(t.origin, t.shape, v);
+                    if let Err(e) = written {
+                        let _ = store.finish();
+                        return Err(RunError::Sink {
+                            sink: label.clone(),
+                            error: e,
+                        });
+                    }
+                }
+            }
+        }
         let exec = counters.executor();
         let result = exec.for_each_tile(
             plan,

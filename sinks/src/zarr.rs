@@ -31,6 +31,7 @@
 //! with `verify`).
 
 mod attrs;
+mod constant;
 mod description;
 mod lock;
 mod markers;
@@ -104,6 +105,8 @@ pub struct ZarrSink {
     store_path: PathBuf,
     array_dir: PathBuf,
     array: Array<ChunkStore>,
+    /// Encoder of constant shards (sharded arrays with the sink's own codecs).
+    constant: Option<self::constant::ConstantShards>,
     desc: ArrayDescription,
     units: UnitGrid,
     shared: Arc<Shared>,
@@ -245,6 +248,46 @@ impl ZarrSink {
         Ok(())
     }
 
+    /// Writes the tile `origin`/`shape` as all `value` (a frame range proven constant). When
+    /// the tile is exactly one unit's box of a sharded store, the shard is stored as one
+    /// encoded chunk shared by its whole index (see `constant`), without building the data;
+    /// otherwise this is [`ZarrSink::write_tile`] of the filled tile.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`ZarrSink::write_tile`].
+    pub fn write_constant_tile(
+        &self,
+        origin: [u64; 3],
+        shape: [usize; 3],
+        value: u16,
+    ) -> Result<(), SinkError> {
+        self.check_box(origin, shape)?;
+        let unit = self.units.unit;
+        let u = [0, 1, 2].map(|k| origin[k] / unit[k] as u64);
+        let (lo, ext) = self.units.bounds(u);
+        let whole_unit = origin == lo && (0..3).all(|k| shape[k] as u64 == ext[k]);
+        if let (Some(enc), true) = (&self.constant, whole_unit) {
+            if self.unit_handled(self.units.linear(u)) {
+                return Ok(());
+            }
+            let bytes = enc.encode(value, &self.codec_options)?;
+            let raw = self.units.unit_len() as u64 * 2;
+            return self.store_unit_with(u, raw, |key| {
+                use zarrs::storage::WritableStorageTraits as _;
+                self.array
+                    .storage()
+                    .set(key, bytes.into())
+                    .map_err(|e| {
+                        let e = zarrs::array::ArrayError::StorageError(e);
+                        SinkError::zarr("write constant shard of", &self.array_dir, e)
+                    })
+            });
+        }
+        let n: usize = shape.iter().product();
+        self.write_tile(origin, shape, &vec![value; n])
+    }
+
     /// Handle the part of a tile that falls into unit `u`.
     fn write_part(
         &self,
@@ -317,6 +360,21 @@ impl ZarrSink {
     /// Encode and store one whole write unit (padded to the full unit shape), create its marker
     /// (recording what was stored), and hand the file to a syncer thread.
     fn store_unit(&self, u: [u64; 3], data: &[u16]) -> Result<(), SinkError> {
+        let idx = u.to_vec();
+        self.store_unit_with(u, data.len() as u64 * 2, |_| {
+            self.array
+                .store_chunk_opt(&idx, data, &self.codec_options)
+                .map_err(|e| SinkError::zarr("write chunk of", &self.array_dir, e))
+        })
+    }
+
+    /// [`ZarrSink::store_unit`] with the unit's file written by `write` (given its key).
+    fn store_unit_with(
+        &self,
+        u: [u64; 3],
+        raw_bytes: u64,
+        write: impl FnOnce(&zarrs::storage::StoreKey) -> Result<(), SinkError>,
+    ) -> Result<(), SinkError> {
         if self.shared.failed.load(Ordering::SeqCst) {
             return Err(self.shared.take_error(&self.array_dir));
         }
@@ -324,18 +382,17 @@ impl ZarrSink {
         if self.shared.stored[lin].swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let idx = u.to_vec();
-        let key = self.array.chunk_key(&idx);
+        let key = self.array.chunk_key(&u);
         let files = self.array.storage();
         let _ = files.take_record(&key);
-        if let Err(e) = self.array.store_chunk_opt(&idx, data, &self.codec_options) {
+        if let Err(e) = write(&key) {
             self.shared.stored[lin].store(false, Ordering::Release);
-            return Err(SinkError::zarr("write chunk of", &self.array_dir, e));
+            return Err(e);
         }
         // zarrs erases instead of writing a unit equal to the fill value (0): no record.
         let written = files.take_record(&key);
         let record = written.unwrap_or(UnitRecord::of(None));
-        if let Err(e) = self.shared.mark(u, record, data.len() as u64 * 2) {
+        if let Err(e) = self.shared.mark(u, record, raw_bytes) {
             self.shared.stored[lin].store(false, Ordering::Release);
             return Err(e);
         }

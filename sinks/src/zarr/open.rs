@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+use super::constant::ConstantShards;
 use zarrs::array::codec::array_to_bytes::sharding::{ShardingCodecOptions, SubchunkWriteOrder};
 use zarrs::array::{
     Array, ArrayBuilder, ArrayMetadataOptions, CodecOptions, CodecSpecificOptions, data_type,
@@ -175,9 +176,14 @@ impl ZarrSink {
             error: Mutex::new(None),
         });
         let (jobs, syncers) = spawn_syncers(&shared);
+        let constant = desc.layout.shard().and_then(|shard| {
+            let meta = serde_json::to_value(array.metadata()).ok()?;
+            ConstantShards::for_array(&meta, shard)
+        });
         Ok(ZarrSink {
             store_path: store,
             array_dir,
+            constant,
             array,
             desc,
             units,
