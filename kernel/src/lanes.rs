@@ -36,6 +36,10 @@ pub trait Lanes: Copy + Add<Output = Self> + Mul<Output = Self> {
     fn outside_mask(zr: Self, zi: Self, threshold: Self) -> u32;
     /// Bit `i` set where lane `i` has `a >= b`.
     fn ge_mask(a: Self, b: Self) -> u32;
+    /// Bit `i` set where lane `i` has `a <= b` (clear for NaN).
+    fn le_mask(a: Self, b: Self) -> u32;
+    /// Bit `i` set where lane `i` has `a < b` (clear for NaN).
+    fn lt_mask(a: Self, b: Self) -> u32;
 }
 
 // The escape loop's per-lane primitives must inline into its hot loop; `#[inline]` is only a hint.
@@ -74,6 +78,14 @@ impl Lanes for f64 {
     #[inline(always)]
     fn ge_mask(a: Self, b: Self) -> u32 {
         u32::from(a >= b)
+    }
+    #[inline(always)]
+    fn le_mask(a: Self, b: Self) -> u32 {
+        u32::from(a <= b)
+    }
+    #[inline(always)]
+    fn lt_mask(a: Self, b: Self) -> u32 {
+        u32::from(a < b)
     }
 }
 
@@ -129,6 +141,14 @@ macro_rules! wide_lanes {
             #[inline(always)]
             fn ge_mask(a: Self, b: Self) -> u32 {
                 a.simd_ge(b).to_bitmask()
+            }
+            #[inline(always)]
+            fn le_mask(a: Self, b: Self) -> u32 {
+                a.simd_le(b).to_bitmask()
+            }
+            #[inline(always)]
+            fn lt_mask(a: Self, b: Self) -> u32 {
+                a.simd_lt(b).to_bitmask()
             }
         }
     };
