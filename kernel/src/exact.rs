@@ -28,6 +28,7 @@
 //! assert!(counts.iter().all(|&c| (249..=256).contains(&c)));
 //! ```
 
+mod bound;
 pub mod oracle;
 mod orbit;
 mod perturb;
@@ -44,9 +45,10 @@ use crate::{Backend, IndexRange, KernelError};
 use perturb::{Results, perturb_counts};
 use wide::{f64x4, f64x8};
 
-/// Vectors in flight per backend in the delta loop (not tuned yet: no benchmark has run).
-const SCALAR_V: usize = 4;
-const X4_V: usize = 4;
+/// Vectors in flight per backend in the delta loop (tuned with `examples/exact_speed.rs`: more
+/// than these no longer stay in registers).
+const SCALAR_V: usize = 3;
+const X4_V: usize = 3;
 const X8_V: usize = 2;
 
 struct OffsetSource<'a> {

@@ -28,7 +28,19 @@
 //! `|z_n| > 2` gives count `n - 1`, i.e. the first `k` in `0..max_iter` with `|z_(k+1)| > 2`;
 //! never escaping gives `max_iter`. The exact mode tests `|z|^2 > 4` (the true criterion), not
 //! numpy's rounded `cabs`.
+//!
+//! How the vector loop ([`DeltaMachine`]) is fast without changing any of that:
+//!
+//! * Lockstep: all busy lanes of a vector share `m`, so an update reads `2 Z_m` and `Z_(m+1)`
+//!   as broadcasts of one table entry ([`ReferenceOrbit::steps`]), not per lane. A vector
+//!   starts with `N` pixels at `m = 0`; finished lanes idle until all have finished; a lane that
+//!   rebases alone is parked and continues (at `m = 0`) in a vector of parked pixels.
+//! * Most updates skip both tests: a per-vector bound on `|d|` ([`bound`]) proves that no lane
+//!   escapes or rebases, so `z`, `|z|^2` and `|d|^2` are not computed. The last update before
+//!   `max_iter` or the orbit's end is always tested.
+//! * Per pixel, the operations on `d` and the decisions are the reference's, in its order.
 
+use super::bound;
 use super::orbit::ReferenceOrbit;
 use crate::escape::PixelSource;
 use crate::lanes::Lanes;
@@ -162,16 +174,23 @@ pub(crate) fn perturb_counts<L: Lanes, const V: usize>(
     let z = orbit.points();
     let mut m = DeltaMachine::<L, V> {
         z,
+        t: orbit.steps(),
         last: z.len() - 1,
         dr: [zero; V],
         di: [zero; V],
         dcr: [zero; V],
         dci: [zero; V],
-        m0: vec![0; V * L::N],
-        n0: vec![0; V * L::N],
+        n_start: vec![0; V * L::N],
         pix: vec![IDLE; V * L::N],
+        live: [0; V],
+        age: [0; V],
+        n_top: [0; V],
+        m0: [0; V],
+        bound: [f64::INFINITY; V],
+        grow_c: [0.0; V],
         steps: [0; V],
         countdown: [0; V],
+        parked: Vec::new(),
         active: 0,
         next: 0,
         next_row: 0,
@@ -181,23 +200,52 @@ pub(crate) fn perturb_counts<L: Lanes, const V: usize>(
     m.run(src, out);
 }
 
+/// A pixel that rebased and waits, at `m = 0`, for a vector to take it.
+struct Parked {
+    pix: usize,
+    n: u32,
+    d: [f64; 2],
+    dc: [f64; 2],
+}
+
+/// The delta loop's state. All busy lanes of a vector share one orbit index (lockstep), so an
+/// update reads one broadcast entry: vectors start full at `m = 0`; a lane that finishes stays
+/// idle (`d = dc = 0`, which keeps `d = 0`) until the whole vector is; a lane that rebases
+/// alone moves to `parked`, which refills emptied vectors; at the orbit's end the whole vector
+/// rebases together.
 struct DeltaMachine<'a, L: Lanes, const V: usize> {
     /// The reference orbit `Z_0..=Z_last`.
     z: &'a [[f64; 2]],
+    /// What an update at index `m` reads ([`bound::entry`]).
+    t: &'a [[f64; 6]],
     last: usize,
     dr: [L; V],
     di: [L; V],
     dcr: [L; V],
     dci: [L; V],
-    /// Per lane: orbit index and updates done at the vector's last sync.
-    m0: Vec<usize>,
-    n0: Vec<u32>,
+    /// Per lane: updates done when its vector took it (a lane has done `n_start + age` at the
+    /// vector's last sync).
+    n_start: Vec<u32>,
     /// Pixel index per lane, or IDLE.
     pix: Vec<usize>,
-    /// Per vector: updates since its last sync (the same for all its lanes).
+    /// Per vector: its busy lanes (bit per lane).
+    live: [u32; V],
+    /// Per vector: updates since it was refilled, at its last sync.
+    age: [u32; V],
+    /// Per vector: at least the largest `n_start` of its busy lanes.
+    n_top: [u32; V],
+    /// Per vector: the orbit index of its lanes at the last sync.
+    m0: [usize; V],
+    /// Per vector: a bound on its lanes' `|d|` (infinite: test every update) and the bound's
+    /// growth constant ([`bound`]).
+    bound: [f64; V],
+    grow_c: [f64; V],
+    /// Per vector: updates since its last sync.
     steps: [usize; V],
-    /// Per vector: updates until some lane reaches `max_iter` or the orbit's end.
+    /// Per vector: updates until some lane may reach `max_iter`, or the orbit's end.
     countdown: [usize; V],
+    parked: Vec<Parked>,
+    /// Pixels started and not finished (in vectors or parked).
     active: usize,
     next: usize,
     next_row: usize,
@@ -207,50 +255,66 @@ struct DeltaMachine<'a, L: Lanes, const V: usize> {
 
 impl<L: Lanes, const V: usize> DeltaMachine<'_, L, V> {
     fn run(&mut self, src: &impl PixelSource, out: &mut (impl Results + ?Sized)) {
-        let all = (1u32 << L::N) - 1;
-        let zero = L::splat(0.0);
         for v in 0..V {
-            // Every lane starts idle: this fills them.
-            self.sync(v, 0, 0, zero, src, out);
+            self.refill(v, src);
         }
-        let four = L::splat(FOUR);
-        let n = L::N;
         while self.active > 0 {
-            for v in 0..V {
-                // Gather Z_m and Z_{m+1} per lane (idle lanes sit at m = steps <= last - 1).
-                let (mut ar, mut ai, mut br, mut bi) = ([0.0; 8], [0.0; 8], [0.0; 8], [0.0; 8]);
-                for i in 0..n {
-                    let k = self.m0[v * n + i] + self.steps[v];
-                    [ar[i], ai[i]] = self.z[k];
-                    [br[i], bi[i]] = self.z[k + 1];
-                }
-                let (dr, di) = delta_step(
-                    L::load(&ar),
-                    L::load(&ai),
-                    self.dr[v],
-                    self.di[v],
-                    self.dcr[v],
-                    self.dci[v],
-                );
-                let (zr, zi) = (L::load(&br) + dr, L::load(&bi) + di);
-                let escaped = L::outside_mask(zr, zi, four);
-                let nz = zr * zr + zi * zi;
-                let nd = dr * dr + di * di;
-                let closer = !L::ge_mask(nz, nd) & all;
-                (self.dr[v], self.di[v]) = (dr, di);
-                self.steps[v] += 1;
-                self.countdown[v] -= 1;
-                if escaped | closer != 0 || self.countdown[v] == 0 {
-                    self.sync(v, escaped, closer, nz, src, out);
-                }
-            }
+            let (v, escaped, closer, norms) = self.advance();
+            self.sync(v, escaped, closer, norms, src, out);
         }
     }
 
-    /// Settles vector `v` after an event: records lanes that escaped or reached `max_iter`,
-    /// rebases lanes that asked for it (or reached the orbit's end) with `d <- Z_m + d`, refills
-    /// free and idle lanes, and restarts the vector's step counters. Decisions follow
-    /// [`perturb_scalar_detail`]'s order exactly.
+    /// Runs updates round-robin over the busy vectors until one of them has an event (a lane
+    /// escaped or asked to rebase, or the countdown ran out); returns that vector, its masks
+    /// and `|z|^2`.
+    fn advance(&mut self) -> (usize, u32, u32, L) {
+        let four = L::splat(FOUR);
+        // Local copies keep the state in registers.
+        let (mut dr, mut di, dcr, dci) = (self.dr, self.di, self.dcr, self.dci);
+        let (mut bound, mut steps, mut countdown) = (self.bound, self.steps, self.countdown);
+        let event = 'run: loop {
+            for v in 0..V {
+                let live = self.live[v];
+                if live == 0 {
+                    continue;
+                }
+                let e = self.t[self.m0[v] + steps[v]];
+                let [tr, ti, br, bi] = [e[0], e[1], e[2], e[3]].map(L::splat);
+                // `2 Z_m + d` with `2 Z_m` from the table is `double_plus(Z_m, d)`: t + t is exact.
+                let (ar, ai) = (tr + dr[v], ti + di[v]);
+                let nr = L::fused_mul_sub(ar, dr[v], L::fused_mul_sub(ai, di[v], dcr[v]));
+                let ni = L::fused_mul_add(ar, di[v], L::fused_mul_add(ai, dr[v], dci[v]));
+                (dr[v], di[v]) = (nr, ni);
+                steps[v] += 1;
+                countdown[v] -= 1;
+                let b = bound[v] * e[4] + self.grow_c[v];
+                if b <= e[5] && countdown[v] != 0 {
+                    // Proven: no lane escapes or rebases here ([`bound`]).
+                    bound[v] = b;
+                    continue;
+                }
+                let (zr, zi) = (br + nr, bi + ni);
+                let nz = zr * zr + zi * zi;
+                let nd = nr * nr + ni * ni;
+                // NaN is outside; a NaN |d|^2 comes with a NaN |z|^2, which escaped first.
+                let escaped = !L::le_mask(nz, four) & live;
+                let closer = L::lt_mask(nz, nd) & live;
+                if escaped | closer != 0 || countdown[v] == 0 {
+                    break 'run (v, escaped, closer, nz);
+                }
+                bound[v] = bound_from(nd);
+            }
+        };
+        (self.dr, self.di) = (dr, di);
+        (self.bound, self.steps, self.countdown) = (bound, steps, countdown);
+        event
+    }
+
+    /// Settles vector `v` after an event, in [`perturb_scalar_detail`]'s order per lane:
+    /// records lanes that escaped or reached `max_iter`; at the orbit's end rebases every lane
+    /// in place (`d <- Z_m + d`, `m <- 0`); else parks lanes that asked to rebase. Then refills
+    /// the vector if it is empty and restarts its counters and bound. Only the lanes of an
+    /// event are visited, unless the countdown ran out.
     fn sync(
         &mut self,
         v: usize,
@@ -262,6 +326,9 @@ impl<L: Lanes, const V: usize> DeltaMachine<'_, L, V> {
     ) {
         let n = L::N;
         let steps = self.steps[v];
+        let age = self.age[v] + steps as u32;
+        let m = self.m0[v] + steps;
+        let [zr, zi] = self.z[m];
         let (mut dr, mut di, mut dcr, mut dci) = ([0.0; 8], [0.0; 8], [0.0; 8], [0.0; 8]);
         self.dr[v].store(&mut dr);
         self.di[v].store(&mut di);
@@ -269,61 +336,152 @@ impl<L: Lanes, const V: usize> DeltaMachine<'_, L, V> {
         self.dci[v].store(&mut dci);
         let mut nz = [0.0; 8];
         norms.store(&mut nz);
-        let (total, row_len) = (src.len(), src.row_len());
-        let mut countdown = self.last;
-        for i in 0..n {
+        let end = m == self.last;
+        // Without a countdown event no lane is at max_iter or the orbit's end.
+        let visit = if self.countdown[v] == 0 {
+            self.live[v]
+        } else {
+            escaped | closer
+        };
+        let mut live = self.live[v];
+        let mut n_top = 0;
+        for i in Bits(visit) {
             let lane = v * n + i;
             let bit = 1u32 << i;
-            let mut free = self.pix[lane] == IDLE;
-            if !free {
-                let m = self.m0[lane] + steps;
-                let it = self.n0[lane] + steps as u32;
-                if escaped & bit != 0 {
-                    out.put(self.pix[lane], (it - 1) as u16, nz[i]);
-                    free = true;
-                } else if it == self.max_iter {
-                    out.put(self.pix[lane], self.max_iter as u16, nz[i]);
-                    free = true;
-                } else if closer & bit != 0 || m == self.last {
-                    let [zr, zi] = self.z[m];
-                    (dr[i], di[i]) = (zr + dr[i], zi + di[i]);
-                    (self.m0[lane], self.n0[lane]) = (0, it);
-                } else {
-                    (self.m0[lane], self.n0[lane]) = (m, it);
-                }
-                if free {
-                    self.active -= 1;
-                    self.pix[lane] = IDLE;
-                }
+            let it = self.n_start[lane] + age;
+            if escaped & bit != 0 {
+                out.put(self.pix[lane], (it - 1) as u16, nz[i]);
+                self.active -= 1;
+            } else if it == self.max_iter {
+                out.put(self.pix[lane], self.max_iter as u16, nz[i]);
+                self.active -= 1;
+            } else if end {
+                (dr[i], di[i]) = (zr + dr[i], zi + di[i]);
+                n_top = n_top.max(self.n_start[lane]);
+                continue;
+            } else if closer & bit != 0 {
+                self.parked.push(Parked {
+                    pix: self.pix[lane],
+                    n: it,
+                    d: [zr + dr[i], zi + di[i]],
+                    dc: [dcr[i], dci[i]],
+                });
+            } else {
+                n_top = n_top.max(self.n_start[lane]);
+                continue;
             }
-            if free {
-                // The next pixel, or idle: d = 0 at m = 0.
-                let (mut c_re, mut c_im, mut p) = (0.0, 0.0, IDLE);
-                if self.next < total {
-                    (c_re, c_im) = src.point(self.next_row, self.next_col);
-                    p = self.next;
-                    self.next += 1;
-                    self.next_col += 1;
-                    if self.next_col == row_len {
-                        (self.next_row, self.next_col) = (self.next_row + 1, 0);
-                    }
-                    self.active += 1;
-                }
-                self.pix[lane] = p;
-                (dr[i], di[i], dcr[i], dci[i]) = (0.0, 0.0, c_re, c_im);
-                (self.m0[lane], self.n0[lane]) = (0, 0);
+            self.pix[lane] = IDLE;
+            live &= !bit;
+            (dr[i], di[i], dcr[i], dci[i]) = (0.0, 0.0, 0.0, 0.0);
+        }
+        self.live[v] = live;
+        if live == 0 {
+            self.refill(v, src);
+        } else {
+            if self.countdown[v] == 0 {
+                self.n_top[v] = n_top;
             }
-            if self.pix[lane] != IDLE {
-                let left =
-                    (self.last - self.m0[lane]).min((self.max_iter - self.n0[lane]) as usize);
-                countdown = countdown.min(left);
+            self.age[v] = age;
+            self.m0[v] = if end { 0 } else { m };
+            self.dr[v] = L::load(&dr);
+            self.di[v] = L::load(&di);
+            self.dcr[v] = L::load(&dcr);
+            self.dci[v] = L::load(&dci);
+            let nd = self.dr[v] * self.dr[v] + self.di[v] * self.di[v];
+            self.restart(v, bound_from(nd));
+        }
+        if !self.parked.is_empty() {
+            // At the frame's end, idle vectors take parked pixels at once.
+            for w in 0..V {
+                if self.live[w] == 0 {
+                    self.refill(w, src);
+                }
             }
         }
+    }
+
+    /// Gives every lane of the empty vector `v` a pixel at `m = 0`: parked ones when they fill
+    /// it (or nothing else is left), those with the most updates done first (they have few
+    /// left: mixing them with new pixels would leave lanes idle), else new ones; lanes left
+    /// over are idle.
+    fn refill(&mut self, v: usize, src: &impl PixelSource) {
+        let (mut dr, mut di, mut dcr, mut dci) = ([0.0; 8], [0.0; 8], [0.0; 8], [0.0; 8]);
+        let (mut live, mut n_top, mut d1, mut dc1) = (0, 0, 0.0f64, 0.0f64);
+        let from_parked = self.parked.len() >= L::N || self.next == src.len();
+        if from_parked && self.parked.len() > L::N {
+            let k = self.parked.len() - L::N;
+            self.parked.select_nth_unstable_by_key(k, |p| p.n);
+        }
+        for i in 0..L::N {
+            let lane = v * L::N + i;
+            if let Some(p) = self.parked.pop_if(|_| from_parked) {
+                (self.pix[lane], self.n_start[lane]) = (p.pix, p.n);
+                ([dr[i], di[i]], [dcr[i], dci[i]]) = (p.d, p.dc);
+            } else if self.next < src.len() {
+                (dcr[i], dci[i]) = src.point(self.next_row, self.next_col);
+                (self.pix[lane], self.n_start[lane]) = (self.next, 0);
+                self.next += 1;
+                self.next_col += 1;
+                if self.next_col == src.row_len() {
+                    (self.next_row, self.next_col) = (self.next_row + 1, 0);
+                }
+                self.active += 1;
+            } else {
+                continue;
+            }
+            live |= 1 << i;
+            n_top = n_top.max(self.n_start[lane]);
+            d1 = d1.max(dr[i].abs() + di[i].abs());
+            dc1 = dc1.max(dcr[i].abs() + dci[i].abs());
+        }
+        (self.live[v], self.n_top[v], self.age[v], self.m0[v]) = (live, n_top, 0, 0);
         self.dr[v] = L::load(&dr);
         self.di[v] = L::load(&di);
         self.dcr[v] = L::load(&dcr);
         self.dci[v] = L::load(&dci);
-        self.steps[v] = 0;
-        self.countdown[v] = countdown;
+        self.grow_c[v] = bound::constant(dc1);
+        self.restart(v, bound::start(d1));
     }
+
+    /// Restarts vector `v`'s counters, with the bound `b` on its lanes' `|d|`.
+    fn restart(&mut self, v: usize, b: f64) {
+        self.bound[v] = b;
+        self.steps[v] = 0;
+        let to_limit = (self.max_iter - self.n_top[v] - self.age[v]) as usize;
+        self.countdown[v] = (self.last - self.m0[v]).min(to_limit);
+    }
+}
+
+/// The set bits of a mask, lowest first.
+struct Bits(u32);
+
+impl Iterator for Bits {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        let i = self.0.trailing_zeros();
+        self.0 &= self.0.wrapping_sub(1);
+        (i < 32).then_some(i as usize)
+    }
+}
+
+/// [`bound::restart`] from the lanes' computed `|d|^2` (idle lanes: 0), or infinity unless
+/// every one is at most `CAP^2` (so also for NaN).
+#[allow(clippy::inline_always)] // in the hot loop
+#[inline(always)]
+fn bound_from<L: Lanes>(nd: L) -> f64 {
+    if L::le_mask(nd, L::splat(bound::CAP * bound::CAP)) == (1u32 << L::N) - 1 {
+        bound::restart(max_lane(nd))
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// The largest lane of `x`, which has no NaN lane.
+fn max_lane<L: Lanes>(x: L) -> f64 {
+    let mut a = [0.0; 8];
+    x.store(&mut a);
+    // `maxsd` semantics: one instruction per lane.
+    a[..L::N]
+        .iter()
+        .fold(0.0, |m, &x| if x > m { x } else { m })
 }
