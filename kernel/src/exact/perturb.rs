@@ -401,17 +401,13 @@ impl<L: Lanes, const V: usize> DeltaMachine<'_, L, V> {
     }
 
     /// Gives every lane of the empty vector `v` a pixel at `m = 0`: parked ones when they fill
-    /// it (or nothing else is left), those with the most updates done first (they have few
-    /// left: mixing them with new pixels would leave lanes idle), else new ones; lanes left
-    /// over are idle.
+    /// it (or nothing else is left), the last parked first (they have few updates left: mixing
+    /// them with new pixels would leave lanes idle; choosing them by `n` cost more than it
+    /// saved), else new ones; lanes left over are idle.
     fn refill(&mut self, v: usize, src: &impl PixelSource) {
         let (mut dr, mut di, mut dcr, mut dci) = ([0.0; 8], [0.0; 8], [0.0; 8], [0.0; 8]);
         let (mut live, mut n_top, mut d1, mut dc1) = (0, 0, 0.0f64, 0.0f64);
         let from_parked = self.parked.len() >= L::N || self.next == src.len();
-        if from_parked && self.parked.len() > L::N {
-            let k = self.parked.len() - L::N;
-            self.parked.select_nth_unstable_by_key(k, |p| p.n);
-        }
         for i in 0..L::N {
             let lane = v * L::N + i;
             if let Some(p) = self.parked.pop_if(|_| from_parked) {
