@@ -29,6 +29,7 @@
 //! ```
 
 mod bound;
+mod delta;
 pub mod oracle;
 mod orbit;
 mod perturb;
@@ -42,7 +43,8 @@ pub use stack::{ExactStack, MAX_PRECISION_BITS, MIN_SPACING, Offsets};
 
 use crate::escape::PixelSource;
 use crate::{Backend, IndexRange, KernelError};
-use perturb::{Results, perturb_counts};
+use delta::perturb_counts;
+use perturb::Results;
 use wide::{f64x4, f64x8};
 
 /// Vectors in flight per backend in the delta loop (tuned with `examples/exact_speed.rs`: more

@@ -40,6 +40,8 @@ pub trait Lanes: Copy + Add<Output = Self> + Mul<Output = Self> {
     fn le_mask(a: Self, b: Self) -> u32;
     /// Bit `i` set where lane `i` has `a < b` (clear for NaN).
     fn lt_mask(a: Self, b: Self) -> u32;
+    /// Lane `i` of `x` where `a < b` in lane `i`, else of `y`.
+    fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self;
 }
 
 // The escape loop's per-lane primitives must inline into its hot loop; `#[inline]` is only a hint.
@@ -86,6 +88,10 @@ impl Lanes for f64 {
     #[inline(always)]
     fn lt_mask(a: Self, b: Self) -> u32 {
         u32::from(a < b)
+    }
+    #[inline(always)]
+    fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
+        if a < b { x } else { y }
     }
 }
 
@@ -149,6 +155,10 @@ macro_rules! wide_lanes {
             #[inline(always)]
             fn lt_mask(a: Self, b: Self) -> u32 {
                 a.simd_lt(b).to_bitmask()
+            }
+            #[inline(always)]
+            fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
+                a.simd_lt(b).bitselect(x, y)
             }
         }
     };
