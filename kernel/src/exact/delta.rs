@@ -24,11 +24,6 @@ use crate::lanes::Lanes;
 /// Marks an idle lane.
 const IDLE: usize = usize::MAX;
 const FOUR: f64 = 4.0;
-/// Rebases per lane-update above which a refilled vector gathers instead of running in
-/// lockstep; a gathering vector stops taking pixels (and drains) below half of it. (Measured:
-/// 1/2 to 1/4 do equally well from level 0 to 140000 of the notebook's stack; 1/8 and less
-/// lose at levels 20000 to 60000; in lockstep only, levels 0 and 3000 are 2.5 times slower.)
-const GATHER_ABOVE: f64 = 0.25;
 /// Lane-updates over which the rebase rate is measured (older ones fade out).
 const RATE_WINDOW: f64 = 65536.0;
 /// Which modes the busy vectors are in: [`DeltaMachine::advance`]'s specialisations.
@@ -38,7 +33,10 @@ const MIXED: u8 = 2;
 
 /// Computes `out[p]` for every pixel of `src` (whose points are offsets `dc` from the orbit's
 /// reference point) with `V` vectors of `L` in flight. `max_iter` in `1..=orbit.max_iter()`.
-pub(crate) fn perturb_counts<L: Lanes, const V: usize>(
+///
+/// A refilled vector gathers when more than one in `R` recent lane-updates rebased; a gathering
+/// vector stops taking pixels (and drains) below one in `2 R`.
+pub(crate) fn perturb_counts<L: Lanes, const V: usize, const R: u32>(
     src: &impl PixelSource,
     orbit: &ReferenceOrbit,
     max_iter: u32,
@@ -48,7 +46,7 @@ pub(crate) fn perturb_counts<L: Lanes, const V: usize>(
     debug_assert!((1..=orbit.max_iter()).contains(&max_iter));
     let zero = L::splat(0.0);
     let z = orbit.points();
-    let mut m = DeltaMachine::<L, V> {
+    let mut m = DeltaMachine::<L, V, R> {
         z,
         t: orbit.steps(),
         last: z.len() - 1,
@@ -88,7 +86,7 @@ struct Parked {
     dc: [f64; 2],
 }
 
-struct DeltaMachine<'a, L: Lanes, const V: usize> {
+struct DeltaMachine<'a, L: Lanes, const V: usize, const R: u32> {
     /// The reference orbit `Z_0..=Z_last`.
     z: &'a [[f64; 2]],
     /// What an update at index `m` reads ([`bound::entry`]).
@@ -133,7 +131,7 @@ struct DeltaMachine<'a, L: Lanes, const V: usize> {
     max_iter: u32,
 }
 
-impl<L: Lanes, const V: usize> DeltaMachine<'_, L, V> {
+impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
     fn run(&mut self, src: &impl PixelSource, out: &mut (impl Results + ?Sized)) {
         for v in 0..V {
             self.refill(v, src);
@@ -275,7 +273,7 @@ impl<L: Lanes, const V: usize> DeltaMachine<'_, L, V> {
         };
         let mut live = self.live[v];
         // A gathering vector takes new pixels while rebasing stays frequent.
-        let refill = gather && self.rebased > 0.5 * GATHER_ABOVE * self.updates;
+        let refill = gather && self.rebased * f64::from(2 * R) > self.updates;
         let mut n_top = 0;
         for i in Bits(visit) {
             let lane = v * n + i;
@@ -388,7 +386,7 @@ impl<L: Lanes, const V: usize> DeltaMachine<'_, L, V> {
     /// pixels would leave lanes idle. Lanes left over are idle.
     #[allow(clippy::needless_range_loop)] // a lane indexes several arrays
     fn refill(&mut self, v: usize, src: &impl PixelSource) {
-        let gather = self.rebased > GATHER_ABOVE * self.updates;
+        let gather = self.rebased * f64::from(R) > self.updates;
         let parked = gather || self.parked.len() >= L::N || self.next == src.len();
         let mut a = [[0.0; 8]; 4];
         let (mut live, mut n_top, mut d1, mut dc1) = (0, 0, 0.0f64, 0.0f64);
