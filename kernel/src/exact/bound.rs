@@ -30,9 +30,10 @@ const GROW: f64 = 1.0 + 1.0 / (1u64 << 40) as f64;
 const TINY: f64 = 9.332636185032189e-302;
 
 /// The delta loop's entry for orbit index `m`: `[2 Zr_m, 2 Zi_m, Zr_(m+1), Zi_(m+1), G_m,
-/// S_(m+1)]`, where `G_m` is the growth factor of the bound and `S_(m+1)` the largest bound on
-/// `|d'|` that proves the update at `m` neither escapes nor rebases (negative: never).
-pub(crate) fn entry(z: [f64; 2], next: [f64; 2]) -> [f64; 6] {
+/// S_(m+1), 0, 0]`, where `G_m` is the growth factor of the bound and `S_(m+1)` the largest
+/// bound on `|d'|` that proves the update at `m` neither escapes nor rebases (negative: never).
+/// Padded to 64 bytes: one cache line per update, and a cheaper index (measured: +1..4%).
+pub(crate) fn entry(z: [f64; 2], next: [f64; 2]) -> [f64; 8] {
     let hypot = |p: [f64; 2]| (p[0] * p[0] + p[1] * p[1]).sqrt();
     let hi = |p| hypot(p) * (1.0 + 2f64.powi(-50)) + 2f64.powi(-500);
     let lo = hypot(next) * (1.0 - 2f64.powi(-50));
@@ -45,7 +46,16 @@ pub(crate) fn entry(z: [f64; 2], next: [f64; 2]) -> [f64; 6] {
     };
     let safe = no_escape.min(no_rebase).min(CAP);
     // Doubling is exact: an update reads Z_m only for m < last, where |Z_m| <= 2.
-    [z[0] + z[0], z[1] + z[1], next[0], next[1], grow, safe]
+    [
+        z[0] + z[0],
+        z[1] + z[1],
+        next[0],
+        next[1],
+        grow,
+        safe,
+        0.0,
+        0.0,
+    ]
 }
 
 /// The constant term `C` of the growth bound for lanes whose largest `|dcr| + |dci|` is `dc`.

@@ -90,7 +90,7 @@ struct DeltaMachine<'a, L: Lanes, const V: usize, const R: u32> {
     /// The reference orbit `Z_0..=Z_last`.
     z: &'a [[f64; 2]],
     /// What an update at index `m` reads ([`bound::entry`]).
-    t: &'a [[f64; 6]],
+    t: &'a [[f64; 8]],
     last: usize,
     dr: [L; V],
     di: [L; V],

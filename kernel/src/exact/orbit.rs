@@ -33,7 +33,7 @@ pub struct ReferenceOrbit {
     max_iter: u32,
     z: Vec<[f64; 2]>,
     /// What the delta loop's update at orbit index `m` reads ([`bound::entry`]).
-    steps: Vec<[f64; 6]>,
+    steps: Vec<[f64; 8]>,
     escaped: bool,
 }
 
@@ -100,7 +100,7 @@ impl ReferenceOrbit {
     }
 
     /// Per orbit index `m < points().len() - 1`: [`bound::entry`] of `Z_m`, `Z_(m+1)`.
-    pub(crate) fn steps(&self) -> &[[f64; 6]] {
+    pub(crate) fn steps(&self) -> &[[f64; 8]] {
         &self.steps
     }
 
@@ -189,7 +189,7 @@ type Slot = Arc<Mutex<Option<Arc<ReferenceOrbit>>>>;
 /// Reference orbits by (centre, `max_iter`, precision), each computed once and shared.
 ///
 /// Concurrent requests for one orbit wait for a single computation; requests for different
-/// orbits run in parallel. Orbits are small (64 bytes per iteration) and never evicted: call
+/// orbits run in parallel. Orbits are small (80 bytes per iteration) and never evicted: call
 /// [`OrbitCache::clear`] to drop them.
 ///
 /// ```
