@@ -29,11 +29,16 @@ const GROW: f64 = 1.0 + 1.0 / (1u64 << 40) as f64;
 /// `2^-1000`: the growth bound's absolute margin (covers underflow).
 const TINY: f64 = 9.332636185032189e-302;
 
+/// One [`entry`], aligned to its own cache line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C, align(64))]
+pub(crate) struct Entry(pub(crate) [f64; 8]);
+
 /// The delta loop's entry for orbit index `m`: `[2 Zr_m, 2 Zi_m, Zr_(m+1), Zi_(m+1), G_m,
 /// S_(m+1), 0, 0]`, where `G_m` is the growth factor of the bound and `S_(m+1)` the largest
 /// bound on `|d'|` that proves the update at `m` neither escapes nor rebases (negative: never).
 /// Padded to 64 bytes: one cache line per update, and a cheaper index (measured: +1..4%).
-pub(crate) fn entry(z: [f64; 2], next: [f64; 2]) -> [f64; 8] {
+pub(crate) fn entry(z: [f64; 2], next: [f64; 2]) -> Entry {
     let hypot = |p: [f64; 2]| (p[0] * p[0] + p[1] * p[1]).sqrt();
     let hi = |p| hypot(p) * (1.0 + 2f64.powi(-50)) + 2f64.powi(-500);
     let lo = hypot(next) * (1.0 - 2f64.powi(-50));
@@ -46,7 +51,7 @@ pub(crate) fn entry(z: [f64; 2], next: [f64; 2]) -> [f64; 8] {
     };
     let safe = no_escape.min(no_rebase).min(CAP);
     // Doubling is exact: an update reads Z_m only for m < last, where |Z_m| <= 2.
-    [
+    Entry([
         z[0] + z[0],
         z[1] + z[1],
         next[0],
@@ -55,7 +60,7 @@ pub(crate) fn entry(z: [f64; 2], next: [f64; 2]) -> [f64; 8] {
         safe,
         0.0,
         0.0,
-    ]
+    ])
 }
 
 /// The constant term `C` of the growth bound for lanes whose largest `|dcr| + |dci|` is `dc`.
@@ -88,8 +93,8 @@ mod tests {
         assert!(start(f64::NAN).is_infinite());
         assert!(restart(0.0) >= 2f64.powi(-511));
         // Z = 0 (a centre on the real axis can pass through it): never skipped.
-        assert!(entry([0.5, 0.0], [0.0, 0.0])[5] < 0.0);
+        assert!(entry([0.5, 0.0], [0.0, 0.0]).0[5] < 0.0);
         // |Z| close to 2: never skipped.
-        assert!(entry([0.5, 0.0], [2.0, 0.0])[5] < 0.0);
+        assert!(entry([0.5, 0.0], [2.0, 0.0]).0[5] < 0.0);
     }
 }

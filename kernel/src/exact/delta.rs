@@ -90,7 +90,7 @@ struct DeltaMachine<'a, L: Lanes, const V: usize, const R: u32> {
     /// The reference orbit `Z_0..=Z_last`.
     z: &'a [[f64; 2]],
     /// What an update at index `m` reads ([`bound::entry`]).
-    t: &'a [[f64; 8]],
+    t: &'a [bound::Entry],
     last: usize,
     dr: [L; V],
     di: [L; V],
@@ -222,14 +222,14 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
             let k = self.age[v] + steps;
             let mut a = [[0.0; 8]; 4];
             for i in 0..L::N {
-                let e = self.t[self.m_off[v * L::N + i].wrapping_add(k)];
+                let e = self.t[self.m_off[v * L::N + i].wrapping_add(k)].0;
                 for (a, e) in a.iter_mut().zip(e) {
                     a[i] = e;
                 }
             }
             (a.map(|a| L::load(&a)), 1.0, -1.0)
         } else {
-            let e = self.t[self.m0[v] + steps];
+            let e = self.t[self.m0[v] + steps].0;
             ([e[0], e[1], e[2], e[3]].map(L::splat), e[4], e[5])
         }
     }

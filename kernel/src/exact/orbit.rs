@@ -33,7 +33,7 @@ pub struct ReferenceOrbit {
     max_iter: u32,
     z: Vec<[f64; 2]>,
     /// What the delta loop's update at orbit index `m` reads ([`bound::entry`]).
-    steps: Vec<[f64; 8]>,
+    steps: Vec<bound::Entry>,
     escaped: bool,
 }
 
@@ -100,7 +100,7 @@ impl ReferenceOrbit {
     }
 
     /// Per orbit index `m < points().len() - 1`: [`bound::entry`] of `Z_m`, `Z_(m+1)`.
-    pub(crate) fn steps(&self) -> &[[f64; 8]] {
+    pub(crate) fn steps(&self) -> &[bound::Entry] {
         &self.steps
     }
 
