@@ -32,6 +32,8 @@
 //! assert!(counts.iter().all(|&c| (249..=256).contains(&c)));
 //! ```
 
+mod bound;
+mod delta;
 pub mod oracle;
 mod orbit;
 mod perturb;
@@ -46,13 +48,22 @@ pub use stack::{ExactStack, MAX_PRECISION_BITS, MIN_SPACING, Offsets};
 
 use crate::escape::PixelSource;
 use crate::{Backend, IndexRange, KernelError};
-use perturb::{Results, perturb_counts};
+use delta::perturb_counts;
+use perturb::Results;
 use wide::{f64x4, f64x8};
 
-/// Vectors in flight per backend in the delta loop (not tuned yet: no benchmark has run).
-const SCALAR_V: usize = 4;
-const X4_V: usize = 4;
+/// Vectors in flight per backend in the delta loop (tuned with `examples/exact_speed.rs`: more
+/// than these no longer stay in registers).
+const SCALAR_V: usize = 3;
+const X4_V: usize = 3;
 const X8_V: usize = 2;
+/// Per backend, the delta loop's vectors gather (instead of running in lockstep) above one
+/// rebase in this many recent lane-updates. Tuned on levels 0..140000 of the notebook's stack:
+/// gathering 8 lanes costs more, so f64x8 keeps lockstep longer (1 in 4; 1 in 16 is 35% slower
+/// at level 20000), while scalar and f64x4 gain there from 1 in 32 (+92%, +18% over 1 in 4).
+const SCALAR_R: u32 = 32;
+const X4_R: u32 = 32;
+const X8_R: u32 = 4;
 
 struct OffsetSource<'a> {
     xs: &'a [f64],
@@ -288,9 +299,9 @@ fn render_into(
     };
     let max_iter = stack.max_iter;
     match backend {
-        Backend::Scalar => perturb_counts::<f64, SCALAR_V>(&src, orbit, max_iter, out),
-        Backend::F64x4 => perturb_counts::<f64x4, X4_V>(&src, orbit, max_iter, out),
-        Backend::F64x8 => perturb_counts::<f64x8, X8_V>(&src, orbit, max_iter, out),
+        Backend::Scalar => perturb_counts::<f64, SCALAR_V, SCALAR_R>(&src, orbit, max_iter, out),
+        Backend::F64x4 => perturb_counts::<f64x4, X4_V, X4_R>(&src, orbit, max_iter, out),
+        Backend::F64x8 => perturb_counts::<f64x8, X8_V, X8_R>(&src, orbit, max_iter, out),
     }
     Ok(())
 }

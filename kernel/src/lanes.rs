@@ -36,6 +36,12 @@ pub trait Lanes: Copy + Add<Output = Self> + Mul<Output = Self> {
     fn outside_mask(zr: Self, zi: Self, threshold: Self) -> u32;
     /// Bit `i` set where lane `i` has `a >= b`.
     fn ge_mask(a: Self, b: Self) -> u32;
+    /// Bit `i` set where lane `i` has `a <= b` (clear for NaN).
+    fn le_mask(a: Self, b: Self) -> u32;
+    /// Bit `i` set where lane `i` has `a < b` (clear for NaN).
+    fn lt_mask(a: Self, b: Self) -> u32;
+    /// Lane `i` of `x` where `a < b` in lane `i`, else of `y`.
+    fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self;
 }
 
 // The escape loop's per-lane primitives must inline into its hot loop; `#[inline]` is only a hint.
@@ -74,6 +80,18 @@ impl Lanes for f64 {
     #[inline(always)]
     fn ge_mask(a: Self, b: Self) -> u32 {
         u32::from(a >= b)
+    }
+    #[inline(always)]
+    fn le_mask(a: Self, b: Self) -> u32 {
+        u32::from(a <= b)
+    }
+    #[inline(always)]
+    fn lt_mask(a: Self, b: Self) -> u32 {
+        u32::from(a < b)
+    }
+    #[inline(always)]
+    fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
+        if a < b { x } else { y }
     }
 }
 
@@ -129,6 +147,18 @@ macro_rules! wide_lanes {
             #[inline(always)]
             fn ge_mask(a: Self, b: Self) -> u32 {
                 a.simd_ge(b).to_bitmask()
+            }
+            #[inline(always)]
+            fn le_mask(a: Self, b: Self) -> u32 {
+                a.simd_le(b).to_bitmask()
+            }
+            #[inline(always)]
+            fn lt_mask(a: Self, b: Self) -> u32 {
+                a.simd_lt(b).to_bitmask()
+            }
+            #[inline(always)]
+            fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
+                a.simd_lt(b).bitselect(x, y)
             }
         }
     };

@@ -99,6 +99,20 @@ fn deep_levels(b: Backend) {
     }
 }
 
+fn mode_switching_frames(b: Backend) {
+    // Frames big enough for the delta loop's rebase-rate estimate to move its vectors between
+    // lockstep (rare rebases) and gather (frequent ones): level 3000 rebases often, 20000 and
+    // 60000 partly, 120000 and 130000 rarely but at the orbit's end.
+    let s = ExactStack {
+        height: 160,
+        width: 192,
+        ..ExactStack::default()
+    };
+    for level in [3000, 20000, 60000, 120000, 130000] {
+        check_block(b, &s, level, IndexRange::full(160), IndexRange::full(192));
+    }
+}
+
 /// A strided run inside `0..len`, ascending or descending.
 fn range_in(len: usize, start: usize, step: usize, down: bool) -> IndexRange {
     let start = start.min(len - 1);
@@ -126,6 +140,11 @@ macro_rules! backend_tests {
             #[test]
             fn deep_levels() {
                 super::deep_levels($backend);
+            }
+
+            #[test]
+            fn mode_switching_frames() {
+                super::mode_switching_frames($backend);
             }
 
             proptest! {

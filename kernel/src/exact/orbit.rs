@@ -1,6 +1,7 @@
 //! [`ReferenceOrbit`]: the centre's orbit in big precision, stored as f64; and [`OrbitCache`],
 //! which computes each orbit once per process and shares it.
 
+use super::bound;
 use super::real::{Big, ExactReal, Prec};
 use super::stack::{ExactStack, MAX_PRECISION_BITS};
 use crate::{KernelError, validate_max_iter};
@@ -31,6 +32,8 @@ pub struct ReferenceOrbit {
     precision: usize,
     max_iter: u32,
     z: Vec<[f64; 2]>,
+    /// What the delta loop's update at orbit index `m` reads ([`bound::entry`]).
+    steps: Vec<bound::Entry>,
     escaped: bool,
 }
 
@@ -66,12 +69,14 @@ impl ReferenceOrbit {
                 break;
             }
         }
+        let steps = z.windows(2).map(|w| bound::entry(w[0], w[1])).collect();
         Ok(ReferenceOrbit {
             center_re: center_re.clone(),
             center_im: center_im.clone(),
             precision,
             max_iter,
             z,
+            steps,
             escaped,
         })
     }
@@ -92,6 +97,11 @@ impl ReferenceOrbit {
     /// `|Z| > 2` when the reference escaped.
     pub fn points(&self) -> &[[f64; 2]] {
         &self.z
+    }
+
+    /// Per orbit index `m < points().len() - 1`: [`bound::entry`] of `Z_m`, `Z_(m+1)`.
+    pub(crate) fn steps(&self) -> &[bound::Entry] {
+        &self.steps
     }
 
     /// The big-float precision it was iterated with.
@@ -179,7 +189,7 @@ type Slot = Arc<Mutex<Option<Arc<ReferenceOrbit>>>>;
 /// Reference orbits by (centre, `max_iter`, precision), each computed once and shared.
 ///
 /// Concurrent requests for one orbit wait for a single computation; requests for different
-/// orbits run in parallel. Orbits are small (16 bytes per iteration) and never evicted: call
+/// orbits run in parallel. Orbits are small (80 bytes per iteration) and never evicted: call
 /// [`OrbitCache::clear`] to drop them.
 ///
 /// ```

@@ -1,0 +1,131 @@
+//! Exact mode against numpy mode on the same deep levels of the notebook's stack: whole
+//! 512 x 512 levels 100000, 110000, 120000, 130000 and 140000 (`max_iter` 256), in
+//! pixel-iterations per CPU-second (a pixel with count `n` costs `min(n + 1, max_iter)`
+//! updates, counted from each mode's own counts, as in `kernel.rs`).
+//!
+//! `cargo bench -p zoomstack-benches --bench exact`
+//!
+//! Groups `exact_vs_numpy/level_<L>`: `numpy_<fastest backend>` (`render_block`) and
+//! `exact_<backend>` for every backend (`render_block_exact`, the level's orbit computed once
+//! beforehand, as the engine shares it). After criterion's report, a table gives each
+//! variant's median rate over all its timed renders and the exact/numpy ratios.
+//! `cargo run --release -p zoomstack-kernel --example exact_speed` interleaves the variants
+//! instead (fairer on a loaded machine) for quick tuning.
+
+use cpu_time::ThreadTime;
+use criterion::{BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+use std::time::Duration;
+use zoomstack_benches::ThreadCpuTime;
+use zoomstack_kernel::exact::{ExactStack, OrbitCache, render_block_exact};
+use zoomstack_kernel::{Backend, IndexRange, StackParams, pixel_iterations, render_block};
+
+const LEVELS: [u64; 5] = [100000, 110000, 120000, 130000, 140000];
+
+/// One variant at one level: its work per render and the CPU time of each timed render.
+struct Timings {
+    level: u64,
+    name: String,
+    work: u64,
+    renders: Vec<Duration>,
+}
+
+impl Timings {
+    fn median_rate(&self) -> f64 {
+        let mut t: Vec<f64> = self.renders.iter().map(Duration::as_secs_f64).collect();
+        t.sort_by(f64::total_cmp);
+        self.work as f64 / t[t.len() / 2]
+    }
+}
+
+fn exact_vs_numpy(c: &mut Criterion<ThreadCpuTime>) -> Vec<Timings> {
+    let (p, s) = (StackParams::default(), ExactStack::default());
+    let full = IndexRange::full(512);
+    let mut out = vec![0u16; 512 * 512];
+    let mut table = Vec::new();
+    for level in LEVELS {
+        let orbit = OrbitCache::global().for_level(&s, level).unwrap();
+        let numpy = Backend::fastest();
+        let mut variants: Vec<(String, Option<Backend>)> =
+            vec![(format!("numpy_{}", numpy.name()), None)];
+        variants.extend(Backend::ALL.map(|b| (format!("exact_{}", b.name()), Some(b))));
+        let mut group = c.benchmark_group(format!("exact_vs_numpy/level_{level}"));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_secs(1));
+        group.measurement_time(Duration::from_secs(4));
+        for (name, exact) in variants {
+            let render = |out: &mut [u16]| match exact {
+                None => render_block(&p, level, full, full, numpy, out).unwrap(),
+                Some(b) => render_block_exact(&s, &orbit, level, full, full, b, out).unwrap(),
+            };
+            render(&mut out);
+            let work = pixel_iterations(&out, p.max_iter);
+            let mut renders = Vec::new();
+            group.throughput(Throughput::Elements(work));
+            group.bench_function(BenchmarkId::from_parameter(&name), |bench| {
+                bench.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let t = ThreadTime::now();
+                        render(&mut out);
+                        black_box(&out);
+                        let dt = t.elapsed();
+                        renders.push(dt);
+                        total += dt;
+                    }
+                    total
+                });
+            });
+            table.push(Timings {
+                level,
+                name,
+                work,
+                renders,
+            });
+        }
+        group.finish();
+    }
+    table
+}
+
+fn print_table(table: &[Timings]) {
+    let names: Vec<&str> = table
+        .iter()
+        .filter(|t| t.level == LEVELS[0])
+        .map(|t| t.name.as_str())
+        .collect();
+    println!(
+        "\nmedian pixel-iterations per CPU-second ({})",
+        Backend::fastest().describe()
+    );
+    print!("{:>7}", "level");
+    for n in &names {
+        print!(" {n:>13}");
+    }
+    println!("   exact / numpy");
+    for level in LEVELS {
+        let row: Vec<&Timings> = table.iter().filter(|t| t.level == level).collect();
+        if row.iter().any(|t| t.renders.is_empty()) {
+            continue; // filtered out on the command line
+        }
+        let rates: Vec<f64> = row.iter().map(|t| t.median_rate()).collect();
+        print!("{level:>7}");
+        for r in &rates {
+            print!(" {r:>13.3e}");
+        }
+        print!("  ");
+        for r in &rates[1..] {
+            print!(" {:>6.3}", r / rates[0]);
+        }
+        println!();
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .with_measurement(ThreadCpuTime)
+        .configure_from_args();
+    let table = exact_vs_numpy(&mut c);
+    c.final_summary();
+    print_table(&table);
+}
