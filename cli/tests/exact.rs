@@ -205,3 +205,49 @@ fn numpy_contract_accepts_decimal_strings_as_their_nearest_f64() {
     ));
     assert_eq!(from_text, read_store(&dir.path().join("d.zarr"), ""));
 }
+
+#[test]
+fn proven_constant_shards_are_one_chunk_and_read_back_as_the_count() {
+    let dir = tempfile::tempdir().unwrap();
+    // Levels 139800..148000 of the 120-million-level stack at 16 x 16: the first shard holds
+    // levels that are not constant (rendered), the others only proven levels (one chunk each).
+    let spec = write(
+        dir.path(),
+        "c.toml",
+        "[stack]\nlevels = 120_000_000\nheight = 16\nwidth = 16\narithmetic = \"exact\"\n\
+         [[sink]]\nkind = \"zarr\"\npath = \"c.zarr\"\nselect = \"[139800:148000]\"\n\
+         chunks = [1, 16, 16]\nshards = [2048, 16, 16]\n",
+    );
+    ok(&run(dir.path(), &["run", spec.to_str().unwrap()]));
+    let store = dir.path().join("c.zarr");
+    let got = read_store(&store, "");
+    assert_eq!(got.shape(), &[8200, 16, 16]);
+    let stack = ExactStack {
+        height: 16,
+        width: 16,
+        ..ExactStack::default()
+    };
+    for k in [0usize, 44, 45, 100, 2047, 2048, 8199] {
+        let level: Vec<u16> = got
+            .index_axis(ndarray::Axis(0), k)
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(
+            level,
+            kernel_level(&stack, 139800 + k as u64),
+            "level {}",
+            139800 + k
+        );
+    }
+    // Shards 1.. hold one encoded chunk plus the index: far smaller than 2048 chunks.
+    let shard = |i: u64| {
+        std::fs::metadata(store.join(format!("c/{i}/0/0")))
+            .unwrap()
+            .len()
+    };
+    assert!(shard(0) > shard(1), "{} vs {}", shard(0), shard(1));
+    assert!(shard(1) < 2048 * 16 + 4 + 200, "{}", shard(1));
+    let v = ok(&run(dir.path(), &["verify", store.to_str().unwrap()]));
+    assert!(v.contains("intact") || v.contains("ok"), "{v}");
+}

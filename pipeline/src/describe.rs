@@ -212,25 +212,16 @@ fn exact_text(e: &ExactStack, levels: u64) -> String {
         Ok(p) => format!("{p} bits"),
         Err(err) => format!("({err})"),
     };
-    let depth = match e.check_depth(last) {
-        Ok(()) => "every level is within the 1e-300 pixel spacing f64 deltas cover".to_string(),
-        Err(_) => {
-            // The first level past the depth limit (the spacing shrinks with the level).
-            let (mut lo, mut hi) = (0u64, last);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                if e.check_depth(mid).is_ok() {
-                    lo = mid + 1
-                } else {
-                    hi = mid
-                }
-            }
-            format!(
-                "levels from {lo} have a pixel spacing below the 1e-300 f64 deltas cover and \
-                 are rendered only where proven constant"
-            )
-        }
+    let too_deep = first_too_deep(e, last);
+    let depth = if too_deep > last {
+        "every level is within the 1e-300 pixel spacing f64 deltas cover".to_string()
+    } else {
+        format!(
+            "levels from {too_deep} have a pixel spacing below the 1e-300 f64 deltas cover and \
+             are rendered only where proven constant"
+        )
     };
+    let deepest = last.min(too_deep.saturating_sub(1));
     let proven = match proof::ConstantFrames::global().find(e, OrbitCache::global()) {
         Ok(Some(c)) if c.level <= last => format!(
             "; levels from {} on are proven constant (count {}) and cost no per-pixel work",
@@ -245,9 +236,9 @@ fn exact_text(e: &ExactStack, levels: u64) -> String {
     };
     format!(
         "exact arithmetic: true escape counts (perturbation around one reference orbit of the \
-         centre, {} at level 0 to {} at level {last}); {depth}{proven}",
+         centre, {} at level 0 to {} at level {deepest}); {depth}{proven}",
         prec(0),
-        prec(last.min(first_too_deep(e, last).saturating_sub(1)))
+        prec(deepest)
     )
 }
 

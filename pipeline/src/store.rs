@@ -170,17 +170,16 @@ pub(crate) fn run_zarr(
             plan.stack().proven_constant(lo, hi)
         };
         for (i, t) in plan.tiles().enumerate() {
-            if share.owns(i as u64) && level.needs_tile(t.origin, t.shape) {
-                if let Some(v) = constant(&t) {
-                    let written = level.write_constant_tile(t.origin, t.shape, v);
-                    if let Err(e) = written {
-                        let _ = store.finish();
-                        return Err(RunError::Sink {
-                            sink: label.clone(),
-                            error: e,
-                        });
-                    }
-                }
+            if share.owns(i as u64)
+                && level.needs_tile(t.origin, t.shape)
+                && let Some(v) = constant(&t)
+                && let Err(e) = level.write_constant_tile(t.origin, t.shape, v)
+            {
+                let _ = store.finish();
+                return Err(RunError::Sink {
+                    sink: label.clone(),
+                    error: e,
+                });
             }
         }
         let exec = counters.executor();

@@ -50,7 +50,9 @@ impl Real {
             Real::Float(x) => ExactReal::from_f64(*x).map_err(|_| {
                 InvalidParameterError::new_err(format!("{what} must be a finite number, got {x}"))
             }),
-            Real::Text(t) => ExactReal::parse(what, t).map_err(kernel_err),
+            Real::Text(t) => {
+                ExactReal::parse(what, t).map_err(|e| InvalidParameterError::new_err(e.to_string()))
+            }
         }
     }
 
@@ -205,7 +207,7 @@ pub(crate) fn backend_from(name: Option<&str>) -> PyResult<Backend> {
     scale0 = Real::Float(3.0), zoom_per_level = Real::Float(1.00025),
     max_iter = 256, backend = None, arithmetic = "numpy"
 ))]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)] // pyo3 extracts by value
 fn render_block<'py>(
     py: Python<'py>,
     levels: (i64, i64, i64),
@@ -277,7 +279,7 @@ fn render_block<'py>(
     scale0 = Real::Float(3.0), zoom_per_level = Real::Float(1.00025),
     max_iter = 256, arithmetic = "numpy"
 ))]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)] // pyo3 extracts by value
 fn validate_params(
     levels: i64,
     height: i64,

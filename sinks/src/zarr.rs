@@ -275,13 +275,10 @@ impl ZarrSink {
             let raw = self.units.unit_len() as u64 * 2;
             return self.store_unit_with(u, raw, |key| {
                 use zarrs::storage::WritableStorageTraits as _;
-                self.array
-                    .storage()
-                    .set(key, bytes.into())
-                    .map_err(|e| {
-                        let e = zarrs::array::ArrayError::StorageError(e);
-                        SinkError::zarr("write constant shard of", &self.array_dir, e)
-                    })
+                self.array.storage().set(key, bytes.into()).map_err(|e| {
+                    let e = zarrs::array::ArrayError::StorageError(e);
+                    SinkError::zarr("write constant shard of", &self.array_dir, e)
+                })
             });
         }
         let n: usize = shape.iter().product();

@@ -128,9 +128,12 @@ fn real(v: &S<RawReal>, name: &'static str, sign: Sign) -> Result<(ExactReal, f6
         }
     };
     if sign == Sign::Positive && !exact.is_positive() {
+        let shown = match v.get_ref() {
+            RawReal::Number(x) => x.to_string(),
+            RawReal::Decimal(t) => zoomstack_engine::Excerpt::around(t, 0).to_string(),
+        };
         return Err(err(format!(
-            "{name} must be a number > 0, got {}",
-            zoomstack_engine::Excerpt::around(&exact.to_string(), 0)
+            "{name} must be a finite number > 0, got {shown}"
         )));
     }
     if !x.is_finite() || (sign == Sign::Positive && x <= 0.0) {

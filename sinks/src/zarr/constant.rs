@@ -88,7 +88,9 @@ impl ConstantShards {
             chunk = Cow::Owned(
                 codec
                     .encode(chunk, options)
-                    .map_err(|e| SinkError::invalid("constant chunk encoding", e, "a codec that encodes"))?
+                    .map_err(|e| {
+                        SinkError::invalid("constant chunk encoding", e, "a codec that encodes")
+                    })?
                     .into_owned(),
             );
         }
