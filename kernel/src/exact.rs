@@ -148,18 +148,25 @@ pub fn render_level_block(
 ) -> Result<(), KernelError> {
     rows.check("rows", stack.height as u64)?;
     cols.check("cols", stack.width as u64)?;
-    if fill_if_constant(stack, level, rows.count.saturating_mul(cols.count), out)? {
+    let n = rows.count.saturating_mul(cols.count);
+    render_level(stack, level, Cells::Ranges(rows, cols), n, backend, out)
+}
+
+/// `cells` (`n` pixels) of `level`: filled when proven constant, else rendered around the
+/// level's orbit from [`OrbitCache::global`].
+fn render_level(
+    stack: &ExactStack,
+    level: u64,
+    cells: Cells<'_>,
+    n: u64,
+    backend: Backend,
+    out: &mut [u16],
+) -> Result<(), KernelError> {
+    if fill_if_constant(stack, level, n, out)? {
         return Ok(());
     }
     let orbit = OrbitCache::global().for_level(stack, level)?;
-    render_into(
-        stack,
-        &orbit,
-        level,
-        Cells::Ranges(rows, cols),
-        backend,
-        out,
-    )
+    render_into(stack, &orbit, level, cells, backend, out)
 }
 
 /// Fills `out` (which must hold `n` counts) when `level` is proven constant.
@@ -242,18 +249,7 @@ pub fn render_level_indices(
     out: &mut [u16],
 ) -> Result<(), KernelError> {
     let n = (rows.len() as u64).saturating_mul(cols.len() as u64);
-    if fill_if_constant(stack, level, n, out)? {
-        return Ok(());
-    }
-    let orbit = OrbitCache::global().for_level(stack, level)?;
-    render_into(
-        stack,
-        &orbit,
-        level,
-        Cells::Indices(rows, cols),
-        backend,
-        out,
-    )
+    render_level(stack, level, Cells::Indices(rows, cols), n, backend, out)
 }
 
 /// Which pixels of a level to render: strided runs or explicit indices per axis.

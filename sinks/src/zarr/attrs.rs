@@ -32,9 +32,10 @@ pub fn stack_json(levels: u64, p: &StackParams, arithmetic: &Arithmetic) -> Valu
         "zoom_per_level": p.zoom_per_level,
         "max_iter": p.max_iter,
         "dtype": "uint16",
-        "arithmetic": arithmetic.name(),
     });
+    // Numpy stores keep the stack object they always had (no `arithmetic` key means numpy).
     if let Arithmetic::Exact(e) = arithmetic {
+        v["arithmetic"] = json!(arithmetic.name());
         // The exact values as decimal strings (the f64 fields above are their nearest f64s).
         v["exact"] = json!({
             "center": [e.center_re.to_string(), e.center_im.to_string()],
@@ -214,19 +215,18 @@ pub(crate) fn check_resume(
             return mismatch(&format!("stack.{key}"), show(have), show(want));
         }
     }
-    // Stores written before the exact contract existed are numpy stores.
-    let have_arith = match &zs["stack"]["arithmetic"] {
+    // A stack object without `arithmetic` is a numpy one.
+    let arith = |stack: &Value| match &stack["arithmetic"] {
         Value::Null => json!("numpy"),
         v => v.clone(),
     };
-    for (key, have) in [
-        ("arithmetic", &have_arith),
-        ("exact", &zs["stack"]["exact"]),
-    ] {
-        let want = &want_stack[key];
-        if have != want {
-            return mismatch(&format!("stack.{key}"), show(have), show(want));
-        }
+    let (have, want) = (arith(&zs["stack"]), arith(&want_stack));
+    if have != want {
+        return mismatch("stack.arithmetic", show(&have), show(&want));
+    }
+    let (have, want) = (&zs["stack"]["exact"], &want_stack["exact"]);
+    if have != want {
+        return mismatch("stack.exact", show(have), show(want));
     }
     // The selection as typed values: any text selecting the same indices is the same
     // selection (stores of every version resume), whatever spelling wrote it.
