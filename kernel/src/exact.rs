@@ -44,7 +44,7 @@ mod stack;
 pub use orbit::{OrbitCache, ReferenceOrbit};
 pub use perturb::{PerturbCount, perturb_scalar, perturb_scalar_detail};
 pub use real::{ExactReal, MAX_DECIMAL_DIGITS, MAX_DECIMAL_EXPONENT};
-pub use stack::{ExactStack, MAX_PRECISION_BITS, MIN_SPACING, Offsets};
+pub use stack::{ExactStack, MAX_PRECISION_BITS, MIN_SPACING, Offsets, axis_fraction};
 
 use crate::escape::PixelSource;
 use crate::{Backend, IndexRange, KernelError};

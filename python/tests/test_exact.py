@@ -43,14 +43,23 @@ def test_exact_differs_from_numpy_where_f64_runs_out():
 
 
 def test_deepest_levels_are_proven_constant():
-    # Level chunks of 4096: a dask array of 120 million one-level chunks would not fit in
-    # memory (dask keeps a tuple entry per chunk), 29297 chunks of 4096 levels do.
-    s = zoomstack.stack(levels=DEEP, height=32, width=32, arithmetic="exact", chunks=(4096, 32, 32))
+    # The default chunks keep the level axis at 2**20 blocks or fewer (115 levels per block
+    # here): Dask keeps a tuple entry per block, 120 million one-level blocks would not fit.
+    s = zoomstack.stack(levels=DEEP, height=32, width=32, arithmetic="exact")
     assert s.shape == (DEEP, 32, 32)
+    assert s.chunksize == (115, 32, 32) and s.numblocks == (1043479, 1, 1)
     assert (s[DEEP - 1].compute() == 250).all()
     assert (s[10_000_000:10_000_003, ::4, ::4].compute() == 250).all()
+    # Every 10 millionth level: slices keep the stack's level chunks (115 per block).
+    sparse = s[::10_000_000, 0, 0]
+    assert sparse.numblocks == (1,)
+    assert (sparse[2:].compute() == 250).all() and sparse[0].compute() < 250
     block = zoomstack.render_block(DEEP - 1, None, None, exact_params())
     assert (block == 250).all()
+    with pytest.raises(zoomstack.InvalidParameterError, match=r"120000000 into 120000000 blocks"):
+        zoomstack.stack(levels=DEEP, height=32, width=32, chunks=(1, 32, 32))
+    with pytest.raises(zoomstack.InvalidParameterError, match="a chunk of 115 or more"):
+        s.rechunk((2, 32, 32))
 
 
 def test_decimal_strings_are_taken_exactly():

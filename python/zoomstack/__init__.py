@@ -23,7 +23,14 @@ from ._zoomstack import (
     backend_description,
 )
 from ._params import NOTEBOOK_CENTER, StackParams
-from ._array import AXIS_NAMES, ZoomStackArray, render_block, stack
+from ._array import (
+    AXIS_NAMES,
+    MAX_BLOCKS_PER_AXIS,
+    ZoomStackArray,
+    default_chunks,
+    render_block,
+    stack,
+)
 from ._zarr import (
     DONE_DIR,
     IncompleteStoreError,
@@ -41,6 +48,7 @@ __all__ = [
     "IncompleteStoreError",
     "InvalidParameterError",
     "InvalidSelectionError",
+    "MAX_BLOCKS_PER_AXIS",
     "NOTEBOOK_CENTER",
     "StackParams",
     "StoreMismatchError",
@@ -49,6 +57,7 @@ __all__ = [
     "ZoomstackError",
     "__version__",
     "backend_description",
+    "default_chunks",
     "render_block",
     "stack",
     "store_info",

@@ -129,6 +129,13 @@ class ZoomStackArray(da.Array):
         kept = [(ax, c) for ax, c in zip(axes, chunks) if not ax.drop]
         shape = tuple(ax.count for ax, _ in kept)
         block = tuple(max(1, min(c, ax.count)) for ax, c in kept)
+        for n, b in zip(shape, block):
+            if -(-n // b) > MAX_BLOCKS_PER_AXIS:
+                raise InvalidParameterError(
+                    f"chunks {block} cut an axis of {n} into {-(-n // b)} blocks; Dask keeps a "
+                    f"Python entry per block, so at most {MAX_BLOCKS_PER_AXIS} are allowed "
+                    f"per axis (a chunk of {-(-n // MAX_BLOCKS_PER_AXIS)} or more there)"
+                )
         name = "zoomstack-" + tokenize(params, axes, block)
         layer = da.map_blocks(
             _render_task,
@@ -148,11 +155,14 @@ class ZoomStackArray(da.Array):
 
     @classmethod
     def from_params(
-        cls, params: StackParams, chunks: int | Sequence[int] = (1, 256, 256)
+        cls, params: StackParams, chunks: int | Sequence[int] | None = None
     ) -> ZoomStackArray:
-        """The whole stack of ``params`` with Dask blocks of ``chunks`` (``-1``: whole axis)."""
+        """The whole stack of ``params`` with Dask blocks of ``chunks`` (``-1``: whole axis;
+        ``None``: :func:`default_chunks`)."""
         if not isinstance(params, StackParams):
             raise TypeError(f"params must be a zoomstack.StackParams, got {type(params).__name__}")
+        if chunks is None:
+            chunks = default_chunks(params.shape[0])
         sizes = _check_chunks(chunks, params.shape)
         axes = tuple(_Axis(0, 1, n) for n in params.shape)
         return cls(params, axes, sizes)  # type: ignore[arg-type]
@@ -252,6 +262,21 @@ class ZoomStackArray(da.Array):
         )
 
 
+MAX_BLOCKS_PER_AXIS = 1 << 20
+"""The most Dask blocks along one axis: Dask holds a tuple entry per block (and a task per
+block computed), so 120 million one-level blocks would take gigabytes before any work."""
+
+
+def default_chunks(levels: int) -> tuple[int, int, int]:
+    """The notebook's ``(1, 256, 256)``, with as many levels per block as keep the level axis
+    at :data:`MAX_BLOCKS_PER_AXIS` blocks or fewer (``(115, 256, 256)`` for 120 million).
+
+    >>> default_chunks(120000), default_chunks(120_000_000)
+    ((1, 256, 256), (115, 256, 256))
+    """
+    return (max(1, -(-levels // MAX_BLOCKS_PER_AXIS)), 256, 256)
+
+
 def _check_chunks(chunks: Any, shape: tuple[int, int, int]) -> tuple[int, int, int]:
     if _is_int(chunks):
         chunks = (chunks,) * 3
@@ -274,7 +299,7 @@ def stack(
     scale0: float | str = 3.0,
     zoom_per_level: float | str = 1.00025,
     max_iter: int = 256,
-    chunks: int | Sequence[int] = (1, 256, 256),
+    chunks: int | Sequence[int] | None = None,
     arithmetic: str = "numpy",
 ) -> ZoomStackArray:
     """The notebook's zoom stack as a lazy ``(levels, height, width)`` ``uint16`` Dask array.
@@ -284,6 +309,9 @@ def stack(
     renders only the selected pixels (see :class:`ZoomStackArray`). Blocks render with the
     backend named by ``ZOOMSTACK_KERNEL`` on the worker (default: the fastest one).
     ``arithmetic="exact"`` gives the true counts at any depth (see :class:`StackParams`).
+    ``chunks`` defaults to the notebook's ``(1, 256, 256)`` up to 2**20 levels and to more
+    levels per block beyond (:func:`default_chunks`), so 120 million levels define in
+    milliseconds too.
 
     Raises :class:`zoomstack.InvalidParameterError` (a ``ValueError``) naming a bad value.
 

@@ -21,12 +21,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
-use zoomstack_kernel::{IndexRange, Linspace, StackParams};
+use zoomstack_kernel::IndexRange;
 use zoomstack_sinks::{
     Colormap, PngCompression, Scaling, counts16_png_bytes, preview_png_bytes, stack_json,
 };
 
 use crate::frames::{CacheStats, Frame, FrameCache, FrameError, Renderer};
+use crate::grid::grid_json;
 use crate::request::{Reply, ViewRequest, parse_query, printable, refuse_body};
 use crate::view::AxisJson;
 use crate::{Limits, ServerOptions, View, ViewError};
@@ -394,25 +395,10 @@ impl ViewApp {
     }
 
     fn grid(&self, level: u64, stride: usize, rows: IndexRange, cols: IndexRange) -> Reply {
-        let p: &StackParams = &self.view.stack.params;
-        let grid = match p.level_grid(level) {
-            Ok(g) => g,
-            Err(e) => return Reply::error(422, format!("level {level} has no grid: {e}")),
-        };
-        let axis = |l: &Linspace, a: IndexRange| -> Vec<f64> {
-            // In range: the view's axes were checked against the stack.
-            (0..a.count).map(|k| l.at(a.at(k) as usize)).collect()
-        };
-        Reply::json(&json!({
-            "level": level,
-            // The level's height in the complex plane (the notebook's `scale`).
-            "scale": p.scale(level),
-            "stride": stride,
-            "rows": AxisJson::from(rows),
-            "cols": AxisJson::from(cols),
-            "im": axis(&grid.rows, rows),
-            "re": axis(&grid.cols, cols),
-        }))
+        match grid_json(&self.view.stack, level, stride, rows, cols) {
+            Ok(body) => Reply::json(&body),
+            Err(e) => Reply::error(422, format!("level {level} has no grid: {e}")),
+        }
     }
 
     fn image_png(&self, frame: &Frame, q: FrameQuery) -> Reply {

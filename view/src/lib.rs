@@ -28,6 +28,7 @@ mod api;
 mod connection;
 mod error;
 mod frames;
+mod grid;
 mod request;
 mod server;
 mod view;

@@ -234,3 +234,60 @@ def test_a_stopped_server_is_reported(browser):
     expect(page.locator("#status")).to_contain_text("cannot reach the zoomstack view server")
     expect(page.locator("#status")).to_have_class("error")
     page.close()
+
+
+@pytest.fixture(scope="module")
+def exact_server():
+    """The notebook's stack at the length its author wanted, in exact arithmetic."""
+    proc = subprocess.Popen(
+        [BIN, "view", "--port", "0", "--quiet", "--set", "stack.levels=120000000",
+         "--set", 'stack.arithmetic="exact"'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = proc.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:"), (url, proc.stderr.read())
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_exact_stack_of_120_million_levels(exact_server, page):
+    last = 120_000_000 - 1
+    page.goto(exact_server + f"?level={last}")
+    wait_shown(page, last)
+    info = page.locator("#stack-info")
+    expect(info).to_contain_text("120000000 levels")
+    expect(info).to_contain_text("arithmetic exact")
+    expect(info).to_contain_text("c₀ = -0.743645857047151026542053386947")
+    assert page.evaluate("document.getElementById('slider').max") == str(last)
+    # Proven constant from level 139845 on: every pixel is the centre's count, 250.
+    counts = np.frombuffer(fetch(f"{exact_server}api/level/{last}/counts"), "<u2")
+    assert counts.shape == (512 * 512,) and (counts == 250).all()
+    rgb = canvas_rgb(page)
+    assert (rgb == rgb[0, 0]).all()
+    # The readout: the level's height and the pixel's offset from c0 as decimal text, at a
+    # depth (about 1e-13030) far past f64's range.
+    hover_pixel(page, 0, 0)
+    expect(page.locator("#ro-count")).to_have_text("250")
+    scale_log10 = np.log10(3.0) - last * np.log10(1.00025)
+    exponent = int(np.floor(scale_log10))
+    scale_text = page.locator("#ro-scale").inner_text()
+    mantissa, rest = scale_text.split("e", 1)
+    assert rest.startswith(f"{exponent} (zoom ×"), scale_text
+    assert abs(float(mantissa) - 10 ** (scale_log10 - exponent)) < 1e-4, scale_text
+    assert page.locator("#ro-c").inner_text().startswith("c₀ − "), page.locator("#ro-c").inner_text()
+    # Just shallower than the proven threshold the frame is not constant: its corner is 251
+    # (oracle-confirmed: kernel/README.md, "Constant frames").
+    page.goto(exact_server + "?level=139844")
+    wait_shown(page, 139844)
+    counts = np.frombuffer(fetch(f"{exact_server}api/level/139844/counts"), "<u2")
+    assert counts[0] == 251 and len(np.unique(counts)) > 1
+    # The keyboard spans the whole slider.
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("End")
+    wait_shown(page, last)
+    page.keyboard.press("Home")
+    wait_shown(page, 0)
+    page.screenshot(path=str(ARTIFACTS / "view-exact-level-0.png"))
