@@ -57,7 +57,7 @@ def test_deepest_levels_are_proven_constant():
     block = zoomstack.render_block(DEEP - 1, None, None, exact_params())
     assert (block == 250).all()
     with pytest.raises(zoomstack.InvalidParameterError, match=r"120000000 into 120000000 blocks"):
-        zoomstack.stack(levels=DEEP, height=32, width=32, chunks=(1, 32, 32))
+        zoomstack.stack(levels=DEEP, height=32, width=32, arithmetic="exact", chunks=(1, 32, 32))
     with pytest.raises(zoomstack.InvalidParameterError, match="a chunk of 115 or more"):
         s.rechunk((2, 32, 32))
 
