@@ -12,6 +12,7 @@ use zoomstack_sinks::Compression;
 use crate::jobs::Job;
 use crate::run::{Pipeline, resolve};
 use crate::spec::SinkKind;
+use crate::store::proven_constant_unit;
 
 fn tuple(v: &[u64]) -> String {
     let parts: Vec<String> = v.iter().map(u64::to_string).collect();
@@ -124,6 +125,14 @@ impl Pipeline {
             {
                 for (k, d) in job.datasets.iter().enumerate() {
                     let unit = d.desc.layout.unit().map(|c| c as u64);
+                    let constant = match d.plan.stack().arithmetic {
+                        Arithmetic::Numpy => 0,
+                        Arithmetic::Exact(_) => d
+                            .plan
+                            .tiles()
+                            .filter(|t| proven_constant_unit(&d.plan, t).is_some())
+                            .count(),
+                    };
                     let name = if z.ome {
                         format!("dataset {k}")
                     } else {
@@ -131,7 +140,7 @@ impl Pipeline {
                     };
                     let _ = writeln!(
                         s,
-                        "{name}: shape {}, chunks {}, {} {}, {} write units, select {}{}",
+                        "{name}: shape {}, chunks {}, {} {}, {} write units{}, select {}{}",
                         tuple(&d.desc.shape()),
                         tuple(&d.desc.chunks().map(|c| c as u64)),
                         if d.desc.layout.shard().is_some() {
@@ -141,6 +150,11 @@ impl Pipeline {
                         },
                         tuple(&unit),
                         d.plan.num_tiles(),
+                        if constant > 0 {
+                            format!(" ({constant} proven constant: stored without rendering)")
+                        } else {
+                            String::new()
+                        },
                         d.desc.selection.select_text(),
                         d.desc
                             .selection

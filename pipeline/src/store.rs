@@ -7,6 +7,8 @@ use zoomstack_sinks::{
     IfExists, SinkError, Writers, ZarrOptions, ZarrPyramid, ZarrReport, ZarrSink,
 };
 
+use zoomstack_engine::{RenderPlan, TileSpec};
+
 use crate::error::RunError;
 use crate::jobs::ZarrJob;
 use crate::run::{Counters, RunOptions, resolve};
@@ -136,6 +138,14 @@ pub(crate) fn open_store(
     }
 }
 
+/// The count every pixel of write unit `t` has, when its levels are proven constant (exact
+/// stacks only): such units are stored without rendering.
+pub(crate) fn proven_constant_unit(plan: &RenderPlan, t: &TileSpec) -> Option<u16> {
+    let levels = plan.levels().sub(t.origin[0], t.shape[0] as u64);
+    let (lo, hi) = (levels.at(0), levels.last()?);
+    plan.stack().proven_constant(lo, hi)
+}
+
 /// Renders this process's share of the units of `job` that are not written yet. Returns the
 /// store directory and one report per dataset; on an error or cancellation, what is done is
 /// recorded (markers are on disk) before the error is returned.
@@ -164,15 +174,10 @@ pub(crate) fn run_zarr(
         // Units of levels proven constant are stored without rendering (a shard of them is one
         // encoded chunk and an index); the executor then skips them as already written (and
         // counts them as done).
-        let constant = |t: &zoomstack_engine::TileSpec| {
-            let levels = plan.levels().sub(t.origin[0], t.shape[0] as u64);
-            let (lo, hi) = (levels.at(0), levels.last()?);
-            plan.stack().proven_constant(lo, hi)
-        };
         for (i, t) in plan.tiles().enumerate() {
             if share.owns(i as u64)
                 && level.needs_tile(t.origin, t.shape)
-                && let Some(v) = constant(&t)
+                && let Some(v) = proven_constant_unit(plan, &t)
                 && let Err(e) = level.write_constant_tile(t.origin, t.shape, v)
             {
                 let _ = store.finish();
