@@ -289,15 +289,89 @@ fn render_into(
         Cells::Ranges(rows, cols) => stack.offsets(level, rows, cols)?,
         Cells::Indices(rows, cols) => stack.offsets_at(level, rows, cols)?,
     };
-    let src = OffsetSource {
-        xs: &offsets.cols,
-        ys: &offsets.rows,
-    };
+    let (xs, ys) = (&offsets.cols[..], &offsets.rows[..]);
     let max_iter = stack.max_iter;
-    match backend {
-        Backend::Scalar => perturb_counts::<f64, SCALAR_V, SCALAR_R>(&src, orbit, max_iter, out),
-        Backend::F64x4 => perturb_counts::<f64x4, X4_V, X4_R>(&src, orbit, max_iter, out),
-        Backend::F64x8 => perturb_counts::<f64x8, X8_V, X8_R>(&src, orbit, max_iter, out),
+    // Pixels proven never to escape get max_iter here; the delta loop takes the others, packed
+    // into one row (their counts do not depend on which pixels share a vector).
+    let mut kept = Vec::new();
+    for (r, &y) in ys.iter().enumerate() {
+        for (j, &x) in xs.iter().enumerate() {
+            let p = r * xs.len() + j;
+            if orbit.never_escapes(x, y) {
+                out.put(p, max_iter as u16, f64::NAN);
+            } else {
+                kept.push(p);
+            }
+        }
+    }
+    if kept.len() == out.len() {
+        dispatch(backend, &OffsetSource { xs, ys }, orbit, max_iter, out);
+    } else if !kept.is_empty() {
+        let src = PackedSource {
+            xs,
+            ys,
+            kept: &kept,
+        };
+        dispatch(
+            backend,
+            &src,
+            orbit,
+            max_iter,
+            &mut Scatter { out, at: &kept },
+        );
     }
     Ok(())
+}
+
+fn dispatch(
+    backend: Backend,
+    src: &impl PixelSource,
+    orbit: &ReferenceOrbit,
+    max_iter: u32,
+    out: &mut (impl Results + ?Sized),
+) {
+    match backend {
+        Backend::Scalar => perturb_counts::<f64, SCALAR_V, SCALAR_R>(src, orbit, max_iter, out),
+        Backend::F64x4 => perturb_counts::<f64x4, X4_V, X4_R>(src, orbit, max_iter, out),
+        Backend::F64x8 => perturb_counts::<f64x8, X8_V, X8_R>(src, orbit, max_iter, out),
+    }
+}
+
+/// The pixels `kept` (row-major indices into the `xs`-wide grid) as one row.
+struct PackedSource<'a> {
+    xs: &'a [f64],
+    ys: &'a [f64],
+    kept: &'a [usize],
+}
+
+impl PixelSource for PackedSource<'_> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.kept.len()
+    }
+    #[inline]
+    fn row_len(&self) -> usize {
+        self.kept.len().max(1)
+    }
+    #[inline]
+    fn point(&self, _row: usize, col: usize) -> (f64, f64) {
+        let p = self.kept[col];
+        (self.xs[p % self.xs.len()], self.ys[p / self.xs.len()])
+    }
+}
+
+/// Results of packed pixel `k` go to pixel `at[k]` of `out`.
+struct Scatter<'a, R: Results + ?Sized> {
+    out: &'a mut R,
+    at: &'a [usize],
+}
+
+impl<R: Results + ?Sized> Results for Scatter<'_, R> {
+    fn len(&self) -> usize {
+        self.at.len()
+    }
+    #[inline]
+    fn put(&mut self, pixel: usize, count: u16, norm: f64) {
+        self.out.put(self.at[pixel], count, norm);
+    }
 }

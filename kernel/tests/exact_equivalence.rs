@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use zoomstack_kernel::exact::{
-    ExactReal, ExactStack, OrbitCache, PerturbCount, ReferenceOrbit, perturb_scalar_detail,
+    ExactReal, ExactStack, OrbitCache, PerturbCount, ReferenceOrbit, oracle, perturb_scalar_detail,
     render_block_exact, render_block_exact_detail,
 };
 use zoomstack_kernel::{Backend, IndexRange, KernelError};
@@ -354,6 +354,45 @@ fn reference_orbit_is_confirmed_at_double_precision() {
         let b = ReferenceOrbit::compute(&re, &im, max_iter, 256).unwrap();
         assert_eq!(a.points(), b.points());
     }
+}
+
+/// Pixels safely inside the main cardioid or the period-2 bulb are not iterated (their `|z|^2`
+/// is NaN) and get `max_iter`, which the big-float oracle confirms; pixels outside are iterated.
+#[test]
+fn interior_pixels_are_proven_not_iterated() {
+    let s = ExactStack {
+        height: 40,
+        width: 56,
+        ..ExactStack::default()
+    };
+    let (rows, cols) = (IndexRange::full(40), IndexRange::full(56));
+    let orbit = OrbitCache::global().for_level(&s, 0).unwrap();
+    let zero = PerturbCount {
+        count: 0,
+        norm: 0.0,
+    };
+    let mut out = vec![zero; 40 * 56];
+    render_block_exact_detail(&s, &orbit, 0, rows, cols, Backend::fastest(), &mut out).unwrap();
+    let skipped: Vec<usize> = (0..out.len()).filter(|&p| out[p].norm.is_nan()).collect();
+    assert!(
+        skipped.len() > 100,
+        "{} of {} skipped",
+        skipped.len(),
+        out.len()
+    );
+    for &p in skipped.iter().step_by(skipped.len() / 8) {
+        assert_eq!(out[p].count, 256);
+        let v = oracle::confirmed_count(&s, 0, (p / 56) as u64, (p % 56) as u64).unwrap();
+        assert_eq!(v.decided().map(|c| c.count), Some(256), "pixel {p}");
+    }
+    let iterated_256 = out
+        .iter()
+        .filter(|c| c.count == 256 && !c.norm.is_nan())
+        .count();
+    assert!(
+        iterated_256 > 0,
+        "interior pixels outside the cardioid and bulb are iterated"
+    );
 }
 
 /// FNV-1a over the counts and `|z|^2` bits of exact renders: the same in every build (native,

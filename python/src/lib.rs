@@ -95,8 +95,8 @@ pub(crate) fn zoom_stack(
     let exact = ExactStack {
         height: size("height", height)?,
         width: size("width", width)?,
-        center_re: center.0.exact("center re")?,
-        center_im: center.1.exact("center im")?,
+        center_re: center.0.exact("center_re")?,
+        center_im: center.1.exact("center_im")?,
         scale0: scale0.exact("scale0")?,
         zoom_per_level: zoom_per_level.exact("zoom_per_level")?,
         max_iter,

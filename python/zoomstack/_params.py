@@ -82,7 +82,7 @@ class StackParams:
             raise InvalidParameterError(
                 f"center must be a pair (re, im), got {self.center!r}"
             ) from None
-        set_(self, "center", (_as_real("center re", re), _as_real("center im", im)))
+        set_(self, "center", (_as_real("center_re", re), _as_real("center_im", im)))
         _zoomstack.validate_params(levels=self.levels, **self.kernel_kwargs())
 
     @property

@@ -49,7 +49,8 @@ fn delta_step<L: Lanes>(zr: L, zi: L, dr: L, di: L, dcr: L, dci: L) -> (L, L) {
 }
 
 /// The outcome of one pixel in the scalar reference: its count and `|z|^2` at the deciding
-/// update (the escaping one, or update `max_iter`).
+/// update (the escaping one, or update `max_iter`; NaN for a pixel proven never to escape,
+/// [`ReferenceOrbit::never_escapes`], which is not iterated).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PerturbCount {
     /// The escape count (notebook convention).
@@ -60,7 +61,8 @@ pub struct PerturbCount {
 
 /// The scalar perturbation reference: the count of the pixel at offset `(dcr, dci)` from the
 /// orbit's reference point, with `max_iter <= orbit.max_iter()`. Every backend of
-/// [`super::render_block_exact`] equals it bit for bit.
+/// [`super::render_block_exact`] equals it bit for bit. A pixel proven never to escape
+/// ([`ReferenceOrbit::never_escapes`]) gets `max_iter` without iterating.
 ///
 /// ```
 /// use zoomstack_kernel::exact::{ExactStack, ReferenceOrbit, perturb_scalar};
@@ -95,6 +97,12 @@ pub fn perturb_scalar_detail(
         "max_iter {max_iter} must be in 1..={}",
         orbit.max_iter()
     );
+    if orbit.never_escapes(dcr, dci) {
+        return PerturbCount {
+            count: max_iter as u16,
+            norm: f64::NAN,
+        };
+    }
     let z = orbit.points();
     let last = z.len() - 1;
     let (mut dr, mut di, mut m) = (0.0f64, 0.0f64, 0usize);
