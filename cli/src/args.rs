@@ -53,6 +53,57 @@ pub(crate) struct Global {
     /// No progress bar and no summary (errors are still printed).
     #[arg(long, short, global = true)]
     pub(crate) quiet: bool,
+    /// Colour in logs (`RUST_LOG`) and help: auto (when stderr is a terminal and `NO_COLOR` is
+    /// unset), always or never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub(crate) color: ColorWhen,
+}
+
+/// When to write ANSI colour codes.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColorWhen {
+    /// When stderr is a terminal and `NO_COLOR` is unset or empty.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorWhen {
+    /// Whether to colour output written to stderr.
+    pub(crate) fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stderr().is_terminal()
+            }
+        }
+    }
+
+    /// The `--color` of the raw command line (before clap parses it, which colours its own
+    /// help and errors): the last `--color WHEN` or `--color=WHEN`, else `auto`.
+    pub(crate) fn from_args(args: &[std::ffi::OsString]) -> ColorWhen {
+        let mut when = ColorWhen::Auto;
+        let mut it = args.iter().map(|a| a.to_string_lossy());
+        while let Some(a) = it.next() {
+            let value = if a == "--color" {
+                it.next().map(std::borrow::Cow::into_owned)
+            } else {
+                a.strip_prefix("--color=").map(str::to_string)
+            };
+            match value.as_deref() {
+                Some("always") => when = ColorWhen::Always,
+                Some("never") => when = ColorWhen::Never,
+                Some("auto") => when = ColorWhen::Auto,
+                _ => {}
+            }
+        }
+        when
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -173,6 +224,18 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 300)]
         min_time_ms: u64,
     },
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    #[command(
+        after_help = "Examples:\n  zoomstack completions bash > ~/.local/share/bash-completion/completions/zoomstack\n  zoomstack completions zsh > ~/.zfunc/_zoomstack\n  zoomstack completions fish > ~/.config/fish/completions/zoomstack.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of zoomstack and its commands.
+    #[command(after_help = "Example:\n  zoomstack man | man -l -")]
+    Man,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -282,82 +345,140 @@ pub(crate) fn parse_size(text: &str) -> std::result::Result<u64, String> {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct RenderArgs {
     /// Levels to render (numpy slice of the level axis), e.g. 0:120000 or 0:20000:500.
-    #[arg(long, value_name = "SLICE", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "SLICE",
+        allow_hyphen_values = true,
+        help_heading = "Selection"
+    )]
     pub(crate) levels: Option<String>,
     /// Full selection (numpy basic slicing on level, y, x), e.g. '[0:20000:500, `::2`, `::2`]'.
     #[arg(
         long,
         value_name = "SELECT",
         conflicts_with = "levels",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        help_heading = "Selection"
     )]
     pub(crate) select: Option<String>,
     /// Chunk (tile) shape L,Y,X.
-    #[arg(long, value_name = "L,Y,X")]
+    #[arg(long, value_name = "L,Y,X", help_heading = "Selection")]
     pub(crate) chunks: Option<String>,
     /// Downsample y and x by K (or FY,FX) after the select.
-    #[arg(long, value_name = "K|FY,FX")]
+    #[arg(long, value_name = "K|FY,FX", help_heading = "Selection")]
     pub(crate) downsample: Option<String>,
     /// Downsampling mode: mean or stride.
-    #[arg(long, value_name = "MODE", requires = "downsample")]
+    #[arg(
+        long,
+        value_name = "MODE",
+        requires = "downsample",
+        help_heading = "Selection"
+    )]
     pub(crate) downsample_mode: Option<String>,
     /// Write a Zarr v3 store.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Zarr output")]
     pub(crate) zarr: Option<String>,
     /// Zarr shard shape L,Y,X (a multiple of the chunks).
-    #[arg(long, value_name = "L,Y,X", requires = "zarr")]
+    #[arg(
+        long,
+        value_name = "L,Y,X",
+        requires = "zarr",
+        help_heading = "Zarr output"
+    )]
     pub(crate) shards: Option<String>,
     /// Zarr compression: zstd or none.
-    #[arg(long, value_name = "CODEC", requires = "zarr")]
+    #[arg(
+        long,
+        value_name = "CODEC",
+        requires = "zarr",
+        help_heading = "Zarr output"
+    )]
     pub(crate) compression: Option<String>,
     /// zstd level (-7..=22).
-    #[arg(long, value_name = "N", requires = "zarr", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "zarr",
+        allow_hyphen_values = true,
+        help_heading = "Zarr output"
+    )]
     pub(crate) compression_level: Option<i64>,
     /// Write OME-Zarr 0.5 metadata (a multiscale group).
-    #[arg(long, requires = "zarr")]
+    #[arg(long, requires = "zarr", help_heading = "Zarr output")]
     pub(crate) ome: bool,
     /// Extra OME-Zarr pyramid levels (stride 2, 4, ...); implies --ome.
-    #[arg(long, value_name = "N", requires = "zarr")]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "zarr",
+        help_heading = "Zarr output"
+    )]
     pub(crate) pyramid_levels: Option<u64>,
     /// Write one 8-bit PNG per level into DIR.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Image outputs")]
     pub(crate) png: Option<String>,
     /// Write one 16-bit PNG of raw counts per level into DIR.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Image outputs")]
     pub(crate) png16: Option<String>,
     /// Write an animated GIF.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Image outputs")]
     pub(crate) gif: Option<String>,
     /// Write an animated PNG.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Image outputs")]
     pub(crate) apng: Option<String>,
     /// Write a contact sheet (one PNG grid of all frames).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Image outputs")]
     pub(crate) sheet: Option<String>,
     /// Colormap of image outputs: gray, rainbow, viridis, magma, inferno, plasma, cividis.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = "Image outputs")]
     pub(crate) colormap: Option<String>,
     /// Scaling of image outputs: fixed (the notebook's `to_uint8`) or per-frame.
-    #[arg(long, value_name = "MODE")]
+    #[arg(long, value_name = "MODE", help_heading = "Image outputs")]
     pub(crate) scaling: Option<String>,
     /// Animation frame delay in milliseconds.
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", help_heading = "Image outputs")]
     pub(crate) delay_ms: Option<u64>,
     /// Number of levels of the stack (default 120000).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Stack")]
     pub(crate) stack_levels: Option<u64>,
     /// Frame height of the stack (default 512).
-    #[arg(long, value_name = "PX")]
+    #[arg(long, value_name = "PX", help_heading = "Stack")]
     pub(crate) height: Option<u64>,
     /// Frame width of the stack (default 512).
-    #[arg(long, value_name = "PX")]
+    #[arg(long, value_name = "PX", help_heading = "Stack")]
     pub(crate) width: Option<u64>,
+    /// Centre of every frame, RE,IM, e.g. -0.743645857047151,0.13182592380533 (default: the
+    /// notebook's). Decimals of any length: taken exactly with --arithmetic exact, rounded to
+    /// the nearest f64 (as Python's `float()` does) in numpy mode.
+    #[arg(
+        long,
+        value_name = "RE,IM",
+        allow_hyphen_values = true,
+        help_heading = "Stack"
+    )]
+    pub(crate) center: Option<String>,
+    /// Height of level 0 in the complex plane (default 3.0); a decimal, as --center.
+    #[arg(
+        long,
+        value_name = "X",
+        allow_hyphen_values = true,
+        help_heading = "Stack"
+    )]
+    pub(crate) scale0: Option<String>,
+    /// Zoom factor from one level to the next (default 1.00025); a decimal, as --center.
+    #[arg(
+        long,
+        value_name = "X",
+        allow_hyphen_values = true,
+        help_heading = "Stack"
+    )]
+    pub(crate) zoom_per_level: Option<String>,
     /// Iteration limit (default 256).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Stack")]
     pub(crate) max_iter: Option<u64>,
     /// Arithmetic contract: numpy (the notebook's f64 counts, bit for bit; the default) or
     /// exact (the true counts at any depth; slower, and constant deep frames are proven).
-    #[arg(long, value_name = "MODE")]
+    #[arg(long, value_name = "MODE", help_heading = "Stack")]
     pub(crate) arithmetic: Option<String>,
     /// Print the spec these flags make and exit.
     #[arg(long)]
@@ -365,11 +486,11 @@ pub(crate) struct RenderArgs {
     /// Describe instead of rendering.
     #[arg(long)]
     pub(crate) describe: bool,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Run")]
     pub(crate) target: Target,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Job arrays")]
     pub(crate) share: ShareArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Guard")]
     pub(crate) guard: GuardArgs,
 }
 
@@ -404,46 +525,115 @@ pub(crate) struct ViewArgs {
     pub(crate) overrides: Overrides,
 }
 
-/// The spec text the `render` flags describe.
-pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
-    fn q(s: &str) -> String {
-        toml::Value::String(s.to_string()).to_string()
+/// The spec `render`'s flags describe, with the flag behind each line (for error messages).
+pub(crate) struct FlagSpec {
+    /// The spec text.
+    pub(crate) text: String,
+    /// Byte range of each line a flag wrote, with the flag as typed (`--max-iter 70000`).
+    pub(crate) flags: Vec<(std::ops::Range<usize>, String)>,
+}
+
+impl FlagSpec {
+    /// Starts a `[[sink]]` table of `kind` lines with its `path`, all written by `flag PATH`.
+    fn sink(&mut self, flag: &str, kind: &str, path: &str) {
+        let start = self.text.len();
+        let _ = writeln!(
+            self.text,
+            "\n[[sink]]\n{kind}\npath = {}",
+            toml_string(path)
+        );
+        self.flags
+            .push((start..self.text.len() - 1, format!("{flag} {path}")));
     }
+    /// Appends `line` (and a newline), written by `flag` when given.
+    fn line(&mut self, flag: Option<&str>, line: &str) {
+        let start = self.text.len();
+        self.text.push_str(line);
+        if let Some(f) = flag {
+            self.flags.push((start..self.text.len(), f.to_string()));
+        }
+        self.text.push('\n');
+    }
+    fn lines(&mut self, lines: &[(String, String)]) {
+        for (flag, line) in lines {
+            self.line(Some(flag), line);
+        }
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// `s` as `n` comma-separated parts, or an error naming `flag`.
+fn parts<'a>(flag: &str, s: &'a str, n: usize, what: &str) -> Result<Vec<&'a str>> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    if parts.len() != n || parts.iter().any(|p| p.is_empty()) {
+        return Err(user(anyhow!(
+            "{flag} {}: expected {n} comma-separated {what}",
+            Excerpt::around(s, 0)
+        )));
+    }
+    Ok(parts)
+}
+
+/// The spec the `render` flags describe.
+pub(crate) fn render_spec(a: &RenderArgs) -> Result<FlagSpec> {
     fn list(flag: &str, s: &str, n: usize) -> Result<String> {
-        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-        if parts.len() != n || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+        let p = parts(flag, s, n, "non-negative integers")?;
+        if p.iter().any(|p| p.parse::<u64>().is_err()) {
             return Err(user(anyhow!(
                 "{flag} {}: expected {n} comma-separated non-negative integers",
                 Excerpt::around(s, 0)
             )));
         }
-        Ok(format!("[{}]", parts.join(", ")))
+        Ok(format!("[{}]", p.join(", ")))
     }
-    let mut t = String::from("[stack]\n");
-    for (k, v) in [
-        ("levels", a.stack_levels),
-        ("height", a.height),
-        ("width", a.width),
-        ("max_iter", a.max_iter),
+    let mut t = FlagSpec {
+        text: String::new(),
+        flags: Vec::new(),
+    };
+    t.line(None, "[stack]");
+    for (key, flag, v) in [
+        ("levels", "--stack-levels", a.stack_levels),
+        ("height", "--height", a.height),
+        ("width", "--width", a.width),
+        ("max_iter", "--max-iter", a.max_iter),
     ] {
         if let Some(v) = v {
-            let _ = writeln!(t, "{k} = {v}");
+            t.line(Some(&format!("{flag} {v}")), &format!("{key} = {v}"));
         }
     }
-    if let Some(m) = &a.arithmetic {
-        let _ = writeln!(t, "arithmetic = {}", q(m));
+    if let Some(c) = &a.center {
+        let p = parts("--center", c, 2, "numbers RE,IM")?;
+        let (re, im) = (toml_string(p[0]), toml_string(p[1]));
+        t.line(
+            Some(&format!("--center {c}")),
+            &format!("center = [{re}, {im}]"),
+        );
+    }
+    for (key, flag, v) in [
+        ("scale0", "--scale0", &a.scale0),
+        ("zoom_per_level", "--zoom-per-level", &a.zoom_per_level),
+        ("arithmetic", "--arithmetic", &a.arithmetic),
+    ] {
+        if let Some(v) = v {
+            let line = format!("{key} = {}", toml_string(v.trim()));
+            t.line(Some(&format!("{flag} {v}")), &line);
+        }
     }
     let select = match (&a.select, &a.levels) {
-        (Some(s), _) => Some(s.clone()),
-        (None, Some(l)) => Some(format!("[{l}, :, :]")),
+        (Some(s), _) => Some((format!("--select {s}"), s.clone())),
+        (None, Some(l)) => Some((format!("--levels {l}"), format!("[{l}, :, :]"))),
         (None, None) => None,
     };
-    let mut common = String::new();
-    if let Some(s) = &select {
-        let _ = writeln!(common, "select = {}", q(s));
+    let mut common = Vec::new();
+    if let Some((flag, s)) = select {
+        common.push((flag, format!("select = {}", toml_string(&s))));
     }
     if let Some(c) = &a.chunks {
-        let _ = writeln!(common, "chunks = {}", list("--chunks", c, 3)?);
+        let line = format!("chunks = {}", list("--chunks", c, 3)?);
+        common.push((format!("--chunks {c}"), line));
     }
     if let Some(d) = &a.downsample {
         let factors = if d.contains(',') {
@@ -458,63 +648,80 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<String> {
             format!("[{k}, {k}]")
         };
         let mode = a.downsample_mode.as_deref().unwrap_or("mean");
-        let _ = writeln!(
-            common,
+        let flag = match &a.downsample_mode {
+            Some(m) => format!("--downsample {d} --downsample-mode {m}"),
+            None => format!("--downsample {d}"),
+        };
+        let line = format!(
             "downsample = {{ factors = {factors}, mode = {} }}",
-            q(mode)
+            toml_string(mode)
         );
+        common.push((flag, line));
     }
-    let mut image = String::new();
+    let mut image = Vec::new();
     if let Some(c) = &a.colormap {
-        let _ = writeln!(image, "colormap = {}", q(c));
+        image.push((
+            format!("--colormap {c}"),
+            format!("colormap = {}", toml_string(c)),
+        ));
     }
     if let Some(s) = &a.scaling {
-        let _ = writeln!(image, "scaling = {}", q(s));
+        image.push((
+            format!("--scaling {s}"),
+            format!("scaling = {}", toml_string(s)),
+        ));
     }
     let mut n = 0;
     if let Some(p) = &a.zarr {
         n += 1;
-        let _ = write!(t, "\n[[sink]]\nkind = \"zarr\"\npath = {}\n{common}", q(p));
+        t.sink("--zarr", "kind = \"zarr\"", p);
+        t.lines(&common);
         if let Some(s) = &a.shards {
-            let _ = writeln!(t, "shards = {}", list("--shards", s, 3)?);
+            let line = format!("shards = {}", list("--shards", s, 3)?);
+            t.line(Some(&format!("--shards {s}")), &line);
         }
         if let Some(c) = &a.compression {
-            let _ = writeln!(t, "compression = {}", q(c));
+            let line = format!("compression = {}", toml_string(c));
+            t.line(Some(&format!("--compression {c}")), &line);
         }
         if let Some(l) = a.compression_level {
-            let _ = writeln!(t, "compression_level = {l}");
+            let line = format!("compression_level = {l}");
+            t.line(Some(&format!("--compression-level {l}")), &line);
         }
         if a.ome || a.pyramid_levels.is_some_and(|p| p > 0) {
-            t += "ome = true\n";
+            t.line(Some("--ome"), "ome = true");
         }
         if let Some(p) = a.pyramid_levels {
-            let _ = writeln!(t, "pyramid_levels = {p}");
+            let line = format!("pyramid_levels = {p}");
+            t.line(Some(&format!("--pyramid-levels {p}")), &line);
         }
     }
-    for (kind, path, opts) in [
-        ("png", &a.png, image.clone()),
-        ("png16", &a.png16, String::new()),
-        ("contact-sheet", &a.sheet, image.clone()),
+    for (kind, flag, path, images) in [
+        ("png", "--png", &a.png, true),
+        ("png16", "--png16", &a.png16, false),
+        ("contact-sheet", "--sheet", &a.sheet, true),
     ] {
         if let Some(p) = path {
             n += 1;
-            let _ = write!(
-                t,
-                "\n[[sink]]\nkind = \"{kind}\"\npath = {}\n{common}{opts}",
-                q(p)
-            );
+            t.sink(flag, &format!("kind = \"{kind}\""), p);
+            t.lines(&common);
+            if images {
+                t.lines(&image);
+            }
         }
     }
-    for (format, path) in [("gif", &a.gif), ("apng", &a.apng)] {
+    for (format, flag, path) in [("gif", "--gif", &a.gif), ("apng", "--apng", &a.apng)] {
         if let Some(p) = path {
             n += 1;
-            let _ = write!(
-                t,
-                "\n[[sink]]\nkind = \"animation\"\nformat = \"{format}\"\npath = {}\n{common}{image}",
-                q(p)
+            t.sink(
+                flag,
+                &format!("kind = \"animation\"\nformat = \"{format}\""),
+                p,
             );
+            t.lines(&common);
+            t.lines(&image);
             if let Some(d) = a.delay_ms {
-                let _ = writeln!(t, "delay_ms = {d}");
+                t.line(Some(&format!("--delay-ms {d}")), &format!("delay_ms = {d}"));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The `zoomstack` binary: see `zoomstack --help`.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,8 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use args::{Cli, Command, Global, GuardArgs, Overrides, ShareArgs, ViewArgs, render_spec};
-use clap::Parser;
+use args::{
+    Cli, ColorWhen, Command, Global, GuardArgs, Overrides, ShareArgs, ViewArgs, render_spec,
+};
+use clap::{CommandFactory, FromArgMatches};
 use report::{Bar, print_report, progress_bar};
 use zoomstack_cli::bench;
 use zoomstack_kernel::Backend;
@@ -73,13 +76,24 @@ fn user(e: impl Into<anyhow::Error>) -> Failure {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let color = ColorWhen::from_args(&args).enabled();
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_writer(std::io::stderr)
+            .with_ansi(color)
             .try_init();
     }
-    let cli = match Cli::try_parse() {
+    let command = Cli::command().color(if color {
+        clap::ColorChoice::Always
+    } else {
+        clap::ColorChoice::Never
+    });
+    let cli = match command
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -169,12 +183,13 @@ fn dispatch(cli: Cli) -> Result<()> {
             init(&g, &spec, &target.out)
         }
         Command::Render(args) => {
-            let text = render_spec(&args)?;
+            let spec = render_spec(&args)?;
             if args.print_spec {
-                out!("{text}");
+                out!("{}", spec.text);
                 return Ok(());
             }
-            let source = Source::new("<render flags>", text, &args.target.overrides.set);
+            let source = Source::new("<render flags>", spec.text, &args.target.overrides.set)
+                .with_flags(spec.flags);
             let spec = parse(&source)?;
             if args.describe {
                 describe(&spec, &args.target.out, &args.guard)
@@ -188,7 +203,32 @@ fn dispatch(cli: Cli) -> Result<()> {
             min_time_ms,
         } => run_bench(&g, levels, stride, min_time_ms),
         Command::View(args) => view(&g, &args),
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "zoomstack", &mut out);
+            out.flush().map_err(|e| Failure::Other(e.into()))
+        }
+        Command::Man => {
+            let mut out = std::io::stdout().lock();
+            man_page(&Cli::command(), &mut out)
+                .and_then(|()| out.flush())
+                .map_err(|e| Failure::Other(e.into()))
+        }
     }
+}
+
+/// The man page of `cmd` followed by one section per subcommand (`zoomstack-run`, ...).
+fn man_page(cmd: &clap::Command, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(cmd.clone()).render(out)?;
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("zoomstack-{}", sub.get_name());
+        let sub = sub
+            .clone()
+            .bin_name(&name)
+            .version(env!("CARGO_PKG_VERSION"));
+        clap_mangen::Man::new(sub).title(name).render(out)?;
+    }
+    Ok(())
 }
 
 fn view(g: &Global, args: &ViewArgs) -> Result<()> {

@@ -13,6 +13,8 @@ pub struct Source {
     text: String,
     spec_len: usize,
     overrides: Vec<(Range<usize>, String)>,
+    /// Spans of the spec text written from command-line flags, with the flag as typed.
+    flags: Vec<(Range<usize>, String)>,
 }
 
 impl Source {
@@ -33,7 +35,17 @@ impl Source {
             text,
             spec_len,
             overrides: ranges,
+            flags: Vec::new(),
         }
+    }
+
+    /// The same source, its spec text generated from command-line flags: `flags` gives the
+    /// byte range each flag wrote (and the flag as typed), so an error there names the flag
+    /// instead of a line of a spec the user never saw.
+    #[must_use]
+    pub fn with_flags(mut self, flags: Vec<(Range<usize>, String)>) -> Source {
+        self.flags = flags;
+        self
     }
 
     /// The source's name.
@@ -90,6 +102,15 @@ impl Source {
                 " ".repeat(6 + col0),
                 "^".repeat(width)
             );
+            return out;
+        }
+        if let Some((_, flag)) = self
+            .flags
+            .iter()
+            .find(|(r, _)| r.start <= start && start <= r.end)
+        {
+            let (flag, _, _) = window(flag, 0, 1);
+            let _ = writeln!(out, "  --> {flag}");
             return out;
         }
         let start = start.min(self.spec_len);

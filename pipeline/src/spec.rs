@@ -45,7 +45,7 @@ use zoomstack_sinks::{
 use self::overrides::{explain_unknown_field, merge, sink_keys};
 use self::raw::RawSpec;
 use self::sink::{check_distinct_paths, sink_from_raw};
-use self::stack::stack_from_raw;
+use self::stack::{stack_from_raw, triple};
 use crate::diag::{Source, SpecError};
 
 /// Largest accepted frame height or width.
@@ -313,12 +313,17 @@ pub fn parse(source: &Source) -> Result<Spec, SpecError> {
     let (key_spans, tables) = sink_keys(root.get_ref());
     let raw = RawSpec::deserialize(toml::de::Deserializer::from(root))
         .map_err(|e| explain_unknown_field(SpecError::from(e), &tables, &key_spans))?;
+    // `[stack] chunks` (where the notebook keeps CHUNKS) is every sink's default chunking.
+    let chunks = match raw.stack.as_ref().and_then(|s| s.get_ref().chunks.as_ref()) {
+        Some(c) => triple(c, "stack.chunks", u64::from(u32::MAX))?,
+        None => zoomstack_engine::DEFAULT_CHUNKS,
+    };
     let stack = stack_from_raw(raw.stack)?;
     let mut sinks = Vec::with_capacity(raw.sink.len());
     let empty = HashMap::new();
     for (i, s) in raw.sink.into_iter().enumerate() {
         let keys = key_spans.get(i).unwrap_or(&empty);
-        sinks.push(sink_from_raw(i, s, keys, &stack, source.text())?);
+        sinks.push(sink_from_raw(i, s, keys, &stack, chunks, source.text())?);
     }
     check_distinct_paths(&sinks, &key_spans)?;
     Ok(Spec { stack, sinks })

@@ -30,6 +30,8 @@ pub(super) struct RawStack {
     pub(super) zoom_per_level: Option<S<RawReal>>,
     pub(super) max_iter: Option<S<u64>>,
     pub(super) arithmetic: Option<S<String>>,
+    /// The default chunking of every sink (the notebook's `CHUNKS`); a sink's own wins.
+    pub(super) chunks: Option<S<Vec<u64>>>,
 }
 
 /// A real parameter: a TOML number (its exact binary value, as the notebook's Python floats)

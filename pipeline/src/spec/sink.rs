@@ -45,6 +45,7 @@ pub(super) fn sink_from_raw(
     raw: S<RawSink>,
     keys: &HashMap<String, Range<usize>>,
     stack: &ZoomStack,
+    default_chunks: [usize; 3],
     text: &str,
 ) -> Result<SinkSpec, SpecError> {
     let span = raw.span();
@@ -107,7 +108,7 @@ pub(super) fn sink_from_raw(
     }
     let chunks = match &r.chunks {
         Some(c) => triple(c, "chunks", u64::from(u32::MAX))?,
-        None => zoomstack_engine::DEFAULT_CHUNKS,
+        None => default_chunks,
     };
     array = array
         .rechunk(chunks)
