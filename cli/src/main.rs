@@ -9,10 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use args::{
-    Cli, ColorWhen, Command, Global, GuardArgs, Overrides, ShareArgs, ViewArgs, render_spec,
-};
+use args::{Cli, ColorWhen, Command, Global, GuardArgs, Overrides, ShareArgs, ViewArgs};
 use clap::{CommandFactory, FromArgMatches};
+use flags::render_spec;
 use report::{Bar, print_report, progress_bar};
 use zoomstack_cli::bench;
 use zoomstack_kernel::Backend;
@@ -53,6 +52,7 @@ macro_rules! outln {
 
 // After the macros: the modules use `out!`/`outln!`.
 mod args;
+mod flags;
 mod report;
 mod signals;
 mod verify;
