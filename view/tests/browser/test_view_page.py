@@ -27,10 +27,10 @@ CHROMIUM = os.environ.get("ZOOMSTACK_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("ZOOMSTACK_VIEW_ARTIFACTS", ROOT / "target/view-e2e"))
 
 
-@pytest.fixture(scope="module")
-def server():
+def serve(*args):
+    """Runs `zoomstack view --port 0 --quiet ARGS...` and yields its URL until the test ends."""
     proc = subprocess.Popen(
-        [BIN, "view", "--port", "0", "--quiet"],
+        [BIN, "view", "--port", "0", "--quiet", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -40,6 +40,11 @@ def server():
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from serve()
 
 
 @pytest.fixture(scope="module")
@@ -239,18 +244,7 @@ def test_a_stopped_server_is_reported(browser):
 @pytest.fixture(scope="module")
 def exact_server():
     """The notebook's stack at the length its author wanted, in exact arithmetic."""
-    proc = subprocess.Popen(
-        [BIN, "view", "--port", "0", "--quiet", "--set", "stack.levels=120000000",
-         "--set", 'stack.arithmetic="exact"'],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = proc.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), (url, proc.stderr.read())
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    yield from serve("--set", "stack.levels=120000000", "--set", 'stack.arithmetic="exact"')
 
 
 def test_exact_stack_of_120_million_levels(exact_server, page):
