@@ -292,33 +292,32 @@ fn render_into(
     let (xs, ys) = (&offsets.cols[..], &offsets.rows[..]);
     let max_iter = stack.max_iter;
     // Pixels proven never to escape get max_iter here; the delta loop takes the others, packed
-    // into one row (their counts do not depend on which pixels share a vector).
-    let mut kept = Vec::new();
+    // into one row (their counts do not depend on which pixels share a vector). The index list
+    // is built only once a pixel is skipped: deep frames have none and render straight through.
+    let mut kept: Option<Vec<usize>> = None;
     for (r, &y) in ys.iter().enumerate() {
         for (j, &x) in xs.iter().enumerate() {
             let p = r * xs.len() + j;
             if orbit.never_escapes(x, y) {
                 out.put(p, max_iter as u16, f64::NAN);
-            } else {
-                kept.push(p);
+                kept.get_or_insert_with(|| (0..p).collect());
+            } else if let Some(k) = &mut kept {
+                k.push(p);
             }
         }
     }
-    if kept.len() == out.len() {
-        dispatch(backend, &OffsetSource { xs, ys }, orbit, max_iter, out);
-    } else if !kept.is_empty() {
-        let src = PackedSource {
-            xs,
-            ys,
-            kept: &kept,
-        };
-        dispatch(
-            backend,
-            &src,
-            orbit,
-            max_iter,
-            &mut Scatter { out, at: &kept },
-        );
+    match kept {
+        None => dispatch(backend, &OffsetSource { xs, ys }, orbit, max_iter, out),
+        Some(kept) if !kept.is_empty() => {
+            let src = PackedSource {
+                xs,
+                ys,
+                kept: &kept,
+            };
+            let mut scatter = Scatter { out, at: &kept };
+            dispatch(backend, &src, orbit, max_iter, &mut scatter);
+        }
+        Some(_) => {}
     }
     Ok(())
 }
