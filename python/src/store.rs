@@ -378,7 +378,8 @@ pub(crate) fn finish_store(py: Python<'_>, spec: StoreSpec) -> PyResult<Bound<'_
 }
 
 /// The state of the zoomstack array at `store`/`path`, read-only: a dict with `attributes`
-/// (the `zoomstack` attribute object), `shape`, `write_unit` (lists), `units_total`,
+/// (the `zoomstack` attribute object), `array_path` (where the array is: `"counts"` for a
+/// store's own array), `shape`, `write_unit` (lists), `units_total`,
 /// `units_done` (units with a marker) and `complete` (the attribute's flag).
 #[pyfunction]
 #[pyo3(signature = (store, path = ""))]
@@ -392,6 +393,7 @@ pub(crate) fn store_info<'py>(
     let st = py.detach(|| store_status(&store, path)).map_err(sink_err)?;
     let d = PyDict::new(py);
     d.set_item("attributes", json_to_py(py, &st.attributes)?)?;
+    d.set_item("array_path", &st.array_path)?;
     d.set_item("shape", st.shape)?;
     d.set_item("write_unit", st.write_unit)?;
     d.set_item("units_total", st.units_total)?;

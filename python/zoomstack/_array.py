@@ -222,6 +222,35 @@ class ZoomStackArray(da.Array):
                 axes[i] = axes[i].indexed(item, AXIS_NAMES[i])
         return tuple(axes)  # type: ignore[return-value]
 
+    def to_zarr(  # type: ignore[override]
+        self,
+        url: Any,
+        component: str | None = None,
+        overwrite: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Writes this selection with :func:`zoomstack.to_zarr` (not Dask's writer).
+
+        ``stack[...].to_zarr(path)`` therefore writes a proper zoomstack store: a group with the
+        ``counts`` array (dimension names, the ``zoomstack`` attribute), the coordinate arrays
+        xarray labels ``level`` with, completion markers and resume. ``component`` is the
+        array's path inside the store; ``chunks``, ``shards`` and Dask compute arguments pass
+        through. Dask's own options for arbitrary arrays (``storage_options``, ``region``,
+        ``compute=False``, ``return_stored``) are refused: for a plain array without zoomstack
+        metadata, call ``dask.array.to_zarr(arr, url)`` on purpose.
+        """
+        from ._zarr import to_zarr
+
+        dask_only = {"storage_options", "region", "return_stored", "compute", "zarr_format"}
+        given = sorted(k for k in dask_only if k in kwargs)
+        if given:
+            raise TypeError(
+                f"ZoomStackArray.to_zarr writes a zoomstack store (zoomstack.to_zarr) and does "
+                f"not take Dask's {', '.join(given)}; call dask.array.to_zarr(array, url, ...) "
+                f"for a plain Zarr array without zoomstack metadata"
+            )
+        return to_zarr(self, url, path=component, overwrite=overwrite, **kwargs)
+
     def rechunk(  # type: ignore[override]
         self,
         chunks: Any = "auto",

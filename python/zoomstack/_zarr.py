@@ -44,13 +44,15 @@ DONE_DIR: str = MARKER_DIR
 def store_info(store: str | os.PathLike[str], path: str | None = None) -> dict[str, Any]:
     """The ``zoomstack`` attribute of a store plus its progress.
 
-    Returns the attribute object with three more keys: ``units`` (the number of write units),
+    Returns the attribute object with four more keys: ``array_path`` (the counts array's path
+    inside the store: ``"counts"`` for a store's own array), ``units`` (the number of write units),
     ``missing_units`` (units a resume writes: without a completion marker, or whose file does
     not have the length its marker records) and ``damaged_units`` (those of the latter kind).
     """
     st = _zoomstack.store_info(os.fspath(store), path or "")
     return {
         **st["attributes"],
+        "array_path": st["array_path"],
         "units": st["units_total"],
         "missing_units": st["units_total"] - st["units_done"],
         "damaged_units": st["units_damaged"],
@@ -174,7 +176,12 @@ def to_zarr(
     store
         A local (or shared network) filesystem directory; every worker must see it.
     path
-        The array's path inside the store (default: the store root).
+        The array's path inside the store. By default the store is a Zarr group holding the
+        counts as ``counts`` beside the coordinate arrays ``level``, ``scale``, ``log10_scale``,
+        ``y`` and ``x``, so that ``xarray.open_zarr(store)`` opens it and ``.sel(level=L)`` is
+        stack level ``L``. A given path puts the counts there, with the coordinates in its
+        parent group. (A store written before groups, with the array at its root, is resumed
+        there.)
     chunks
         Zarr chunk shape (default: the source's Dask block shape).
     shards
@@ -225,4 +232,5 @@ def to_zarr(
             f"of {report['array_dir']} have no completion marker after the write; run to_zarr "
             f"again to resume"
         )
-    return zarr.open_array(spec["store"], path=spec["path"], mode="r", zarr_format=3)
+    array_path = _zoomstack.store_info(spec["store"], spec["path"])["array_path"]
+    return zarr.open_array(spec["store"], path=array_path, mode="r", zarr_format=3)

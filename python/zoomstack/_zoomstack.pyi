@@ -99,6 +99,7 @@ class StoreReport(TypedDict):
 
 class StoreStatus(TypedDict):
     attributes: dict[str, Any]
+    array_path: str
     shape: list[int]
     write_unit: list[int]
     units_total: int

@@ -68,9 +68,9 @@ pub use output::{
 pub use scale::{Scaling, stretch, to_uint8};
 pub use sheet::{ContactSheet, ContactSheetOptions, MAX_SHEET_PIXELS};
 pub use zarr::{
-    ArrayDescription, Compression, DamagedUnit, IfExists, MARKER_DIR, MAX_UNITS, OmeAxisScale,
-    StoreStatus, VerifyReport, Writers, ZarrOptions, ZarrProgress, ZarrPyramid, ZarrReport,
-    ZarrSink, stack_json, store_status, verify_store,
+    ArrayDescription, COORDINATE_NAMES, Compression, DEFAULT_ARRAY, DamagedUnit, FILL_VALUE,
+    IfExists, MARKER_DIR, MAX_UNITS, OmeAxisScale, StoreStatus, VerifyReport, Writers, ZarrOptions,
+    ZarrProgress, ZarrPyramid, ZarrReport, ZarrSink, stack_json, store_status, verify_store,
 };
 
 /// Re-exported so callers can name the PNG compression level without depending on `png`.

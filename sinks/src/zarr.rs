@@ -32,6 +32,7 @@
 
 mod attrs;
 mod constant;
+mod coords;
 mod description;
 mod lock;
 mod markers;
@@ -46,8 +47,10 @@ mod units;
 mod verify;
 
 pub use attrs::stack_json;
+pub use coords::COORDINATE_NAMES;
 pub use description::ArrayDescription;
 pub use options::{Compression, IfExists, Writers, ZarrOptions, ZarrProgress, ZarrReport};
+pub use paths::DEFAULT_ARRAY;
 pub use status::{StoreStatus, store_status};
 pub use verify::{DamagedUnit, VerifyReport, verify_store};
 
@@ -70,6 +73,11 @@ use crate::fsutil::sync_dir;
 
 /// Name of the directory of completion markers inside the array directory.
 pub const MARKER_DIR: &str = "zoomstack.done";
+
+/// The counts array's fill value: what a reader sees where no unit was written. It is `u16::MAX`,
+/// never a count unless `max_iter` is 65535 (the largest limit, where it equals the count of
+/// pixels that never escape): the markers remain the record of what was written.
+pub const FILL_VALUE: u16 = u16::MAX;
 
 /// Largest number of write units a store may have (the in-memory record is one byte per unit).
 pub const MAX_UNITS: u64 = 1 << 32;

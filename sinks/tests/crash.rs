@@ -12,14 +12,14 @@ use std::sync::Arc;
 use ndarray::ArrayD;
 use zarrs::array::Array;
 use zarrs::filesystem::FilesystemStore;
-use zoomstack_sinks::{MARKER_DIR, store_status};
+use zoomstack_sinks::{DEFAULT_ARRAY, MARKER_DIR, store_status};
 
 mod common;
 use common::writer;
 
 /// Markers (`i.j.k`; not the `.i.j.k.tmp-PID` a writer killed while creating one leaves).
 fn markers(store: &Path) -> usize {
-    std::fs::read_dir(store.join(MARKER_DIR)).map_or(0, |d| {
+    std::fs::read_dir(store.join(DEFAULT_ARRAY).join(MARKER_DIR)).map_or(0, |d| {
         d.filter_map(Result::ok)
             .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
             .count()
@@ -28,7 +28,7 @@ fn markers(store: &Path) -> usize {
 
 fn read(store: &Path) -> ArrayD<u16> {
     let s = Arc::new(FilesystemStore::new(store).unwrap());
-    let a = Array::open(s, "/").unwrap();
+    let a = Array::open(s, &format!("/{DEFAULT_ARRAY}")).unwrap();
     a.retrieve_array_subset(&a.subset_all()).unwrap()
 }
 
@@ -50,8 +50,13 @@ fn tear_an_unmarked_unit(store: &Path, grid: [u64; 3]) -> bool {
     for i in 0..grid[0] {
         for j in 0..grid[1] {
             for k in 0..grid[2] {
-                if !store.join(MARKER_DIR).join(format!("{i}.{j}.{k}")).exists() {
-                    let p = store.join(format!("c/{i}/{j}/{k}"));
+                if !store
+                    .join(DEFAULT_ARRAY)
+                    .join(MARKER_DIR)
+                    .join(format!("{i}.{j}.{k}"))
+                    .exists()
+                {
+                    let p = store.join(DEFAULT_ARRAY).join(format!("c/{i}/{j}/{k}"));
                     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
                     std::fs::write(&p, b"\x28\xb5\x2f\xfd torn").unwrap();
                     return true;

@@ -8,7 +8,7 @@ use std::process::Command;
 use zoomstack_engine::StoreLayout;
 use zoomstack_engine::kernel::StackParams;
 use zoomstack_sinks::{
-    ArrayDescription, MARKER_DIR, SinkError, ZarrOptions, ZarrSink, store_status,
+    ArrayDescription, DEFAULT_ARRAY, MARKER_DIR, SinkError, ZarrOptions, ZarrSink, store_status,
 };
 
 fn desc() -> ArrayDescription {
@@ -24,7 +24,7 @@ fn desc() -> ArrayDescription {
 /// Make the chunk file of unit (0, 0, 0) a symlink to `/dev/full`: writing it fails with
 /// `ENOSPC`, exactly like a full disk.
 fn full_disk_at_first_chunk(store: &Path) {
-    let c = store.join("c/0/0");
+    let c = store.join(DEFAULT_ARRAY).join("c/0/0");
     std::fs::create_dir_all(&c).unwrap();
     std::os::unix::fs::symlink("/dev/full", c.join("0")).unwrap();
 }
@@ -47,11 +47,23 @@ fn disk_full_is_a_clear_error_and_the_store_stays_incomplete() {
     assert!(!report.complete);
     let st = store_status(&store, "").unwrap();
     assert!(!st.complete);
-    assert!(!store.join(MARKER_DIR).join("0.0.0").exists());
-    assert!(store.join(MARKER_DIR).join("1.0.0").exists());
+    assert!(
+        !store
+            .join(DEFAULT_ARRAY)
+            .join(MARKER_DIR)
+            .join("0.0.0")
+            .exists()
+    );
+    assert!(
+        store
+            .join(DEFAULT_ARRAY)
+            .join(MARKER_DIR)
+            .join("1.0.0")
+            .exists()
+    );
 
     // Space freed: resuming writes the missing unit only.
-    std::fs::remove_file(store.join("c/0/0/0")).unwrap();
+    std::fs::remove_file(store.join(DEFAULT_ARRAY).join("c/0/0/0")).unwrap();
     let sink = ZarrSink::open(&store, desc(), ZarrOptions::default()).unwrap();
     assert!(sink.needs_tile([0, 0, 0], [1, 16, 16]));
     assert!(!sink.needs_tile([1, 0, 0], [1, 16, 16]));
@@ -119,7 +131,11 @@ fn permission_denied_names_the_path() {
     let layout = StoreLayout::new([100, 16, 16], [1, 16, 16], None).unwrap();
     let plan_desc = ArrayDescription::full_stack(100, params, layout);
     drop(ZarrSink::open(&store, plan_desc, ZarrOptions::default()).unwrap());
-    for p in [&store, &store.join(MARKER_DIR)] {
+    for p in [
+        &store,
+        &store.join(DEFAULT_ARRAY),
+        &store.join(DEFAULT_ARRAY).join(MARKER_DIR),
+    ] {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o555)).unwrap();
     }
     let (ok, stderr) = write_as_unprivileged(&store);
@@ -129,7 +145,11 @@ fn permission_denied_names_the_path() {
     let st = store_status(&store, "").unwrap();
     assert!(!st.complete);
     assert_eq!(st.units_done, 0);
-    for p in [&store, &store.join(MARKER_DIR)] {
+    for p in [
+        &store,
+        &store.join(DEFAULT_ARRAY),
+        &store.join(DEFAULT_ARRAY).join(MARKER_DIR),
+    ] {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 }

@@ -279,7 +279,12 @@ impl ZarrPyramid {
                 array_path: path,
                 ..options.clone()
             };
-            levels.push(ZarrSink::open(&store, d, opts)?);
+            levels.push(ZarrSink::open_with(
+                &store,
+                d,
+                &opts,
+                super::open::Coordinates::None,
+            )?);
         }
         Ok(ZarrPyramid {
             group_dir,

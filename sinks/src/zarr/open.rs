@@ -16,16 +16,19 @@ use zarrs::array::{
 };
 
 use super::attrs::{self, Node};
+use super::coords;
 use super::lock::{LockRefused, lock_dir};
 use super::markers::{
     Shared, load_markers, marker_path, read_markers, set_complete, spawn_syncers,
 };
-use super::paths::{check_free, check_parents, clear_dir, path_components, read_node, write_group};
+use super::paths::{
+    array_components, check_free, check_parents, clear_dir, read_node, write_group,
+};
 use super::store::ChunkStore;
 use super::units::UnitGrid;
 use super::{
-    ArrayDescription, DamagedUnit, IfExists, MARKER_DIR, MAX_UNITS, Writers, ZarrOptions, ZarrSink,
-    verify,
+    ArrayDescription, DamagedUnit, FILL_VALUE, IfExists, MARKER_DIR, MAX_UNITS, Writers,
+    ZarrOptions, ZarrSink, verify,
 };
 use crate::SinkError;
 use crate::fsutil::{create_dir_all, sync_dir, write_atomic};
@@ -63,13 +66,24 @@ impl ZarrSink {
         desc: ArrayDescription,
         options: ZarrOptions,
     ) -> Result<ZarrSink, SinkError> {
-        let store = store.as_ref().to_path_buf();
+        Self::open_with(store.as_ref(), desc, &options, Coordinates::Beside)
+    }
+
+    /// [`ZarrSink::open`], with or without coordinate arrays beside a new array (a pyramid's
+    /// datasets share one group, so they have none).
+    pub(super) fn open_with(
+        store: &Path,
+        desc: ArrayDescription,
+        options: &ZarrOptions,
+        coordinates: Coordinates,
+    ) -> Result<ZarrSink, SinkError> {
+        let store = store.to_path_buf();
         let Prechecked {
             units,
             comps,
             array_dir,
             parents,
-        } = precheck(&store, &desc, &options)?;
+        } = precheck(&store, &desc, options, coordinates)?;
         // Refused before anything is created; then lock, then look again: another writer may
         // have created (or finished) the store in between.
         for (p, node) in &parents {
@@ -153,7 +167,16 @@ impl ZarrSink {
             }
             (array, done, n)
         } else {
-            let array = create_array(&files, &node_path, &array_dir, &desc, &options)?;
+            // Coordinates first: an array whose zarr.json exists has its coordinates.
+            if let Some(group) = coordinate_group(&array_dir, &comps, coordinates) {
+                coords::write_coordinates(
+                    group,
+                    &comps[comps.len() - 1],
+                    &desc,
+                    options.compression,
+                )?;
+            }
+            let array = create_array(&files, &node_path, &array_dir, &desc, options)?;
             create_dir_all(&marker_dir)?;
             sync_dir(&array_dir)?;
             let done = (0..units.total()).map(|_| AtomicBool::new(false)).collect();
@@ -214,7 +237,7 @@ impl ZarrSink {
         options: &ZarrOptions,
     ) -> Result<(), SinkError> {
         let store = store.as_ref();
-        let Prechecked { array_dir, .. } = precheck(store, desc, options)?;
+        let Prechecked { array_dir, .. } = precheck(store, desc, options, Coordinates::Beside)?;
         if array_dir.is_dir() {
             match lock_dir(&array_dir, options.writers) {
                 Ok(probe) => drop(probe),
@@ -241,6 +264,7 @@ fn precheck(
     store: &Path,
     desc: &ArrayDescription,
     options: &ZarrOptions,
+    coordinates: Coordinates,
 ) -> Result<Prechecked, SinkError> {
     desc.validate()?;
     let units = UnitGrid::new(desc.shape(), desc.layout.unit());
@@ -259,9 +283,12 @@ fn precheck(
              `run --verify` without --count) before starting the shares",
         ));
     }
-    let comps = path_components(&options.array_path)?;
+    let comps = array_components(store, &options.array_path)?;
     let array_dir = comps.iter().fold(store.to_path_buf(), |p, c| p.join(c));
     let parents = check_parents(store, &comps)?;
+    if let Some(group) = coordinate_group(&array_dir, &comps, coordinates) {
+        coords::check_coordinates_free(group, &comps[comps.len() - 1])?;
+    }
     match (
         check_free(store, &array_dir, false)?,
         options.if_exists,
@@ -280,6 +307,29 @@ fn precheck(
         array_dir,
         parents,
     })
+}
+
+/// Whether a new array gets coordinate arrays in its parent group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Coordinates {
+    /// `level`, `scale`, `log10_scale`, `y`, `x` beside the array (see `coords`).
+    Beside,
+    /// None (a pyramid's datasets).
+    None,
+}
+
+/// The group a new array's coordinates go into: its parent, unless it is the store root itself
+/// (a store written before groups) or coordinates are not wanted.
+fn coordinate_group<'a>(
+    array_dir: &'a Path,
+    comps: &[String],
+    coordinates: Coordinates,
+) -> Option<&'a Path> {
+    if comps.is_empty() || coordinates == Coordinates::None {
+        None
+    } else {
+        array_dir.parent()
+    }
 }
 
 /// Removes the temporary files of markers a killed writer was creating (`.i.j.k.tmp-PID`).
@@ -310,7 +360,7 @@ fn create_array(
         desc.shape().to_vec(),
         desc.layout.unit().map(|u| u as u64).to_vec(),
         data_type::uint16(),
-        0u16,
+        FILL_VALUE,
     );
     builder
         .bytes_to_bytes_codecs(options.compression.codecs()?)
@@ -318,9 +368,11 @@ fn create_array(
     if desc.layout.shard().is_some() {
         builder.subchunk_shape(desc.chunks().map(|c| c as u64).to_vec());
     }
-    builder
-        .attributes_mut()
-        .insert("zoomstack".to_string(), attrs::zoomstack_json(desc));
+    let attributes = builder.attributes_mut();
+    attributes.insert("zoomstack".to_string(), attrs::zoomstack_json(desc));
+    if !node_path.trim_matches('/').is_empty() {
+        attributes.extend(coords::counts_attributes());
+    }
     let array = builder
         .build(Arc::clone(files), node_path)
         .map_err(|e| SinkError::zarr_create("create array", array_dir, e))?;

@@ -42,6 +42,25 @@ pub(super) fn path_components(array_path: &str) -> Result<Vec<String>, SinkError
         .collect()
 }
 
+/// The name of a new store's counts array in its root group.
+pub const DEFAULT_ARRAY: &str = "counts";
+
+/// The components of the node at `array_path` in `store`. The empty path means the store's own
+/// array: the store root itself when it is a zoomstack array (a store written before stores
+/// were groups, which still reads and resumes) or an OME-Zarr group (a pyramid), else
+/// [`DEFAULT_ARRAY`] in the root group.
+pub(super) fn array_components(store: &Path, array_path: &str) -> Result<Vec<String>, SinkError> {
+    let comps = path_components(array_path)?;
+    if !comps.is_empty() {
+        return Ok(comps);
+    }
+    Ok(match read_node(store)? {
+        Some(Node::ZoomstackArray(_)) => vec![],
+        Some(Node::Group(a)) if a.get("ome").is_some() => vec![],
+        _ => vec![DEFAULT_ARRAY.to_string()],
+    })
+}
+
 /// `true` if `dir` holds nothing but our own leftover temporary files.
 pub(super) fn dir_is_empty(dir: &Path) -> Result<bool, SinkError> {
     let entries = fs::read_dir(dir).map_err(|e| SinkError::io("list directory", dir, e))?;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::attrs::{ExistingArray, Node};
 use super::markers::load_markers;
-use super::paths::{path_components, read_node};
+use super::paths::{array_components, read_node};
 use super::units::UnitGrid;
 use super::{MARKER_DIR, MAX_UNITS};
 use crate::SinkError;
@@ -15,6 +15,9 @@ use crate::SinkError;
 /// State of a store on disk, as recorded by its attribute and markers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoreStatus {
+    /// The array's path inside the store (`"counts"` for a store's own array, `""` for a store
+    /// whose root is the array).
+    pub array_path: String,
     /// The `zoomstack` attribute object.
     pub attributes: Value,
     /// Output shape.
@@ -42,7 +45,7 @@ pub struct StoreStatus {
 /// reading fails.
 pub fn store_status(store: impl AsRef<Path>, array_path: &str) -> Result<StoreStatus, SinkError> {
     let store = store.as_ref();
-    let comps = path_components(array_path)?;
+    let comps = array_components(store, array_path)?;
     let array_dir = comps.iter().fold(store.to_path_buf(), |p, c| p.join(c));
     let existing: Box<ExistingArray> = match read_node(&array_dir)? {
         Some(Node::ZoomstackArray(a)) => a,
@@ -89,6 +92,7 @@ pub fn store_status(store: impl AsRef<Path>, array_path: &str) -> Result<StoreSt
         &mut damaged,
     )?;
     Ok(StoreStatus {
+        array_path: comps.join("/"),
         complete: existing.zoomstack["complete"] == Value::Bool(true),
         attributes: existing.zoomstack.clone(),
         shape: existing.shape.clone(),

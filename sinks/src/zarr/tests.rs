@@ -94,7 +94,18 @@ fn tiles(shape: [u64; 3], tile: [usize; 3]) -> Vec<([u64; 3], [usize; 3], Vec<u1
     out
 }
 
+/// The directory of a store's own array (`counts` in its root group).
+fn arr(store: &Path) -> PathBuf {
+    store.join(DEFAULT_ARRAY)
+}
+
+/// The array at `array_path` (`""`: the store's own array, as the sinks resolve it).
 fn read_back(store: &Path, array_path: &str) -> Vec<u16> {
+    let array_path = if array_path.is_empty() && arr(store).exists() {
+        DEFAULT_ARRAY
+    } else {
+        array_path
+    };
     let s = Arc::new(FilesystemStore::new(store).unwrap());
     let a = Array::open(s, &format!("/{}", array_path.trim_matches('/'))).unwrap();
     let d: ArrayD<u16> = a.retrieve_array_subset(&a.subset_all()).unwrap();
@@ -127,10 +138,10 @@ fn unsharded_round_trip_and_metadata() {
     assert_eq!(report.units_written, 36);
     assert_eq!(read_back(&store, ""), full(desc.shape()));
 
-    let v = zarr_json(&store);
+    let v = zarr_json(&arr(&store));
     assert_eq!(v["dimension_names"], serde_json::json!(["level", "y", "x"]));
     assert_eq!(v["data_type"], "uint16");
-    assert_eq!(v["fill_value"], 0);
+    assert_eq!(v["fill_value"], 65535);
     assert!(
         v["attributes"].get("_zarrs").is_none(),
         "no _zarrs attribute"
@@ -145,7 +156,7 @@ fn unsharded_round_trip_and_metadata() {
     assert_eq!(zs["stack"]["levels"], 6);
     assert_eq!(v["codecs"][1]["name"], "zstd");
     assert_eq!(
-        fs::read_dir(store.join(MARKER_DIR)).unwrap().count(),
+        fs::read_dir(arr(&store).join(MARKER_DIR)).unwrap().count(),
         36,
         "one marker per chunk"
     );
@@ -159,17 +170,18 @@ fn fill_value_units_are_marked_without_files() {
     let store = dir.path().join("z.zarr");
     let desc = full_desc(2, params(8, 8), [1, 8, 8]);
     let sink = ZarrSink::open(&store, desc, ZarrOptions::default()).unwrap();
-    sink.write_tile([0, 0, 0], [1, 8, 8], &[0; 64]).unwrap();
-    sink.write_tile([1, 0, 0], [1, 8, 8], &[5; 64]).unwrap();
+    sink.write_tile([0, 0, 0], [1, 8, 8], &[FILL_VALUE; 64])
+        .unwrap();
+    sink.write_tile([1, 0, 0], [1, 8, 8], &[0; 64]).unwrap();
     assert!(sink.finish().unwrap().complete);
     assert!(
-        !store.join("c/0/0/0").exists(),
+        !arr(&store).join("c/0/0/0").exists(),
         "zarrs skips fill-value chunks"
     );
-    assert!(store.join("c/1/0/0").exists());
-    assert!(store.join(MARKER_DIR).join("0.0.0").exists());
+    assert!(arr(&store).join("c/1/0/0").exists());
+    assert!(arr(&store).join(MARKER_DIR).join("0.0.0").exists());
     let back = read_back(&store, "");
-    assert!(back[..64].iter().all(|&v| v == 0) && back[64..].iter().all(|&v| v == 5));
+    assert!(back[..64].iter().all(|&v| v == FILL_VALUE) && back[64..].iter().all(|&v| v == 0));
 }
 
 #[test]
@@ -197,7 +209,7 @@ fn sharded_from_inner_chunk_tiles_and_whole_shards() {
         assert!(report.complete, "tile {tile:?}: {report:?}");
         assert_eq!(report.units_written, 2 * 2 * 2, "each shard written once");
         assert_eq!(read_back(&store, ""), want, "tile {tile:?}");
-        let v = zarr_json(&store);
+        let v = zarr_json(&arr(&store));
         assert_eq!(v["codecs"][0]["name"], "sharding_indexed");
         assert_eq!(
             v["codecs"][0]["configuration"]["chunk_shape"],
@@ -242,7 +254,10 @@ fn resume_skips_marked_units_and_matches_a_fresh_write() {
         sink.write_tile(*o, *s, d).unwrap();
     }
     drop(sink); // as if killed: no finish
-    assert_eq!(zarr_json(&a)["attributes"]["zoomstack"]["complete"], false);
+    assert_eq!(
+        zarr_json(&arr(&a))["attributes"]["zoomstack"]["complete"],
+        false
+    );
     let st = store_status(&a, "").unwrap();
     assert_eq!((st.units_done, st.complete), (7, false));
 
@@ -279,7 +294,7 @@ fn resume_refuses_different_parameters_naming_the_field() {
     let store = dir.path().join("m.zarr");
     let desc = full_desc(4, params(16, 16), [1, 8, 8]);
     ZarrSink::open(&store, desc.clone(), ZarrOptions::default()).unwrap();
-    let before = fs::read(store.join("zarr.json")).unwrap();
+    let before = fs::read(arr(&store).join("zarr.json")).unwrap();
 
     let field = |d: ArrayDescription, o: ZarrOptions| match ZarrSink::open(&store, d, o) {
         Err(SinkError::ParameterMismatch { field, .. }) => field,
@@ -333,7 +348,7 @@ fn resume_refuses_different_parameters_naming_the_field() {
         "{msg}"
     );
     assert_eq!(
-        fs::read(store.join("zarr.json")).unwrap(),
+        fs::read(arr(&store).join("zarr.json")).unwrap(),
         before,
         "store untouched"
     );
@@ -468,7 +483,7 @@ fn invalid_tiles_and_options_are_errors() {
     let report = sink.finish().unwrap();
     assert!(!report.complete);
     assert_eq!(
-        zarr_json(&store)["attributes"]["zoomstack"]["complete"],
+        zarr_json(&arr(&store))["attributes"]["zoomstack"]["complete"],
         false
     );
 }
@@ -506,6 +521,152 @@ fn blosc_round_trip() {
     let sink = ZarrSink::open(&store, desc.clone(), opts).unwrap();
     write_all(&sink, [1, 16, 16]);
     assert!(sink.finish().unwrap().complete);
-    assert_eq!(zarr_json(&store)["codecs"][1]["name"], "blosc");
+    assert_eq!(zarr_json(&arr(&store))["codecs"][1]["name"], "blosc");
     assert_eq!(read_back(&store, ""), full(desc.shape()));
+}
+
+/// Reads a 1-D coordinate array of a store's root group.
+fn coordinate<T: zarrs::array::ElementOwned>(store: &Path, name: &str) -> Vec<T> {
+    let s = Arc::new(FilesystemStore::new(store).unwrap());
+    let a = Array::open(s, &format!("/{name}")).unwrap();
+    a.retrieve_array_subset(&a.subset_all()).unwrap()
+}
+
+#[test]
+fn a_store_is_a_group_of_counts_and_coordinates() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("g.zarr");
+    let p = params(8, 12);
+    let desc = strided(
+        1000,
+        p,
+        [
+            IndexRange::new(0, 250, 4),
+            IndexRange::new(1, 3, 3),
+            IndexRange::full(12),
+        ],
+        [1, 8, 8],
+    );
+    let sink = ZarrSink::open(&store, desc.clone(), ZarrOptions::default()).unwrap();
+    write_all(&sink, [1, 8, 8]);
+    assert!(sink.finish().unwrap().complete);
+
+    let root = zarr_json(&store);
+    assert_eq!(root["node_type"], "group");
+    let counts = zarr_json(&arr(&store));
+    assert_eq!(counts["attributes"]["coordinates"], "scale log10_scale");
+    assert_eq!(counts["attributes"]["long_name"], "escape count");
+    assert_eq!(coordinate::<i64>(&store, "level"), vec![0, 250, 500, 750]);
+    let scale: Vec<f64> = coordinate(&store, "scale");
+    let want: Vec<f64> = [0, 250, 500, 750].map(|l| p.scale(l)).to_vec();
+    assert_eq!(scale, want, "the notebook's f64 scale of each stored level");
+    let log10: Vec<f64> = coordinate(&store, "log10_scale");
+    assert!(
+        log10
+            .iter()
+            .zip(&want)
+            .all(|(l, s)| (l - s.log10()).abs() < 1e-12)
+    );
+    // Rows 1, 4, 7 of 8: r / 7 - 1/2 = (2r - 7) / 14; columns j / 11 - 1/2, times 12 / 8.
+    let y: Vec<f64> = coordinate(&store, "y");
+    assert_eq!(y, vec![-5.0 / 14.0, 1.0 / 14.0, 0.5]);
+    let x: Vec<f64> = coordinate(&store, "x");
+    assert_eq!(x.len(), 12);
+    assert_eq!((x[0], x[11]), (-0.75, 0.75));
+    for name in COORDINATE_NAMES {
+        let v = zarr_json(&store.join(name));
+        assert_eq!(v["attributes"]["units"], "1", "{name}");
+        assert!(v["attributes"]["long_name"].is_string(), "{name}");
+    }
+    assert_eq!(
+        zarr_json(&store.join("scale"))["dimension_names"],
+        serde_json::json!(["level"])
+    );
+    // Readers find the store's own array from the store path.
+    let st = store_status(&store, "").unwrap();
+    assert_eq!((st.array_path.as_str(), st.complete), ("counts", true));
+}
+
+#[test]
+fn a_store_written_before_groups_still_resumes_at_its_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("new.zarr");
+    let desc = full_desc(3, params(8, 8), [1, 8, 8]);
+    let sink = ZarrSink::open(&new, desc.clone(), ZarrOptions::default()).unwrap();
+    sink.write_tile([0, 0, 0], [1, 8, 8], &[1; 64]).unwrap();
+    sink.finish().unwrap();
+    // The old layout: the array itself at the store root.
+    let old = dir.path().join("old.zarr");
+    fs::rename(arr(&new), &old).unwrap();
+    let sink = ZarrSink::open(&old, desc.clone(), ZarrOptions::default()).unwrap();
+    assert_eq!(sink.array_dir(), old.as_path());
+    assert_eq!(sink.progress().units_done, 1);
+    write_all(&sink, [1, 8, 8]);
+    assert!(sink.finish().unwrap().complete);
+    assert!(
+        !old.join(DEFAULT_ARRAY).exists(),
+        "no group created inside an array"
+    );
+    let st = store_status(&old, "").unwrap();
+    assert_eq!((st.array_path.as_str(), st.complete), ("", true));
+}
+
+#[test]
+fn unwritten_units_read_as_the_fill_value_which_is_never_a_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("f.zarr");
+    let desc = full_desc(2, params(8, 8), [1, 8, 8]);
+    let sink = ZarrSink::open(&store, desc, ZarrOptions::default()).unwrap();
+    sink.write_tile([0, 0, 0], [1, 8, 8], &[0; 64]).unwrap();
+    assert!(!sink.finish().unwrap().complete);
+    let back = read_back(&store, "");
+    assert!(
+        back[..64].iter().all(|&v| v == 0),
+        "zeros are stored counts"
+    );
+    assert!(back[64..].iter().all(|&v| v == FILL_VALUE), "unwritten");
+    assert!(u32::from(FILL_VALUE) > StackParams::default().max_iter);
+}
+
+#[test]
+fn coordinates_of_another_array_or_a_foreign_array_are_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("c.zarr");
+    let desc = full_desc(2, params(8, 8), [1, 8, 8]);
+    let named = |p: &str| ZarrOptions {
+        array_path: p.to_string(),
+        ..ZarrOptions::default()
+    };
+    ZarrSink::open(&store, desc.clone(), named("a")).unwrap();
+    // A second array in the same group would need the group's coordinates.
+    let e = ZarrSink::open(&store, desc.clone(), named("b")).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("the coordinates of the zoomstack array"),
+        "{e}"
+    );
+    assert!(!store.join("b").exists(), "nothing created");
+    // Its own group works; replacing `a` rewrites its own coordinates.
+    ZarrSink::open(&store, desc.clone(), named("b/counts")).unwrap();
+    let replace = ZarrOptions {
+        if_exists: IfExists::Replace,
+        ..named("a")
+    };
+    ZarrSink::open(&store, desc.clone(), replace).unwrap();
+    // A foreign array named like a coordinate is refused, and kept.
+    let other = dir.path().join("o.zarr");
+    fs::create_dir_all(other.join("level")).unwrap();
+    fs::write(
+        other.join("zarr.json"),
+        r#"{"zarr_format": 3, "node_type": "group", "attributes": {}}"#,
+    )
+    .unwrap();
+    fs::write(
+        other.join("level/zarr.json"),
+        r#"{"zarr_format": 3, "node_type": "array", "attributes": {}}"#,
+    )
+    .unwrap();
+    let e = ZarrSink::open(&other, desc, ZarrOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("zoomstack did not write"), "{e}");
+    assert!(other.join("level/zarr.json").exists());
 }

@@ -16,7 +16,7 @@ use zarrs::storage::ReadableStorageTraits;
 use super::MARKER_DIR;
 use super::attrs::Node;
 use super::markers::{Marker, UnitRecord, describe_length, read_markers, unit_file};
-use super::paths::{path_components, read_node};
+use super::paths::{array_components, path_components, read_node};
 use super::units::UnitGrid;
 use crate::SinkError;
 
@@ -77,7 +77,7 @@ pub fn verify_store(
     threads: usize,
 ) -> Result<Vec<VerifyReport>, SinkError> {
     let store = store.as_ref();
-    let comps = path_components(array_path)?;
+    let comps = array_components(store, array_path)?;
     let dir = comps.iter().fold(store.to_path_buf(), |p, c| p.join(c));
     let not_ours = |reason: String| SinkError::NotAZoomstackStore {
         path: store.to_path_buf(),

@@ -15,7 +15,7 @@ fn shard_chunks_are_stored_in_c_order() {
     let sink = ZarrSink::open(&store, sharded(&desc, [8, 64, 64]), ZarrOptions::default()).unwrap();
     write_all(&sink, [8, 64, 64]);
     assert!(sink.finish().unwrap().complete);
-    let shard = fs::read(store.join("c/0/0/0")).unwrap();
+    let shard = fs::read(arr(&store).join("c/0/0/0")).unwrap();
     // Index at the end: (offset, size) u64 pairs per chunk, then a crc32c.
     let n = 8 * 4 * 4;
     let index = &shard[shard.len() - 4 - 16 * n..shard.len() - 4];
@@ -53,16 +53,16 @@ fn flip_bytes(path: &Path, at: usize) {
 fn chunks_carry_a_crc32c_and_markers_record_each_file() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = written_store(dir.path(), "s.zarr", Some([2, 16, 16]));
-    let v = zarr_json(&store);
+    let v = zarr_json(&arr(&store));
     let inner = &v["codecs"][0]["configuration"]["codecs"];
     assert_eq!(inner[1]["name"], "zstd");
     assert_eq!(inner[2]["name"], "crc32c");
     let (unsharded, _) = written_store(dir.path(), "u.zarr", None);
-    assert_eq!(zarr_json(&unsharded)["codecs"][2]["name"], "crc32c");
+    assert_eq!(zarr_json(&arr(&unsharded))["codecs"][2]["name"], "crc32c");
     for s in 0..4 {
-        let file = fs::read(store.join(format!("c/{s}/0/0"))).unwrap();
+        let file = fs::read(arr(&store).join(format!("c/{s}/0/0"))).unwrap();
         let marker: Value = serde_json::from_slice(
-            &fs::read(store.join(format!("zoomstack.done/{s}.0.0"))).unwrap(),
+            &fs::read(arr(&store).join(format!("zoomstack.done/{s}.0.0"))).unwrap(),
         )
         .unwrap();
         assert_eq!(marker["bytes"], file.len() as u64);
@@ -87,14 +87,14 @@ fn verify_finds_truncated_flipped_and_deleted_units_and_a_resume_repairs_them() 
             "un.zarr"
         };
         let (store, desc) = written_store(dir.path(), name, shard);
-        let file = |k: u64| store.join(format!("c/{k}/0/0"));
+        let file = |k: u64| arr(&store).join(format!("c/{k}/0/0"));
         // Unit 0 truncated, unit 1: three bytes flipped (same length), unit 4 deleted (unit 2
         // of the unsharded store equals the fill value: it has no file).
         let b = fs::read(file(0)).unwrap();
         fs::write(file(0), &b[..b.len() - 10]).unwrap();
         flip_bytes(&file(1), 20);
         fs::remove_file(file(4)).unwrap();
-        fs::remove_file(store.join("zoomstack.done/3.0.0")).unwrap();
+        fs::remove_file(arr(&store).join("zoomstack.done/3.0.0")).unwrap();
 
         let r = &verify_store(&store, "", 2).unwrap()[0];
         assert!(!r.is_intact());
@@ -111,7 +111,7 @@ fn verify_finds_truncated_flipped_and_deleted_units_and_a_resume_repairs_them() 
         if shard.is_some() {
             // The only unit with three flipped bytes: without a record, the crc32c codec
             // still finds it (as zarr-python would).
-            fs::write(store.join("zoomstack.done/1.0.0"), b"").unwrap();
+            fs::write(arr(&store).join("zoomstack.done/1.0.0"), b"").unwrap();
             let r = &verify_store(&store, "", 1).unwrap()[0];
             let d1 = r.damaged.iter().find(|d| d.unit == [1, 0, 0]).unwrap();
             assert!(d1.reason.contains("cannot be decoded"), "{d1:?}");
@@ -139,11 +139,11 @@ fn verify_finds_truncated_flipped_and_deleted_units_and_a_resume_repairs_them() 
         let sink = ZarrSink::open(&store, desc.clone(), opts).unwrap();
         assert_eq!(sink.damaged_units().len(), 1, "{name}");
         assert!(
-            !store.join("zoomstack.done/1.0.0").exists(),
+            !arr(&store).join("zoomstack.done/1.0.0").exists(),
             "marker removed until rewritten"
         );
         assert_eq!(
-            zarr_json(&store)["attributes"]["zoomstack"]["complete"],
+            zarr_json(&arr(&store))["attributes"]["zoomstack"]["complete"],
             false
         );
         write_all(&sink, [1, 16, 16]);
