@@ -23,7 +23,7 @@ export PATH="$venv/bin:$PATH"
 
 echo "==> installing build and test requirements"
 python -m pip install --quiet --disable-pip-version-check \
-  'maturin>=1.16,<2' 'numpy>=2,<3' 'dask[distributed]>=2026.1,<2027' 'zarr>=3,<4' 'pytest>=9,<10'
+  'maturin>=1.16,<2' 'numpy>=2,<3' 'dask[distributed]>=2026.1,<2027' 'zarr>=3,<4' 'pytest>=9,<10' 'xarray>=2025.6'
 
 # maturin runs cargo inside the workspace, so .cargo/config.toml (-C target-cpu=native) applies
 # and the kernel gets the fused multiply-add it needs to be fast (tests check FUSED_FMA).

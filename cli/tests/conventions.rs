@@ -120,7 +120,7 @@ fn stack_chunks_are_every_sinks_default() {
     ok(&run(d, &["run", spec.to_str().unwrap(), "--quiet"]));
     let chunks = |store: &str| {
         let meta: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(d.join(store).join("zarr.json")).unwrap())
+            serde_json::from_slice(&std::fs::read(d.join(store).join("counts/zarr.json")).unwrap())
                 .unwrap();
         meta["chunk_grid"]["configuration"]["chunk_shape"].clone()
     };

@@ -247,7 +247,7 @@ fn proven_constant_shards_are_one_chunk_and_read_back_as_the_count() {
     }
     // Shards 1.. hold one encoded chunk plus the index: far smaller than 2048 chunks.
     let shard = |i: u64| {
-        std::fs::metadata(store.join(format!("c/{i}/0/0")))
+        std::fs::metadata(store.join(format!("counts/c/{i}/0/0")))
             .unwrap()
             .len()
     };

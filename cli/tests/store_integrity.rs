@@ -64,7 +64,7 @@ fn slow_writer(dir: &Path, store: &str) -> Child {
         .spawn()
         .unwrap();
     let t0 = Instant::now();
-    while !dir.join(store).join("zarr.json").exists() {
+    while !dir.join(store).join("counts/zarr.json").exists() {
         assert!(
             t0.elapsed() < Duration::from_mins(1),
             "the writer never created its store"
@@ -149,7 +149,7 @@ fn verify_finds_damage_and_a_verify_run_repairs_it() {
         assert!(v.contains("all 8 write units intact"), "{v}");
 
         // Truncate unit 1, flip 3 bytes of unit 2 (same length), delete unit 3, drop a marker.
-        let unit = |k: u32| store.join(format!("c/{k}/0/0"));
+        let unit = |k: u32| store.join(format!("counts/c/{k}/0/0"));
         let b = fs::read(unit(1)).unwrap();
         fs::write(unit(1), &b[..b.len() / 2]).unwrap();
         let mut b = fs::read(unit(2)).unwrap();
@@ -158,7 +158,7 @@ fn verify_finds_damage_and_a_verify_run_repairs_it() {
         }
         fs::write(unit(2), b).unwrap();
         fs::remove_file(unit(3)).unwrap();
-        fs::remove_file(store.join("zoomstack.done/5.0.0")).unwrap();
+        fs::remove_file(store.join("counts/zoomstack.done/5.0.0")).unwrap();
 
         let o = run(dir.path(), &["verify", name]);
         fails(&o, 1);
@@ -245,7 +245,7 @@ fn after_a_kill_markers_trail_finished_units_by_at_most_the_units_in_flight() {
     child.kill().unwrap();
     child.wait().unwrap();
     let mut unmarked = 0;
-    for l in fs::read_dir(store.join("c")).unwrap() {
+    for l in fs::read_dir(store.join("counts/c")).unwrap() {
         let l = l.unwrap();
         for y in fs::read_dir(l.path()).unwrap() {
             let y = y.unwrap();
@@ -257,7 +257,7 @@ fn after_a_kill_markers_trail_finished_units_by_at_most_the_units_in_flight() {
                     y.file_name().to_string_lossy(),
                     x.file_name().to_string_lossy()
                 );
-                if !store.join("zoomstack.done").join(name).exists() {
+                if !store.join("counts/zoomstack.done").join(name).exists() {
                     unmarked += 1;
                 }
             }

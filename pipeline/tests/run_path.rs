@@ -34,7 +34,13 @@ fn run_with(p: &Pipeline, dir: &Path, cancel: Arc<AtomicBool>) -> Result<RunRepo
     p.run(&opts, &silent)
 }
 
+/// The array at `array_path` (`""`: the store's own array, `counts` in its root group).
 fn read_back(store: &Path, array_path: &str) -> Array3<u16> {
+    let array_path = if array_path.is_empty() {
+        "counts"
+    } else {
+        array_path
+    };
     let s = Arc::new(FilesystemStore::new(store).unwrap());
     let a = Array::open(s, &format!("/{array_path}")).unwrap();
     let d: ArrayD<u16> = a.retrieve_array_subset(&a.subset_all()).unwrap();
@@ -213,7 +219,7 @@ fn a_sink_error_keeps_its_type_and_leaves_no_file() {
 /// Make the chunk file of unit (0, 0, 0) a symlink to `/dev/full`: writing it fails with
 /// `ENOSPC`, exactly like a full disk.
 fn full_disk_at_first_chunk(store: &Path) {
-    let c = store.join("c/0/0");
+    let c = store.join("counts/c/0/0");
     std::fs::create_dir_all(&c).unwrap();
     std::os::unix::fs::symlink("/dev/full", c.join("0")).unwrap();
 }

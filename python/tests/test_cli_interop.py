@@ -51,9 +51,9 @@ def reference() -> np.ndarray:
 
 def lose_unit(store: Path, unit: int, fill: int) -> None:
     """An interrupted write: unit `unit` lost its marker and holds garbage."""
-    w = zarr.open_array(store, mode="r+")
+    w = zarr.open_array(store, path="counts", mode="r+")
     w[4 * unit : 4 * unit + 4] = fill
-    os.remove(store / "zoomstack.done" / f"{unit}.0.0")
+    os.remove(store / "counts" / "zoomstack.done" / f"{unit}.0.0")
 
 
 def test_python_resumes_a_store_the_cli_started(tmp_path, cli, reference) -> None:
@@ -80,11 +80,11 @@ def test_cli_resumes_a_store_python_started(tmp_path, cli, reference) -> None:
     after = unit_files(store)
     for unit in ("0.0.0", "1.0.0", "2.0.0"):
         assert after[unit] == before[unit], f"the CLI rewrote unit {unit}, which Python had finished"
-    z = zarr.open_array(store, mode="r")
+    z = zarr.open_array(store, path="counts", mode="r")
     np.testing.assert_array_equal(z[:], reference)
-    meta = json.loads((store / "zarr.json").read_text())
+    meta = json.loads((store / "counts" / "zarr.json").read_text())
     assert meta["attributes"]["zoomstack"]["complete"] is True
-    assert sorted(os.listdir(store / "zoomstack.done")) == ["0.0.0", "1.0.0", "2.0.0", "3.0.0"]
+    assert sorted(os.listdir(store / "counts" / "zoomstack.done")) == ["0.0.0", "1.0.0", "2.0.0", "3.0.0"]
 
 
 def test_damage_is_found_and_repaired_by_either_tool(tmp_path, cli, reference) -> None:
@@ -93,19 +93,19 @@ def test_damage_is_found_and_repaired_by_either_tool(tmp_path, cli, reference) -
     also refuses to read (crc32c); ``--verify`` rewrites it; a deleted shard likewise."""
     store = tmp_path / "cli.zarr"
     cli(*CLI_ARGS, "--zarr", str(store))
-    zarr.open_array(store, mode="r+")[8:12] = 9  # unit 2: other bytes, other length
+    zarr.open_array(store, path="counts", mode="r+")[8:12] = 9  # unit 2: other bytes, other length
     assert zoomstack.store_info(store)["missing_units"] == 1
     z = zoomstack.to_zarr(python_array(), store, shards=(4, HEIGHT, WIDTH), scheduler="threads")
     np.testing.assert_array_equal(z[:], reference)
 
-    shard = store / "c" / "1" / "0" / "0"
+    shard = store / "counts" / "c" / "1" / "0" / "0"
     data = bytearray(shard.read_bytes())
     for i in range(30, 33):
         data[i] ^= 0x5A
     shard.write_bytes(bytes(data))
-    (store / "c" / "3" / "0" / "0").unlink()
+    (store / "counts" / "c" / "3" / "0" / "0").unlink()
     with pytest.raises(Exception, match="(?i)checksum|crc"):
-        zarr.open_array(store, mode="r")[4:8]
+        zarr.open_array(store, path="counts", mode="r")[4:8]
     out = cli("verify", str(store), check=False)
     assert out.returncode == 1, out
     assert "damaged 1.0.0" in out.stdout and "CRC-32C" in out.stdout, out.stdout
@@ -116,7 +116,7 @@ def test_damage_is_found_and_repaired_by_either_tool(tmp_path, cli, reference) -
     cli(*CLI_ARGS, "--zarr", str(store), "--verify")
     assert zoomstack.verify(store)[0]["intact"]
     assert cli("verify", str(store)).returncode == 0
-    np.testing.assert_array_equal(zarr.open_array(store, mode="r")[:], reference)
+    np.testing.assert_array_equal(zarr.open_array(store, path="counts", mode="r")[:], reference)
 
 
 def test_cli_refuses_a_python_store_of_other_parameters(tmp_path, cli) -> None:
@@ -134,10 +134,10 @@ def unit_files(store: Path) -> dict[str, tuple[int, int]]:
     """Every shard file of ``store`` by unit index, with its inode and mtime (a file the
     second writer rewrote, or replaced, changes one of them)."""
     out = {}
-    for f in (store / "c").rglob("*"):
+    for f in (store / "counts" / "c").rglob("*"):
         if f.is_file():
             st = f.stat()
-            out[".".join(f.relative_to(store / "c").parts)] = (st.st_ino, st.st_mtime_ns)
+            out[".".join(f.relative_to(store / "counts" / "c").parts)] = (st.st_ino, st.st_mtime_ns)
     return out
 
 
@@ -155,13 +155,13 @@ def test_python_writes_exactly_the_store_the_cli_writes(tmp_path, cli, reference
     cli_store, py_store = tmp_path / "cli.zarr", tmp_path / "py.zarr"
     cli(*CLI_ARGS, "--zarr", str(cli_store))
     zoomstack.to_zarr(python_array(), py_store, shards=(4, HEIGHT, WIDTH), scheduler="threads")
-    cli_meta = json.loads((cli_store / "zarr.json").read_text())
-    py_meta = json.loads((py_store / "zarr.json").read_text())
+    cli_meta = json.loads((cli_store / "counts" / "zarr.json").read_text())
+    py_meta = json.loads((py_store / "counts" / "zarr.json").read_text())
     assert py_meta["attributes"] == cli_meta["attributes"]
     assert py_meta == cli_meta
     assert store_files(py_store) == store_files(cli_store)
-    assert sorted(os.listdir(py_store / "zoomstack.done")) == ["0.0.0", "1.0.0", "2.0.0", "3.0.0"]
-    np.testing.assert_array_equal(zarr.open_array(py_store, mode="r")[:], reference)
+    assert sorted(os.listdir(py_store / "counts" / "zoomstack.done")) == ["0.0.0", "1.0.0", "2.0.0", "3.0.0"]
+    np.testing.assert_array_equal(zarr.open_array(py_store, path="counts", mode="r")[:], reference)
 
 
 def test_cli_resumes_an_interrupted_python_write(tmp_path, cli, reference, monkeypatch) -> None:
@@ -184,7 +184,7 @@ def test_cli_resumes_an_interrupted_python_write(tmp_path, cli, reference, monke
     with pytest.raises(Interrupted):
         zoomstack.to_zarr(python_array(), store, shards=(4, HEIGHT, WIDTH), scheduler="sync")
     monkeypatch.undo()
-    done = sorted(os.listdir(store / "zoomstack.done"))
+    done = sorted(os.listdir(store / "counts" / "zoomstack.done"))
     assert len(done) == 2, done
     assert zoomstack.store_info(store)["complete"] is False
     before = unit_files(store)
@@ -194,9 +194,9 @@ def test_cli_resumes_an_interrupted_python_write(tmp_path, cli, reference, monke
     after = unit_files(store)
     for unit in done:
         assert after.get(unit) == before.get(unit), f"the CLI rewrote unit {unit}"
-    assert sorted(os.listdir(store / "zoomstack.done")) == ["0.0.0", "1.0.0", "2.0.0", "3.0.0"]
+    assert sorted(os.listdir(store / "counts" / "zoomstack.done")) == ["0.0.0", "1.0.0", "2.0.0", "3.0.0"]
     assert zoomstack.store_info(store)["complete"] is True
-    np.testing.assert_array_equal(zarr.open_array(store, mode="r")[:], reference)
+    np.testing.assert_array_equal(zarr.open_array(store, path="counts", mode="r")[:], reference)
 
 
 def test_python_resumes_an_interrupted_cli_write(tmp_path, cli, reference) -> None:
@@ -211,7 +211,7 @@ def test_python_resumes_an_interrupted_cli_write(tmp_path, cli, reference) -> No
     )
     cli("init", str(spec), "--quiet")
     cli("run", str(spec), "--index", "0", "--count", "2", "--quiet")
-    done = sorted(os.listdir(store / "zoomstack.done"))
+    done = sorted(os.listdir(store / "counts" / "zoomstack.done"))
     assert done == ["0.0.0", "2.0.0"]
     assert zoomstack.store_info(store)["complete"] is False
     before = unit_files(store)

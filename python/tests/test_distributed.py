@@ -42,7 +42,7 @@ def test_cluster_writes_exact_store(tmp_path, client, small_params, small_direct
     assert len(workers) == 2, f"tasks ran on {workers}"
     assert len(client.scheduler_info()["workers"]) == 2
     # zarr-python, in this process, reads back exactly the direct render.
-    back = zarr.open_array(tmp_path / "d.zarr", mode="r")
+    back = zarr.open_array(tmp_path / "d.zarr", path="counts", mode="r")
     np.testing.assert_array_equal(back[:], small_direct)
     meta = back.attrs["zoomstack"]
     assert meta["complete"] is True
@@ -50,7 +50,7 @@ def test_cluster_writes_exact_store(tmp_path, client, small_params, small_direct
     assert meta["write_unit"] == list(shards or (1, 32, 32))
     assert back.shards == shards and back.chunks == (1, 32, 32)
     n_units = 8 if shards else 64
-    assert len(os.listdir(tmp_path / "d.zarr" / "zoomstack.done")) == n_units
+    assert len(os.listdir(tmp_path / "d.zarr" / "counts" / "zoomstack.done")) == n_units
 
 
 def test_cluster_computes_fused_slices(client, small_params, small_direct) -> None:
@@ -81,7 +81,7 @@ def test_killing_a_worker_mid_write_yields_an_exact_store(tmp_path, small_params
         client.run(slow_down, 0.4)
         pids = client.run(os.getpid)
         store = tmp_path / "k.zarr"
-        done_dir = store / "zoomstack.done"
+        done_dir = store / "counts" / "zoomstack.done"
         seen: dict[str, object] = {}
 
         def killer() -> None:

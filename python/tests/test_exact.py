@@ -85,7 +85,7 @@ def test_constant_shards_read_back_with_zarr_python(cli, tmp_path):
         "chunks = [1, 32, 32]\nshards = [4096, 32, 32]\n"
     )
     subprocess.run([str(cli), "run", str(spec), "--quiet"], check=True)
-    a = zarr.open_array(store, mode="r")
+    a = zarr.open_array(store, path="counts", mode="r")
     assert a.shape == (11000, 32, 32)
     p = exact_params()
     for k in (0, 844, 845, 4095, 4096, 10999):

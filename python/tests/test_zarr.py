@@ -22,7 +22,7 @@ def check_contract(z: zarr.Array, params: zoomstack.StackParams, select: str, un
     assert z.metadata.zarr_format == 3
     assert tuple(z.metadata.dimension_names) == ("level", "y", "x")
     assert z.dtype == np.uint16
-    assert z.fill_value == 0
+    assert z.fill_value == 65535
     meta = z.attrs["zoomstack"]
     assert meta["format"] == "zoomstack-stack"
     assert meta["format_version"] == 1
@@ -58,9 +58,9 @@ def test_write_whole_stack(tmp_path, small_params, small_direct, shards) -> None
     assert "0.0.0" in markers(tmp_path / "s.zarr")
     np.testing.assert_array_equal(z[:], small_direct)
     # Other readers see the same array.
-    again = zarr.open_array(tmp_path / "s.zarr", mode="r")
+    again = zarr.open_array(tmp_path / "s.zarr", path="counts", mode="r")
     np.testing.assert_array_equal(again[:], small_direct)
-    np.testing.assert_array_equal(da.from_zarr(str(tmp_path / "s.zarr")).compute(), small_direct)
+    np.testing.assert_array_equal(da.from_zarr(str(tmp_path / "s.zarr"), component="counts").compute(), small_direct)
     info = zoomstack.store_info(tmp_path / "s.zarr")
     assert (info["units"], info["missing_units"], info["complete"]) == (n_units, 0, True)
 
@@ -84,10 +84,10 @@ def test_resume_skips_units_with_markers(tmp_path, small_params, small_direct) -
     z = zoomstack.to_zarr(s, store, shards=(4, 64, 64), scheduler="threads")
     # Simulate an interrupted run: unit 1 lost its marker (and its data is garbage); the other
     # units keep their markers: a resume must not touch them.
-    w = zarr.open_array(store, mode="r+")
+    w = zarr.open_array(store, path="counts", mode="r+")
     w[4:8] = 7
-    os.remove(store / "zoomstack.done" / "1.0.0")
-    shard = lambda k: store / "c" / str(k) / "0" / "0"  # noqa: E731
+    os.remove(store / "counts" / "zoomstack.done" / "1.0.0")
+    shard = lambda k: store / "counts" / "c" / str(k) / "0" / "0"  # noqa: E731
     before = {k: shard(k).stat().st_mtime_ns for k in (0, 2, 3)}
     info = zoomstack.store_info(store)
     assert (info["missing_units"], info["damaged_units"]) == (1, 0)
@@ -104,7 +104,7 @@ def test_resume_skips_units_with_markers(tmp_path, small_params, small_direct) -
     np.testing.assert_array_equal(z[:], small_direct)
     # A torn shard (e.g. a writer killed mid-write) without a marker is replaced, not read.
     shard(3).write_bytes(b"torn")
-    os.remove(store / "zoomstack.done" / "3.0.0")
+    os.remove(store / "counts" / "zoomstack.done" / "3.0.0")
     z = zoomstack.to_zarr(s, store, shards=(4, 64, 64), scheduler="threads")
     np.testing.assert_array_equal(z[12:], small_direct[12:])
     assert zoomstack.verify(store)[0]["intact"]
@@ -114,9 +114,9 @@ def test_complete_store_is_not_recomputed(tmp_path, small_params) -> None:
     store = tmp_path / "c.zarr"
     s = zoomstack.ZoomStackArray.from_params(small_params, (2, 64, 64))
     zoomstack.to_zarr(s, store, scheduler="threads")
-    before = {p: p.stat().st_mtime_ns for p in (store / "c").rglob("*") if p.is_file()}
+    before = {p: p.stat().st_mtime_ns for p in (store / "counts" / "c").rglob("*") if p.is_file()}
     zoomstack.to_zarr(s, store, scheduler="threads")
-    after = {p: p.stat().st_mtime_ns for p in (store / "c").rglob("*") if p.is_file()}
+    after = {p: p.stat().st_mtime_ns for p in (store / "counts" / "c").rglob("*") if p.is_file()}
     assert before == after
 
 
@@ -196,11 +196,11 @@ def test_store_written_by_another_tool_with_other_stop_normalization(tmp_path, s
     s = zoomstack.ZoomStackArray.from_params(small_params, (1, 32, 32))[::3]
     z = zoomstack.to_zarr(s, store, scheduler="threads")
     assert z.attrs["zoomstack"]["select"] == "[0:18:3, 0:64:1, 0:64:1]"
-    doc = json.loads((store / "zarr.json").read_text())
+    doc = json.loads((store / "counts" / "zarr.json").read_text())
     doc["attributes"]["zoomstack"]["select"] = "[0:16:3, 0:64:1, 0:64:1]"
     doc["attributes"]["zoomstack"]["complete"] = False
-    (store / "zarr.json").write_text(json.dumps(doc))
-    os.remove(store / "zoomstack.done" / "2.0.0")
+    (store / "counts" / "zarr.json").write_text(json.dumps(doc))
+    os.remove(store / "counts" / "zoomstack.done" / "2.0.0")
     z = zoomstack.to_zarr(s, store, scheduler="threads")
     assert z.attrs["zoomstack"]["complete"] is True
 
@@ -217,15 +217,15 @@ def test_tasks_join_the_store_without_touching_its_metadata(tmp_path, small_para
     layout = _zoomstack.init_store(spec)
     assert (layout["grid"], layout["write_unit"], layout["units_total"]) == ((4, 1, 1), (4, 64, 64), 4)
     assert layout["missing"] == [(0, 0, 0), (1, 0, 0), (2, 0, 0), (3, 0, 0)]
-    meta = (store / "zarr.json").read_bytes()
-    stat = (store / "zarr.json").stat()
+    meta = (store / "counts" / "zarr.json").read_bytes()
+    stat = (store / "counts" / "zarr.json").stat()
     assert _zoomstack.write_units(spec, [(2, 0, 0), (0, 0, 0)]) == 2
     assert _zoomstack.write_units(spec, [(2, 0, 0)]) == 0, "a marked unit was written again"
-    assert (store / "zarr.json").read_bytes() == meta
-    assert (store / "zarr.json").stat().st_mtime_ns == stat.st_mtime_ns
+    assert (store / "counts" / "zarr.json").read_bytes() == meta
+    assert (store / "counts" / "zarr.json").stat().st_mtime_ns == stat.st_mtime_ns
     assert markers(store) == {"0.0.0", "2.0.0"}
     assert _zoomstack.init_store(spec)["missing"] == [(1, 0, 0), (3, 0, 0)]
-    z = zarr.open_array(store, mode="r")
+    z = zarr.open_array(store, path="counts", mode="r")
     np.testing.assert_array_equal(z[0:4], small_direct[0:4])
     np.testing.assert_array_equal(z[8:12], small_direct[8:12])
     assert _zoomstack.finish_store(spec)["complete"] is False

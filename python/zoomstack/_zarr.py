@@ -234,3 +234,60 @@ def to_zarr(
         )
     array_path = _zoomstack.store_info(spec["store"], spec["path"])["array_path"]
     return zarr.open_array(spec["store"], path=array_path, mode="r", zarr_format=3)
+
+
+def open_pyramid(store: str | os.PathLike[str]) -> Any:
+    """Opens an OME-Zarr pyramid written by zoomstack as an :class:`xarray.DataTree` (lazy).
+
+    ``xarray.open_zarr`` opens a zoomstack store (a group of ``counts`` and its coordinates),
+    but not a pyramid: OME-Zarr keeps every resolution in one group under the same dimension
+    names (``level``, ``y``, ``x``), which one xarray dataset cannot hold. This returns one
+    child per dataset (``"0"``, ``"1"``, ...), each a dataset of ``counts`` (a Dask array of the
+    stored array) with the coordinates a plain store carries: ``level`` (the stack level),
+    ``scale``, ``log10_scale``, ``y`` and ``x`` (offsets from the centre in units of the
+    level's scale), placed by the datasets' OME ``scale`` and ``translation``.
+    Needs ``xarray``.
+    """
+    import xarray as xr
+
+    group = zarr.open_group(os.fspath(store), mode="r")
+    try:
+        datasets = group.attrs["ome"]["multiscales"][0]["datasets"]
+    except (KeyError, IndexError, TypeError):
+        raise ZoomstackError(f"{os.fspath(store)} is not an OME-Zarr pyramid") from None
+    children = {}
+    for d in datasets:
+        array = group[d["path"]]
+        stack = array.attrs["zoomstack"]["stack"]
+        transforms = {t["type"]: t for t in d["coordinateTransformations"]}
+        scale = transforms["scale"]["scale"]
+        shift = transforms.get("translation", {"translation": [0.0, 0.0, 0.0]})["translation"]
+        # Full-resolution indices of each output index, as OME places them.
+        index = [shift[k] + scale[k] * np.arange(n) for k, n in enumerate(array.shape)]
+        height, width = stack["height"], stack["width"]
+        level = index[0].astype(np.int64)
+        scale0, zoom = float(stack["scale0"]), float(stack["zoom_per_level"])
+        log10_scale = np.log10(scale0) - level * np.log10(zoom)
+
+        def offset(i: np.ndarray, n: int) -> np.ndarray:
+            return i / (n - 1) - 0.5 if n > 1 else np.full(i.shape, -0.5)
+
+        unit = {"units": "1"}
+        coords = {
+            "level": ("level", level, {**unit, "long_name": "zoom level (index into the stack)"}),
+            "scale": (
+                "level",
+                np.array([scale0 / zoom ** int(v) for v in level], dtype=np.float64),
+                {**unit, "long_name": "height of the frame in the complex plane"},
+            ),
+            "log10_scale": ("level", log10_scale, {**unit, "long_name": "log10 of the height"}),
+            "y": ("y", offset(index[1], height), {**unit, "long_name": "imaginary offset"}),
+            "x": ("x", offset(index[2], width) * width / height, {**unit, "long_name": "real offset"}),
+        }
+        counts = xr.DataArray(
+            da.from_zarr(array),
+            dims=("level", "y", "x"),
+            attrs={"long_name": "escape count", "units": "1", **dict(array.attrs)},
+        )
+        children[d["path"]] = xr.Dataset({"counts": counts}, coords=coords)
+    return xr.DataTree.from_dict(children)

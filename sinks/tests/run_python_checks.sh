@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Python reader checks of zoomstack-sinks: zarr-python 3, dask, yaozarrs (OME-Zarr 0.5
+# Python reader checks of zoomstack-sinks: zarr-python 3, dask, xarray, yaozarrs (OME-Zarr 0.5
 # validation), Pillow and matplotlib read what the Rust sinks wrote.
 #
 #   bash sinks/tests/run_python_checks.sh
@@ -14,7 +14,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-  'zarr>=3' dask numpy pillow matplotlib pytest 'yaozarrs[io]'
+  'zarr>=3' dask numpy pillow matplotlib pytest 'yaozarrs[io]' 'xarray>=2025.6'
 
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT

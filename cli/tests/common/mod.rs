@@ -77,10 +77,26 @@ pub(crate) fn assert_no_panic(o: &Output) {
     );
 }
 
+/// The path of the array `array_path` inside `store`: `""` is the store's own array (`counts`
+/// in its root group, as the sinks resolve it).
+pub(crate) fn array_path(store: &Path, array_path: &str) -> String {
+    let p = array_path.trim_matches('/');
+    if p.is_empty() && store.join("counts/zarr.json").exists() {
+        "counts".to_string()
+    } else {
+        p.to_string()
+    }
+}
+
+/// The directory of the array `array_path` (see [`array_path`]).
+pub(crate) fn array_dir(store: &Path, path: &str) -> std::path::PathBuf {
+    store.join(array_path(store, path))
+}
+
 /// Reads the zoomstack array at `store`/`array_path` with zarrs.
-pub(crate) fn read_store(store: &Path, array_path: &str) -> Array3<u16> {
+pub(crate) fn read_store(store: &Path, path: &str) -> Array3<u16> {
     let s = Arc::new(FilesystemStore::new(store).expect("open store"));
-    let a = Array::open(s, &format!("/{}", array_path.trim_matches('/'))).expect("open array");
+    let a = Array::open(s, &format!("/{}", array_path(store, path))).expect("open array");
     let d: ArrayD<u16> = a
         .retrieve_array_subset(&a.subset_all())
         .expect("read array");
@@ -89,7 +105,7 @@ pub(crate) fn read_store(store: &Path, array_path: &str) -> Array3<u16> {
 
 /// The `zoomstack` attribute of an array.
 pub(crate) fn attrs(store: &Path, array_path: &str) -> serde_json::Value {
-    let p = store.join(array_path).join("zarr.json");
+    let p = array_dir(store, array_path).join("zarr.json");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&p).expect("read zarr.json")).unwrap();
     v["attributes"]["zoomstack"].clone()
@@ -98,7 +114,7 @@ pub(crate) fn attrs(store: &Path, array_path: &str) -> serde_json::Value {
 /// Number of completion markers of an array (files named `i.j.k`; a killed writer may leave a
 /// temporary `.i.j.k.tmp-PID` behind, which is not a marker).
 pub(crate) fn markers(store: &Path, array_path: &str) -> usize {
-    std::fs::read_dir(store.join(array_path).join("zoomstack.done")).map_or(0, |d| {
+    std::fs::read_dir(array_dir(store, array_path).join("zoomstack.done")).map_or(0, |d| {
         d.filter_map(Result::ok)
             .filter(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();

@@ -26,10 +26,10 @@ def entry(manifest, name):
 def test_zarr_python_reads_equal(fixtures, manifest, store):
     e = entry(manifest, store)
     want = load_u16(fixtures, e["expected"])
-    z = zarr.open_array(fixtures / store, mode="r")
+    z = zarr.open_array(fixtures / store, path="counts", mode="r")
     assert z.dtype == np.uint16
     assert z.shape == want.shape
-    assert z.fill_value == 0
+    assert z.fill_value == 65535  # never a count (max_iter 256)
     assert tuple(z.chunks) == tuple(e["chunks"])
     if e["shards"] is None:
         assert z.shards is None
@@ -44,7 +44,7 @@ def test_zarr_python_reads_equal(fixtures, manifest, store):
 def test_dask_reads_equal(fixtures, manifest, store):
     e = entry(manifest, store)
     want = load_u16(fixtures, e["expected"])
-    d = da.from_zarr(str(fixtures / store))
+    d = da.from_zarr(str(fixtures / store), component="counts")
     assert d.shape == want.shape
     np.testing.assert_array_equal(d.compute(), want)
     assert int(d.sum().compute()) == int(want.astype(np.int64).sum())
@@ -53,7 +53,7 @@ def test_dask_reads_equal(fixtures, manifest, store):
 @pytest.mark.parametrize("store", STORES)
 def test_attributes_round_trip(fixtures, manifest, store):
     e = entry(manifest, store)
-    z = zarr.open_array(fixtures / store, mode="r")
+    z = zarr.open_array(fixtures / store, path="counts", mode="r")
     assert z.metadata.dimension_names == ("level", "y", "x")
     attrs = dict(z.attrs)
     assert "_zarrs" not in attrs
@@ -77,22 +77,41 @@ def test_attributes_round_trip(fixtures, manifest, store):
         assert zs["downsample"] is None
     # One completion marker per write unit, named i.j.k.
     grid = [math.ceil(n / u) for n, u in zip(z.shape, unit)]
-    markers = sorted(p.name for p in (fixtures / store / "zoomstack.done").iterdir())
+    markers = sorted(p.name for p in (fixtures / store / "counts" / "zoomstack.done").iterdir())
     want = sorted(f"{i}.{j}.{k}" for i in range(grid[0]) for j in range(grid[1])
                   for k in range(grid[2]))
     assert markers == want
     assert len(markers) == e["units"]
     # The raw zarr.json says the same (no zarrs-specific fields leaked into attributes).
-    meta = json.loads((fixtures / store / "zarr.json").read_text())
+    meta = json.loads((fixtures / store / "counts" / "zarr.json").read_text())
     assert meta["zarr_format"] == 3 and meta["node_type"] == "array"
-    assert set(meta["attributes"]) == {"zoomstack"}
+    assert set(meta["attributes"]) == {"zoomstack", "long_name", "units", "coordinates"}
+    root = json.loads((fixtures / store / "zarr.json").read_text())
+    assert root["node_type"] == "group"
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_xarray_opens_the_store_with_stack_levels(fixtures, manifest, store):
+    import xarray as xr
+
+    e = entry(manifest, store)
+    want = load_u16(fixtures, e["expected"])
+    start, stop, step = (int(v) for v in e["select"].strip("[]").split(", ")[0].split(":"))
+    levels = list(range(start, stop, step))
+    with xr.open_zarr(fixtures / store) as ds:
+        assert ds["level"].values.tolist() == levels
+        assert ds["counts"].dims == ("level", "y", "x")
+        assert set(ds.coords) == {"level", "scale", "log10_scale", "y", "x"}
+        np.testing.assert_array_equal(ds["scale"].values, [3.0 / 1.00025**lv for lv in levels])
+        for k in (0, len(levels) - 1):
+            np.testing.assert_array_equal(ds["counts"].sel(level=levels[k]).values, want[k])
 
 
 def test_select_means_what_it_says(fixtures, manifest):
     """The select string (full-stack index space) reproduces the stored array from a
     full-resolution rendering: the pyramid's level 0 is such a rendering at stride 4."""
     e = entry(manifest, "unsharded.zarr")
-    z = zarr.open_array(fixtures / "unsharded.zarr", mode="r")
+    z = zarr.open_array(fixtures / "unsharded.zarr", path="counts", mode="r")
     parts = [p.split(":") for p in z.attrs["zoomstack"]["select"].strip("[]").split(", ")]
     counts = [len(range(int(a), int(b), int(c))) for a, b, c in parts]
     assert counts == list(z.shape) == e["expected"]["shape"]
