@@ -24,8 +24,21 @@ REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / "target" / "release" / "zoomstack"
 
 # 1000 levels of 40 x 56 from the notebook's zoom (a faster zoom so the levels differ).
+# The stores carry consolidated metadata: xarray's fallback warning would be an error here.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
 PARAMS = zoomstack.StackParams(levels=1000, height=40, width=56, zoom_per_level=1.00025**120)
 FILL = 65535
+
+
+def stack() -> zoomstack.ZoomStackArray:
+    return zoomstack.stack(
+        levels=PARAMS.levels,
+        height=PARAMS.height,
+        width=PARAMS.width,
+        zoom_per_level=PARAMS.zoom_per_level,
+        chunks=(1, 40, 56),
+    )
 
 
 def expected(levels) -> np.ndarray:
@@ -62,7 +75,7 @@ def check_dataset(ds: xr.Dataset, levels: list[int]) -> None:
 def test_python_store_opens_in_xarray(tmp_path, shards):
     store = tmp_path / "x.zarr"
     zoomstack.to_zarr(
-        zoomstack.stack(PARAMS, chunks=(1, 40, 56))[0:1000:250], store, shards=shards
+        stack()[0:1000:250], store, shards=shards
     )
     with xr.open_zarr(store) as ds:
         check_dataset(ds, [0, 250, 500, 750])
@@ -96,7 +109,7 @@ def test_cli_store_opens_in_xarray(tmp_path, cli, shards):
 
 def test_an_interrupted_store_reads_the_fill_value_where_units_are_missing(tmp_path):
     store = tmp_path / "part.zarr"
-    source = zoomstack.stack(PARAMS, chunks=(1, 40, 56))[0:8]
+    source = stack()[0:8]
     spec = _store_spec(source, store, None, None, None)
     _zoomstack.init_store(spec, if_exists="resume")
     # The writer stopped after three of its eight tasks (a killed run, a lost cluster).
@@ -118,7 +131,7 @@ def test_an_interrupted_store_reads_the_fill_value_where_units_are_missing(tmp_p
 
 
 def test_dask_to_zarr_method_writes_a_zoomstack_store(tmp_path):
-    a = zoomstack.stack(PARAMS, chunks=(1, 40, 56))[0:4]
+    a = stack()[0:4]
     out = a.to_zarr(str(tmp_path / "m.zarr"))
     assert out.attrs["zoomstack"]["complete"] is True
     with xr.open_zarr(tmp_path / "m.zarr") as ds:
@@ -147,7 +160,7 @@ def test_ome_pyramid_opens_with_zoomstack_open_pyramid(tmp_path):
     assert half["scale"].attrs["units"] == "1"
     # Plain xarray cannot open the group itself: its datasets share dimension names.
     with pytest.raises(ValueError):
-        xr.open_zarr(store).load()
+        xr.open_zarr(store, consolidated=False).load()
 
 
 def _write_pyramid(store: Path) -> Path:

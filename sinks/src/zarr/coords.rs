@@ -269,3 +269,73 @@ fn write_one(
     }
     Ok(())
 }
+
+/// Rewrites `group_dir/zarr.json` with inline consolidated metadata (zarr-python's
+/// `consolidated_metadata`: every node below the group) when the group holds the coordinates
+/// of the array `name`, so that xarray opens it in one read and without a warning. Called
+/// whenever the array's `zarr.json` changes (creation, `complete`), so it is never stale.
+pub(super) fn consolidate(group_dir: &Path, name: &str) -> Result<(), SinkError> {
+    let owner = read_json(&group_dir.join("level").join("zarr.json"))?;
+    if owner["attributes"][MARK].as_str() != Some(name) {
+        return Ok(());
+    }
+    let path = group_dir.join("zarr.json");
+    let mut group = read_json(&path)?;
+    if group["node_type"] != "group" {
+        return Ok(());
+    }
+    let mut nodes = serde_json::Map::new();
+    collect_nodes(group_dir, "", &mut nodes)?;
+    group["consolidated_metadata"] = json!({
+        "kind": "inline",
+        "must_understand": false,
+        "metadata": nodes,
+    });
+    let text = serde_json::to_string_pretty(&group).unwrap_or_default();
+    crate::fsutil::write_atomic(&path, true, |w| {
+        std::io::Write::write_all(w, text.as_bytes()).map_err(|e| SinkError::io("write", &path, e))
+    })
+}
+
+/// The metadata of every node below `dir`, keyed by its path relative to the group (arrays are
+/// not descended into: their chunks and markers are not nodes).
+fn collect_nodes(
+    dir: &Path,
+    prefix: &str,
+    out: &mut serde_json::Map<String, Value>,
+) -> Result<(), SinkError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| SinkError::io("list directory", dir, e))?;
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for n in names {
+        let meta = dir.join(&n).join("zarr.json");
+        if !meta.exists() {
+            continue;
+        }
+        let mut v = read_json(&meta)?;
+        let key = format!("{prefix}{n}");
+        if v["node_type"] == "group" {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("consolidated_metadata");
+            }
+            collect_nodes(&dir.join(&n), &format!("{key}/"), out)?;
+        }
+        out.insert(key, v);
+    }
+    Ok(())
+}
+
+fn read_json(path: &Path) -> Result<Value, SinkError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| SinkError::InvalidMetadata {
+            path: path.to_path_buf(),
+            reason: format!("not valid JSON: {e}"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Value::Null),
+        Err(e) => Err(SinkError::io("read", path, e)),
+    }
+}

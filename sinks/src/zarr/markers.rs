@@ -314,7 +314,12 @@ pub(super) fn set_complete(array_dir: &Path, complete: bool) -> Result<(), SinkE
     write_atomic(&p, true, |w| {
         w.write_all(text.as_bytes())
             .map_err(|e| SinkError::io("write", &p, e))
-    })
+    })?;
+    // The group's consolidated copy of this zarr.json follows it.
+    match (array_dir.parent(), array_dir.file_name()) {
+        (Some(group), Some(name)) => super::coords::consolidate(group, &name.to_string_lossy()),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -177,6 +177,9 @@ impl ZarrSink {
                 )?;
             }
             let array = create_array(&files, &node_path, &array_dir, &desc, options)?;
+            if let Some(group) = coordinate_group(&array_dir, &comps, coordinates) {
+                coords::consolidate(group, &comps[comps.len() - 1])?;
+            }
             create_dir_all(&marker_dir)?;
             sync_dir(&array_dir)?;
             let done = (0..units.total()).map(|_| AtomicBool::new(false)).collect();

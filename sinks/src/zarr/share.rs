@@ -34,7 +34,7 @@ impl ZarrSink {
     /// }
     /// let progress = sink.close()?;
     /// assert_eq!((progress.units_done, progress.units_written), (2, 2));
-    /// assert!(store.join("zoomstack.done/1.0.0").exists());
+    /// assert!(store.join("counts/zoomstack.done/1.0.0").exists());
     /// assert_eq!(std::fs::read(store.join("zarr.json")).unwrap(), before, "metadata untouched");
     /// let report = ZarrSink::open(&store, desc, ZarrOptions::default())?.finish()?;
     /// assert!(report.complete);

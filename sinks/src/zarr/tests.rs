@@ -553,6 +553,13 @@ fn a_store_is_a_group_of_counts_and_coordinates() {
 
     let root = zarr_json(&store);
     assert_eq!(root["node_type"], "group");
+    // Consolidated (xarray reads it in one go): every node, the counts as they are now.
+    let nodes = &root["consolidated_metadata"]["metadata"];
+    assert_eq!(nodes["counts"], zarr_json(&arr(&store)));
+    assert_eq!(nodes["counts"]["attributes"]["zoomstack"]["complete"], true);
+    for name in COORDINATE_NAMES {
+        assert_eq!(nodes[name], zarr_json(&store.join(name)), "{name}");
+    }
     let counts = zarr_json(&arr(&store));
     assert_eq!(counts["attributes"]["coordinates"], "scale log10_scale");
     assert_eq!(counts["attributes"]["long_name"], "escape count");
