@@ -54,8 +54,8 @@ def test_write_whole_stack(tmp_path, small_params, small_direct, shards) -> None
     assert z.chunks == (1, 32, 32)
     assert z.shards == shards
     n_units = 8 if shards else 64
-    assert len(markers(tmp_path / "s.zarr")) == n_units
-    assert "0.0.0" in markers(tmp_path / "s.zarr")
+    assert len(markers(tmp_path / "s.zarr" / "counts")) == n_units
+    assert "0.0.0" in markers(tmp_path / "s.zarr" / "counts")
     np.testing.assert_array_equal(z[:], small_direct)
     # Other readers see the same array.
     again = zarr.open_array(tmp_path / "s.zarr", path="counts", mode="r")
@@ -223,7 +223,7 @@ def test_tasks_join_the_store_without_touching_its_metadata(tmp_path, small_para
     assert _zoomstack.write_units(spec, [(2, 0, 0)]) == 0, "a marked unit was written again"
     assert (store / "counts" / "zarr.json").read_bytes() == meta
     assert (store / "counts" / "zarr.json").stat().st_mtime_ns == stat.st_mtime_ns
-    assert markers(store) == {"0.0.0", "2.0.0"}
+    assert markers(store / "counts") == {"0.0.0", "2.0.0"}
     assert _zoomstack.init_store(spec)["missing"] == [(1, 0, 0), (3, 0, 0)]
     z = zarr.open_array(store, path="counts", mode="r")
     np.testing.assert_array_equal(z[0:4], small_direct[0:4])
@@ -239,7 +239,7 @@ def test_tasks_join_the_store_without_touching_its_metadata(tmp_path, small_para
     bad = {**spec, "max_iter": 100}
     with pytest.raises(zoomstack.StoreMismatchError, match="max_iter"):
         _zoomstack.write_units(bad, [(1, 0, 0)])
-    assert markers(store) == {"0.0.0", "2.0.0"}
+    assert markers(store / "counts") == {"0.0.0", "2.0.0"}
 
 
 def test_errors_pickle() -> None:
