@@ -190,9 +190,7 @@ fn coordinates(desc: &ArrayDescription) -> Vec<Coordinate<'_>> {
             dim: "y",
             long_name: "imaginary offset from the centre, in units of the level's scale",
             len: sel.rows.len(),
-            values: Values::F64(Box::new(move |k| {
-                block_offset(&sel.rows, k, p.height as usize)
-            })),
+            values: Values::F64(Box::new(move |k| block_offset(&sel.rows, k, p.height))),
         },
         Coordinate {
             name: "x",
@@ -200,7 +198,7 @@ fn coordinates(desc: &ArrayDescription) -> Vec<Coordinate<'_>> {
             long_name: "real offset from the centre, in units of the level's scale",
             len: sel.cols.len(),
             values: Values::F64(Box::new(move |k| {
-                block_offset(&sel.cols, k, p.width as usize) * aspect
+                block_offset(&sel.cols, k, p.width) * aspect
             })),
         },
     ]
