@@ -351,7 +351,7 @@ fn _zoomstack(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MARKER_DIR", zoomstack_sinks::MARKER_DIR)?;
     m.add("CONTRACT_VERSION", zoomstack_kernel::CONTRACT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("FUSED_FMA", zoomstack_kernel::FUSED)?;
+    m.add("FUSED_FMA", zoomstack_kernel::fused_fma())?;
     Ok(())
 }
 
