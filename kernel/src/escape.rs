@@ -73,24 +73,27 @@ pub(crate) fn escape_counts<L: Lanes, const V: usize, const K: u32>(
 ) {
     debug_assert_eq!(out.len(), src.len());
     const { assert!(K >= 1) };
-    let zero = L::splat(0.0);
-    let mut m = Machine::<L, V, K> {
-        zr: [zero; V],
-        zi: [zero; V],
-        cr: [zero; V],
-        ci: [zero; V],
-        it: [L::splat(IDLE_ITERS); V],
-        pix: vec![IDLE; V * L::N],
-        hazard: vec![false; V * L::N],
-        hazards: 0,
-        active: 0,
-        next: 0,
-        next_row: 0,
-        next_col: 0,
-        max_iter,
-        shortcuts,
-    };
-    enter::<L, _>(|| m.run(src, out));
+    // Even the state is made inside: `L::splat` is an instruction of `L`'s target.
+    enter::<L, _>(|| {
+        let zero = L::splat(0.0);
+        let mut m = Machine::<L, V, K> {
+            zr: [zero; V],
+            zi: [zero; V],
+            cr: [zero; V],
+            ci: [zero; V],
+            it: [L::splat(IDLE_ITERS); V],
+            pix: vec![IDLE; V * L::N],
+            hazard: vec![false; V * L::N],
+            hazards: 0,
+            active: 0,
+            next: 0,
+            next_row: 0,
+            next_col: 0,
+            max_iter,
+            shortcuts,
+        };
+        m.run(src, out);
+    });
 }
 
 /// Iteration count of an idle lane: never reaches any limit.

@@ -48,38 +48,41 @@ pub(crate) fn perturb_counts<L: Lanes, const V: usize, const R: u32>(
 ) {
     debug_assert_eq!(out.len(), src.len());
     debug_assert!((1..=orbit.max_iter()).contains(&max_iter));
-    let zero = L::splat(0.0);
-    let z = orbit.points();
-    let mut m = DeltaMachine::<L, V, R> {
-        z,
-        t: orbit.steps(),
-        last: z.len() - 1,
-        dr: [zero; V],
-        di: [zero; V],
-        dcr: [zero; V],
-        dci: [zero; V],
-        pix: vec![IDLE; V * L::N],
-        n_off: vec![0; V * L::N],
-        m_off: vec![0; V * L::N],
-        live: [0; V],
-        gather: [false; V],
-        age: [0; V],
-        n_top: [0; V],
-        m0: [0; V],
-        bound: [f64::INFINITY; V],
-        grow_c: [0.0; V],
-        steps: [0; V],
-        countdown: [0; V],
-        parked: Vec::new(),
-        rebased: 0.0,
-        updates: 0.0,
-        active: 0,
-        next: 0,
-        next_row: 0,
-        next_col: 0,
-        max_iter,
-    };
-    enter::<L, _>(|| m.run(src, out));
+    // Even the state is made inside: `L::splat` is an instruction of `L`'s target.
+    enter::<L, _>(|| {
+        let zero = L::splat(0.0);
+        let z = orbit.points();
+        let mut m = DeltaMachine::<L, V, R> {
+            z,
+            t: orbit.steps(),
+            last: z.len() - 1,
+            dr: [zero; V],
+            di: [zero; V],
+            dcr: [zero; V],
+            dci: [zero; V],
+            pix: vec![IDLE; V * L::N],
+            n_off: vec![0; V * L::N],
+            m_off: vec![0; V * L::N],
+            live: [0; V],
+            gather: [false; V],
+            age: [0; V],
+            n_top: [0; V],
+            m0: [0; V],
+            bound: [f64::INFINITY; V],
+            grow_c: [0.0; V],
+            steps: [0; V],
+            countdown: [0; V],
+            parked: Vec::new(),
+            rebased: 0.0,
+            updates: 0.0,
+            active: 0,
+            next: 0,
+            next_row: 0,
+            next_col: 0,
+            max_iter,
+        };
+        m.run(src, out);
+    });
 }
 
 /// A pixel that rebased in a lockstep vector and waits, at `m = 0`, for a vector to take it.
