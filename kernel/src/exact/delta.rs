@@ -238,10 +238,22 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
                     a[i] = e;
                 }
             }
-            (a.map(|a| L::load(&a)), 1.0, -1.0)
+            // No `array::map`: it may not inline, and would run the lanes outside their target.
+            let [a0, a1, a2, a3] = a;
+            (
+                [L::load(&a0), L::load(&a1), L::load(&a2), L::load(&a3)],
+                1.0,
+                -1.0,
+            )
         } else {
             let e = self.t[self.m0[v] + steps].0;
-            ([e[0], e[1], e[2], e[3]].map(L::splat), e[4], e[5])
+            let s = [
+                L::splat(e[0]),
+                L::splat(e[1]),
+                L::splat(e[2]),
+                L::splat(e[3]),
+            ];
+            (s, e[4], e[5])
         }
     }
 
