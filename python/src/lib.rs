@@ -312,7 +312,7 @@ fn validate_params(
     Ok(())
 }
 
-/// What a kernel backend compiled to in this build, e.g.
+/// What a kernel backend runs as (instruction set chosen at run time), e.g.
 /// `"f64x8 on AVX-512F (1 x 512-bit), fused FMA"`. `None` reads `ZOOMSTACK_KERNEL`.
 #[pyfunction]
 #[pyo3(signature = (backend = None))]
