@@ -1,11 +1,11 @@
-//! Backend choice: which lane width runs, and what instruction set it compiled to.
+//! Backend choice: which lane width runs, on which instruction set ([`Isa`], chosen at run
+//! time), and what that compiled to.
 
 use crate::KernelError;
 use crate::escape::{PixelSource, escape_counts};
-use crate::lanes::FUSED;
+use crate::isa::Isa;
 use std::fmt;
 use std::str::FromStr;
-use wide::{f64x4, f64x8};
 
 /// Vectors in flight per backend and iterations between escape tests (tuned by `benches/`).
 const SCALAR_V: usize = 4;
@@ -13,24 +13,105 @@ const X4_V: usize = 6;
 const X8_V: usize = 4;
 const BLOCK: u32 = 16;
 
-/// A lane width of the escape loop. All backends give identical counts.
+/// A lane width of the escape loop. All backends give identical counts, on every [`Isa`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// One f64 per lane (several chains interleaved).
     Scalar,
-    /// `wide::f64x4` lanes.
+    /// Four f64 lanes (one 256-bit vector on AVX2).
     F64x4,
-    /// `wide::f64x8` lanes.
+    /// Eight f64 lanes (one 512-bit vector on AVX-512, two 256-bit halves on AVX2).
     F64x8,
+}
+
+/// `$body` with the type `$L` set to the lane type that runs backend `$backend` on
+/// instruction set `$isa`, and the const `$W` to the backend (for per-width constants, see
+/// [`per_width`]). The one table of which lane type runs what.
+macro_rules! with_lanes {
+    ($backend:expr, $isa:expr, |$L:ident, $W:ident| $body:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unused_imports)]
+        use $crate::lanes::{Avx2Fma, Avx512, X4, X8};
+        #[allow(unused_imports)]
+        use $crate::lanes::{Baseline, Pair, Plain};
+        use $crate::{Backend, Isa};
+        match ($backend, $isa) {
+            (Backend::Scalar, Isa::Baseline) => {
+                type $L = Plain<1, Baseline>;
+                const $W: Backend = Backend::Scalar;
+                $body
+            }
+            (Backend::F64x4, Isa::Baseline) => {
+                type $L = Plain<4, Baseline>;
+                const $W: Backend = Backend::F64x4;
+                $body
+            }
+            (Backend::F64x8, Isa::Baseline) => {
+                type $L = Plain<8, Baseline>;
+                const $W: Backend = Backend::F64x8;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            (Backend::Scalar, Isa::Avx2Fma) => {
+                type $L = Plain<1, Avx2Fma>;
+                const $W: Backend = Backend::Scalar;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            (Backend::Scalar, Isa::Avx512) => {
+                type $L = Plain<1, Avx512>;
+                const $W: Backend = Backend::Scalar;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            (Backend::F64x4, Isa::Avx2Fma) => {
+                type $L = X4<Avx2Fma>;
+                const $W: Backend = Backend::F64x4;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            (Backend::F64x4, Isa::Avx512) => {
+                type $L = X4<Avx512>;
+                const $W: Backend = Backend::F64x4;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            (Backend::F64x8, Isa::Avx2Fma) => {
+                type $L = Pair<X4<Avx2Fma>>;
+                const $W: Backend = Backend::F64x8;
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            (Backend::F64x8, Isa::Avx512) => {
+                type $L = X8;
+                const $W: Backend = Backend::F64x8;
+                $body
+            }
+            // `Isa::detected` is `Baseline` on other architectures.
+            #[cfg(not(target_arch = "x86_64"))]
+            (_, Isa::Avx2Fma | Isa::Avx512) => unreachable!("no x86-64 instruction sets here"),
+        }
+    }};
+}
+pub(crate) use with_lanes;
+
+/// The constant of backend `b` among per-backend constants (for [`with_lanes`]).
+pub(crate) const fn per_width(b: Backend, scalar: usize, x4: usize, x8: usize) -> usize {
+    match b {
+        Backend::Scalar => scalar,
+        Backend::F64x4 => x4,
+        Backend::F64x8 => x8,
+    }
 }
 
 impl Backend {
     /// Every backend, slowest first.
     pub const ALL: [Backend; 3] = [Backend::Scalar, Backend::F64x4, Backend::F64x8];
 
-    /// The fastest backend for this build: `F64x8` when AVX-512F is compiled in, else `F64x4`.
+    /// The fastest backend on the instruction set that runs ([`Isa::current`]): `F64x8` on
+    /// AVX-512, else `F64x4`.
     pub fn fastest() -> Backend {
-        if cfg!(target_feature = "avx512f") {
+        if Isa::current() >= Isa::Avx512 {
             Backend::F64x8
         } else {
             Backend::F64x4
@@ -38,12 +119,14 @@ impl Backend {
     }
 
     /// The backend named by `ZOOMSTACK_KERNEL` (`auto`, `scalar`, `f64x4`, `f64x8`), or
-    /// [`Backend::fastest`] when it is unset.
+    /// [`Backend::fastest`] when it is unset. Also checks `ZOOMSTACK_ISA` ([`Isa::from_env`]).
     ///
     /// # Errors
     ///
-    /// [`KernelError::UnknownBackend`] when the variable names no backend.
+    /// [`KernelError::UnknownBackend`] when `ZOOMSTACK_KERNEL` names no backend,
+    /// [`KernelError::UnknownIsa`] when `ZOOMSTACK_ISA` names no instruction set.
     pub fn from_env() -> Result<Backend, KernelError> {
+        Isa::from_env()?;
         match std::env::var("ZOOMSTACK_KERNEL") {
             Ok(name) => name.parse(),
             Err(_) => Ok(Backend::fastest()),
@@ -59,40 +142,52 @@ impl Backend {
         }
     }
 
-    /// What this backend compiled to in this build, e.g. `"f64x8 on AVX-512F (1 x 512-bit), fused FMA"`.
+    /// What this backend runs as on this thread now ([`Isa::current`]), e.g.
+    /// `"f64x8 on AVX-512F (1 x 512-bit), fused FMA; instruction set avx512 chosen at run time
+    /// (the CPU's best)"`.
     pub fn describe(self) -> String {
-        let width = match self {
-            Backend::Scalar => "scalar f64".to_string(),
-            Backend::F64x4 => format!("f64x4 on {}", lanes_isa(4)),
-            Backend::F64x8 => format!("f64x8 on {}", lanes_isa(8)),
+        let isa = Isa::current();
+        let x86 = cfg!(target_arch = "x86_64");
+        let width = match (self, isa) {
+            (Backend::Scalar, _) => "scalar f64".to_string(),
+            (Backend::F64x4, Isa::Avx512) => "f64x4 on AVX2 (1 x 256-bit, AVX-512VL)".into(),
+            (Backend::F64x4, Isa::Avx2Fma) => "f64x4 on AVX2 (1 x 256-bit)".into(),
+            (Backend::F64x8, Isa::Avx512) => "f64x8 on AVX-512F (1 x 512-bit)".into(),
+            (Backend::F64x8, Isa::Avx2Fma) => "f64x8 on AVX2 (2 x 256-bit)".into(),
+            (b, Isa::Baseline) if x86 => format!(
+                "{b} on the build's baseline ({} plain lanes{})",
+                per_width(b, 1, 4, 8),
+                if cfg!(target_feature = "avx") {
+                    ""
+                } else {
+                    ", SSE2"
+                }
+            ),
+            (b, Isa::Baseline) => format!("{b} as {} plain lanes", per_width(b, 1, 4, 8)),
         };
-        let fma = if FUSED {
+        let fma = if isa.hardware_fma() {
             "fused FMA"
         } else {
-            "no FMA compiled in: fused multiply-add emulated per lane (exact but slow; build with -C target-cpu=native)"
+            "no FMA instructions: fused multiply-adds are libm fma calls per lane (exact but slow)"
         };
-        format!("{width}, {fma}")
+        let detected = Isa::detected();
+        let why = if isa == detected {
+            "the CPU's best".to_string()
+        } else {
+            format!("capped: the CPU has {detected}; see ZOOMSTACK_ISA")
+        };
+        format!("{width}, {fma}; instruction set {isa} chosen at run time ({why})")
     }
 
-    /// Runs the escape loop of this backend over `src`.
+    /// Runs the escape loop of this backend over `src`, on [`Isa::current`].
     pub(crate) fn run(self, src: &impl PixelSource, max_iter: u32, out: &mut [u16]) {
-        match self {
-            Backend::Scalar => escape_counts::<f64, SCALAR_V, BLOCK>(src, max_iter, true, out),
-            Backend::F64x4 => escape_counts::<f64x4, X4_V, BLOCK>(src, max_iter, true, out),
-            Backend::F64x8 => escape_counts::<f64x8, X8_V, BLOCK>(src, max_iter, true, out),
-        }
-    }
-}
-
-fn lanes_isa(lanes: usize) -> &'static str {
-    let avx512 = cfg!(target_feature = "avx512f");
-    let avx = cfg!(target_feature = "avx");
-    match (lanes, avx512, avx) {
-        (8, true, _) => "AVX-512F (1 x 512-bit)",
-        (8, false, true) => "AVX (2 x 256-bit)",
-        (4, _, true) => "AVX (1 x 256-bit)",
-        (8, _, false) => "SSE2 (4 x 128-bit)",
-        _ => "SSE2 (2 x 128-bit)",
+        with_lanes!(self, Isa::current(), |L, W| escape_counts::<
+            L,
+            { per_width(W, SCALAR_V, X4_V, X8_V) },
+            BLOCK,
+        >(
+            src, max_iter, true, out
+        ));
     }
 }
 

@@ -77,6 +77,20 @@ pub enum KernelError {
         /// The name given.
         name: String,
     },
+    /// An unknown instruction-set name (e.g. in `ZOOMSTACK_ISA`).
+    #[error("unknown instruction set {name:?}: expected one of auto, baseline, avx2, avx512")]
+    UnknownIsa {
+        /// The name given.
+        name: String,
+    },
+    /// An instruction set this CPU cannot run.
+    #[error("instruction set {requested} is not supported by this CPU (its best is {detected})")]
+    UnsupportedIsa {
+        /// The level asked for.
+        requested: &'static str,
+        /// The best level the CPU has.
+        detected: &'static str,
+    },
     /// A decimal string that is not a number (exact mode's parameters).
     #[error("{what}: {text:?} is not a decimal number: expected {expected}")]
     BadDecimal {

@@ -15,8 +15,11 @@
 //! * A lane that finishes is refilled at once with the next pixel, so vectors stay full.
 //! * Points safely inside the main cardioid or the period-2 bulb never escape: they get
 //!   `max_iter` without iterating (the margins keep this exact; see [`in_cardioid_or_bulb`]).
+//! * The loop runs inside [`enter`], compiled for the lane type's instruction set; its cold
+//!   parts (replaying a block, refilling lanes) are separate functions entered the same way.
+//!   Everything else it calls on the lanes is `#[inline(always)]`.
 
-use crate::lanes::Lanes;
+use crate::lanes::{Lanes, enter};
 use crate::spec::numpy_abs;
 
 /// Lanes above this `|z|^2` after a block may have escaped (NaN also counts).
@@ -62,7 +65,7 @@ pub trait PixelSource {
 
 /// Computes `out[p]` for every pixel of `src` with `V` vectors of `L` in flight and escape
 /// tests every `K` iterations. `max_iter` in `1..=65535`; `out.len() == src.len()`.
-pub fn escape_counts<L: Lanes, const V: usize, const K: u32>(
+pub(crate) fn escape_counts<L: Lanes, const V: usize, const K: u32>(
     src: &impl PixelSource,
     max_iter: u32,
     shortcuts: bool,
@@ -70,24 +73,27 @@ pub fn escape_counts<L: Lanes, const V: usize, const K: u32>(
 ) {
     debug_assert_eq!(out.len(), src.len());
     const { assert!(K >= 1) };
-    let zero = L::splat(0.0);
-    let mut m = Machine::<L, V, K> {
-        zr: [zero; V],
-        zi: [zero; V],
-        cr: [zero; V],
-        ci: [zero; V],
-        it: [L::splat(IDLE_ITERS); V],
-        pix: vec![IDLE; V * L::N],
-        hazard: vec![false; V * L::N],
-        hazards: 0,
-        active: 0,
-        next: 0,
-        next_row: 0,
-        next_col: 0,
-        max_iter,
-        shortcuts,
-    };
-    m.run(src, out);
+    // Even the state is made inside: `L::splat` is an instruction of `L`'s target.
+    enter::<L, _>(|| {
+        let zero = L::splat(0.0);
+        let mut m = Machine::<L, V, K> {
+            zr: [zero; V],
+            zi: [zero; V],
+            cr: [zero; V],
+            ci: [zero; V],
+            it: [L::splat(IDLE_ITERS); V],
+            pix: vec![IDLE; V * L::N],
+            hazard: vec![false; V * L::N],
+            hazards: 0,
+            active: 0,
+            next: 0,
+            next_row: 0,
+            next_col: 0,
+            max_iter,
+            shortcuts,
+        };
+        m.run(src, out);
+    });
 }
 
 /// Iteration count of an idle lane: never reaches any limit.
@@ -126,10 +132,14 @@ fn update<L: Lanes>(zr: L, zi: L, cr: L, ci: L) -> (L, L) {
     (re + cr, L::double_plus(t, ci))
 }
 
+// The loop and its out-of-line parts are compiled into `enter`'s trampolines: they must inline
+// there.
+#[allow(clippy::inline_always)]
 impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
+    #[inline(always)]
     fn run(&mut self, src: &impl PixelSource, out: &mut [u16]) {
         for v in 0..V {
-            self.refill(v, (1u32 << L::N) - 1, src, out);
+            enter::<L, _>(|| self.refill(v, (1u32 << L::N) - 1, src, out));
         }
         let maybe = L::splat(MAYBE_OUT);
         let limit = L::splat(f64::from(self.max_iter));
@@ -153,16 +163,8 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
                 let limited = L::ge_mask(self.it[v], limit);
                 if outside != 0 {
                     // Some lane may have escaped within the block: replay it exactly.
-                    self.replay(
-                        v,
-                        saved_zr[v],
-                        saved_zi[v],
-                        saved_it[v],
-                        kb,
-                        outside,
-                        src,
-                        out,
-                    );
+                    let (zr, zi, it) = (saved_zr[v], saved_zi[v], saved_it[v]);
+                    enter::<L, _>(|| self.replay(v, zr, zi, it, kb, outside, src, out));
                 } else if limited != 0 {
                     // No lane escaped in this block; the ones past the limit are done.
                     for i in 0..L::N {
@@ -170,7 +172,7 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
                             self.record(v * L::N + i, self.max_iter as u16, out);
                         }
                     }
-                    self.refill(v, limited, src, out);
+                    enter::<L, _>(|| self.refill(v, limited, src, out));
                 }
             }
         }
@@ -178,8 +180,9 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
 
     /// Replays the last block of vector `v` from its saved state one iteration at a time
     /// with the exact test, finishing every lane that escaped or reached `max_iter` within it.
+    /// Cold: call it through [`enter`].
     #[allow(clippy::too_many_arguments, clippy::needless_range_loop)] // lanes index several arrays
-    #[inline(never)]
+    #[inline(always)]
     fn replay(
         &mut self,
         v: usize,
@@ -256,7 +259,7 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
             }
         }
         if finished != 0 {
-            self.refill(v, finished, src, out);
+            enter::<L, _>(|| self.refill(v, finished, src, out));
         }
     }
 
@@ -273,7 +276,8 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
 
     /// Gives each lane of vector `v` in `lanes` the next pixel that needs iterating
     /// (finishing shortcut pixels on the way), or makes it idle. One store and one load per
-    /// state vector, however many lanes change.
+    /// state vector, however many lanes change. Call it through [`enter`].
+    #[inline(always)]
     fn refill(&mut self, v: usize, lanes: u32, src: &impl PixelSource, out: &mut [u16]) {
         let n = L::N;
         let (mut cr, mut ci, mut zr, mut zi, mut it) = (

@@ -46,11 +46,11 @@ pub use perturb::{PerturbCount, perturb_scalar, perturb_scalar_detail};
 pub use real::{ExactReal, MAX_DECIMAL_DIGITS, MAX_DECIMAL_EXPONENT};
 pub use stack::{ExactStack, MAX_PRECISION_BITS, MIN_SPACING, Offsets, axis_fraction};
 
+use crate::backend::per_width;
 use crate::escape::PixelSource;
 use crate::{Backend, IndexRange, KernelError};
 use delta::perturb_counts;
 use perturb::Results;
-use wide::{f64x4, f64x8};
 
 /// Vectors in flight per backend in the delta loop (tuned with `examples/exact_speed.rs`: more
 /// than these no longer stay in registers).
@@ -329,11 +329,13 @@ fn dispatch(
     max_iter: u32,
     out: &mut (impl Results + ?Sized),
 ) {
-    match backend {
-        Backend::Scalar => perturb_counts::<f64, SCALAR_V, SCALAR_R>(src, orbit, max_iter, out),
-        Backend::F64x4 => perturb_counts::<f64x4, X4_V, X4_R>(src, orbit, max_iter, out),
-        Backend::F64x8 => perturb_counts::<f64x8, X8_V, X8_R>(src, orbit, max_iter, out),
-    }
+    crate::backend::with_lanes!(backend, crate::Isa::current(), |L, W| perturb_counts::<
+        L,
+        { per_width(W, SCALAR_V, X4_V, X8_V) },
+        { per_width(W, SCALAR_R as usize, X4_R as usize, X8_R as usize) as u32 },
+    >(
+        src, orbit, max_iter, out
+    ));
 }
 
 /// The pixels `kept` (row-major indices into the `xs`-wide grid) as one row.

@@ -23,6 +23,7 @@ mod error;
 pub mod escape;
 pub mod exact;
 mod grid;
+mod isa;
 mod lanes;
 mod limits;
 mod range;
@@ -31,11 +32,22 @@ pub mod spec;
 pub use backend::Backend;
 pub use error::KernelError;
 pub use grid::{LevelGrid, Linspace, MAX_ITER_LIMIT, StackParams, validate_max_iter};
-pub use lanes::FUSED;
+pub use isa::Isa;
 pub use limits::{F64Limits, SPACING_ULPS};
 pub use range::IndexRange;
 
 use escape::PixelSource;
+
+/// Whether the fused multiply-adds that run now ([`Isa::current`]) are hardware FMA
+/// instructions (else libm `fma` calls: exact, but slow).
+///
+/// ```
+/// // On x86-64 CPUs with FMA (Haswell, Zen 1 and later), whatever the build's target-cpu:
+/// let _fast = zoomstack_kernel::fused_fma();
+/// ```
+pub fn fused_fma() -> bool {
+    Isa::current().hardware_fma()
+}
 
 /// Version of the counting contract (grid, arithmetic, count convention). Stores written
 /// under one contract version are bit-identical whenever the parameters are.

@@ -1,9 +1,12 @@
-//! Every backend equals the scalar reference, bit for bit. Each check is generated once per
-//! backend by `backend_tests!` (as memchr does), so a failure names the backend that broke.
+//! Every backend equals the scalar reference, bit for bit, on every instruction set this CPU
+//! supports (each check runs once per [`Isa::supported`] level, forced with [`Isa::scoped`]:
+//! the baseline, AVX2+FMA and AVX-512 paths are all compiled into every build). Each check is
+//! generated once per backend by `backend_tests!` (as memchr does), so a failure names the
+//! backend that broke.
 
 use proptest::prelude::*;
 use zoomstack_kernel::spec::escape_scalar;
-use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block, render_points};
+use zoomstack_kernel::{Backend, IndexRange, Isa, StackParams, render_block, render_points};
 
 fn reference_block(p: &StackParams, level: u64, rows: IndexRange, cols: IndexRange) -> Vec<u16> {
     let g = p.level_grid(level).unwrap();
@@ -22,13 +25,17 @@ fn reference_block(p: &StackParams, level: u64, rows: IndexRange, cols: IndexRan
 
 fn check_block(b: Backend, p: &StackParams, level: u64, rows: IndexRange, cols: IndexRange) {
     let want = reference_block(p, level, rows, cols);
-    let mut got = vec![0u16; want.len()];
-    render_block(p, level, rows, cols, b, &mut got).unwrap();
-    if let Some(i) = (0..want.len()).find(|&i| want[i] != got[i]) {
-        panic!(
-            "{b} differs at pixel {i}: got {} want {} ({p:?} level {level} {rows:?} {cols:?})",
-            got[i], want[i]
-        );
+    for isa in Isa::supported() {
+        let mut got = vec![0u16; want.len()];
+        isa.scoped(|| render_block(p, level, rows, cols, b, &mut got))
+            .unwrap()
+            .unwrap();
+        if let Some(i) = (0..want.len()).find(|&i| want[i] != got[i]) {
+            panic!(
+                "{b} on {isa} differs at pixel {i}: got {} want {} ({p:?} level {level} {rows:?} {cols:?})",
+                got[i], want[i]
+            );
+        }
     }
 }
 
@@ -38,15 +45,19 @@ fn check_points(b: Backend, re: &[f64], im: &[f64], max_iter: u32) -> Result<(),
         .zip(im)
         .map(|(&a, &c)| escape_scalar(a, c, max_iter))
         .collect();
-    let mut got = vec![0; re.len()];
-    render_points(re, im, max_iter, b, &mut got).unwrap();
-    match (0..want.len()).find(|&i| want[i] != got[i]) {
-        None => Ok(()),
-        Some(i) => Err(format!(
-            "{b} max_iter {max_iter}: point {i} ({}, {}) got {} want {}",
-            re[i], im[i], got[i], want[i]
-        )),
+    for isa in Isa::supported() {
+        let mut got = vec![0; re.len()];
+        isa.scoped(|| render_points(re, im, max_iter, b, &mut got))
+            .unwrap()
+            .unwrap();
+        if let Some(i) = (0..want.len()).find(|&i| want[i] != got[i]) {
+            return Err(format!(
+                "{b} on {isa} max_iter {max_iter}: point {i} ({}, {}) got {} want {}",
+                re[i], im[i], got[i], want[i]
+            ));
+        }
     }
+    Ok(())
 }
 
 fn notebook_levels_small_grids(b: Backend) {
@@ -182,6 +193,24 @@ backend_tests! {
     scalar => Backend::Scalar,
     f64x4 => Backend::F64x4,
     f64x8 => Backend::F64x8,
+}
+
+#[test]
+fn the_default_instruction_set_is_the_cpus_best() {
+    // Unless ZOOMSTACK_ISA caps it (as a CI run forcing one level does).
+    if std::env::var_os("ZOOMSTACK_ISA").is_none() {
+        assert_eq!(Isa::current(), Isa::detected());
+    }
+    assert!(Isa::Baseline.is_supported());
+    for isa in Isa::supported() {
+        for b in Backend::ALL {
+            let d = isa.scoped(|| b.describe()).unwrap();
+            assert!(d.starts_with(b.name()), "{d}");
+            assert!(d.contains(&format!("instruction set {isa} ")), "{d}");
+        }
+        let fused = isa.scoped(zoomstack_kernel::fused_fma).unwrap();
+        assert_eq!(fused, isa.hardware_fma());
+    }
 }
 
 #[test]

@@ -1,14 +1,15 @@
 //! Every backend of the exact mode equals the scalar perturbation reference
 //! ([`perturb_scalar_detail`]) bit for bit, in the count and in `|z|^2` at the deciding update
 //! (counts alone rarely show a misplaced rebase: perturbation is exact with or without it), generated per backend as in `equivalence.rs`; plus the
-//! exact mode's API contracts (sub-grids, orbit reuse, errors).
+//! exact mode's API contracts (sub-grids, orbit reuse, errors). Each check runs on every
+//! instruction set this CPU supports ([`Isa::scoped`]).
 
 use proptest::prelude::*;
 use zoomstack_kernel::exact::{
     ExactReal, ExactStack, OrbitCache, PerturbCount, ReferenceOrbit, oracle, perturb_scalar_detail,
     render_block_exact, render_block_exact_detail,
 };
-use zoomstack_kernel::{Backend, IndexRange, KernelError};
+use zoomstack_kernel::{Backend, IndexRange, Isa, KernelError};
 
 fn reference_block(
     stack: &ExactStack,
@@ -39,17 +40,23 @@ fn check_block(b: Backend, stack: &ExactStack, level: u64, rows: IndexRange, col
         count: 0,
         norm: 0.0,
     };
-    let mut got = vec![zero; want.len()];
-    render_block_exact_detail(stack, &orbit, level, rows, cols, b, &mut got).unwrap();
-    if let Some(i) = (0..want.len()).find(|&i| !same(want[i], got[i])) {
-        panic!(
-            "{b} differs at pixel {i}: got {:?} want {:?} ({stack:?} level {level} {rows:?} {cols:?})",
-            got[i], want[i]
-        );
+    for isa in Isa::supported() {
+        let mut got = vec![zero; want.len()];
+        isa.scoped(|| render_block_exact_detail(stack, &orbit, level, rows, cols, b, &mut got))
+            .unwrap()
+            .unwrap();
+        if let Some(i) = (0..want.len()).find(|&i| !same(want[i], got[i])) {
+            panic!(
+                "{b} on {isa} differs at pixel {i}: got {:?} want {:?} ({stack:?} level {level} {rows:?} {cols:?})",
+                got[i], want[i]
+            );
+        }
+        let mut counts = vec![0u16; want.len()];
+        isa.scoped(|| render_block_exact(stack, &orbit, level, rows, cols, b, &mut counts))
+            .unwrap()
+            .unwrap();
+        assert!(counts.iter().zip(&got).all(|(c, g)| *c == g.count));
     }
-    let mut counts = vec![0u16; want.len()];
-    render_block_exact(stack, &orbit, level, rows, cols, b, &mut counts).unwrap();
-    assert!(counts.iter().zip(&got).all(|(c, g)| *c == g.count));
 }
 
 /// Centres near the boundary, where orbits are long, rebase and escape at varied counts.

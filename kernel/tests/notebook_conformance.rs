@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::io::Read;
 use std::path::PathBuf;
 use zoomstack_kernel::spec::escape_scalar;
-use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block};
+use zoomstack_kernel::{Backend, IndexRange, Isa, StackParams, render_block};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -67,10 +67,14 @@ fn every_single_level_fixture_matches_every_backend_and_the_reference() {
             IndexRange::full(p.height as u64),
             IndexRange::full(p.width as u64),
         );
-        for backend in Backend::ALL {
-            let mut got = vec![0u16; want.len()];
-            render_block(&p, level, rows, cols, backend, &mut got).unwrap();
-            assert_same(&format!("{name} {backend}"), &got, &want);
+        for isa in Isa::supported() {
+            for backend in Backend::ALL {
+                let mut got = vec![0u16; want.len()];
+                isa.scoped(|| render_block(&p, level, rows, cols, backend, &mut got))
+                    .unwrap()
+                    .unwrap();
+                assert_same(&format!("{name} {backend} on {isa}"), &got, &want);
+            }
         }
         // The plain reference too (skip the 512 x 512 ones: slow without optimization).
         if p.height * p.width <= 64 * 64 {

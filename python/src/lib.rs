@@ -312,7 +312,7 @@ fn validate_params(
     Ok(())
 }
 
-/// What a kernel backend compiled to in this build, e.g.
+/// What a kernel backend runs as (instruction set chosen at run time), e.g.
 /// `"f64x8 on AVX-512F (1 x 512-bit), fused FMA"`. `None` reads `ZOOMSTACK_KERNEL`.
 #[pyfunction]
 #[pyo3(signature = (backend = None))]
@@ -351,7 +351,7 @@ fn _zoomstack(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MARKER_DIR", zoomstack_sinks::MARKER_DIR)?;
     m.add("CONTRACT_VERSION", zoomstack_kernel::CONTRACT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("FUSED_FMA", zoomstack_kernel::FUSED)?;
+    m.add("FUSED_FMA", zoomstack_kernel::fused_fma())?;
     Ok(())
 }
 

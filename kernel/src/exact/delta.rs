@@ -14,12 +14,16 @@
 //!   place, a finished lane takes the next pixel at once, and every update is tested.
 //!
 //! Per pixel, the operations on `d` and the decisions are the reference's, in its order.
+//!
+//! Like the escape loop, it runs compiled for its lane type's instruction set: the loop's parts
+//! (advancing, syncing, refilling) are each entered through [`enter`], and what they call on the
+//! lanes is `#[inline(always)]`.
 
 use super::bound;
 use super::orbit::ReferenceOrbit;
 use super::perturb::Results;
 use crate::escape::PixelSource;
-use crate::lanes::Lanes;
+use crate::lanes::{Lanes, enter};
 
 /// Marks an idle lane.
 const IDLE: usize = usize::MAX;
@@ -44,38 +48,41 @@ pub(crate) fn perturb_counts<L: Lanes, const V: usize, const R: u32>(
 ) {
     debug_assert_eq!(out.len(), src.len());
     debug_assert!((1..=orbit.max_iter()).contains(&max_iter));
-    let zero = L::splat(0.0);
-    let z = orbit.points();
-    let mut m = DeltaMachine::<L, V, R> {
-        z,
-        t: orbit.steps(),
-        last: z.len() - 1,
-        dr: [zero; V],
-        di: [zero; V],
-        dcr: [zero; V],
-        dci: [zero; V],
-        pix: vec![IDLE; V * L::N],
-        n_off: vec![0; V * L::N],
-        m_off: vec![0; V * L::N],
-        live: [0; V],
-        gather: [false; V],
-        age: [0; V],
-        n_top: [0; V],
-        m0: [0; V],
-        bound: [f64::INFINITY; V],
-        grow_c: [0.0; V],
-        steps: [0; V],
-        countdown: [0; V],
-        parked: Vec::new(),
-        rebased: 0.0,
-        updates: 0.0,
-        active: 0,
-        next: 0,
-        next_row: 0,
-        next_col: 0,
-        max_iter,
-    };
-    m.run(src, out);
+    // Even the state is made inside: `L::splat` is an instruction of `L`'s target.
+    enter::<L, _>(|| {
+        let zero = L::splat(0.0);
+        let z = orbit.points();
+        let mut m = DeltaMachine::<L, V, R> {
+            z,
+            t: orbit.steps(),
+            last: z.len() - 1,
+            dr: [zero; V],
+            di: [zero; V],
+            dcr: [zero; V],
+            dci: [zero; V],
+            pix: vec![IDLE; V * L::N],
+            n_off: vec![0; V * L::N],
+            m_off: vec![0; V * L::N],
+            live: [0; V],
+            gather: [false; V],
+            age: [0; V],
+            n_top: [0; V],
+            m0: [0; V],
+            bound: [f64::INFINITY; V],
+            grow_c: [0.0; V],
+            steps: [0; V],
+            countdown: [0; V],
+            parked: Vec::new(),
+            rebased: 0.0,
+            updates: 0.0,
+            active: 0,
+            next: 0,
+            next_row: 0,
+            next_col: 0,
+            max_iter,
+        };
+        m.run(src, out);
+    });
 }
 
 /// A pixel that rebased in a lockstep vector and waits, at `m = 0`, for a vector to take it.
@@ -131,26 +138,30 @@ struct DeltaMachine<'a, L: Lanes, const V: usize, const R: u32> {
     max_iter: u32,
 }
 
+// The loop's parts are compiled into `enter`'s trampolines: they must inline there.
+#[allow(clippy::inline_always)]
 impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
+    #[inline(always)]
     fn run(&mut self, src: &impl PixelSource, out: &mut (impl Results + ?Sized)) {
         for v in 0..V {
-            self.refill(v, src);
+            enter::<L, _>(|| self.refill(v, src));
         }
         while self.active > 0 {
             // The loop specialised for the vectors' modes (the lockstep one stays small).
             let busy = |g: bool| (0..V).any(|v| self.live[v] != 0 && self.gather[v] == g);
             let (v, escaped, closer, norms) = match (busy(false), busy(true)) {
-                (_, false) => self.advance::<LOCKSTEP>(),
-                (false, true) => self.advance::<GATHER>(),
-                (true, true) => self.advance::<MIXED>(),
+                (_, false) => enter::<L, _>(|| self.advance::<LOCKSTEP>()),
+                (false, true) => enter::<L, _>(|| self.advance::<GATHER>()),
+                (true, true) => enter::<L, _>(|| self.advance::<MIXED>()),
             };
-            self.sync(v, escaped, closer, norms, src, out);
+            enter::<L, _>(|| self.sync(v, escaped, closer, norms, src, out));
         }
     }
 
     /// Runs updates round-robin over the busy vectors until one of them has an event (a lane
     /// escaped or asked to rebase, or the countdown ran out); returns that vector, its masks
-    /// and `|z|^2`.
+    /// and `|z|^2`. Call it through [`enter`].
+    #[inline(always)]
     fn advance<const MODES: u8>(&mut self) -> (usize, u32, u32, L) {
         let four = L::splat(FOUR);
         // Local copies keep the state in registers.
@@ -227,10 +238,22 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
                     a[i] = e;
                 }
             }
-            (a.map(|a| L::load(&a)), 1.0, -1.0)
+            // No `array::map`: it may not inline, and would run the lanes outside their target.
+            let [a0, a1, a2, a3] = a;
+            (
+                [L::load(&a0), L::load(&a1), L::load(&a2), L::load(&a3)],
+                1.0,
+                -1.0,
+            )
         } else {
             let e = self.t[self.m0[v] + steps].0;
-            ([e[0], e[1], e[2], e[3]].map(L::splat), e[4], e[5])
+            let s = [
+                L::splat(e[0]),
+                L::splat(e[1]),
+                L::splat(e[2]),
+                L::splat(e[3]),
+            ];
+            (s, e[4], e[5])
         }
     }
 
@@ -239,7 +262,8 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
     /// reached the orbit's end (`d <- Z_m + d`, `m <- 0`), in place, except that a lockstep
     /// vector parks a lane that rebases alone. Then refills what the vector's mode refills and
     /// restarts its counters and bound. Only the lanes of an event are visited, unless the
-    /// countdown ran out.
+    /// countdown ran out. Call it through [`enter`].
+    #[inline(always)]
     fn sync(
         &mut self,
         v: usize,
@@ -316,7 +340,7 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
         }
         self.live[v] = live;
         if live == 0 {
-            self.refill(v, src);
+            enter::<L, _>(|| self.refill(v, src));
         } else {
             if !gather && self.countdown[v] == 0 {
                 self.n_top[v] = n_top;
@@ -340,7 +364,7 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
             // At the frame's end, idle vectors take parked pixels at once.
             for w in 0..V {
                 if self.live[w] == 0 {
-                    self.refill(w, src);
+                    enter::<L, _>(|| self.refill(w, src));
                 }
             }
         }
@@ -384,7 +408,9 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
     /// rebasing is frequent, else in lockstep. Lockstep takes parked pixels only when they
     /// fill it (or nothing else is left): they have few updates left, and mixing them with new
     /// pixels would leave lanes idle. Lanes left over are idle.
+    /// Call it through [`enter`].
     #[allow(clippy::needless_range_loop)] // a lane indexes several arrays
+    #[inline(always)]
     fn refill(&mut self, v: usize, src: &impl PixelSource) {
         let gather = self.rebased * f64::from(R) > self.updates;
         let parked = gather || self.parked.len() >= L::N || self.next == src.len();
@@ -473,6 +499,8 @@ fn bound_from<L: Lanes>(nd: L) -> f64 {
 }
 
 /// The largest lane of `x`, which has no NaN lane.
+#[allow(clippy::inline_always)] // called where the lanes' target is enabled
+#[inline(always)]
 fn max_lane<L: Lanes>(x: L) -> f64 {
     let mut a = [0.0; 8];
     x.store(&mut a);

@@ -7,8 +7,8 @@
 //! d <- (2 Z_m + d) d + dc,   m <- m + 1        (one update, n <- n + 1)
 //! ```
 //!
-//! in this fixed order of IEEE operations (the same in every backend and every build; `fma` is
-//! one rounding, emulated per lane where the build has no FMA, as the numpy path does):
+//! in this fixed order of IEEE operations (the same in every backend, instruction set and build;
+//! `fma` is one rounding: an FMA instruction, or libm's `fma` where the CPU has none):
 //!
 //! ```text
 //! ar = 2 Zr_m + dr                    (Lanes::double_plus: t + t is exact)
@@ -33,18 +33,17 @@
 //! bit for bit in every backend and build.
 
 use super::orbit::ReferenceOrbit;
-use crate::lanes::Lanes;
 
 const FOUR: f64 = 4.0;
 
-/// One update of the delta `(dr, di)` around `Z_m = (zr, zi)`: the module's operation order.
-#[allow(clippy::inline_always)] // the hot loop's body: it must inline
-#[inline(always)]
-fn delta_step<L: Lanes>(zr: L, zi: L, dr: L, di: L, dcr: L, dci: L) -> (L, L) {
-    let ar = L::double_plus(zr, dr);
-    let ai = L::double_plus(zi, di);
-    let nr = L::fused_mul_sub(ar, dr, L::fused_mul_sub(ai, di, dcr));
-    let ni = L::fused_mul_add(ar, di, L::fused_mul_add(ai, dr, dci));
+/// One update of the delta `(dr, di)` around `Z_m = (zr, zi)`: the module's operation order
+/// (`t + t` is exact, so `(t + t) + d` is `Lanes::double_plus`; `mul_add` rounds once).
+#[inline]
+fn delta_step(zr: f64, zi: f64, dr: f64, di: f64, dcr: f64, dci: f64) -> (f64, f64) {
+    let ar = (zr + zr) + dr;
+    let ai = (zi + zi) + di;
+    let nr = ar.mul_add(dr, -(ai.mul_add(di, -dcr)));
+    let ni = ar.mul_add(di, ai.mul_add(dr, dci));
     (nr, ni)
 }
 

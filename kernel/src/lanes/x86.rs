@@ -1,0 +1,229 @@
+//! The x86-64 targets above the baseline and their intrinsic lane types.
+//!
+//! Safety: the target-feature trampolines and the intrinsics below may only run on a CPU that
+//! has the features. The crate guarantees this in one place: `crate::backend` instantiates a
+//! lane type of [`Avx2Fma`] or [`Avx512`] only when [`crate::Isa::current`] is at least that
+//! level, and `current` is never above [`crate::Isa::detected`] (`is_x86_feature_detected!`).
+//! The lane types are crate-private, so no other code can make one.
+#![allow(unsafe_code)] // target-feature functions and intrinsics; see the module docs
+
+use super::{Lanes, Target};
+use crate::Isa;
+use std::arch::x86_64::{
+    __m256d, __m512d, _CMP_GE_OQ, _CMP_LE_OQ, _CMP_LT_OQ, _CMP_NLE_UQ, _mm256_add_pd,
+    _mm256_blendv_pd, _mm256_cmp_pd, _mm256_fmadd_pd, _mm256_fmsub_pd, _mm256_loadu_pd,
+    _mm256_movemask_pd, _mm256_mul_pd, _mm256_set1_pd, _mm256_storeu_pd, _mm512_add_pd,
+    _mm512_cmp_pd_mask, _mm512_fmadd_pd, _mm512_fmsub_pd, _mm512_loadu_pd, _mm512_mask_blend_pd,
+    _mm512_mul_pd, _mm512_set1_pd, _mm512_storeu_pd,
+};
+use std::marker::PhantomData;
+use std::ops::{Add, Mul};
+
+/// AVX2 and FMA.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Avx2Fma;
+
+/// AVX-512F and AVX-512VL, with AVX2 and FMA.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Avx512;
+
+impl Target for Avx2Fma {
+    const FMA: bool = true;
+    #[allow(clippy::inline_always)] // the trampoline below is the function boundary
+    #[inline(always)]
+    fn enter<R>(f: impl FnOnce() -> R) -> R {
+        #[target_feature(enable = "avx2,fma")]
+        #[inline(never)]
+        fn avx2_fma<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        debug_assert!(Isa::detected() >= Isa::Avx2Fma);
+        // SAFETY: only reached on CPUs with AVX2 and FMA (module docs).
+        unsafe { avx2_fma(f) }
+    }
+}
+
+impl Target for Avx512 {
+    const FMA: bool = true;
+    #[allow(clippy::inline_always)] // the trampoline below is the function boundary
+    #[inline(always)]
+    fn enter<R>(f: impl FnOnce() -> R) -> R {
+        #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+        #[inline(never)]
+        fn avx512<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        debug_assert!(Isa::detected() >= Isa::Avx512);
+        // SAFETY: only reached on CPUs with AVX-512F/VL, AVX2 and FMA (module docs).
+        unsafe { avx512(f) }
+    }
+}
+
+/// Four lanes in one `__m256d` (AVX2 + FMA instructions), on target `T` ([`Avx2Fma`], or
+/// [`Avx512`], where the same code may use 32 vector registers).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct X4<T>(__m256d, PhantomData<T>);
+
+/// Eight lanes in one `__m512d` (AVX-512F instructions).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct X8(__m512d);
+
+// SAFETY (every `unsafe` block below): the intrinsics need AVX2 + FMA (X4) or AVX-512F (X8),
+// which the CPU has wherever a value of these types exists (module docs).
+#[allow(clippy::inline_always)] // lane primitives: they must inline into the loops
+impl<T> Add for X4<T> {
+    type Output = Self;
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        X4(unsafe { _mm256_add_pd(self.0, b.0) }, PhantomData)
+    }
+}
+
+#[allow(clippy::inline_always)] // lane primitives: they must inline into the loops
+impl<T> Mul for X4<T> {
+    type Output = Self;
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        X4(unsafe { _mm256_mul_pd(self.0, b.0) }, PhantomData)
+    }
+}
+
+impl<T> X4<T> {
+    #[allow(clippy::inline_always)] // a lane primitive
+    #[inline(always)]
+    fn bits(m: __m256d) -> u32 {
+        (unsafe { _mm256_movemask_pd(m) }) as u32
+    }
+}
+
+#[allow(clippy::inline_always)] // lane primitives: they must inline into the loops
+impl<T: Target> Lanes for X4<T> {
+    type Target = T;
+    const N: usize = 4;
+    #[inline(always)]
+    fn splat(x: f64) -> Self {
+        X4(unsafe { _mm256_set1_pd(x) }, PhantomData)
+    }
+    #[inline(always)]
+    fn load(x: &[f64]) -> Self {
+        let x = &x[..4];
+        // SAFETY: also, `x` holds 4 f64s.
+        X4(unsafe { _mm256_loadu_pd(x.as_ptr()) }, PhantomData)
+    }
+    #[inline(always)]
+    fn store(self, out: &mut [f64]) {
+        let out = &mut out[..4];
+        // SAFETY: also, `out` holds 4 f64s.
+        unsafe { _mm256_storeu_pd(out.as_mut_ptr(), self.0) }
+    }
+    #[inline(always)]
+    fn fused_mul_sub(a: Self, b: Self, c: Self) -> Self {
+        X4(unsafe { _mm256_fmsub_pd(a.0, b.0, c.0) }, PhantomData)
+    }
+    #[inline(always)]
+    fn fused_mul_add(a: Self, b: Self, c: Self) -> Self {
+        X4(unsafe { _mm256_fmadd_pd(a.0, b.0, c.0) }, PhantomData)
+    }
+    #[inline(always)]
+    fn double_plus(t: Self, c: Self) -> Self {
+        Self::fused_mul_add(t, Self::splat(2.0), c)
+    }
+    #[inline(always)]
+    fn outside_mask(zr: Self, zi: Self, threshold: Self) -> u32 {
+        let s = zr * zr + zi * zi;
+        // Not-less-or-equal, unordered: set for NaN.
+        Self::bits(unsafe { _mm256_cmp_pd::<_CMP_NLE_UQ>(s.0, threshold.0) })
+    }
+    #[inline(always)]
+    fn ge_mask(a: Self, b: Self) -> u32 {
+        Self::bits(unsafe { _mm256_cmp_pd::<_CMP_GE_OQ>(a.0, b.0) })
+    }
+    #[inline(always)]
+    fn le_mask(a: Self, b: Self) -> u32 {
+        Self::bits(unsafe { _mm256_cmp_pd::<_CMP_LE_OQ>(a.0, b.0) })
+    }
+    #[inline(always)]
+    fn lt_mask(a: Self, b: Self) -> u32 {
+        Self::bits(unsafe { _mm256_cmp_pd::<_CMP_LT_OQ>(a.0, b.0) })
+    }
+    #[inline(always)]
+    fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
+        let m = unsafe { _mm256_cmp_pd::<_CMP_LT_OQ>(a.0, b.0) };
+        X4(unsafe { _mm256_blendv_pd(y.0, x.0, m) }, PhantomData)
+    }
+}
+
+#[allow(clippy::inline_always)] // lane primitives: they must inline into the loops
+impl Add for X8 {
+    type Output = Self;
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        X8(unsafe { _mm512_add_pd(self.0, b.0) })
+    }
+}
+
+#[allow(clippy::inline_always)] // lane primitives: they must inline into the loops
+impl Mul for X8 {
+    type Output = Self;
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        X8(unsafe { _mm512_mul_pd(self.0, b.0) })
+    }
+}
+
+#[allow(clippy::inline_always)] // lane primitives: they must inline into the loops
+impl Lanes for X8 {
+    type Target = Avx512;
+    const N: usize = 8;
+    #[inline(always)]
+    fn splat(x: f64) -> Self {
+        X8(unsafe { _mm512_set1_pd(x) })
+    }
+    #[inline(always)]
+    fn load(x: &[f64]) -> Self {
+        let x = &x[..8];
+        // SAFETY: also, `x` holds 8 f64s.
+        X8(unsafe { _mm512_loadu_pd(x.as_ptr()) })
+    }
+    #[inline(always)]
+    fn store(self, out: &mut [f64]) {
+        let out = &mut out[..8];
+        // SAFETY: also, `out` holds 8 f64s.
+        unsafe { _mm512_storeu_pd(out.as_mut_ptr(), self.0) }
+    }
+    #[inline(always)]
+    fn fused_mul_sub(a: Self, b: Self, c: Self) -> Self {
+        X8(unsafe { _mm512_fmsub_pd(a.0, b.0, c.0) })
+    }
+    #[inline(always)]
+    fn fused_mul_add(a: Self, b: Self, c: Self) -> Self {
+        X8(unsafe { _mm512_fmadd_pd(a.0, b.0, c.0) })
+    }
+    #[inline(always)]
+    fn double_plus(t: Self, c: Self) -> Self {
+        Self::fused_mul_add(t, Self::splat(2.0), c)
+    }
+    #[inline(always)]
+    fn outside_mask(zr: Self, zi: Self, threshold: Self) -> u32 {
+        let s = zr * zr + zi * zi;
+        // Not-less-or-equal, unordered: set for NaN.
+        u32::from(unsafe { _mm512_cmp_pd_mask::<_CMP_NLE_UQ>(s.0, threshold.0) })
+    }
+    #[inline(always)]
+    fn ge_mask(a: Self, b: Self) -> u32 {
+        u32::from(unsafe { _mm512_cmp_pd_mask::<_CMP_GE_OQ>(a.0, b.0) })
+    }
+    #[inline(always)]
+    fn le_mask(a: Self, b: Self) -> u32 {
+        u32::from(unsafe { _mm512_cmp_pd_mask::<_CMP_LE_OQ>(a.0, b.0) })
+    }
+    #[inline(always)]
+    fn lt_mask(a: Self, b: Self) -> u32 {
+        u32::from(unsafe { _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a.0, b.0) })
+    }
+    #[inline(always)]
+    fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
+        let m = unsafe { _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a.0, b.0) };
+        X8(unsafe { _mm512_mask_blend_pd(m, y.0, x.0) })
+    }
+}
