@@ -25,8 +25,8 @@ echo "==> installing build and test requirements"
 python -m pip install --quiet --disable-pip-version-check \
   'maturin>=1.16,<2' 'numpy>=2,<3' 'dask[distributed]>=2026.1,<2027' 'zarr>=3,<4' 'pytest>=9,<10' 'xarray>=2025.6'
 
-# maturin runs cargo inside the workspace, so .cargo/config.toml (-C target-cpu=native) applies
-# and the kernel gets the fused multiply-add it needs to be fast (tests check FUSED_FMA).
+# A portable build (.cargo/config.toml sets no target-cpu): the kernel picks AVX-512, AVX2+FMA
+# or the baseline at run time (tests check FUSED_FMA). python/build_wheel_test.sh tests the wheel.
 echo "==> building the extension (maturin develop --release)"
 (cd "$here" && maturin develop --release --quiet)
 python -c 'import zoomstack; print("zoomstack", zoomstack.__version__, "|", zoomstack.backend_description())'
