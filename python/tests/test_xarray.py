@@ -145,9 +145,9 @@ def test_dask_to_zarr_method_writes_a_zoomstack_store(tmp_path):
     assert "zoomstack" not in plain.attrs
 
 
-def test_ome_pyramid_opens_with_zoomstack_open_pyramid(tmp_path):
+def test_ome_pyramid_opens_with_zoomstack_open_pyramid(tmp_path, cli):
     store = tmp_path / "p.ome.zarr"
-    tree = zoomstack.open_pyramid(_write_pyramid(store))
+    tree = zoomstack.open_pyramid(_write_pyramid(cli, store))
     assert list(tree.children) == ["0", "1", "2"]
     base = tree["0"].to_dataset()
     assert base["counts"].shape == (2, 40, 56)
@@ -163,15 +163,10 @@ def test_ome_pyramid_opens_with_zoomstack_open_pyramid(tmp_path):
         xr.open_zarr(store, consolidated=False).load()
 
 
-def _write_pyramid(store: Path) -> Path:
-    subprocess.run(
-        ["cargo", "build", "--locked", "-q", "--release", "-p", "zoomstack-cli"],
-        cwd=REPO,
-        check=True,
-    )
+def _write_pyramid(cli: Path, store: Path) -> Path:
     subprocess.run(
         [
-            str(CLI), "render", "--levels", "0:1000:500", "--chunks", "1,40,56",
+            str(cli), "render", "--levels", "0:1000:500", "--chunks", "1,40,56",
             "--set", "stack.levels=1000", "--set", "stack.height=40", "--set", "stack.width=56",
             "--zoom-per-level", repr(PARAMS.zoom_per_level), "--zarr", str(store),
             "--pyramid-levels", "2", "--quiet",
