@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,3 +44,13 @@ def small_params() -> zoomstack.StackParams:
 def small_direct(small_params) -> np.ndarray:
     """All of ``small_params`` rendered directly (one call)."""
     return zoomstack.render_block(None, None, None, small_params)
+
+
+@pytest.fixture(scope="session")
+def cli_binary() -> Path:
+    """The ``zoomstack`` release binary of this checkout, built once per test session."""
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        ["cargo", "build", "--locked", "-q", "--release", "-p", "zoomstack-cli"], cwd=repo, check=True
+    )
+    return repo / "target" / "release" / "zoomstack"

@@ -18,8 +18,6 @@ import zarr
 
 import zoomstack
 
-REPO = Path(__file__).resolve().parents[2]
-CLI = REPO / "target" / "release" / "zoomstack"
 
 # 16 levels of 32 x 48 from the notebook's stack, written in shards of 4 levels.
 LEVELS, HEIGHT, WIDTH = 16, 32, 48
@@ -31,11 +29,9 @@ CLI_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def cli():
-    subprocess.run(["cargo", "build", "--locked", "-q", "--release", "-p", "zoomstack-cli"], cwd=REPO, check=True)
-
+def cli(cli_binary):
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([str(CLI), *args], capture_output=True, text=True, check=check)
+        return subprocess.run([str(cli_binary), *args], capture_output=True, text=True, check=check)
 
     return run
 

@@ -20,8 +20,6 @@ from zoomstack._zarr import _store_spec
 
 from conftest import reference_stack
 
-REPO = Path(__file__).resolve().parents[2]
-CLI = REPO / "target" / "release" / "zoomstack"
 
 # 1000 levels of 40 x 56 from the notebook's zoom (a faster zoom so the levels differ).
 # The stores carry consolidated metadata: xarray's fallback warning would be an error here.
@@ -82,21 +80,11 @@ def test_python_store_opens_in_xarray(tmp_path, shards):
         assert ds["counts"].encoding["chunks"] == (1, 40, 56)
 
 
-@pytest.fixture(scope="module")
-def cli():
-    subprocess.run(
-        ["cargo", "build", "--locked", "-q", "--release", "-p", "zoomstack-cli"],
-        cwd=REPO,
-        check=True,
-    )
-    return CLI
-
-
 @pytest.mark.parametrize("shards", [None, "4,40,56"], ids=["plain", "sharded"])
-def test_cli_store_opens_in_xarray(tmp_path, cli, shards):
+def test_cli_store_opens_in_xarray(tmp_path, cli_binary, shards):
     store = tmp_path / "cli.zarr"
     args = [
-        str(cli), "render", "--levels", "0:1000:125", "--chunks", "1,40,56",
+        str(cli_binary), "render", "--levels", "0:1000:125", "--chunks", "1,40,56",
         "--set", "stack.levels=1000", "--set", "stack.height=40", "--set", "stack.width=56",
         "--zoom-per-level", repr(PARAMS.zoom_per_level), "--zarr", str(store), "--quiet",
     ]
@@ -145,9 +133,9 @@ def test_dask_to_zarr_method_writes_a_zoomstack_store(tmp_path):
     assert "zoomstack" not in plain.attrs
 
 
-def test_ome_pyramid_opens_with_zoomstack_open_pyramid(tmp_path, cli):
+def test_ome_pyramid_opens_with_zoomstack_open_pyramid(tmp_path, cli_binary):
     store = tmp_path / "p.ome.zarr"
-    tree = zoomstack.open_pyramid(_write_pyramid(cli, store))
+    tree = zoomstack.open_pyramid(_write_pyramid(cli_binary, store))
     assert list(tree.children) == ["0", "1", "2"]
     base = tree["0"].to_dataset()
     assert base["counts"].shape == (2, 40, 56)

@@ -236,6 +236,11 @@ def to_zarr(
     return zarr.open_array(spec["store"], path=array_path, mode="r", zarr_format=3)
 
 
+def _offset(index: np.ndarray, n: int) -> np.ndarray:
+    """Offsets ``i / (n - 1) - 1/2`` from the centre of full-resolution indices on an axis of ``n``."""
+    return index / (n - 1) - 0.5 if n > 1 else np.full(index.shape, -0.5)
+
+
 def open_pyramid(store: str | os.PathLike[str]) -> Any:
     """Opens an OME-Zarr pyramid written by zoomstack as an :class:`xarray.DataTree` (lazy).
 
@@ -269,9 +274,6 @@ def open_pyramid(store: str | os.PathLike[str]) -> Any:
         scale0, zoom = float(stack["scale0"]), float(stack["zoom_per_level"])
         log10_scale = np.log10(scale0) - level * np.log10(zoom)
 
-        def offset(i: np.ndarray, n: int) -> np.ndarray:
-            return i / (n - 1) - 0.5 if n > 1 else np.full(i.shape, -0.5)
-
         unit = {"units": "1"}
         coords = {
             "level": ("level", level, {**unit, "long_name": "zoom level (index into the stack)"}),
@@ -281,8 +283,8 @@ def open_pyramid(store: str | os.PathLike[str]) -> Any:
                 {**unit, "long_name": "height of the frame in the complex plane"},
             ),
             "log10_scale": ("level", log10_scale, {**unit, "long_name": "log10 of the height"}),
-            "y": ("y", offset(index[1], height), {**unit, "long_name": "imaginary offset"}),
-            "x": ("x", offset(index[2], width) * width / height, {**unit, "long_name": "real offset"}),
+            "y": ("y", _offset(index[1], height), {**unit, "long_name": "imaginary offset"}),
+            "x": ("x", _offset(index[2], width) * width / height, {**unit, "long_name": "real offset"}),
         }
         counts = xr.DataArray(
             da.from_zarr(array),

@@ -71,16 +71,13 @@ pub(super) fn counts_attributes() -> [(String, Value); 3] {
 pub(super) fn check_coordinates_free(group_dir: &Path, name: &str) -> Result<(), SinkError> {
     for coord in COORDINATE_NAMES {
         let dir = group_dir.join(coord);
-        let meta = dir.join("zarr.json");
-        let text = match std::fs::read_to_string(&meta) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.exists() => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(taken(&dir, "a directory without zarr.json"));
-            }
-            Err(e) => return Err(SinkError::io("read", &meta, e)),
-        };
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if !dir.exists() {
+            continue;
+        }
+        let v = read_json(&dir.join("zarr.json"))?;
+        if v.is_null() {
+            return Err(taken(&dir, "a directory without zarr.json"));
+        }
         match v["attributes"][MARK].as_str() {
             Some(owner) if owner == name => {}
             Some(owner) => {
@@ -327,6 +324,7 @@ fn collect_nodes(
     Ok(())
 }
 
+/// The JSON document at `path`, or `Null` when there is none.
 fn read_json(path: &Path) -> Result<Value, SinkError> {
     match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| SinkError::InvalidMetadata {

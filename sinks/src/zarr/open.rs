@@ -167,8 +167,10 @@ impl ZarrSink {
             }
             (array, done, n)
         } else {
-            // Coordinates first: an array whose zarr.json exists has its coordinates.
-            if let Some(group) = coordinate_group(&array_dir, &comps, coordinates) {
+            // Coordinates first: an array whose zarr.json exists has its coordinates; the
+            // group's consolidated metadata then includes the new array.
+            let group = coordinate_group(&array_dir, &comps, coordinates);
+            if let Some(group) = group {
                 coords::write_coordinates(
                     group,
                     &comps[comps.len() - 1],
@@ -177,7 +179,7 @@ impl ZarrSink {
                 )?;
             }
             let array = create_array(&files, &node_path, &array_dir, &desc, options)?;
-            if let Some(group) = coordinate_group(&array_dir, &comps, coordinates) {
+            if let Some(group) = group {
                 coords::consolidate(group, &comps[comps.len() - 1])?;
             }
             create_dir_all(&marker_dir)?;
