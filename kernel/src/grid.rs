@@ -101,20 +101,62 @@ impl StackParams {
     /// The notebook's scale of level `level`: `scale0 / zoom_per_level ** level`.
     ///
     /// Python's float `**` is libm `pow`, so this is `powf`, not `powi` (they differ in the last bits).
+    /// It is [`StackParams::scale_at`]`(level as f64)`, bit for bit.
     pub fn scale(&self, level: u64) -> f64 {
-        self.scale0 / self.zoom_per_level.powf(level as f64)
+        self.scale_at(level as f64)
+    }
+
+    /// The scale at a fractional level `t`: `scale0 / zoom_per_level.powf(t)`. For an integer
+    /// `t` it equals [`StackParams::scale`] bit for bit; between levels it zooms continuously
+    /// (for smooth animations). `t` is not checked here ([`StackParams::level_grid_at`] checks it).
+    ///
+    /// ```
+    /// use zoomstack_kernel::StackParams;
+    /// let p = StackParams::default();
+    /// assert_eq!(p.scale_at(3000.0).to_bits(), p.scale(3000).to_bits());
+    /// assert!(p.scale(1) < p.scale_at(0.5) && p.scale_at(0.5) < p.scale(0));
+    /// ```
+    pub fn scale_at(&self, t: f64) -> f64 {
+        self.scale0 / self.zoom_per_level.powf(t)
     }
 
     /// The pixel grid of one level. Fails if the level's scale is not a positive finite number
-    /// (e.g. a level so deep that the scale underflows to zero).
+    /// (e.g. a level so deep that the scale underflows to zero). It is
+    /// [`StackParams::level_grid_at`]`(level as f64)`.
     ///
     /// # Errors
     ///
     /// The errors of [`StackParams::validate`]. [`KernelError::BadFloat`] when the level's
     /// scale is not finite and positive, or a grid end is not finite.
     pub fn level_grid(&self, level: u64) -> Result<LevelGrid, KernelError> {
+        self.level_grid_at(level as f64)
+    }
+
+    /// The pixel grid at a fractional level `t >= 0`: the notebook's grid with the scale
+    /// [`StackParams::scale_at`]`(t)`. An integer `t` gives exactly [`StackParams::level_grid`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`StackParams::level_grid`], and [`KernelError::BadFloat`] naming `level` when
+    /// `t` is negative, NaN or infinite.
+    ///
+    /// ```
+    /// use zoomstack_kernel::StackParams;
+    /// let p = StackParams::default();
+    /// assert_eq!(p.level_grid_at(7.0).unwrap(), p.level_grid(7).unwrap());
+    /// let e = p.level_grid_at(-0.5).unwrap_err().to_string();
+    /// assert!(e.contains("level") && e.contains("a finite number >= 0"), "{e}");
+    /// ```
+    pub fn level_grid_at(&self, t: f64) -> Result<LevelGrid, KernelError> {
         self.validate()?;
-        let scale = self.scale(level);
+        if !(t.is_finite() && t >= 0.0) {
+            return Err(KernelError::BadFloat {
+                what: "level",
+                value: t,
+                expected: "a finite number >= 0",
+            });
+        }
+        let scale = self.scale_at(t);
         positive("level scale (scale0 / zoom_per_level ** level)", scale)?;
         // The notebook: aspect = width / height; x spans scale * aspect, y spans scale.
         let aspect = self.width as f64 / self.height as f64;
