@@ -10,6 +10,26 @@
 //!
 //! Counts are 0-based: the pixel escaping on the first update gets 0; a pixel that never
 //! escapes within `max_iter` updates gets `max_iter`.
+//!
+//! # Smooth escape values
+//!
+//! [`smooth_scalar`] gives each pixel a continuous value (an `f32`) next to its integer count,
+//! which stays exactly what [`escape_scalar`] says:
+//!
+//! * A pixel with count `k < max_iter` continues the same orbit, with the same update
+//!   ([`step`]), from `z_k` (the first `z` with [`numpy_abs`] `> 2`, after `k + 1` updates)
+//!   until `|z_n|^2 > R^2` with the bailout `R = `[`SMOOTH_BAILOUT`]` = 2^10`, for at most
+//!   [`SMOOTH_MAX_EXTRA`] more updates whatever `max_iter` is (`n` counts updates like `k`:
+//!   `z_n` comes after `n + 1` updates). Then
+//!   `nu = n + 1 - log2(log2 |z_n|)`, with `log2 |z_n| = 0.5 * log2(zr^2 + zi^2)` in f64
+//!   (std `log2`; `zr^2 + zi^2` as two products and a sum), rounded to `f32`.
+//! * A pixel with count `max_iter` (it never escaped) has the value `max_iter as f32`.
+//!
+//! This is the usual smooth iteration count `n + 1 - log2(ln |z_n| / ln R)` shifted by the
+//! constant `log2(log2 R) = log2 10`, so values sit close to the counts: `nu` is within about
+//! `(k - 0.5, k + 1]` for most escaping pixels, and it has no jump where the count steps by 1.
+//! [`smooth_from_escape`] is the finishing step (continuation and formula); every backend calls
+//! it with the same `k` and `z_k`, so every backend equals [`smooth_scalar`] bit for bit.
 
 /// `np.abs` of a complex128 as numpy's SIMD loop computes it on FMA hardware.
 ///
@@ -55,14 +75,73 @@ pub fn step(zr: f64, zi: f64, cr: f64, ci: f64) -> (f64, f64) {
 /// assert_eq!(escape_scalar(3.0, 0.0, 256), 0); // escapes on the first update
 /// ```
 pub fn escape_scalar(cr: f64, ci: f64, max_iter: u32) -> u16 {
+    escape_orbit(cr, ci, max_iter).0 as u16
+}
+
+/// The count of `c` and the `z` it escaped with (`z_k`; the last `z` when it never escaped).
+#[inline]
+fn escape_orbit(cr: f64, ci: f64, max_iter: u32) -> (u32, f64, f64) {
     let (mut zr, mut zi) = (0.0f64, 0.0f64);
     for k in 0..max_iter {
         (zr, zi) = step(zr, zi, cr, ci);
         if numpy_abs(zr, zi) > 2.0 {
-            return k as u16;
+            return (k, zr, zi);
         }
     }
-    max_iter as u16
+    (max_iter, zr, zi)
+}
+
+/// Bailout radius `R` of the smooth values' continuation (see the module docs): `2^10`.
+pub const SMOOTH_BAILOUT: f64 = 1024.0;
+
+/// Most updates the smooth values' continuation adds after the escape, whatever `max_iter` is.
+pub const SMOOTH_MAX_EXTRA: u32 = 64;
+
+/// The smooth value of a pixel that escaped with count `k` at `z_k = zr + i zi` (the first `z`
+/// with [`numpy_abs`] `> 2`) for `c = cr + i ci`: continues the orbit with [`step`] until
+/// `|z_n|^2 > `[`SMOOTH_BAILOUT`]`^2` (at most [`SMOOTH_MAX_EXTRA`] updates) and returns
+/// `n + 1 - log2(log2 |z_n|)` as `f32` (module docs). The one finishing step of every backend.
+///
+/// ```
+/// use zoomstack_kernel::spec::smooth_from_escape;
+/// // c = 1: z = 1, 2, 5 (count 2), 26, 677, 458330 (n = 5).
+/// let nu = smooth_from_escape(2, 5.0, 0.0, 1.0, 0.0);
+/// assert_eq!(nu, (6.0 - (0.5 * (458330f64 * 458330.0).log2()).log2()) as f32);
+/// assert!(nu > 1.7 && nu < 2.0);
+/// ```
+// Inlined into each backend's loop, compiled for its instruction set (hardware FMA in `step`).
+#[allow(clippy::inline_always)]
+#[inline(always)]
+pub fn smooth_from_escape(k: u32, zr: f64, zi: f64, cr: f64, ci: f64) -> f32 {
+    const R2: f64 = SMOOTH_BAILOUT * SMOOTH_BAILOUT;
+    let (mut zr, mut zi, mut n) = (zr, zi, f64::from(k));
+    let mut s = zr * zr + zi * zi;
+    let mut extra = 0;
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN continues, as the count loop does
+    while !(s > R2) && extra < SMOOTH_MAX_EXTRA {
+        (zr, zi) = step(zr, zi, cr, ci);
+        s = zr * zr + zi * zi;
+        n += 1.0;
+        extra += 1;
+    }
+    let log2_abs = 0.5 * s.log2();
+    (n + 1.0 - log2_abs.log2()) as f32
+}
+
+/// The smooth escape value of `c = cr + i ci` (module docs): the reference every backend's
+/// smooth values must equal. `max_iter` must be in `1..=65535`.
+///
+/// ```
+/// use zoomstack_kernel::spec::{escape_scalar, smooth_scalar};
+/// assert_eq!(smooth_scalar(0.0, 0.0, 256), 256.0); // in the set: max_iter
+/// let (k, nu) = (escape_scalar(0.3, 0.5, 256), smooth_scalar(0.3, 0.5, 256));
+/// assert!(f32::from(k) - 1.0 < nu && nu < f32::from(k) + 1.5, "{k} {nu}");
+/// ```
+pub fn smooth_scalar(cr: f64, ci: f64, max_iter: u32) -> f32 {
+    match escape_orbit(cr, ci, max_iter) {
+        (k, zr, zi) if k < max_iter => smooth_from_escape(k, zr, zi, cr, ci),
+        _ => max_iter as f32,
+    }
 }
 
 #[cfg(test)]
