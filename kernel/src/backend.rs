@@ -2,7 +2,7 @@
 //! time), and what that compiled to.
 
 use crate::KernelError;
-use crate::escape::{PixelSource, escape_counts};
+use crate::escape::{PixelSource, escape_counts, smooth_values};
 use crate::isa::Isa;
 use std::fmt;
 use std::str::FromStr;
@@ -187,6 +187,25 @@ impl Backend {
             BLOCK,
         >(
             src, max_iter, true, out
+        ));
+    }
+
+    /// Runs the escape loop of this backend over `src` with the escapes' `z_k` captured, on
+    /// [`Isa::current`]: counts into `counts`, smooth values ([`crate::spec::smooth_scalar`])
+    /// into `out`.
+    pub(crate) fn run_smooth(
+        self,
+        src: &impl PixelSource,
+        max_iter: u32,
+        counts: &mut [u16],
+        out: &mut [f32],
+    ) {
+        with_lanes!(self, Isa::current(), |L, W| smooth_values::<
+            L,
+            { per_width(W, SCALAR_V, X4_V, X8_V) },
+            BLOCK,
+        >(
+            src, max_iter, counts, out
         ));
     }
 }

@@ -18,9 +18,13 @@
 //! * The loop runs inside [`enter`], compiled for the lane type's instruction set; its cold
 //!   parts (replaying a block, refilling lanes) are separate functions entered the same way.
 //!   Everything else it calls on the lanes is `#[inline(always)]`.
+//! * Finished pixels go to an [`Escapes`] output: counts only (`[u16]`), or counts plus the
+//!   `z_k` each escaping pixel escaped with ([`WithEscapeZ`]), captured where the replay records
+//!   the escape, from which [`smooth_values`] finishes the smooth values
+//!   ([`crate::spec::smooth_from_escape`]). The loop is the same for both.
 
 use crate::lanes::{Lanes, enter};
-use crate::spec::numpy_abs;
+use crate::spec::{numpy_abs, smooth_from_escape};
 
 /// Lanes above this `|z|^2` after a block may have escaped (NaN also counts).
 const MAYBE_OUT: f64 = 4.0 * (1.0 - 1.0 / (1u64 << 40) as f64);
@@ -63,13 +67,64 @@ pub trait PixelSource {
     fn point(&self, row: usize, col: usize) -> (f64, f64);
 }
 
-/// Computes `out[p]` for every pixel of `src` with `V` vectors of `L` in flight and escape
-/// tests every `K` iterations. `max_iter` in `1..=65535`; `out.len() == src.len()`.
+/// Where the escape loop puts each finished pixel.
+pub(crate) trait Escapes {
+    /// Number of pixels it holds.
+    fn len(&self) -> usize;
+    /// Pixel `p` is done with `count` (`max_iter`: it did not escape, or a shortcut).
+    fn put(&mut self, p: usize, count: u16);
+    /// Pixel `p` escaped with `count < max_iter` at `z_k = zr + i zi`.
+    #[allow(clippy::inline_always)] // called in the loop's cold parts, which must inline it
+    #[inline(always)]
+    fn escaped(&mut self, p: usize, count: u16, _zr: f64, _zi: f64) {
+        self.put(p, count);
+    }
+}
+
+#[allow(clippy::inline_always)] // called in the loop's cold parts, which must inline it
+impl Escapes for [u16] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[u16]>::len(self)
+    }
+    #[inline(always)]
+    fn put(&mut self, p: usize, count: u16) {
+        self[p] = count;
+    }
+}
+
+/// Counts, and the `z_k` of each escaping pixel (left as it was for the others).
+pub(crate) struct WithEscapeZ<'a> {
+    /// Counts.
+    pub counts: &'a mut [u16],
+    /// `[zr, zi]` of `z_k`, for pixels with a count below `max_iter`.
+    pub z: &'a mut [[f64; 2]],
+}
+
+#[allow(clippy::inline_always)] // called in the loop's cold parts, which must inline it
+impl Escapes for WithEscapeZ<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.counts.len()
+    }
+    #[inline(always)]
+    fn put(&mut self, p: usize, count: u16) {
+        self.counts[p] = count;
+    }
+    #[inline(always)]
+    fn escaped(&mut self, p: usize, count: u16, zr: f64, zi: f64) {
+        self.counts[p] = count;
+        self.z[p] = [zr, zi];
+    }
+}
+
+/// Computes the count of every pixel of `src` into `out` with `V` vectors of `L` in flight and
+/// escape tests every `K` iterations. `max_iter` in `1..=65535`; `out.len() == src.len()`.
 pub(crate) fn escape_counts<L: Lanes, const V: usize, const K: u32>(
     src: &impl PixelSource,
     max_iter: u32,
     shortcuts: bool,
-    out: &mut [u16],
+    out: &mut (impl Escapes + ?Sized),
 ) {
     debug_assert_eq!(out.len(), src.len());
     const { assert!(K >= 1) };
@@ -137,7 +192,7 @@ fn update<L: Lanes>(zr: L, zi: L, cr: L, ci: L) -> (L, L) {
 #[allow(clippy::inline_always)]
 impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
     #[inline(always)]
-    fn run(&mut self, src: &impl PixelSource, out: &mut [u16]) {
+    fn run(&mut self, src: &impl PixelSource, out: &mut (impl Escapes + ?Sized)) {
         for v in 0..V {
             enter::<L, _>(|| self.refill(v, (1u32 << L::N) - 1, src, out));
         }
@@ -192,7 +247,7 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
         kb: u32,
         flagged: u32,
         src: &impl PixelSource,
-        out: &mut [u16],
+        out: &mut (impl Escapes + ?Sized),
     ) {
         let n = L::N;
         let mut it0_lanes = [0.0f64; 8];
@@ -243,7 +298,9 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
                 }
                 let s = ar[i] * ar[i] + ai[i] * ai[i];
                 if s > SURELY_OUT || numpy_abs(ar[i], ai[i]) > 2.0 {
-                    self.record(v * n + i, (it0_lanes[i] + f64::from(t)) as u16, out);
+                    let (lane, count) = (v * n + i, (it0_lanes[i] + f64::from(t)) as u16);
+                    out.escaped(self.pix[lane], count, ar[i], ai[i]);
+                    self.finish(lane);
                     live &= !bit;
                     finished |= bit;
                 }
@@ -265,8 +322,14 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
 
     /// Records the count of `lane`'s pixel; the lane must be refilled afterwards.
     #[inline]
-    fn record(&mut self, lane: usize, count: u16, out: &mut [u16]) {
-        out[self.pix[lane]] = count;
+    fn record(&mut self, lane: usize, count: u16, out: &mut (impl Escapes + ?Sized)) {
+        out.put(self.pix[lane], count);
+        self.finish(lane);
+    }
+
+    /// Marks `lane` idle once its pixel is recorded; it must be refilled afterwards.
+    #[inline]
+    fn finish(&mut self, lane: usize) {
         self.active -= 1;
         if self.hazard[lane] {
             self.hazards -= 1;
@@ -278,7 +341,13 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
     /// (finishing shortcut pixels on the way), or makes it idle. One store and one load per
     /// state vector, however many lanes change. Call it through [`enter`].
     #[inline(always)]
-    fn refill(&mut self, v: usize, lanes: u32, src: &impl PixelSource, out: &mut [u16]) {
+    fn refill(
+        &mut self,
+        v: usize,
+        lanes: u32,
+        src: &impl PixelSource,
+        out: &mut (impl Escapes + ?Sized),
+    ) {
         let n = L::N;
         let (mut cr, mut ci, mut zr, mut zi, mut it) = (
             [0.0f64; 8],
@@ -307,7 +376,7 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
                     (self.next_row, self.next_col) = (self.next_row + 1, 0);
                 }
                 if self.shortcuts && in_cardioid_or_bulb(a, b) {
-                    out[q] = self.max_iter as u16;
+                    out.put(q, self.max_iter as u16);
                     continue;
                 }
                 (c_re, c_im, p) = (a, b, q);
@@ -329,5 +398,48 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
         self.zr[v] = L::load(&zr);
         self.zi[v] = L::load(&zi);
         self.it[v] = L::load(&it);
+    }
+}
+
+/// The smooth value of every pixel of `src` into `out` (and its count into `counts`): the
+/// escape loop of [`escape_counts`] with the escapes' `z_k` captured ([`WithEscapeZ`]), then
+/// [`smooth_from_escape`] per escaping pixel, compiled for `L`'s instruction set.
+/// `counts.len() == out.len() == src.len()`.
+pub(crate) fn smooth_values<L: Lanes, const V: usize, const K: u32>(
+    src: &impl PixelSource,
+    max_iter: u32,
+    counts: &mut [u16],
+    out: &mut [f32],
+) {
+    debug_assert_eq!(out.len(), src.len());
+    let mut z = vec![[0.0f64; 2]; src.len()];
+    escape_counts::<L, V, K>(src, max_iter, true, &mut WithEscapeZ { counts, z: &mut z });
+    enter::<L, _>(|| finish_smooth(src, max_iter, counts, &z, out));
+}
+
+/// [`smooth_from_escape`] for each escaping pixel, `max_iter` for the others.
+#[allow(clippy::inline_always)] // compiled into `enter`'s trampoline
+#[inline(always)]
+fn finish_smooth(
+    src: &impl PixelSource,
+    max_iter: u32,
+    counts: &[u16],
+    z: &[[f64; 2]],
+    out: &mut [f32],
+) {
+    let row_len = src.row_len();
+    let rows = out
+        .chunks_mut(row_len)
+        .zip(counts.chunks(row_len))
+        .zip(z.chunks(row_len));
+    for (row, ((out, counts), z)) in rows.enumerate() {
+        for (col, ((o, &k), &[zr, zi])) in out.iter_mut().zip(counts).zip(z).enumerate() {
+            *o = if u32::from(k) < max_iter {
+                let (cr, ci) = src.point(row, col);
+                smooth_from_escape(u32::from(k), zr, zi, cr, ci)
+            } else {
+                max_iter as f32
+            };
+        }
     }
 }

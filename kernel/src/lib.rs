@@ -2,7 +2,10 @@
 //!
 //! The escape-time kernel of zoomstack: the notebook's pixel grid ([`StackParams`],
 //! [`LevelGrid`]), its exact arithmetic as a scalar reference ([`spec::escape_scalar`]) and
-//! SIMD backends ([`Backend`]) that equal the reference bit for bit.
+//! SIMD backends ([`Backend`]) that equal the reference bit for bit. Besides counts
+//! ([`render_block`], [`render_points`]) they give smooth escape values
+//! ([`render_block_smooth`], [`render_points_smooth`], reference [`spec::smooth_scalar`]), and
+//! any level may be fractional ([`render_block_at`], [`render_block_smooth_at`]).
 //!
 //! ```
 //! use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block};
@@ -97,7 +100,7 @@ impl PixelSource for PointSource<'_> {
 /// `rows.count * cols.count` counts). Steps may be negative (row order follows the ranges).
 ///
 /// Every pixel has exactly the coordinates it has in the full grid, so any sub-grid equals the
-/// corresponding pixels of the full level.
+/// corresponding pixels of the full level. It is [`render_block_at`]`(.., level as f64, ..)`.
 ///
 /// # Errors
 ///
@@ -112,13 +115,105 @@ pub fn render_block(
     backend: Backend,
     out: &mut [u16],
 ) -> Result<(), KernelError> {
-    let grid = params.level_grid(level)?;
+    render_block_at(params, level as f64, rows, cols, backend, out)
+}
+
+/// [`render_block`] at a fractional level `t >= 0` (the grid of [`StackParams::level_grid_at`]):
+/// for in-between frames of a continuous zoom. An integer `t` gives exactly the level's counts.
+///
+/// # Errors
+///
+/// Those of [`render_block`] and [`StackParams::level_grid_at`] (a negative, NaN or infinite `t`).
+///
+/// ```
+/// use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block_at};
+/// let p = StackParams { height: 8, width: 8, ..StackParams::default() };
+/// let mut counts = vec![0u16; 64];
+/// let all = IndexRange::full(8);
+/// render_block_at(&p, 2500.5, all, all, Backend::fastest(), &mut counts).unwrap();
+/// assert!(render_block_at(&p, f64::NAN, all, all, Backend::fastest(), &mut counts).is_err());
+/// ```
+pub fn render_block_at(
+    params: &StackParams,
+    t: f64,
+    rows: IndexRange,
+    cols: IndexRange,
+    backend: Backend,
+    out: &mut [u16],
+) -> Result<(), KernelError> {
+    let (xs, ys, max_iter) = block_axes(params, t, rows, cols, out.len())?;
+    backend.run(&GridSource { xs: &xs, ys: &ys }, max_iter, out);
+    Ok(())
+}
+
+/// Smooth escape values of the strided sub-grid `rows` x `cols` of level `level` into `out`
+/// (row-major, one `f32` per pixel): for each pixel exactly [`spec::smooth_scalar`] (continuous
+/// across count boundaries; `max_iter` where the count is `max_iter`; see [`spec`], "Smooth
+/// escape values"). Every backend gives the same values bit for bit.
+///
+/// # Errors
+///
+/// Those of [`render_block`] (`out` must hold `rows.count * cols.count` values).
+///
+/// ```
+/// use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block, render_block_smooth};
+/// let p = StackParams::default();
+/// let (rows, cols) = (IndexRange::new(0, 64, 8), IndexRange::new(0, 64, 8));
+/// let (mut smooth, mut counts) = (vec![0f32; 64], vec![0u16; 64]);
+/// render_block_smooth(&p, 3000, rows, cols, Backend::fastest(), &mut smooth).unwrap();
+/// render_block(&p, 3000, rows, cols, Backend::fastest(), &mut counts).unwrap();
+/// let g = p.level_grid(3000).unwrap();
+/// let c = (g.cols.at(64), g.rows.at(128));
+/// assert_eq!(smooth[2 * 8 + 1], zoomstack_kernel::spec::smooth_scalar(c.0, c.1, 256));
+/// for (&nu, &k) in smooth.iter().zip(&counts) {
+///     assert!(k == 256 && nu == 256.0 || (nu - f32::from(k)).abs() < 2.0, "{k} {nu}");
+/// }
+/// ```
+pub fn render_block_smooth(
+    params: &StackParams,
+    level: u64,
+    rows: IndexRange,
+    cols: IndexRange,
+    backend: Backend,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    render_block_smooth_at(params, level as f64, rows, cols, backend, out)
+}
+
+/// [`render_block_smooth`] at a fractional level `t >= 0` (as [`render_block_at`]).
+///
+/// # Errors
+///
+/// Those of [`render_block_at`].
+pub fn render_block_smooth_at(
+    params: &StackParams,
+    t: f64,
+    rows: IndexRange,
+    cols: IndexRange,
+    backend: Backend,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    let (xs, ys, max_iter) = block_axes(params, t, rows, cols, out.len())?;
+    let mut counts = vec![0u16; out.len()];
+    backend.run_smooth(&GridSource { xs: &xs, ys: &ys }, max_iter, &mut counts, out);
+    Ok(())
+}
+
+/// The checks of the block renderers, then the sub-grid's column and row coordinates.
+fn block_axes(
+    params: &StackParams,
+    t: f64,
+    rows: IndexRange,
+    cols: IndexRange,
+    out_len: usize,
+) -> Result<(Vec<f64>, Vec<f64>, u32), KernelError> {
+    let grid = params.level_grid_at(t)?;
     rows.check("rows", params.height as u64)?;
     cols.check("cols", params.width as u64)?;
     let expected = usize::try_from(rows.count.saturating_mul(cols.count)).unwrap_or(usize::MAX);
-    if out.len() != expected {
+    if out_len != expected {
         return Err(KernelError::BadOutputLen {
-            got: out.len(),
+            got: out_len,
             expected,
         });
     }
@@ -129,8 +224,7 @@ pub fn render_block(
     let ys: Vec<f64> = (0..rows.count)
         .map(|k| grid.rows.at(rows.at(k) as usize))
         .collect();
-    backend.run(&GridSource { xs: &xs, ys: &ys }, grid.max_iter, out);
-    Ok(())
+    Ok((xs, ys, grid.max_iter))
 }
 
 /// Escape counts of arbitrary points `re[i] + i im[i]`.
@@ -147,12 +241,46 @@ pub fn render_points(
     backend: Backend,
     out: &mut [u16],
 ) -> Result<(), KernelError> {
+    check_points(re, im, max_iter, out.len())?;
+    backend.run(&PointSource { re, im }, max_iter, out);
+    Ok(())
+}
+
+/// Smooth escape values of arbitrary points `re[i] + i im[i]`: [`spec::smooth_scalar`] for
+/// each, bit for bit, on every backend.
+///
+/// # Errors
+///
+/// Those of [`render_points`].
+///
+/// ```
+/// use zoomstack_kernel::{Backend, render_points_smooth};
+/// let mut out = [0f32; 2];
+/// render_points_smooth(&[0.0, 1.0], &[0.0, 0.0], 256, Backend::fastest(), &mut out).unwrap();
+/// assert_eq!(out[0], 256.0); // never escapes
+/// assert_eq!(out[1], zoomstack_kernel::spec::smooth_scalar(1.0, 0.0, 256)); // count 2
+/// ```
+pub fn render_points_smooth(
+    re: &[f64],
+    im: &[f64],
+    max_iter: u32,
+    backend: Backend,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    check_points(re, im, max_iter, out.len())?;
+    let mut counts = vec![0u16; out.len()];
+    backend.run_smooth(&PointSource { re, im }, max_iter, &mut counts, out);
+    Ok(())
+}
+
+/// The checks of the point renderers.
+fn check_points(re: &[f64], im: &[f64], max_iter: u32, out_len: usize) -> Result<(), KernelError> {
     validate_max_iter(u64::from(max_iter))?;
-    if re.len() != im.len() || re.len() != out.len() {
+    if re.len() != im.len() || re.len() != out_len {
         return Err(KernelError::LengthMismatch {
             re: re.len(),
             im: im.len(),
-            out: out.len(),
+            out: out_len,
         });
     }
     for (what, v) in re
@@ -168,7 +296,6 @@ pub fn render_points(
             });
         }
     }
-    backend.run(&PointSource { re, im }, max_iter, out);
     Ok(())
 }
 
@@ -178,4 +305,45 @@ pub fn pixel_iterations(counts: &[u16], max_iter: u32) -> u64 {
         .iter()
         .map(|&n| (u64::from(n) + 1).min(u64::from(max_iter)))
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smooth path's counts (captured with the escapes' `z_k`) are the count path's, on
+    /// every backend and instruction set, including hazard lanes (`|c| > 1.9`) and shortcuts.
+    #[test]
+    fn smooth_path_counts_equal_count_path() {
+        let (mut re, mut im) = (vec![], vec![]);
+        for k in 0..4000 {
+            let a = f64::from(k);
+            // A spiral from the cardioid's inside out to |c| = 2.6.
+            let r = 0.1 + 2.5 * a / 4000.0;
+            re.push(r * (a * 0.37).cos() - 0.4);
+            im.push(r * (a * 0.37).sin());
+        }
+        for max_iter in [1, 2, 256, 3000] {
+            let want: Vec<u16> = re
+                .iter()
+                .zip(&im)
+                .map(|(&a, &b)| spec::escape_scalar(a, b, max_iter))
+                .collect();
+            for isa in Isa::supported() {
+                for b in Backend::ALL {
+                    let (mut counts, mut out) = (vec![0u16; re.len()], vec![0f32; re.len()]);
+                    isa.scoped(|| {
+                        b.run_smooth(
+                            &PointSource { re: &re, im: &im },
+                            max_iter,
+                            &mut counts,
+                            &mut out,
+                        );
+                    })
+                    .unwrap();
+                    assert_eq!(counts, want, "{b} on {isa}, max_iter {max_iter}");
+                }
+            }
+        }
+    }
 }
