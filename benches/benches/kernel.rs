@@ -3,6 +3,9 @@
 //!
 //! `cargo bench -p zoomstack-benches --bench kernel`
 //!
+//! `kernel/counts_vs_smooth` compares counts with smooth values ([`render_block_smooth`]) on the
+//! same mix and backend ([`Backend::fastest`]), in the same run.
+//!
 //! The single-threaded groups measure CPU time (rates per core-second, see
 //! [`zoomstack_benches::ThreadCpuTime`]); the thread-scaling group measures wall time.
 
@@ -11,7 +14,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use std::hint::black_box;
 use zoomstack_benches::ThreadCpuTime;
 use zoomstack_kernel::spec::escape_scalar;
-use zoomstack_kernel::{Backend, IndexRange, StackParams, pixel_iterations, render_block};
+use zoomstack_kernel::{
+    Backend, IndexRange, StackParams, pixel_iterations, render_block, render_block_smooth,
+};
 
 const LEVEL_MIX: [u64; 5] = [0, 3000, 20000, 60000, 119999];
 
@@ -81,6 +86,35 @@ fn backends(c: &mut Criterion<ThreadCpuTime>) {
     group.finish();
 }
 
+/// Counts against smooth values on the level mix, same backend, same run (CPU time).
+fn counts_vs_smooth(c: &mut Criterion<ThreadCpuTime>) {
+    let p = StackParams::default();
+    let backend = Backend::fastest();
+    let all = IndexRange::full(512);
+    let mut group = c.benchmark_group("kernel/counts_vs_smooth");
+    group.throughput(Throughput::Elements(level_mix_work(&p)));
+    group.sample_size(10);
+    let mut counts = vec![0u16; 512 * 512];
+    let mut smooth = vec![0f32; 512 * 512];
+    group.bench_function("counts", |b| {
+        b.iter(|| {
+            for &l in &LEVEL_MIX {
+                render_block(&p, l, all, all, backend, &mut counts).unwrap();
+            }
+            black_box(&counts);
+        });
+    });
+    group.bench_function("smooth", |b| {
+        b.iter(|| {
+            for &l in &LEVEL_MIX {
+                render_block_smooth(&p, l, all, all, backend, &mut smooth).unwrap();
+            }
+            black_box(&smooth);
+        });
+    });
+    group.finish();
+}
+
 /// A whole level split into row bands on a pool of 1 or 2 threads.
 fn threads(c: &mut Criterion<WallTime>) {
     let p = StackParams::default();
@@ -133,7 +167,7 @@ fn threads(c: &mut Criterion<WallTime>) {
 criterion_group! {
     name = cpu_time;
     config = Criterion::default().with_measurement(ThreadCpuTime);
-    targets = backends
+    targets = backends, counts_vs_smooth
 }
 criterion_group!(wall_time, threads);
 criterion_main!(cpu_time, wall_time);
