@@ -426,7 +426,7 @@ pub(crate) struct RenderArgs {
     /// Write a contact sheet (one PNG grid of all frames).
     #[arg(long, value_name = "FILE", help_heading = "Image outputs")]
     pub(crate) sheet: Option<String>,
-    /// Colormap of image outputs: gray, rainbow, viridis, magma, inferno, plasma, cividis.
+    /// Colormap of image outputs: gray, rainbow, viridis, magma, inferno, plasma, cividis, twilight (cyclic).
     #[arg(long, value_name = "NAME", help_heading = "Image outputs")]
     pub(crate) colormap: Option<String>,
     /// Scaling of image outputs: fixed (the notebook's `to_uint8`) or per-frame.

@@ -48,6 +48,14 @@ pub enum EngineError {
         /// What is wrong, in words.
         problem: String,
     },
+    /// A feature the stack's arithmetic contract does not offer.
+    #[error("{what} are not available here: {why}")]
+    Unsupported {
+        /// What was asked for (`smooth values`, `frames at fractional levels`).
+        what: &'static str,
+        /// Why not, and what to use instead.
+        why: &'static str,
+    },
     /// A slice with step 0 built from Rust ([`crate::SliceSpec`]).
     #[error("slice {spec} on the {axis} axis: slice step cannot be zero")]
     ZeroStep {

@@ -14,6 +14,7 @@ mod run;
 use crate::describe::format_bytes;
 use crate::error::{EngineError, ExecError, Result};
 use crate::plan::{RenderPlan, TileSpec};
+use crate::sample::Sample;
 use ndarray::{Array3, s};
 use run::Run;
 use std::fmt;
@@ -24,22 +25,23 @@ use zoomstack_kernel::Backend;
 /// Default memory limit of [`Executor::compute`] and of buffers in flight: 4 GiB.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 4 << 30;
 
-/// A rendered tile: `spec.shape` counts, row-major `(level, y, x)` within the tile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tile {
+/// A rendered tile: `spec.shape` values (counts unless asked otherwise), row-major
+/// `(level, y, x)` within the tile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tile<T = u16> {
     /// Where the tile sits in the output.
     pub spec: TileSpec,
-    /// The counts.
-    pub data: Vec<u16>,
+    /// The values.
+    pub data: Vec<T>,
 }
 
-impl Tile {
+impl<T> Tile<T> {
     /// The data as a 3-D view of shape `spec.shape`.
     ///
     /// # Panics
     ///
     /// If `data.len()` is not the product of `spec.shape` (never for tiles the executor made).
-    pub fn view(&self) -> ndarray::ArrayView3<'_, u16> {
+    pub fn view(&self) -> ndarray::ArrayView3<'_, T> {
         ndarray::ArrayView3::from_shape(self.spec.shape, &self.data)
             .expect("tile data has the tile's shape")
     }
@@ -200,7 +202,7 @@ impl Executor {
 
     /// Bytes one worker holds while rendering a tile of `plan`: the tile plus the grid pixels
     /// of one of its levels when gathering.
-    pub(crate) fn tile_bytes(plan: &RenderPlan) -> u64 {
+    pub(crate) fn tile_bytes<T: Sample>(plan: &RenderPlan) -> u64 {
         let [cl, cy, cx] = plan.chunks().map(|c| c as u64);
         let gy = cy
             .saturating_mul(plan.rows().factor)
@@ -211,7 +213,7 @@ impl Executor {
         cl.saturating_mul(cy)
             .saturating_mul(cx)
             .saturating_add(gy.saturating_mul(gx))
-            .saturating_mul(2)
+            .saturating_mul(T::BYTES)
     }
 
     pub(crate) fn check_memory(
@@ -248,11 +250,20 @@ impl Executor {
     ///
     /// The errors of [`RenderPlan::validate`], [`EngineError::TooLarge`] above the limit.
     pub fn check_tiles(&self, plan: &RenderPlan) -> Result<()> {
+        self.check_tiles_of::<u16>(plan)
+    }
+
+    /// [`Executor::check_tiles`] for values of type `T`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Executor::check_tiles`].
+    pub fn check_tiles_of<T: Sample>(&self, plan: &RenderPlan) -> Result<()> {
         plan.validate()?;
         self.check_memory(
             "tiles in flight",
             plan.chunks().iter().map(|&c| c as u64).collect(),
-            Self::tile_bytes(plan).saturating_mul(self.effective_threads() as u64),
+            Self::tile_bytes::<T>(plan).saturating_mul(self.effective_threads() as u64),
         )
     }
 
@@ -293,7 +304,27 @@ impl Executor {
         C: Fn(Tile) -> std::result::Result<(), E> + Sync,
         E: Send,
     {
-        self.check_tiles(plan)?;
+        self.for_each_tile_of::<u16, F, C, E>(plan, filter, consumer)
+    }
+
+    /// [`Executor::for_each_tile`] for values of type `T` (`u16` counts, `f32` smooth values).
+    ///
+    /// # Errors
+    ///
+    /// As [`Executor::for_each_tile`].
+    pub fn for_each_tile_of<T, F, C, E>(
+        &self,
+        plan: &RenderPlan,
+        filter: F,
+        consumer: C,
+    ) -> std::result::Result<Progress, ExecError<E>>
+    where
+        T: Sample,
+        F: Fn(&TileSpec) -> bool + Sync,
+        C: Fn(Tile<T>) -> std::result::Result<(), E> + Sync,
+        E: Send,
+    {
+        self.check_tiles_of::<T>(plan)?;
         let threads = self.effective_threads();
         let run = Run::new(plan, self);
         if run.total > 0 {
@@ -344,16 +375,32 @@ impl Executor {
     /// limit, and the errors of the run ([`Executor::for_each_tile`]): [`EngineError::Cancelled`],
     /// [`EngineError::ThreadPool`] or [`EngineError::Kernel`].
     pub fn compute(&self, plan: &RenderPlan) -> Result<Array3<u16>> {
+        self.compute_values(plan)
+    }
+
+    /// [`Executor::compute`] for values of type `T`: `u16` counts or `f32` smooth values.
+    ///
+    /// ```
+    /// use zoomstack_engine::{Executor, ZoomStack};
+    /// let plan = ZoomStack::default().array().select("[:2, ::64, ::64]").unwrap().optimize().unwrap();
+    /// let counts = Executor::new(2).compute_values::<u16>(&plan).unwrap();
+    /// assert_eq!(counts.shape(), &[2, 8, 8]);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Executor::compute`].
+    pub fn compute_values<T: Sample>(&self, plan: &RenderPlan) -> Result<Array3<T>> {
         plan.validate()?;
         let shape = plan.shape();
-        let bytes = plan.bytes();
+        let bytes = plan.len().saturating_mul(T::BYTES);
         self.check_memory("result", shape.to_vec(), bytes)?;
         let dims = shape.map(|v| v as usize);
-        let out = Mutex::new(Array3::<u16>::zeros(dims));
-        self.for_each_tile(
+        let out = Mutex::new(Array3::<T>::from_elem(dims, T::default()));
+        self.for_each_tile_of(
             plan,
             |_| true,
-            |tile| {
+            |tile: Tile<T>| {
                 let [l0, y0, x0] = tile.spec.origin.map(|v| v as usize);
                 let [tl, ty, tx] = tile.spec.shape;
                 let mut a = out
@@ -604,7 +651,7 @@ mod tests {
                     crate::DownsampleMode::Stride => frame[[0, 0]],
                     crate::DownsampleMode::Mean => {
                         let sum: u64 = frame.iter().map(|&v| u64::from(v)).sum();
-                        crate::render::mean_half_even(sum, frame.len() as u64)
+                        crate::sample::mean_half_even(sum, frame.len() as u64)
                     }
                 };
                 assert_eq!(a[[l, 0, 0]], want, "{mode} level {l}");

@@ -44,6 +44,7 @@ mod logical;
 mod optimizer;
 mod plan;
 mod render;
+mod sample;
 mod selection;
 mod slice;
 mod stack;
@@ -56,9 +57,10 @@ pub use layout::StoreLayout;
 pub use logical::{DownsampleMode, PlanNode};
 pub use optimizer::RulesFired;
 pub use plan::{RenderPlan, TileSpec};
+pub use sample::Sample;
 pub use selection::{AxisMap, Selection};
 pub use slice::{AXES, IndexRange, SliceSpec, format_range, parse_select};
-pub use stack::{Arithmetic, DEFAULT_CHUNKS, NOTEBOOK_LEVELS, ZoomStack};
+pub use stack::{Arithmetic, DEFAULT_CHUNKS, NOTEBOOK_LEVELS, Timeline, ZoomStack};
 
 /// The kernel this engine renders with (re-exported for `StackParams`, `Backend`).
 pub use zoomstack_kernel as kernel;

@@ -8,11 +8,12 @@
 //! on exactly the grid's coordinates (`Linspace::at` of the same indices), which is the same
 //! arithmetic on the same numbers.
 
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::plan::{RenderPlan, TileSpec};
+use crate::sample::Sample;
 use crate::selection::AxisMap;
 use crate::stack::Arithmetic;
-use zoomstack_kernel::{Backend, IndexRange, exact, render_points};
+use zoomstack_kernel::{Backend, IndexRange};
 
 /// Points rendered per `render_points` call on the irregular path.
 const POINTS_PER_CALL: usize = 16 * 1024;
@@ -90,33 +91,25 @@ fn strided(v: &[usize]) -> Option<IndexRange> {
     }
 }
 
-/// The mean of `n` values summing to `sum`, rounded half to even.
-#[inline]
-pub(crate) fn mean_half_even(sum: u64, n: u64) -> u16 {
-    let (q, r) = (sum / n, sum % n);
-    let up = 2 * r > n || (2 * r == n && q % 2 == 1);
-    (q + u64::from(up)) as u16
-}
-
 /// Renders one tile of `plan`: returns its data (row-major `(level, y, x)`) and the number of
 /// grid pixels rendered. `stop` is polled between levels; when it returns true, rendering ends
 /// early with `Ok(None)`.
-pub(crate) fn render_tile(
+pub(crate) fn render_tile<T: Sample>(
     plan: &RenderPlan,
     spec: &TileSpec,
     backend: Backend,
     stop: &dyn Fn() -> bool,
-) -> Result<Option<(Vec<u16>, u64)>> {
+) -> Result<Option<(Vec<T>, u64)>> {
     let [tl, ty, tx] = spec.shape;
     let rows = AxisGather::new(plan.rows(), spec.origin[1], ty);
     let cols = AxisGather::new(plan.cols(), spec.origin[2], tx);
     let frame = ty * tx;
-    let mut data = vec![0u16; tl * frame];
+    let mut data = vec![T::default(); tl * frame];
     let direct = rows.direct.zip(cols.direct);
     let mut scratch = if direct.is_some() {
         Vec::new()
     } else {
-        vec![0u16; rows.rendered() * cols.rendered()]
+        vec![T::default(); rows.rendered() * cols.rendered()]
     };
     let stack = plan.stack();
     for (k, out) in data.chunks_exact_mut(frame.max(1)).enumerate().take(tl) {
@@ -126,7 +119,7 @@ pub(crate) fn render_tile(
         let level = plan.levels().at(spec.origin[0] + k as u64);
         if let Some((r, c)) = direct {
             // The kernel takes negative steps: rows and columns come out in output order.
-            stack.render_block(level, r, c, backend, out)?;
+            T::render_block(stack, level, r, c, backend, out)?;
         } else {
             render_grid(plan, level, &rows, &cols, backend, &mut scratch)?;
             reduce(&rows, &cols, &scratch, out);
@@ -137,27 +130,27 @@ pub(crate) fn render_tile(
 }
 
 /// Renders `rows.needed x cols.needed` of `level` into `buf` (row-major).
-fn render_grid(
+fn render_grid<T: Sample>(
     plan: &RenderPlan,
     level: u64,
     rows: &AxisGather,
     cols: &AxisGather,
     backend: Backend,
-    buf: &mut [u16],
+    buf: &mut [T],
 ) -> Result<()> {
     let stack = plan.stack();
     if let (Some(r), Some(c)) = (rows.slice, cols.slice) {
-        stack.render_block(level, r, c, backend, buf)?;
+        T::render_block(stack, level, r, c, backend, buf)?;
         return Ok(());
     }
     if let Arithmetic::Exact(e) = &stack.arithmetic {
         let index = |v: &[usize]| v.iter().map(|&i| i as u64).collect::<Vec<_>>();
         let (r, c) = (index(&rows.needed), index(&cols.needed));
-        exact::render_level_indices(e, level, &r, &c, backend, buf)?;
+        T::render_exact_indices(e, level, &r, &c, backend, buf)?;
         return Ok(());
     }
     let params = &stack.params;
-    let grid = params.level_grid(level)?;
+    let grid = stack.level_grid(level)?;
     let nc = cols.needed.len();
     if nc == 0 {
         return Ok(());
@@ -174,13 +167,13 @@ fn render_grid(
             re.extend_from_slice(&xs);
             im.extend(std::iter::repeat_n(y, nc));
         }
-        render_points(&re, &im, params.max_iter, backend, out).map_err(EngineError::Kernel)?;
+        T::render_points(&re, &im, params.max_iter, backend, out)?;
     }
     Ok(())
 }
 
 /// Gathers (and averages) the rendered grid `src` into the tile's level `out`.
-fn reduce(rows: &AxisGather, cols: &AxisGather, src: &[u16], out: &mut [u16]) {
+fn reduce<T: Sample>(rows: &AxisGather, cols: &AxisGather, src: &[T], out: &mut [T]) {
     let nc = cols.needed.len();
     let tx = cols.ranges.len();
     for (i, &(r0, r1)) in rows.ranges.iter().enumerate() {
@@ -189,14 +182,8 @@ fn reduce(rows: &AxisGather, cols: &AxisGather, src: &[u16], out: &mut [u16]) {
             *o = if r1 - r0 == 1 && c1 - c0 == 1 {
                 src[r0 * nc + c0]
             } else {
-                let mut sum = 0u64;
-                for r in r0..r1 {
-                    sum += src[r * nc + c0..r * nc + c1]
-                        .iter()
-                        .map(|&v| u64::from(v))
-                        .sum::<u64>();
-                }
-                mean_half_even(sum, ((r1 - r0) * (c1 - c0)) as u64)
+                let block = (r0..r1).flat_map(|r| src[r * nc + c0..r * nc + c1].iter().copied());
+                T::mean(block, ((r1 - r0) * (c1 - c0)) as u64)
             };
         }
     }
@@ -206,22 +193,6 @@ fn reduce(rows: &AxisGather, cols: &AxisGather, src: &[u16], out: &mut [u16]) {
 mod tests {
     use super::*;
     use crate::IndexRange;
-
-    #[test]
-    fn half_even() {
-        assert_eq!(mean_half_even(5, 2), 2); // 2.5 -> 2
-        assert_eq!(mean_half_even(7, 2), 4); // 3.5 -> 4
-        assert_eq!(mean_half_even(10, 4), 2); // 2.5 -> 2
-        assert_eq!(mean_half_even(11, 4), 3); // 2.75 -> 3
-        assert_eq!(mean_half_even(9, 4), 2); // 2.25 -> 2
-        assert_eq!(mean_half_even(65535 * 9, 9), 65535);
-        for sum in 0..200u64 {
-            for n in 1..20u64 {
-                let want = (sum as f64 / n as f64).round_ties_even() as u16;
-                assert_eq!(mean_half_even(sum, n), want, "{sum}/{n}");
-            }
-        }
-    }
 
     #[test]
     fn gather_negative_step_and_gapped_blocks() {

@@ -3,7 +3,7 @@
 use crate::error::{EngineError, Result};
 use std::sync::Arc;
 use zoomstack_kernel::exact::{self, ExactStack};
-use zoomstack_kernel::{Backend, IndexRange, KernelError, StackParams};
+use zoomstack_kernel::{Backend, IndexRange, KernelError, LevelGrid, StackParams};
 
 /// The notebook's number of levels.
 pub const NOTEBOOK_LEVELS: u64 = 120_000;
@@ -31,6 +31,34 @@ pub struct ZoomStack {
     pub params: StackParams,
     /// What the counts mean: the notebook's f64 arithmetic, or the true counts.
     pub arithmetic: Arithmetic,
+    /// Which real level each level of the array is (a video's frames at fractional levels).
+    pub timeline: Timeline,
+}
+
+/// Which zoom level each level of a stack's array shows.
+///
+/// ```
+/// use zoomstack_engine::{Timeline, ZoomStack};
+/// // 5 frames from level 0 to level 2: t = 0, 0.5, 1, 1.5, 2.
+/// let s = ZoomStack { levels: 5, timeline: Timeline::Span { first: 0.0, last: 2.0 }, ..ZoomStack::default() };
+/// assert_eq!((0..5).map(|k| s.level_at(k)).collect::<Vec<_>>(), vec![0.0, 0.5, 1.0, 1.5, 2.0]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Timeline {
+    /// Level `k` of the array is zoom level `k` (the stack itself).
+    #[default]
+    Levels,
+    /// The array's `levels` levels are evenly spaced real zoom levels from `first` to `last`
+    /// (both included): level `k` shows `t = first + (k (last - first)) / (levels - 1)`, at scale
+    /// `scale0 / zoom_per_level ** t` (numpy contract only). Computed in that order, a `t` that is
+    /// mathematically an integer is exactly that integer, so its frame is bit-identical to the
+    /// stack's level.
+    Span {
+        /// Real level of the first frame (>= 0).
+        first: f64,
+        /// Real level of the last frame (>= 0; below `first` zooms out).
+        last: f64,
+    },
 }
 
 /// The two arithmetic contracts of a stack's counts.
@@ -60,6 +88,7 @@ impl Default for ZoomStack {
             levels: NOTEBOOK_LEVELS,
             params: StackParams::default(),
             arithmetic: Arithmetic::Numpy,
+            timeline: Timeline::Levels,
         }
     }
 }
@@ -83,6 +112,7 @@ impl ZoomStack {
             levels,
             params,
             arithmetic: Arithmetic::Numpy,
+            timeline: Timeline::Levels,
         };
         s.validate()?;
         Ok(s)
@@ -117,9 +147,53 @@ impl ZoomStack {
             levels,
             params,
             arithmetic: Arithmetic::Exact(Arc::new(stack)),
+            timeline: Timeline::Levels,
         };
         s.validate()?;
         Ok(s)
+    }
+
+    /// The same frames at evenly spaced real levels: `frames` levels from `first` to `last`
+    /// ([`Timeline::Span`]).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`ZoomStack::validate`]: a stack in the exact contract, or ends that are
+    /// not finite numbers >= 0.
+    pub fn spanning(&self, first: f64, last: f64, frames: u64) -> Result<ZoomStack> {
+        let s = ZoomStack {
+            levels: frames,
+            timeline: Timeline::Span { first, last },
+            ..self.clone()
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// The real zoom level that level `k` of the array shows ([`Timeline`]).
+    pub fn level_at(&self, k: u64) -> f64 {
+        match self.timeline {
+            Timeline::Levels => k as f64,
+            Timeline::Span { first, last } => {
+                if self.levels <= 1 {
+                    first
+                } else {
+                    first + (k as f64 * (last - first)) / (self.levels - 1) as f64
+                }
+            }
+        }
+    }
+
+    /// The pixel grid of level `level` of the array (numpy contract).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errors for the level.
+    pub fn level_grid(&self, level: u64) -> std::result::Result<LevelGrid, KernelError> {
+        match self.timeline {
+            Timeline::Levels => self.params.level_grid(level),
+            Timeline::Span { .. } => self.params.level_grid_at(self.level_at(level)),
+        }
     }
 
     /// Renders the strided sub-grid `rows` x `cols` of `level` under the stack's contract
@@ -136,11 +210,61 @@ impl ZoomStack {
         backend: Backend,
         out: &mut [u16],
     ) -> std::result::Result<(), KernelError> {
-        match &self.arithmetic {
-            Arithmetic::Numpy => {
+        match (&self.arithmetic, self.timeline) {
+            (Arithmetic::Numpy, Timeline::Levels) => {
                 zoomstack_kernel::render_block(&self.params, level, rows, cols, backend, out)
             }
-            Arithmetic::Exact(e) => exact::render_level_block(e, level, rows, cols, backend, out),
+            (Arithmetic::Numpy, Timeline::Span { .. }) => zoomstack_kernel::render_block_at(
+                &self.params,
+                self.level_at(level),
+                rows,
+                cols,
+                backend,
+                out,
+            ),
+            (Arithmetic::Exact(e), _) => {
+                exact::render_level_block(e, level, rows, cols, backend, out)
+            }
+        }
+    }
+
+    /// Smooth escape values ([`zoomstack_kernel::spec::smooth_scalar`]) of the strided sub-grid
+    /// `rows` x `cols` of `level` (numpy contract).
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Kernel`] for the kernel's errors for this level and sub-grid;
+    /// [`EngineError::Unsupported`] in the exact contract.
+    pub fn render_block_smooth(
+        &self,
+        level: u64,
+        rows: IndexRange,
+        cols: IndexRange,
+        backend: Backend,
+        out: &mut [f32],
+    ) -> Result<()> {
+        match &self.arithmetic {
+            Arithmetic::Numpy => Ok(zoomstack_kernel::render_block_smooth_at(
+                &self.params,
+                self.level_at(level),
+                rows,
+                cols,
+                backend,
+                out,
+            )?),
+            Arithmetic::Exact(_) => Err(no_exact_smooth()),
+        }
+    }
+
+    /// Checks that the stack's contract has smooth values (the numpy contract).
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Unsupported`] in the exact contract.
+    pub fn check_smooth(&self) -> Result<()> {
+        match &self.arithmetic {
+            Arithmetic::Numpy => Ok(()),
+            Arithmetic::Exact(_) => Err(no_exact_smooth()),
         }
     }
 
@@ -177,7 +301,7 @@ impl ZoomStack {
     /// The kernel's error for the level.
     pub fn check_level(&self, level: u64) -> std::result::Result<(), KernelError> {
         match &self.arithmetic {
-            Arithmetic::Numpy => self.params.level_grid(level).map(|_| ()),
+            Arithmetic::Numpy => self.level_grid(level).map(|_| ()),
             Arithmetic::Exact(e) => exact::check_level(e, level),
         }
     }
@@ -192,6 +316,23 @@ impl ZoomStack {
     /// levels.
     pub fn validate(&self) -> Result<()> {
         self.params.validate()?;
+        if let Timeline::Span { first, last } = self.timeline {
+            if let Arithmetic::Exact(_) = self.arithmetic {
+                return Err(EngineError::Unsupported {
+                    what: "frames at fractional levels",
+                    why: "the exact contract renders integer levels only; use arithmetic = \"numpy\" or pick frames by a select",
+                });
+            }
+            for (what, v) in [("first level", first), ("last level", last)] {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(EngineError::Kernel(KernelError::BadFloat {
+                        what,
+                        value: v,
+                        expected: "a finite level >= 0",
+                    }));
+                }
+            }
+        }
         if self.levels > i64::MAX as u64 {
             return Err(EngineError::TooManyLevels {
                 levels: self.levels,
@@ -208,5 +349,13 @@ impl ZoomStack {
             self.params.height as u64,
             self.params.width as u64,
         ]
+    }
+}
+
+/// The error for smooth values in the exact contract.
+pub(crate) fn no_exact_smooth() -> EngineError {
+    EngineError::Unsupported {
+        what: "smooth values",
+        why: "the exact contract computes integer counts only; use arithmetic = \"numpy\" or colour from counts",
     }
 }

@@ -16,7 +16,7 @@
 //! select = "[0:20000:500, ::2, ::2]"   # numpy basic slicing, in the stack's index space
 //! downsample = 2               # or [fy, fx], or { factors = [fy, fx], mode = "mean" | "stride" }
 //! chunks = [1, 256, 256]       # tiles rendered in parallel (and Zarr chunks)
-//! colormap = "gray"            # gray | rainbow | viridis | magma | inferno | plasma | cividis
+//! colormap = "gray"            # gray | rainbow | viridis | magma | inferno | plasma | cividis | twilight
 //! ```
 //!
 //! Parsing is two-staged so every error points at the offending text: `serde` with

@@ -249,6 +249,10 @@ impl FrameSink for GifWriter {
         self.add_frame(level, frame)
     }
 
+    fn name(&self) -> &'static str {
+        "GIF"
+    }
+
     fn finish(self: Box<Self>) -> Result<Vec<PathBuf>, SinkError> {
         GifWriter::finish(*self).map(|p| vec![p])
     }
@@ -423,6 +427,10 @@ impl ApngWriter {
 impl FrameSink for ApngWriter {
     fn write_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError> {
         self.add_frame(level, frame)
+    }
+
+    fn name(&self) -> &'static str {
+        "APNG"
     }
 
     fn finish(self: Box<Self>) -> Result<Vec<PathBuf>, SinkError> {

@@ -37,6 +37,9 @@ pub enum Colormap {
     Plasma,
     /// matplotlib `cividis` (CC0).
     Cividis,
+    /// matplotlib `twilight`, resampled to 256 entries (`colormaps["twilight"].resampled(256)`):
+    /// cyclic (its ends meet), for colouring long zooms with a repeating cycle.
+    Twilight,
 }
 
 static GRAY: [[u8; 3]; 256] = {
@@ -51,7 +54,7 @@ static GRAY: [[u8; 3]; 256] = {
 
 impl Colormap {
     /// Every colormap, in a fixed order.
-    pub const ALL: [Colormap; 7] = [
+    pub const ALL: [Colormap; 8] = [
         Colormap::Gray,
         Colormap::Rainbow,
         Colormap::Viridis,
@@ -59,6 +62,7 @@ impl Colormap {
         Colormap::Inferno,
         Colormap::Plasma,
         Colormap::Cividis,
+        Colormap::Twilight,
     ];
 
     /// The colormap's name (matplotlib's name).
@@ -71,6 +75,7 @@ impl Colormap {
             Colormap::Inferno => "inferno",
             Colormap::Plasma => "plasma",
             Colormap::Cividis => "cividis",
+            Colormap::Twilight => "twilight",
         }
     }
 
@@ -84,6 +89,7 @@ impl Colormap {
             Colormap::Inferno => &tables::INFERNO,
             Colormap::Plasma => &tables::PLASMA,
             Colormap::Cividis => &tables::CIVIDIS,
+            Colormap::Twilight => &tables::TWILIGHT,
         }
     }
 
@@ -95,6 +101,11 @@ impl Colormap {
     /// The table as a flat `r, g, b, r, g, b, ...` palette (768 bytes), as GIF and PNG want it.
     pub fn palette(self) -> Vec<u8> {
         self.table().iter().flatten().copied().collect()
+    }
+
+    /// `true` for maps whose two ends meet (`twilight`).
+    pub fn is_cyclic(self) -> bool {
+        self == Colormap::Twilight
     }
 
     /// `true` for the identity gray map (images can then be written as 8-bit grayscale).

@@ -49,6 +49,20 @@ pub enum SinkError {
         actual: (usize, usize),
     },
 
+    /// A frame of values the sink does not colour (smooth values to a sink of counts, or the
+    /// other way round).
+    #[error("{sink} takes frames of {expected}, got {got} (frame for level {level})")]
+    FrameValues {
+        /// The sink (`GIF`, `16-bit PNG`, ...).
+        sink: &'static str,
+        /// What it takes (`counts`, `smooth values`).
+        expected: &'static str,
+        /// What it got.
+        got: &'static str,
+        /// Stack level of the frame.
+        level: u64,
+    },
+
     /// An animation received a different number of frames than it declared.
     #[error("{path}: {format} declared {expected} frames but received {actual}")]
     FrameCount {

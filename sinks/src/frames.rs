@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use ndarray::ArrayView2;
 
 use crate::fsutil::{create_dir_all, write_atomic};
-use crate::{Colormap, Scaling, SinkError};
+use crate::{Colormap, Scaling, SinkError, SmoothColours};
 
 /// A consumer of whole frames in level order (PNG files, animations, contact sheets).
 ///
@@ -19,6 +19,30 @@ pub trait FrameSink {
     /// The sink's own: e.g. [`SinkError::FrameShape`] for a frame of another size, or a
     /// file-system or encoder error when the frame cannot be written.
     fn write_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError>;
+
+    /// Consume the frame of stack level `level` as smooth escape values (`f32`), for sinks
+    /// that colour them ([`crate::SmoothColours`]).
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameValues`] for a sink that takes counts only (the default); otherwise
+    /// as [`FrameSink::write_frame`].
+    fn write_smooth_frame(
+        &mut self,
+        level: u64,
+        frame: ArrayView2<'_, f32>,
+    ) -> Result<(), SinkError> {
+        let _ = frame;
+        Err(SinkError::FrameValues {
+            sink: self.name(),
+            expected: "counts",
+            got: "smooth values",
+            level,
+        })
+    }
+
+    /// The sink's name for messages (`PNG frames`, `GIF`, ...).
+    fn name(&self) -> &'static str;
 
     /// Finish writing; returns the files written.
     ///
@@ -77,7 +101,7 @@ pub fn digit_count(n: u64) -> usize {
 }
 
 /// What each PNG holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum PngKind {
     /// 8-bit preview: counts scaled by `scaling` to 0..=255, coloured by `colormap`
     /// (8-bit grayscale for `gray`, RGB otherwise).
@@ -89,6 +113,9 @@ pub enum PngKind {
     },
     /// Lossless 16-bit grayscale of the raw counts (PNG stores them big-endian).
     Counts16,
+    /// 8-bit RGB (grayscale for `gray`) coloured from smooth values, interpolated between
+    /// colormap entries: takes smooth frames ([`FrameSink::write_smooth_frame`]).
+    Smooth(SmoothColours),
 }
 
 /// Options of [`PngFrameWriter`].
@@ -148,8 +175,10 @@ impl PngFrameWriter {
     /// one). A file-system error ([`SinkError::Io`], [`SinkError::PermissionDenied`],
     /// [`SinkError::DiskFull`]) when the directory cannot be created.
     pub fn new(dir: impl AsRef<Path>, options: PngFrameOptions) -> Result<Self, SinkError> {
-        if let PngKind::Preview { scaling, .. } = options.kind {
-            scaling.validate()?;
+        match options.kind {
+            PngKind::Preview { scaling, .. } => scaling.validate()?,
+            PngKind::Smooth(c) => c.validate()?,
+            PngKind::Counts16 => {}
         }
         let dir = dir.as_ref().to_path_buf();
         crate::output::check_dir_output(&dir)?;
@@ -192,7 +221,62 @@ impl PngFrameWriter {
                 )?;
             }
             PngKind::Counts16 => write_counts16_png(&path, frame, self.options.compression)?,
+            PngKind::Smooth(_) => {
+                return Err(SinkError::FrameValues {
+                    sink: "smooth-coloured PNG frames",
+                    expected: "smooth values",
+                    got: "counts",
+                    level,
+                });
+            }
         }
+        self.written.push(path.clone());
+        Ok(path)
+    }
+
+    /// Write the PNG of `level` from smooth values; returns its path.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameValues`] unless the writer's kind is [`PngKind::Smooth`]; otherwise
+    /// as [`PngFrameWriter::write`].
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn write_smooth(
+        &mut self,
+        level: u64,
+        frame: ArrayView2<'_, f32>,
+    ) -> Result<PathBuf, SinkError> {
+        let PngKind::Smooth(colours) = self.options.kind else {
+            return Err(SinkError::FrameValues {
+                sink: "PNG frames",
+                expected: "counts",
+                got: "smooth values",
+                level,
+            });
+        };
+        let path = self.dir.join(self.options.naming.file_name(level));
+        let (h, w) = frame.dim();
+        colours.apply(frame, &mut self.indices)?;
+        let (color, samples) = if colours.colormap.is_gray() {
+            let gray: Vec<u8> = self.indices.iter().step_by(3).copied().collect();
+            (png::ColorType::Grayscale, gray)
+        } else {
+            (png::ColorType::Rgb, std::mem::take(&mut self.indices))
+        };
+        let dims = png_dims(w, h)?;
+        let compression = self.options.compression;
+        write_atomic(&path, false, |out| {
+            encode_png(
+                out,
+                &path,
+                dims,
+                color,
+                png::BitDepth::Eight,
+                compression,
+                &samples,
+            )
+        })?;
         self.written.push(path.clone());
         Ok(path)
     }
@@ -201,6 +285,18 @@ impl PngFrameWriter {
 impl FrameSink for PngFrameWriter {
     fn write_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError> {
         self.write(level, frame).map(|_| ())
+    }
+
+    fn write_smooth_frame(
+        &mut self,
+        level: u64,
+        frame: ArrayView2<'_, f32>,
+    ) -> Result<(), SinkError> {
+        self.write_smooth(level, frame).map(|_| ())
+    }
+
+    fn name(&self) -> &'static str {
+        "PNG frames"
     }
 
     fn finish(self: Box<Self>) -> Result<Vec<PathBuf>, SinkError> {

@@ -53,6 +53,7 @@ mod fsutil;
 mod output;
 mod scale;
 mod sheet;
+mod smooth;
 mod zarr;
 
 pub use anim::{AnimationOptions, ApngWriter, GifWriter, Playback};
@@ -67,6 +68,7 @@ pub use output::{
 };
 pub use scale::{Scaling, stretch, to_uint8};
 pub use sheet::{ContactSheet, ContactSheetOptions, MAX_SHEET_PIXELS};
+pub use smooth::{Colouring, SmoothColours};
 pub use zarr::{
     ArrayDescription, COORDINATE_NAMES, Compression, DEFAULT_ARRAY, DamagedUnit, FILL_VALUE,
     IfExists, MARKER_DIR, MAX_UNITS, OmeAxisScale, StoreStatus, VerifyReport, Writers, ZarrOptions,

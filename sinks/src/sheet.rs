@@ -253,6 +253,10 @@ impl FrameSink for ContactSheet {
         self.add_frame(level, frame)
     }
 
+    fn name(&self) -> &'static str {
+        "contact sheet"
+    }
+
     fn finish(self: Box<Self>) -> Result<Vec<PathBuf>, SinkError> {
         ContactSheet::finish(*self).map(|p| vec![p])
     }

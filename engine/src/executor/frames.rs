@@ -13,28 +13,29 @@ use super::run::Run;
 use crate::error::{EngineError, ExecError};
 use crate::executor::Progress;
 use crate::plan::{RenderPlan, TileSpec};
+use crate::sample::Sample;
 
 /// Longest sleep of a waiting thread before it re-checks the cancel flag.
 const WAKE: Duration = Duration::from_millis(20);
 
 /// The frames of one level-chunk (a row of the chunk grid's level axis), being assembled.
-struct Group {
-    data: Vec<u16>,
+struct Group<T> {
+    data: Vec<T>,
     /// Tiles of the group not yet rendered.
     remaining: u64,
 }
 
-struct State {
+struct State<T> {
     /// Next group the consumer takes.
     consumed: u64,
-    groups: HashMap<u64, Group>,
+    groups: HashMap<u64, Group<T>>,
 }
 
 /// Level-chunks in flight between the workers and the consumer: workers claim tiles at most
 /// `window` groups ahead of the consumer and copy them into their group; the consumer takes
 /// complete groups in order.
-struct FrameWindow<'a, E> {
-    run: &'a Run<'a, E>,
+struct FrameWindow<'a, E, T> {
+    run: &'a Run<'a, E, T>,
     /// Tiles per group.
     per_group: u64,
     /// Levels per group (the plan's level chunk).
@@ -43,12 +44,12 @@ struct FrameWindow<'a, E> {
     window: u64,
     /// `[levels, height, width]` of the output.
     shape: [u64; 3],
-    state: Mutex<State>,
+    state: Mutex<State<T>>,
     cv: Condvar,
 }
 
-impl<E> FrameWindow<'_, E> {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl<E, T: Sample> FrameWindow<'_, E, T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -84,14 +85,14 @@ impl<E> FrameWindow<'_, E> {
     }
 
     /// Copies a rendered tile into its group.
-    fn deposit(&self, spec: &TileSpec, data: &[u16], rendered: u64) {
+    fn deposit(&self, spec: &TileSpec, data: &[T], rendered: u64) {
         let g = spec.index[0];
         let [nl, ny, nx] = self.shape;
         let levels = (nl - g * self.group_levels).min(self.group_levels) as usize;
         let frame_len = self.frame_len();
         let mut st = self.lock();
         let group = st.groups.entry(g).or_insert_with(|| Group {
-            data: vec![0; levels * frame_len],
+            data: vec![T::default(); levels * frame_len],
             remaining: self.per_group,
         });
         let mut dst =
@@ -112,7 +113,7 @@ impl<E> FrameWindow<'_, E> {
     }
 
     /// Group `g` once it is complete; `None` when the run stops first.
-    fn take(&self, g: u64) -> Option<Group> {
+    fn take(&self, g: u64) -> Option<Group<T>> {
         let mut st = self.lock();
         loop {
             if self.run.should_stop() {
@@ -176,18 +177,27 @@ impl Executor {
     ///
     /// The errors of [`RenderPlan::validate`], [`EngineError::TooLarge`] above the limit.
     pub fn check_frames(&self, plan: &RenderPlan) -> crate::error::Result<()> {
+        self.check_frames_of::<u16>(plan)
+    }
+
+    /// [`Executor::check_frames`] for values of type `T`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Executor::check_frames`].
+    pub fn check_frames_of<T: Sample>(&self, plan: &RenderPlan) -> crate::error::Result<()> {
         plan.validate()?;
         let [_, ny, nx] = plan.shape();
         let (_, group_levels, window) = self.frame_window(plan);
         let group_bytes = group_levels
             .saturating_mul(ny)
             .saturating_mul(nx)
-            .saturating_mul(2);
+            .saturating_mul(T::BYTES);
         self.check_memory(
             "frames in flight",
             vec![window.saturating_mul(group_levels), ny, nx],
             group_bytes.saturating_mul(window + 1).saturating_add(
-                Self::tile_bytes(plan).saturating_mul(self.effective_threads() as u64),
+                Self::tile_bytes::<T>(plan).saturating_mul(self.effective_threads() as u64),
             ),
         )
     }
@@ -221,13 +231,35 @@ impl Executor {
     pub fn for_each_frame<C, E>(
         &self,
         plan: &RenderPlan,
-        mut consumer: C,
+        consumer: C,
     ) -> std::result::Result<Progress, ExecError<E>>
     where
         C: FnMut(u64, u64, ArrayView2<'_, u16>) -> std::result::Result<(), E>,
         E: Send,
     {
-        self.check_frames(plan)?;
+        self.for_each_frame_of::<u16, C, E>(plan, consumer)
+    }
+
+    /// [`Executor::for_each_frame`] for values of type `T` (`u16` counts, `f32` smooth values).
+    ///
+    /// # Errors
+    ///
+    /// As [`Executor::for_each_frame`].
+    ///
+    /// # Panics
+    ///
+    /// As [`Executor::for_each_frame`].
+    pub fn for_each_frame_of<T, C, E>(
+        &self,
+        plan: &RenderPlan,
+        mut consumer: C,
+    ) -> std::result::Result<Progress, ExecError<E>>
+    where
+        T: Sample,
+        C: FnMut(u64, u64, ArrayView2<'_, T>) -> std::result::Result<(), E>,
+        E: Send,
+    {
+        self.check_frames_of::<T>(plan)?;
         let threads = self.effective_threads();
         let shape = plan.shape();
         let [nl, ny, nx] = shape;

@@ -8,9 +8,10 @@ use super::{Executor, Progress};
 use crate::error::{EngineError, ExecError};
 use crate::plan::{RenderPlan, TileSpec};
 use crate::render::render_tile;
+use crate::sample::Sample;
 
 /// Shared state of one run whose consumer fails with `E`.
-pub(super) struct Run<'a, E> {
+pub(super) struct Run<'a, E, T> {
     pub(super) plan: &'a RenderPlan,
     exec: &'a Executor,
     pub(super) next: AtomicU64,
@@ -21,9 +22,10 @@ pub(super) struct Run<'a, E> {
     skipped: AtomicU64,
     pixels_done: AtomicU64,
     pixels_rendered: AtomicU64,
+    values: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<'a, E> Run<'a, E> {
+impl<'a, E, T: Sample> Run<'a, E, T> {
     pub(super) fn new(plan: &'a RenderPlan, exec: &'a Executor) -> Self {
         Run {
             plan,
@@ -36,6 +38,7 @@ impl<'a, E> Run<'a, E> {
             skipped: AtomicU64::new(0),
             pixels_done: AtomicU64::new(0),
             pixels_rendered: AtomicU64::new(0),
+            values: std::marker::PhantomData,
         }
     }
 
@@ -84,7 +87,7 @@ impl<'a, E> Run<'a, E> {
     }
 
     /// Renders tile `i`; `None` when stopped (cancel or another worker's error).
-    pub(super) fn render(&self, spec: &TileSpec) -> Option<(Vec<u16>, u64)> {
+    pub(super) fn render(&self, spec: &TileSpec) -> Option<(Vec<T>, u64)> {
         match render_tile(self.plan, spec, self.exec.backend, &|| self.should_stop()) {
             Ok(r) => r,
             Err(e) => {
