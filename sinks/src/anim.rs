@@ -70,7 +70,7 @@ impl AnimationOptions {
     }
 }
 
-fn check_frame(
+pub(crate) fn check_frame(
     level: u64,
     frame: &ArrayView2<'_, u16>,
     width: usize,

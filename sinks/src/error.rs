@@ -204,6 +204,65 @@ pub enum SinkError {
         reason: String,
     },
 
+    /// A video codec name is not one of the supported codecs.
+    #[error(
+        "unknown video codec {} (expected one of: {expected})",
+        zoomstack_engine::Excerpt::around(name, 0)
+    )]
+    UnknownVideoCodec {
+        /// The rejected name.
+        name: String,
+        /// Comma-separated list of supported names.
+        expected: String,
+    },
+
+    /// A video output's container could not be told from its path, or is not supported.
+    #[error("{path}: unknown video container {container:?} (expected one of: {expected})")]
+    UnknownVideoContainer {
+        /// The output path.
+        path: PathBuf,
+        /// The rejected extension or container name (empty when the path has no extension).
+        container: String,
+        /// The accepted extensions.
+        expected: String,
+    },
+
+    /// A codec that the container cannot hold (e.g. H.264 in `WebM`), or a container/extension
+    /// disagreement.
+    #[error("{path}: {problem} (expected {expected})")]
+    VideoFormatMismatch {
+        /// The output path.
+        path: PathBuf,
+        /// What does not fit, e.g. `codec h264 cannot go into a WebM container`.
+        problem: String,
+        /// What would fit.
+        expected: String,
+    },
+
+    /// The external encoder (ffmpeg) could not be found or started, or lacks an encoder.
+    #[error("{program}: {problem}; {hint}")]
+    EncoderUnavailable {
+        /// The program that was looked for (`ffmpeg`, or `$ZOOMSTACK_FFMPEG`).
+        program: PathBuf,
+        /// What is missing, e.g. `ffmpeg not found (No such file or directory)`.
+        problem: String,
+        /// How to get it.
+        hint: String,
+    },
+
+    /// The external encoder (ffmpeg) failed; `stderr` is the end of what it printed.
+    #[error("{program} failed while writing {path} ({status}); its output ends with:\n{stderr}")]
+    EncoderFailed {
+        /// The encoder program.
+        program: PathBuf,
+        /// The output being written.
+        path: PathBuf,
+        /// How it ended (`exit status: 1`, `killed by signal 9`, `it closed its input`, ...).
+        status: String,
+        /// The last few kilobytes of its standard error.
+        stderr: String,
+    },
+
     /// PNG encoding failed.
     #[error("cannot write PNG {path}: {source}")]
     Png {

@@ -319,15 +319,22 @@ pub(crate) fn png_dims(width: usize, height: usize) -> Result<(u32, u32), SinkEr
 
 /// Apply `colormap` to 8-bit indices: RGB bytes, or the indices themselves for `gray`.
 pub(crate) fn colorize(indices: &[u8], colormap: Colormap, out: &mut Vec<u8>) {
-    out.clear();
     if colormap.is_gray() {
+        out.clear();
         out.extend_from_slice(indices);
     } else {
-        let t = colormap.table();
-        out.reserve(indices.len() * 3);
-        for &i in indices {
-            out.extend_from_slice(&t[usize::from(i)]);
-        }
+        colorize_rgb(indices, colormap, out);
+    }
+}
+
+/// Apply `colormap` to 8-bit indices as RGB bytes, also for `gray` (`i -> (i, i, i)`): the
+/// colours [`colorize`] gives, always three bytes a pixel (what a video encoder takes).
+pub(crate) fn colorize_rgb(indices: &[u8], colormap: Colormap, out: &mut Vec<u8>) {
+    out.clear();
+    let t = colormap.table();
+    out.reserve(indices.len() * 3);
+    for &i in indices {
+        out.extend_from_slice(&t[usize::from(i)]);
     }
 }
 

@@ -1,5 +1,5 @@
-//! Sinks for zoomstack tile streams: Zarr v3 stores, PNG frames, GIF/APNG animations and
-//! contact sheets.
+//! Sinks for zoomstack tile streams: Zarr v3 stores, PNG frames, GIF/APNG animations, contact
+//! sheets and videos.
 //!
 //! - [`ZarrSink`] writes a (possibly sharded) Zarr v3 array tile by tile from many threads,
 //!   self-describing (`zoomstack` attribute) and resumable (completion markers), with exactly
@@ -8,6 +8,9 @@
 //! - [`PngFrameWriter`] writes one PNG per level (8-bit colormapped preview or 16-bit counts),
 //!   [`GifWriter`] and [`ApngWriter`] write animations, [`ContactSheet`] a labelled grid. They
 //!   all implement [`FrameSink`], so one frame stream can feed several of them.
+//! - [`VideoWriter`] (a [`FrameSink`] too) encodes the frames, coloured like the PNG previews
+//!   ([`FrameColouring`]), into MP4/H.264, WebM/VP9, AV1, lossless MKV or Y4M through the
+//!   system's `ffmpeg` ([`VideoEncoder`], [`VideoOptions`]).
 //! - [`Scaling`] maps counts to 8-bit values exactly like the notebook's `to_uint8` (or
 //!   stackview's per-frame stretch); [`Colormap`] holds matplotlib's tables byte for byte.
 //!
@@ -54,6 +57,7 @@ mod output;
 mod scale;
 mod sheet;
 mod smooth;
+mod video;
 mod zarr;
 
 pub use anim::{AnimationOptions, ApngWriter, GifWriter, Playback};
@@ -69,6 +73,10 @@ pub use output::{
 pub use scale::{Scaling, stretch, to_uint8};
 pub use sheet::{ContactSheet, ContactSheetOptions, MAX_SHEET_PIXELS};
 pub use smooth::{Colouring, SmoothColours};
+pub use video::{
+    FFMPEG_ENV, FrameColouring, VideoCodec, VideoContainer, VideoEncoder, VideoFormat,
+    VideoOptions, VideoWriter,
+};
 pub use zarr::{
     ArrayDescription, COORDINATE_NAMES, Compression, DEFAULT_ARRAY, DamagedUnit, FILL_VALUE,
     IfExists, MARKER_DIR, MAX_UNITS, OmeAxisScale, StoreStatus, VerifyReport, Writers, ZarrOptions,

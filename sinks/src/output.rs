@@ -184,6 +184,11 @@ impl Staged {
         ))
     }
 
+    /// The temporary file (for a writer that opens it itself, such as an ffmpeg subprocess).
+    pub(crate) fn tmp(&self) -> &Path {
+        &self.tmp
+    }
+
     /// Moves the file into place. With `durable` (the file, still open), syncs it and then its
     /// directory.
     pub(crate) fn commit(mut self, durable: Option<&File>) -> Result<(), SinkError> {
