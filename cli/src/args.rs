@@ -426,6 +426,51 @@ pub(crate) struct RenderArgs {
     /// Write a contact sheet (one PNG grid of all frames).
     #[arg(long, value_name = "FILE", help_heading = "Image outputs")]
     pub(crate) sheet: Option<String>,
+    /// Write a video (MP4/H.264 for .mp4, WebM/VP9 for .webm, lossless FFV1 for .mkv; "-":
+    /// fragmented MP4 on stdout). Needs ffmpeg. Colours from smooth values unless --colour counts.
+    #[arg(long, value_name = "FILE", help_heading = "Video output")]
+    pub(crate) video: Option<String>,
+    /// Video frame rate (default 30).
+    #[arg(
+        long,
+        value_name = "FPS",
+        requires = "video",
+        help_heading = "Video output"
+    )]
+    pub(crate) fps: Option<f64>,
+    /// Video length in seconds: frames at evenly spaced fractional levels over --levels A:B
+    /// (default: the whole stack), instead of one frame per selected level.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        requires = "video",
+        help_heading = "Video output"
+    )]
+    pub(crate) duration: Option<f64>,
+    /// Video codec: h264, vp9, av1 or ffv1 (default: from the file extension).
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "video",
+        help_heading = "Video output"
+    )]
+    pub(crate) codec: Option<String>,
+    /// Video quality as a constant-rate factor (lower is better; codec default if not given).
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "video",
+        help_heading = "Video output"
+    )]
+    pub(crate) crf: Option<u64>,
+    /// Colours from "counts" (the notebook's bands) or "smooth" (continuous escape values) for
+    /// PNG frames and video (default: counts for PNG, smooth for video).
+    #[arg(long, value_name = "FROM", help_heading = "Image outputs")]
+    pub(crate) colour: Option<String>,
+    /// Iterations per colour cycle with smooth colours (the colormap repeats; e.g. 64 with
+    /// --colormap twilight).
+    #[arg(long, value_name = "N", help_heading = "Image outputs")]
+    pub(crate) cycle: Option<f64>,
     /// Colormap of image outputs: gray, rainbow, viridis, magma, inferno, plasma, cividis, twilight (cyclic).
     #[arg(long, value_name = "NAME", help_heading = "Image outputs")]
     pub(crate) colormap: Option<String>,

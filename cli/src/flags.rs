@@ -154,6 +154,17 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<FlagSpec> {
             format!("scaling = {}", toml_string(s)),
         ));
     }
+    // Colour options belong to PNG frames and video only (the other image sinks have palettes).
+    let mut colour = Vec::new();
+    if let Some(c) = &a.colour {
+        colour.push((
+            format!("--colour {c}"),
+            format!("colour = {}", toml_string(c)),
+        ));
+    }
+    if let Some(c) = a.cycle {
+        colour.push((format!("--cycle {c}"), format!("cycle = {c:?}")));
+    }
     let mut n = 0;
     if let Some(p) = &a.zarr {
         n += 1;
@@ -191,6 +202,9 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<FlagSpec> {
             if images {
                 t.lines(&image);
             }
+            if kind == "png" {
+                t.lines(&colour);
+            }
         }
     }
     for (format, flag, path) in [("gif", "--gif", &a.gif), ("apng", "--apng", &a.apng)] {
@@ -208,10 +222,75 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<FlagSpec> {
             }
         }
     }
+    if let Some(p) = &a.video {
+        n += 1;
+        t.sink("--video", "kind = \"video\"", p);
+        let mut lines = common.clone();
+        if let Some(d) = a.duration {
+            // Frames at fractional levels: --levels A:B is the level range, not a select.
+            if let (None, Some(l)) = (&a.select, &a.levels) {
+                lines.retain(|(f, _)| !f.starts_with("--levels"));
+                let (first, last) = level_range(l, a.stack_levels)?;
+                lines.push((
+                    format!("--levels {l}"),
+                    format!("levels = [{first}, {last}]"),
+                ));
+            }
+            lines.push((format!("--duration {d}"), format!("duration = {d:?}")));
+        }
+        t.lines(&lines);
+        t.lines(&image);
+        t.lines(&colour);
+        for (flag, key, v) in [("--fps", "fps", a.fps.map(|v| format!("{v:?}")))] {
+            if let Some(v) = v {
+                t.line(Some(&format!("{flag} {v}")), &format!("{key} = {v}"));
+            }
+        }
+        if let Some(c) = &a.codec {
+            t.line(
+                Some(&format!("--codec {c}")),
+                &format!("codec = {}", toml_string(c)),
+            );
+        }
+        if let Some(c) = a.crf {
+            t.line(Some(&format!("--crf {c}")), &format!("crf = {c}"));
+        }
+    }
     if n == 0 {
         return Err(user(anyhow!(
-            "render needs at least one output: --zarr PATH, --png DIR, --png16 DIR, --gif FILE, --apng FILE or --sheet FILE"
+            "render needs at least one output: --zarr PATH, --png DIR, --png16 DIR, --gif FILE, --apng FILE, --sheet FILE or --video FILE"
         )));
     }
     Ok(t)
+}
+
+/// `--levels A:B` (no step) as the inclusive real range `[A, B - 1]` of a video's frames;
+/// `A:` ends at the stack's last level.
+fn level_range(l: &str, stack_levels: Option<u64>) -> Result<(u64, u64)> {
+    let bad = || {
+        user(anyhow!(
+            "--levels {} with --duration: expected A:B (the level range the video zooms through, B excluded) without a step",
+            Excerpt::around(l, 0)
+        ))
+    };
+    let (a, b) = l.split_once(':').ok_or_else(bad)?;
+    if b.contains(':') {
+        return Err(bad());
+    }
+    let a: u64 = if a.trim().is_empty() {
+        0
+    } else {
+        a.trim().parse().map_err(|_| bad())?
+    };
+    let b: u64 = if b.trim().is_empty() {
+        stack_levels.unwrap_or(zoomstack_engine::NOTEBOOK_LEVELS)
+    } else {
+        b.trim().parse().map_err(|_| bad())?
+    };
+    if b <= a + 1 {
+        return Err(user(anyhow!(
+            "--levels {l} with --duration: the range needs at least 2 levels"
+        )));
+    }
+    Ok((a, b - 1))
 }

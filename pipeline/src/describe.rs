@@ -12,6 +12,7 @@ use zoomstack_sinks::Compression;
 use crate::jobs::Job;
 use crate::run::{Pipeline, resolve};
 use crate::spec::SinkKind;
+use crate::spec::FrameKind;
 use crate::store::proven_constant_unit;
 
 fn tuple(v: &[u64]) -> String {
@@ -194,11 +195,17 @@ impl Pipeline {
                     let [l, h, w] = f.plan.shape();
                     let _ = writeln!(
                         s,
-                        "  {}. one frame stream of {l} frames {h} x {w}, {} pixels rendered -> {}",
+                        "  {}. one frame stream of {l} frames {h} x {w} ({}), {} pixels rendered -> {}",
                         n + 1,
+                        if f.smooth { "smooth values" } else { "counts" },
                         f.plan.rendered_pixels(),
                         names.join(", ")
                     );
+                    for t in &f.sinks {
+                        if let FrameKind::Video(v) = &t.kind {
+                            let _ = writeln!(s, "     video plan: {}", v.timing.summary());
+                        }
+                    }
                 }
                 Job::Zarr(z) => {
                     let units: u64 = z.datasets.iter().map(|d| d.plan.num_tiles()).sum();

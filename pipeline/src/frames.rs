@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use zoomstack_engine::{ExecError, RenderPlan};
+use ndarray::ArrayView2;
+use zoomstack_engine::{ExecError, RenderPlan, Sample};
 use zoomstack_sinks::{
-    ApngWriter, ContactSheet, FrameNaming, FrameSink, GifWriter, PngFrameOptions, PngFrameWriter,
-    PngKind, SinkError,
+    ApngWriter, Colouring, ContactSheet, FrameNaming, FrameSink, GifWriter, PngFrameOptions,
+    PngFrameWriter, PngKind, SinkError, VideoWriter,
 };
 
 use crate::error::RunError;
@@ -29,15 +30,16 @@ fn open_frame_sink(
     );
     Ok(match &t.kind {
         FrameKind::Png {
-            colormap,
-            scaling,
+            colouring,
             compression,
         } => Box::new(PngFrameWriter::new(
             path,
             PngFrameOptions {
-                kind: PngKind::Preview {
-                    colormap: *colormap,
-                    scaling: *scaling,
+                kind: match *colouring {
+                    Colouring::Counts { colormap, scaling } => {
+                        PngKind::Preview { colormap, scaling }
+                    }
+                    Colouring::Smooth(c) => PngKind::Smooth(c),
                 },
                 naming: FrameNaming::for_stack(stack_levels),
                 compression: *compression,
@@ -55,13 +57,43 @@ fn open_frame_sink(
             AnimationFormat::Apng => Box::new(ApngWriter::create(path, w, h, n, *options)?),
         },
         FrameKind::ContactSheet(o) => Box::new(ContactSheet::new(path, *o)?),
+        FrameKind::Video(v) => Box::new(VideoWriter::create(path, w, h, v.colouring, &v.options)?),
     })
 }
 
 /// A message to a frame sink's thread.
-enum FrameMsg {
-    Frame(u64, Arc<ndarray::Array2<u16>>),
+enum FrameMsg<T> {
+    Frame(u64, Arc<ndarray::Array2<T>>),
     Finish,
+}
+
+/// A frame value type the frame sinks take: counts or smooth values.
+trait FrameValue: Sample {
+    fn write(
+        sink: &mut (dyn FrameSink + Send),
+        level: u64,
+        frame: ArrayView2<'_, Self>,
+    ) -> Result<(), SinkError>;
+}
+
+impl FrameValue for u16 {
+    fn write(
+        sink: &mut (dyn FrameSink + Send),
+        level: u64,
+        frame: ArrayView2<'_, u16>,
+    ) -> Result<(), SinkError> {
+        sink.write_frame(level, frame)
+    }
+}
+
+impl FrameValue for f32 {
+    fn write(
+        sink: &mut (dyn FrameSink + Send),
+        level: u64,
+        frame: ArrayView2<'_, f32>,
+    ) -> Result<(), SinkError> {
+        sink.write_smooth_frame(level, frame)
+    }
 }
 
 /// Renders the job's plan once and feeds every frame to each sink. With several sinks, each
@@ -70,6 +102,19 @@ enum FrameMsg {
 /// (its file moved into place) only after every frame arrived; on an error or Ctrl-C the writers
 /// are dropped, which removes their temporary files. Returns the files of each sink.
 pub(crate) fn run_frames(
+    job: &FrameJob,
+    stack_levels: u64,
+    opts: &RunOptions,
+    counters: &Counters,
+) -> Result<Vec<Vec<PathBuf>>, RunError> {
+    if job.smooth {
+        run_frames_of::<f32>(job, stack_levels, opts, counters)
+    } else {
+        run_frames_of::<u16>(job, stack_levels, opts, counters)
+    }
+}
+
+fn run_frames_of<T: FrameValue>(
     job: &FrameJob,
     stack_levels: u64,
     opts: &RunOptions,
@@ -97,7 +142,8 @@ pub(crate) fn run_frames(
     let exec = counters.executor();
     let (result, outcomes) = if let [_] = writers.as_slice() {
         let mut w = writers.pop().expect("one writer");
-        let result = exec.for_each_frame(plan, |_, level, frame| w.write_frame(level, frame));
+        let result = exec
+            .for_each_frame_of::<T, _, _>(plan, |_, level, frame| T::write(&mut *w, level, frame));
         let outcome = match &result {
             Ok(_) => w.finish(),
             Err(_) => Ok(vec![]),
@@ -108,12 +154,14 @@ pub(crate) fn run_frames(
             let mut senders = Vec::with_capacity(writers.len());
             let mut handles = Vec::with_capacity(writers.len());
             for mut w in writers {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<FrameMsg>(8);
+                let (tx, rx) = std::sync::mpsc::sync_channel::<FrameMsg<T>>(8);
                 senders.push(tx);
                 handles.push(scope.spawn(move || -> Result<Vec<PathBuf>, SinkError> {
                     for msg in rx {
                         match msg {
-                            FrameMsg::Frame(level, frame) => w.write_frame(level, frame.view())?,
+                            FrameMsg::Frame(level, frame) => {
+                                T::write(&mut *w, level, frame.view())?
+                            }
                             FrameMsg::Finish => return w.finish(),
                         }
                     }
@@ -121,7 +169,7 @@ pub(crate) fn run_frames(
                     Ok(vec![])
                 }));
             }
-            let result = exec.for_each_frame(plan, |_, level, frame| {
+            let result = exec.for_each_frame_of::<T, _, _>(plan, |_, level, frame| {
                 let frame = Arc::new(frame.to_owned());
                 for tx in &senders {
                     // A closed channel means that sink failed; its own error is reported below.

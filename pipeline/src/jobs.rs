@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use zoomstack_engine::{DownsampleMode, LazyArray, RenderPlan, Selection, StoreLayout};
+use zoomstack_engine::{DownsampleMode, LazyArray, RenderPlan, Selection, StoreLayout, Timeline};
 use zoomstack_sinks::ArrayDescription;
 
 use crate::error::RunError;
@@ -31,6 +31,8 @@ pub enum Job {
 pub struct FrameJob {
     /// The plan rendered (the first sink's).
     pub plan: RenderPlan,
+    /// `true`: the plan renders smooth values (`f32`) for sinks that colour them; else counts.
+    pub smooth: bool,
     /// The sinks fed, in spec order.
     pub sinks: Vec<FrameTarget>,
 }
@@ -91,9 +93,21 @@ pub struct Dataset {
     pub desc: ArrayDescription,
 }
 
-/// Key of frame sinks that can share a render.
+/// Key of frame sinks that can share a render: the same pixels of the same levels (the
+/// timeline as bits), rendered as the same values.
 #[derive(PartialEq, Eq, Hash)]
-struct FrameKey(Selection);
+struct FrameKey(Selection, [u64; 3], bool);
+
+impl FrameKey {
+    fn of(s: &SinkSpec, kind: &FrameKind) -> FrameKey {
+        let stack = s.plan.stack();
+        let timeline = match stack.timeline {
+            Timeline::Levels => [0, 0, 0],
+            Timeline::Span { first, last } => [stack.levels, first.to_bits(), last.to_bits()],
+        };
+        FrameKey(*s.plan.selection(), timeline, kind.smooth())
+    }
+}
 
 impl ZarrJob {
     /// Builds the Zarr job of one sink: dataset 0 is the sink's array; an OME pyramid adds
@@ -156,7 +170,7 @@ pub(crate) fn jobs(spec: &Spec) -> Result<Vec<Job>, RunError> {
                     path: s.path.clone(),
                     kind: kind.clone(),
                 };
-                let key = FrameKey(*s.plan.selection());
+                let key = FrameKey::of(s, kind);
                 if let Some(&j) = frame_groups.get(&key) {
                     if let Job::Frames(f) = &mut jobs[j] {
                         f.sinks.push(target);
@@ -165,6 +179,7 @@ pub(crate) fn jobs(spec: &Spec) -> Result<Vec<Job>, RunError> {
                     frame_groups.insert(key, jobs.len());
                     jobs.push(Job::Frames(FrameJob {
                         plan: s.plan.clone(),
+                        smooth: kind.smooth(),
                         sinks: vec![target],
                     }));
                 }

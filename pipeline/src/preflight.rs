@@ -7,7 +7,8 @@ use std::path::Path;
 
 use zoomstack_engine::{Executor, format_bytes};
 use zoomstack_sinks::{
-    ApngWriter, ContactSheet, GifWriter, SinkError, check_dir_output, check_file_output, is_stdout,
+    ApngWriter, ContactSheet, GifWriter, SinkError, VideoEncoder, check_dir_output,
+    check_file_output, is_stdout,
 };
 
 use crate::error::RunError;
@@ -120,7 +121,11 @@ fn owned(n: u64, share: Share) -> u64 {
 fn frame_sink_estimate(t: &FrameTarget, frames: u64, pixels: u64) -> (u64, u64) {
     let raw = frames.saturating_mul(pixels);
     let (files, per_pixel) = match &t.kind {
-        FrameKind::Png { colormap, .. } => (frames, if colormap.is_gray() { 1 } else { 3 }),
+        FrameKind::Png { colouring, .. } => {
+            (frames, if colouring.colormap().is_gray() { 1 } else { 3 })
+        }
+        // Raw RGB: an upper bound far above what the encoder writes.
+        FrameKind::Video(_) => (1, 3),
         FrameKind::Png16 { .. } => (frames, 2),
         FrameKind::Animation { .. } => (1, 1),
         FrameKind::ContactSheet(_) => (1, 3),
@@ -259,9 +264,13 @@ fn check_frame_target(t: &FrameTarget, shape: &[u64; 3], out_dir: &Path) -> Resu
         usize::try_from(w).unwrap_or(usize::MAX),
     );
     match &t.kind {
-        FrameKind::Png { scaling, .. } => {
-            scaling.validate()?;
+        FrameKind::Png { colouring, .. } => {
+            colouring.validate()?;
             check_dir_output(&path)
+        }
+        FrameKind::Video(v) => {
+            VideoEncoder::preflight(&path, w, h, &v.options)?;
+            check_file_output(&path).map(|_| ())
         }
         FrameKind::Png16 { .. } => check_dir_output(&path),
         FrameKind::Animation { format, options } => {

@@ -11,12 +11,23 @@
 //! max_iter = 256
 //!
 //! [[sink]]
-//! kind = "png"                 # zarr | png | png16 | animation | contact-sheet
+//! kind = "png"                 # zarr | png | png16 | animation | contact-sheet | video
 //! path = "frames"              # relative paths are resolved against --out (default: .)
 //! select = "[0:20000:500, ::2, ::2]"   # numpy basic slicing, in the stack's index space
 //! downsample = 2               # or [fy, fx], or { factors = [fy, fx], mode = "mean" | "stride" }
 //! chunks = [1, 256, 256]       # tiles rendered in parallel (and Zarr chunks)
 //! colormap = "gray"            # gray | rainbow | viridis | magma | inferno | plasma | cividis | twilight
+//! colour = "counts"             # png, video: "counts" (the notebook's bands) or "smooth"
+//!
+//! [[sink]]
+//! kind = "video"               # MP4/H.264 by default; .webm is VP9; needs ffmpeg
+//! path = "zoom.mp4"
+//! fps = 30
+//! duration = 60                # seconds: frames at evenly spaced fractional levels of `levels`
+//! levels = [0, 120000]         # the level range (default: the whole stack)
+//! colour = "smooth"            # the default for video
+//! colormap = "twilight"
+//! cycle = 64                   # iterations per colour cycle (smooth colouring)
 //! ```
 //!
 //! Parsing is two-staged so every error points at the offending text: `serde` with
@@ -30,6 +41,7 @@ mod sink;
 mod stack;
 #[cfg(test)]
 mod tests;
+mod video;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -38,14 +50,13 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::de::DeTable;
 use zoomstack_engine::{LazyArray, RenderPlan, ZoomStack};
-use zoomstack_sinks::{
-    AnimationOptions, Colormap, Compression, ContactSheetOptions, IfExists, Scaling,
-};
+use zoomstack_sinks::{AnimationOptions, Colouring, Compression, ContactSheetOptions, IfExists};
 
 use self::overrides::{explain_unknown_field, merge, sink_keys};
 use self::raw::RawSpec;
 use self::sink::{check_distinct_paths, sink_from_raw};
 use self::stack::{stack_from_raw, triple};
+pub use self::video::{FrameTiming, MAX_VIDEO_FRAMES, VideoSpec};
 use crate::diag::{Source, SpecError};
 
 /// Largest accepted frame height or width.
@@ -68,7 +79,7 @@ pub struct KindInfo {
 pub const COMMON_KEYS: [&str; 5] = ["kind", "path", "select", "chunks", "downsample"];
 
 /// The sink kinds, in the order the docs list them.
-pub const SINK_KINDS: [KindInfo; 5] = [
+pub const SINK_KINDS: [KindInfo; 6] = [
     KindInfo {
         name: "zarr",
         keys: &[
@@ -84,7 +95,14 @@ pub const SINK_KINDS: [KindInfo; 5] = [
     },
     KindInfo {
         name: "png",
-        keys: &["colormap", "scaling", "scaling_max", "compression"],
+        keys: &[
+            "colormap",
+            "scaling",
+            "scaling_max",
+            "compression",
+            "colour",
+            "cycle",
+        ],
         default_path: "frames",
     },
     KindInfo {
@@ -115,6 +133,26 @@ pub const SINK_KINDS: [KindInfo; 5] = [
             "gap",
         ],
         default_path: "contact-sheet.png",
+    },
+    KindInfo {
+        name: "video",
+        keys: &[
+            "format",
+            "codec",
+            "fps",
+            "crf",
+            "bitrate_kbps",
+            "preset",
+            "lossless",
+            "duration",
+            "levels",
+            "colormap",
+            "scaling",
+            "scaling_max",
+            "colour",
+            "cycle",
+        ],
+        default_path: "zoom.mp4",
     },
 ];
 
@@ -191,10 +229,8 @@ pub enum SinkKind {
 pub enum FrameKind {
     /// One 8-bit PNG per level (directory).
     Png {
-        /// Colormap.
-        colormap: Colormap,
-        /// Count-to-colour scaling.
-        scaling: Scaling,
+        /// From counts (colormap, scaling) or from smooth values.
+        colouring: Colouring,
         /// zlib effort.
         compression: png::Compression,
     },
@@ -212,6 +248,20 @@ pub enum FrameKind {
     },
     /// One PNG grid of all frames (file).
     ContactSheet(ContactSheetOptions),
+    /// A video file (MP4, WebM, MKV, Y4M) encoded by ffmpeg.
+    Video(VideoSpec),
+}
+
+impl FrameKind {
+    /// `true` when the sink colours smooth values (it is fed `f32` frames).
+    #[must_use]
+    pub fn smooth(&self) -> bool {
+        match self {
+            FrameKind::Png { colouring, .. } => colouring.is_smooth(),
+            FrameKind::Video(v) => v.colouring.is_smooth(),
+            _ => false,
+        }
+    }
 }
 
 impl SinkKind {
@@ -224,6 +274,7 @@ impl SinkKind {
             SinkKind::Frames(FrameKind::Png16 { .. }) => "png16",
             SinkKind::Frames(FrameKind::Animation { .. }) => "animation",
             SinkKind::Frames(FrameKind::ContactSheet(_)) => "contact-sheet",
+            SinkKind::Frames(FrameKind::Video(_)) => "video",
         }
     }
 

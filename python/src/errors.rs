@@ -79,7 +79,8 @@ pub(crate) fn engine_err(e: EngineError) -> PyErr {
         | EngineError::BadShard { .. }
         | EngineError::ZeroFactor { .. }
         | EngineError::NestedMean { .. }
-        | EngineError::TooManyLevels { .. } => InvalidParameterError::new_err(msg),
+        | EngineError::TooManyLevels { .. }
+        | EngineError::Unsupported { .. } => InvalidParameterError::new_err(msg),
         EngineError::TooLarge { .. } => PyMemoryError::new_err(msg),
         EngineError::Cancelled { .. } => PyKeyboardInterrupt::new_err(msg),
         EngineError::ThreadPool { .. } => ZoomstackError::new_err(msg),

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use ndarray::ArrayView2;
 use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block};
 use zoomstack_sinks::{
-    Colormap, FrameColouring, FrameSink, PngFrameOptions, PngFrameWriter, Scaling, VideoOptions,
+    Colormap, Colouring, FrameSink, PngFrameOptions, PngFrameWriter, Scaling, VideoOptions,
     VideoWriter,
 };
 
@@ -65,7 +65,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         max_iter,
         ..StackParams::default()
     };
-    let colouring = FrameColouring {
+    let colouring = Colouring::Counts {
         colormap,
         scaling: Scaling::notebook(max_iter),
     };

@@ -70,9 +70,9 @@ impl AnimationOptions {
     }
 }
 
-pub(crate) fn check_frame(
+pub(crate) fn check_frame<T>(
     level: u64,
-    frame: &ArrayView2<'_, u16>,
+    frame: &ArrayView2<'_, T>,
     width: usize,
     height: usize,
 ) -> Result<(), SinkError> {

@@ -9,7 +9,7 @@
 //!   [`GifWriter`] and [`ApngWriter`] write animations, [`ContactSheet`] a labelled grid. They
 //!   all implement [`FrameSink`], so one frame stream can feed several of them.
 //! - [`VideoWriter`] (a [`FrameSink`] too) encodes the frames, coloured like the PNG previews
-//!   ([`FrameColouring`]), into MP4/H.264, WebM/VP9, AV1, lossless MKV or Y4M through the
+//!   ([`Colouring`]), into MP4/H.264, WebM/VP9, AV1, lossless MKV or Y4M through the
 //!   system's `ffmpeg` ([`VideoEncoder`], [`VideoOptions`]).
 //! - [`Scaling`] maps counts to 8-bit values exactly like the notebook's `to_uint8` (or
 //!   stackview's per-frame stretch); [`Colormap`] holds matplotlib's tables byte for byte.
@@ -74,8 +74,7 @@ pub use scale::{Scaling, stretch, to_uint8};
 pub use sheet::{ContactSheet, ContactSheetOptions, MAX_SHEET_PIXELS};
 pub use smooth::{Colouring, SmoothColours};
 pub use video::{
-    FFMPEG_ENV, FrameColouring, VideoCodec, VideoContainer, VideoEncoder, VideoFormat,
-    VideoOptions, VideoWriter,
+    FFMPEG_ENV, VideoCodec, VideoContainer, VideoEncoder, VideoFormat, VideoOptions, VideoWriter,
 };
 pub use zarr::{
     ArrayDescription, COORDINATE_NAMES, Compression, DEFAULT_ARRAY, DamagedUnit, FILL_VALUE,

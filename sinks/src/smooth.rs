@@ -67,12 +67,7 @@ impl Colouring {
             });
         };
         scaling.apply(frame, indices)?;
-        let t = colormap.table();
-        out.clear();
-        out.reserve(3 * indices.len());
-        for &i in indices.iter() {
-            out.extend_from_slice(&t[usize::from(i)]);
-        }
+        crate::frames::colorize_rgb(indices, *colormap, out);
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 //!   check that needs no ffmpeg (a preflight), giving the [`VideoFormat`] that will be written.
 //! - [`VideoEncoder`]: RGB frames in, a file (or standard output) out, renamed into place only
 //!   when ffmpeg succeeded.
-//! - [`VideoWriter`]: a [`crate::FrameSink`] of count frames, coloured by [`FrameColouring`]
+//! - [`VideoWriter`]: a [`crate::FrameSink`] of count frames, coloured by [`crate::Colouring`]
 //!   (the PNG preview's colours) and pushed to a [`VideoEncoder`].
 
 use std::fmt;
@@ -22,7 +22,7 @@ mod encoder;
 mod writer;
 
 pub use encoder::{FFMPEG_ENV, VideoEncoder};
-pub use writer::{FrameColouring, VideoWriter};
+pub use writer::VideoWriter;
 
 /// A video codec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -14,7 +14,7 @@ use video_util::{
     COLOURING, Expect, GRAY, assert_stream, counts, decode_rgb, names, png_frames, psnr,
     write_video, yuv420_bound,
 };
-use zoomstack_sinks::{FrameColouring, VideoCodec, VideoContainer, VideoOptions};
+use zoomstack_sinks::{Colouring, VideoCodec, VideoContainer, VideoOptions};
 
 /// The side of the test clip: the size of the default preview's frames.
 const SIDE: usize = 256;
@@ -31,7 +31,7 @@ fn round_trip(
     name: &str,
     options: &VideoOptions,
     want: &Expect<'_>,
-    colouring: FrameColouring,
+    colouring: Colouring,
 ) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let frames = clip();

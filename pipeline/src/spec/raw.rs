@@ -100,6 +100,44 @@ pub(super) struct RawSink {
     pub(super) ome: Option<S<bool>>,
     pub(super) pyramid_levels: Option<S<u64>>,
     pub(super) if_exists: Option<S<String>>,
+    pub(super) colour: Option<S<String>>,
+    pub(super) cycle: Option<S<RawF64>>,
+    pub(super) fps: Option<S<RawF64>>,
+    pub(super) duration: Option<S<RawF64>>,
+    pub(super) levels: Option<S<Vec<S<RawF64>>>>,
+    pub(super) codec: Option<S<String>>,
+    pub(super) crf: Option<S<u64>>,
+    pub(super) bitrate_kbps: Option<S<u64>>,
+    pub(super) preset: Option<S<String>>,
+    pub(super) lossless: Option<S<bool>>,
+}
+
+/// A TOML number, integer or float, as `f64` (`fps = 30` and `fps = 29.97` both work).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct RawF64(pub(super) f64);
+
+impl<'de> Deserialize<'de> for RawF64 {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawF64;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawF64, E> {
+                Ok(RawF64(v))
+            }
+            #[allow(clippy::cast_precision_loss)] // a rate, duration or level: f64 is the type
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawF64, E> {
+                Ok(RawF64(v as f64))
+            }
+            #[allow(clippy::cast_precision_loss)]
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawF64, E> {
+                Ok(RawF64(v as f64))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `downsample = k`, `[fy, fx]` or `{ factors = [fy, fx] | factor = k, mode = "mean" | "stride" }`.
@@ -249,6 +287,16 @@ pub(super) fn present_options(r: &RawSink) -> Vec<(&'static str, Range<usize>)> 
         ("ome", sp(&r.ome)),
         ("pyramid_levels", sp(&r.pyramid_levels)),
         ("if_exists", sp(&r.if_exists)),
+        ("colour", sp(&r.colour)),
+        ("cycle", sp(&r.cycle)),
+        ("fps", sp(&r.fps)),
+        ("duration", sp(&r.duration)),
+        ("levels", sp(&r.levels)),
+        ("codec", sp(&r.codec)),
+        ("crf", sp(&r.crf)),
+        ("bitrate_kbps", sp(&r.bitrate_kbps)),
+        ("preset", sp(&r.preset)),
+        ("lossless", sp(&r.lossless)),
     ]
     .into_iter()
     .filter_map(|(k, s)| s.map(|s| (k, s)))

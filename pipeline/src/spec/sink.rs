@@ -12,6 +12,7 @@ use zoomstack_sinks::{
 
 use super::raw::{RawDownsample, RawSink, S, present_options};
 use super::stack::{in_range, triple};
+use super::video;
 use super::{
     AnimationFormat, COMMON_KEYS, DEFAULT_ZSTD_LEVEL, FrameKind, SINK_KINDS, SinkKind, SinkSpec,
     ZarrSpec, kind_info,
@@ -82,8 +83,14 @@ pub(super) fn sink_from_raw(
     }
     let label = format!("sink {} ({kind})", index + 1);
 
-    // The array: select -> downsample -> rechunk.
-    let mut array = stack.array();
+    // The array: select -> downsample -> rechunk (a video with a duration: of the stack
+    // re-timed to its frames).
+    let timed = if kind == "video" {
+        video::timed_stack(&r, stack, &span, &label)?
+    } else {
+        None
+    };
+    let mut array = timed.as_ref().unwrap_or(stack).array();
     let select = match &r.select {
         Some(sel) => {
             array = array.select(sel.get_ref()).map_err(|e| {
@@ -210,12 +217,12 @@ pub(super) fn sink_from_raw(
         }
         Some(p)
             if zoomstack_sinks::is_stdout(std::path::Path::new(p.get_ref()))
-                && !matches!(kind, "animation" | "contact-sheet") =>
+                && !matches!(kind, "animation" | "contact-sheet" | "video") =>
         {
             return Err(SpecError::at(
                 p.span(),
                 format!(
-                    "{label}: path \"-\" (standard output) is only for single-file sinks (animation, contact-sheet); a `{kind}` sink writes {}; name it (or \"./-\" for a file called -)",
+                    "{label}: path \"-\" (standard output) is only for single-file sinks (animation, contact-sheet, video); a `{kind}` sink writes {}; name it (or \"./-\" for a file called -)",
                     if kind == "zarr" {
                         "a store directory"
                     } else {
@@ -230,10 +237,19 @@ pub(super) fn sink_from_raw(
 
     let kind = match kind {
         "png" => SinkKind::Frames(FrameKind::Png {
-            colormap,
-            scaling: scaling(false)?,
+            colouring: video::colouring(&r, colormap, scaling(false)?, false, stack, &label)?,
             compression: png_compression()?,
         }),
+        "video" => {
+            let colouring = video::colouring(&r, colormap, scaling(false)?, true, stack, &label)?;
+            let v = video::video_from_raw(&r, colouring, &plan)?;
+            let [_, h, w] = plan.shape();
+            let at = r.path.as_ref().map_or(span.clone(), Spanned::span);
+            v.options
+                .check(&path, w as usize, h as usize)
+                .map_err(|e| SpecError::at(at, format!("{label}: {e}")))?;
+            SinkKind::Frames(FrameKind::Video(v))
+        }
         "png16" => SinkKind::Frames(FrameKind::Png16 {
             compression: png_compression()?,
         }),

@@ -1,7 +1,7 @@
 //! Spec parsing: examples, defaults, every kind's options, and the errors.
 
 use super::*;
-use zoomstack_sinks::Playback;
+use zoomstack_sinks::{Colormap, Playback, Scaling};
 
 fn sink(body: &str) -> Result<SinkSpec, SpecError> {
     parse_str(
@@ -50,11 +50,14 @@ fn defaults_are_the_notebook() {
     assert_eq!(s.plan.chunks(), [1, 256, 256]);
     assert_eq!(s.path, PathBuf::from("frames"));
     match s.kind {
-        SinkKind::Frames(FrameKind::Png {
-            colormap, scaling, ..
-        }) => {
-            assert_eq!(colormap, Colormap::Gray);
-            assert_eq!(scaling, Scaling::Fixed { max: 256 });
+        SinkKind::Frames(FrameKind::Png { colouring, .. }) => {
+            assert_eq!(
+                colouring,
+                Colouring::Counts {
+                    colormap: Colormap::Gray,
+                    scaling: Scaling::Fixed { max: 256 }
+                }
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -59,9 +59,8 @@ impl VideoEncoder {
         options: &VideoOptions,
     ) -> Result<VideoEncoder, SinkError> {
         let path = path.as_ref().to_path_buf();
-        let format = options.check(&path, width, height)?;
+        let format = VideoEncoder::preflight(&path, width, height, options)?;
         let program = ffmpeg_program();
-        check_encoder(&program, encoder_name(format.codec, options.lossless))?;
         let staged = if format.stdout {
             crate::output::check_file_output(&path)?;
             None
@@ -118,6 +117,27 @@ impl VideoEncoder {
             staged,
             frames: 0,
         })
+    }
+
+    /// The checks of [`VideoEncoder::create`] that write nothing: the options
+    /// ([`VideoOptions::check`]) and an ffmpeg that runs and has the codec's encoder. Run it
+    /// before rendering, so a missing encoder stops a run before any work.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`VideoOptions::check`]; [`SinkError::EncoderUnavailable`].
+    pub fn preflight(
+        path: &Path,
+        width: usize,
+        height: usize,
+        options: &VideoOptions,
+    ) -> Result<VideoFormat, SinkError> {
+        let format = options.check(path, width, height)?;
+        check_encoder(
+            &ffmpeg_program(),
+            encoder_name(format.codec, options.lossless),
+        )?;
+        Ok(format)
     }
 
     /// What is being written (container, codec, fps, size, padding).

@@ -1,4 +1,5 @@
-//! [`VideoWriter`]: count frames coloured like the PNG previews, encoded by a [`VideoEncoder`].
+//! [`VideoWriter`]: frames coloured by a [`Colouring`] (from counts like the PNG previews, or
+//! from smooth values), encoded by a [`VideoEncoder`].
 
 use std::path::{Path, PathBuf};
 
@@ -6,56 +7,18 @@ use ndarray::ArrayView2;
 
 use super::{VideoEncoder, VideoOptions};
 use crate::anim::check_frame;
-use crate::frames::{FrameSink, colorize_rgb};
-use crate::{Colormap, Scaling, SinkError};
+use crate::frames::FrameSink;
+use crate::{Colouring, SinkError};
 
-/// How count frames become RGB: `colormap[scaling(count)]`, the colours of the PNG preview
-/// sink (`PngKind::Preview` with the same colormap and scaling) pixel for pixel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct FrameColouring {
-    /// The colormap (`gray` gives `(i, i, i)`).
-    pub colormap: Colormap,
-    /// Count-to-index scaling (default: the notebook's `to_uint8` for 256 iterations).
-    pub scaling: Scaling,
-}
-
-impl FrameColouring {
-    /// Checks the scaling ([`Scaling::validate`]).
-    ///
-    /// # Errors
-    ///
-    /// [`SinkError::InvalidParameter`] for an invalid scaling.
-    pub fn validate(&self) -> Result<(), SinkError> {
-        self.scaling.validate()
-    }
-
-    /// Colours `frame` into `rgb` (row-major, three bytes a pixel), using `indices` as scratch.
-    ///
-    /// # Errors
-    ///
-    /// The errors of [`Scaling::apply`].
-    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
-    #[allow(clippy::needless_pass_by_value)]
-    pub fn rgb(
-        &self,
-        frame: ArrayView2<'_, u16>,
-        indices: &mut Vec<u8>,
-        rgb: &mut Vec<u8>,
-    ) -> Result<(), SinkError> {
-        self.scaling.apply(frame, indices)?;
-        colorize_rgb(indices, self.colormap, rgb);
-        Ok(())
-    }
-}
-
-/// A video of count frames: each frame coloured by a [`FrameColouring`] and pushed to a
-/// [`VideoEncoder`]. Frames stream through; the file appears under its final name only after
+/// A video: each frame (counts or smooth values, as the [`Colouring`] takes) coloured and
+/// pushed to a [`VideoEncoder`]. Frames stream through; the file appears under its final name only after
 /// [`VideoWriter::finish`].
 ///
 /// ```no_run
-/// use zoomstack_sinks::{FrameColouring, VideoOptions, VideoWriter};
+/// use zoomstack_sinks::{Colormap, Colouring, Scaling, VideoOptions, VideoWriter};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let mut video = VideoWriter::create("zoom.mp4", 64, 48, FrameColouring::default(), &VideoOptions::default())?;
+/// let colouring = Colouring::Counts { colormap: Colormap::Viridis, scaling: Scaling::default() };
+/// let mut video = VideoWriter::create("zoom.mp4", 64, 48, colouring, &VideoOptions::default())?;
 /// let frame = ndarray::Array2::<u16>::from_shape_fn((48, 64), |(y, x)| (x + y) as u16);
 /// video.add_frame(0, frame.view())?;
 /// video.finish()?;
@@ -64,7 +27,7 @@ impl FrameColouring {
 #[derive(Debug)]
 pub struct VideoWriter {
     encoder: VideoEncoder,
-    colouring: FrameColouring,
+    colouring: Colouring,
     indices: Vec<u8>,
     rgb: Vec<u8>,
 }
@@ -74,13 +37,13 @@ impl VideoWriter {
     ///
     /// # Errors
     ///
-    /// [`SinkError::InvalidParameter`] for an invalid scaling; the errors of
+    /// [`SinkError::InvalidParameter`] for an invalid colouring; the errors of
     /// [`VideoEncoder::create`].
     pub fn create(
         path: impl AsRef<Path>,
         width: usize,
         height: usize,
-        colouring: FrameColouring,
+        colouring: Colouring,
         options: &VideoOptions,
     ) -> Result<VideoWriter, SinkError> {
         colouring.validate()?;
@@ -89,7 +52,7 @@ impl VideoWriter {
     }
 
     /// A writer around an encoder already started.
-    pub fn new(encoder: VideoEncoder, colouring: FrameColouring) -> VideoWriter {
+    pub fn new(encoder: VideoEncoder, colouring: Colouring) -> VideoWriter {
         VideoWriter {
             encoder,
             colouring,
@@ -120,7 +83,26 @@ impl VideoWriter {
         let (width, height) = self.encoder.format().size;
         check_frame(level, &frame, width, height)?;
         self.colouring
-            .rgb(frame, &mut self.indices, &mut self.rgb)?;
+            .counts_rgb(level, frame, &mut self.indices, &mut self.rgb)?;
+        self.encoder.push_rgb(&self.rgb)
+    }
+
+    /// Colours and encodes the frame of stack level `level` from smooth values.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameValues`] unless the colouring is [`Colouring::Smooth`]; otherwise as
+    /// [`VideoWriter::add_frame`].
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn add_smooth_frame(
+        &mut self,
+        level: u64,
+        frame: ArrayView2<'_, f32>,
+    ) -> Result<(), SinkError> {
+        let (width, height) = self.encoder.format().size;
+        check_frame(level, &frame, width, height)?;
+        self.colouring.smooth_rgb(level, frame, &mut self.rgb)?;
         self.encoder.push_rgb(&self.rgb)
     }
 
@@ -137,6 +119,18 @@ impl VideoWriter {
 impl FrameSink for VideoWriter {
     fn write_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError> {
         self.add_frame(level, frame)
+    }
+
+    fn write_smooth_frame(
+        &mut self,
+        level: u64,
+        frame: ArrayView2<'_, f32>,
+    ) -> Result<(), SinkError> {
+        self.add_smooth_frame(level, frame)
+    }
+
+    fn name(&self) -> &'static str {
+        "video"
     }
 
     fn finish(self: Box<Self>) -> Result<Vec<PathBuf>, SinkError> {

@@ -10,19 +10,19 @@ use std::process::{Command, Stdio};
 use ndarray::{Array3, ArrayView2, Axis};
 use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block};
 use zoomstack_sinks::{
-    Colormap, FrameColouring, FrameSink, PngFrameOptions, PngFrameWriter, PngKind, Scaling,
+    Colormap, Colouring, FrameSink, PngFrameOptions, PngFrameWriter, PngKind, Scaling,
     VideoOptions, VideoWriter,
 };
 
 /// The colour settings of the test videos and their PNG references: matplotlib's `magma`.
-pub(crate) const COLOURING: FrameColouring = FrameColouring {
+pub(crate) const COLOURING: Colouring = Colouring::Counts {
     colormap: Colormap::Magma,
     scaling: Scaling::Fixed { max: 256 },
 };
 
 /// The same frames in gray: no chroma, so 4:2:0 subsampling loses nothing and what is lost is
 /// the codec's.
-pub(crate) const GRAY: FrameColouring = FrameColouring {
+pub(crate) const GRAY: Colouring = Colouring::Counts {
     colormap: Colormap::Gray,
     scaling: Scaling::Fixed { max: 256 },
 };
@@ -73,7 +73,7 @@ pub(crate) fn counts(
 pub(crate) fn write_video(
     path: &Path,
     frames: &Array3<u16>,
-    colouring: FrameColouring,
+    colouring: Colouring,
     options: &VideoOptions,
 ) -> VideoWriter {
     let (_, h, w) = frames.dim();
@@ -86,17 +86,13 @@ pub(crate) fn write_video(
 
 /// The RGB frames the PNG preview sink writes for `frames` with `colouring` (written to `dir`
 /// and decoded; gray PNGs expanded to RGB).
-pub(crate) fn png_frames(
-    dir: &Path,
-    frames: &Array3<u16>,
-    colouring: FrameColouring,
-) -> Vec<Vec<u8>> {
+pub(crate) fn png_frames(dir: &Path, frames: &Array3<u16>, colouring: Colouring) -> Vec<Vec<u8>> {
     let levels = frames.len_of(Axis(0)) as u64;
-    let mut options = PngFrameOptions::preview(levels, 256, colouring.colormap);
-    options.kind = PngKind::Preview {
-        colormap: colouring.colormap,
-        scaling: colouring.scaling,
+    let Colouring::Counts { colormap, scaling } = colouring else {
+        panic!("count frames need a colouring from counts");
     };
+    let mut options = PngFrameOptions::preview(levels, 256, colormap);
+    options.kind = PngKind::Preview { colormap, scaling };
     let mut sink: Box<dyn FrameSink> = Box::new(PngFrameWriter::new(dir, options).unwrap());
     for (k, f) in frames.outer_iter().enumerate() {
         sink.write_frame(k as u64, f).unwrap();

@@ -1,0 +1,266 @@
+//! The `video` sink's options, the frame plan (which levels, how many frames, how long), and
+//! the `colour` option it shares with `png`.
+
+use std::ops::Range;
+
+use toml::Spanned;
+use zoomstack_engine::{Excerpt, RenderPlan, ZoomStack};
+use zoomstack_sinks::{
+    Colormap, Colouring, Scaling, SmoothColours, VideoCodec, VideoContainer, VideoOptions,
+};
+
+use super::raw::{RawF64, RawSink, S};
+use super::stack::in_range;
+use crate::diag::SpecError;
+
+/// Most frames a video may have (about 46 hours at 60 fps).
+pub const MAX_VIDEO_FRAMES: u64 = 10_000_000;
+
+/// A video sink: how it encodes, how it colours, which frames it shows.
+#[derive(Debug, Clone)]
+pub struct VideoSpec {
+    /// Container, codec, fps, quality, preset.
+    pub options: VideoOptions,
+    /// From counts or from smooth values.
+    pub colouring: Colouring,
+    /// The frame plan.
+    pub timing: FrameTiming,
+}
+
+/// Which levels a video's frames show and how long it plays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameTiming {
+    /// Number of frames.
+    pub frames: u64,
+    /// Frames per second.
+    pub fps: f64,
+    /// The (real) level of the first frame.
+    pub first: f64,
+    /// The (real) level of the last frame.
+    pub last: f64,
+    /// `true` when frames sit at fractional levels (`duration`), `false` when the sink's
+    /// select picks them.
+    pub fractional: bool,
+}
+
+impl FrameTiming {
+    /// Levels between consecutive frames (0 for a single frame).
+    #[must_use]
+    pub fn levels_per_frame(&self) -> f64 {
+        if self.frames <= 1 {
+            0.0
+        } else {
+            (self.last - self.first) / (self.frames - 1) as f64
+        }
+    }
+
+    /// Playing time in seconds (`frames / fps`).
+    #[must_use]
+    pub fn duration_s(&self) -> f64 {
+        self.frames as f64 / self.fps
+    }
+
+    /// `3600 frames, levels 0 .. 120000 (33.34 levels per frame, fractional), 60.0 s at 60 fps`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        format!(
+            "{} frames, levels {} .. {} ({:.4} levels per frame{}), {:.2} s at {} fps",
+            self.frames,
+            self.first,
+            self.last,
+            self.levels_per_frame(),
+            if self.fractional { ", fractional" } else { "" },
+            self.duration_s(),
+            self.fps
+        )
+    }
+}
+
+fn positive(v: &S<RawF64>, name: &str, max: f64) -> Result<f64, SpecError> {
+    let x = v.get_ref().0;
+    if x.is_finite() && x > 0.0 && x <= max {
+        Ok(x)
+    } else {
+        Err(SpecError::at(
+            v.span(),
+            format!("{name} must be a number above 0 and at most {max}, got {x}"),
+        ))
+    }
+}
+
+/// The `fps` of a video sink (default 30), checked.
+fn fps(r: &RawSink) -> Result<f64, SpecError> {
+    r.fps.as_ref().map_or(Ok(VideoOptions::default().fps), |f| {
+        positive(f, "fps", 1000.0)
+    })
+}
+
+/// For a video sink with `duration`: the stack re-timed to `round(duration * fps)` frames at
+/// evenly spaced real levels of `levels = [first, last]` (default: the whole stack). `None`
+/// without `duration` (the select picks the frames).
+pub(super) fn timed_stack(
+    r: &RawSink,
+    stack: &ZoomStack,
+    span: &Range<usize>,
+    label: &str,
+) -> Result<Option<ZoomStack>, SpecError> {
+    let Some(d) = &r.duration else {
+        if let Some(l) = &r.levels {
+            return Err(SpecError::at(
+                l.span(),
+                format!(
+                    "{label}: `levels` needs `duration` (frames at fractional levels over the range); without it the sink's select picks the frames"
+                ),
+            ));
+        }
+        return Ok(None);
+    };
+    let fps = fps(r)?;
+    let duration = positive(d, "duration (seconds)", 1e7)?;
+    let frames_f = (duration * fps).round();
+    if !(1.0..=MAX_VIDEO_FRAMES as f64).contains(&frames_f) {
+        return Err(SpecError::at(
+            d.span(),
+            format!(
+                "{label}: duration {duration} s at {fps} fps is {frames_f} frames: expected 1 to {MAX_VIDEO_FRAMES}"
+            ),
+        ));
+    }
+    let frames = frames_f as u64;
+    let top = stack.levels.saturating_sub(1) as f64;
+    let (first, last) = match &r.levels {
+        None => (0.0, top),
+        Some(l) => {
+            let v = l.get_ref();
+            let [a, b] = v.as_slice() else {
+                return Err(SpecError::at(
+                    l.span(),
+                    format!(
+                        "{label}: levels must be [first, last] (2 numbers), got {} numbers",
+                        v.len()
+                    ),
+                ));
+            };
+            for x in [a, b] {
+                let t = x.get_ref().0;
+                if !(t.is_finite() && (0.0..=top).contains(&t)) {
+                    return Err(SpecError::at(
+                        x.span(),
+                        format!(
+                            "{label}: level {t} is outside the stack: expected 0 to {top} (the stack has {} levels)",
+                            stack.levels
+                        ),
+                    ));
+                }
+            }
+            (a.get_ref().0, b.get_ref().0)
+        }
+    };
+    let at = r.levels.as_ref().map_or(span.clone(), Spanned::span);
+    stack
+        .spanning(first, last, frames)
+        .map(Some)
+        .map_err(|e| SpecError::at(at, format!("{label}: {e}")))
+}
+
+/// The `colour` option (`"counts"` or `"smooth"`) with the sink's colormap and scaling, and
+/// `cycle` (smooth only). `smooth_default` is the kind's default.
+pub(super) fn colouring(
+    r: &RawSink,
+    colormap: Colormap,
+    scaling: Scaling,
+    smooth_default: bool,
+    stack: &ZoomStack,
+    label: &str,
+) -> Result<Colouring, SpecError> {
+    let smooth = match &r.colour {
+        None => smooth_default,
+        Some(c) => match c.get_ref().as_str() {
+            "counts" => false,
+            "smooth" => true,
+            other => {
+                return Err(SpecError::at(
+                    c.span(),
+                    format!(
+                        "unknown colour {}: expected \"counts\" (colours from the integer escape counts) or \"smooth\" (from continuous escape values, no bands)",
+                        Excerpt::around(other, 0)
+                    ),
+                ));
+            }
+        },
+    };
+    let cycle = match &r.cycle {
+        Some(c) if !smooth => {
+            return Err(SpecError::at(
+                c.span(),
+                format!("{label}: `cycle` only applies to colour = \"smooth\""),
+            ));
+        }
+        Some(c) => Some(positive(c, "cycle (iterations per colour cycle)", 1e9)? as f32),
+        None => None,
+    };
+    if !smooth {
+        return Ok(Colouring::Counts { colormap, scaling });
+    }
+    if let Err(e) = stack.check_smooth() {
+        let at = r.colour.as_ref().map_or(0..0, Spanned::span);
+        return Err(SpecError::at(at, format!("{label}: {e}")));
+    }
+    let colours = SmoothColours {
+        colormap,
+        scaling,
+        cycle,
+    };
+    colours
+        .validate()
+        .map_err(|e| SpecError::at(0..0, format!("{label}: {e}")))?;
+    Ok(Colouring::Smooth(colours))
+}
+
+/// The video sink of `r` whose frames are `plan`'s levels.
+pub(super) fn video_from_raw(
+    r: &RawSink,
+    colouring: Colouring,
+    plan: &RenderPlan,
+) -> Result<VideoSpec, SpecError> {
+    let mut options = VideoOptions {
+        fps: fps(r)?,
+        ..VideoOptions::default()
+    };
+    if let Some(f) = &r.format {
+        options.container = Some(
+            f.get_ref()
+                .parse::<VideoContainer>()
+                .map_err(|e| SpecError::at(f.span(), e.to_string()))?,
+        );
+    }
+    if let Some(c) = &r.codec {
+        options.codec = Some(
+            c.get_ref()
+                .parse::<VideoCodec>()
+                .map_err(|e| SpecError::at(c.span(), e.to_string()))?,
+        );
+    }
+    if let Some(c) = &r.crf {
+        options.crf = Some(in_range(c, "crf", 0, 63)? as u8);
+    }
+    if let Some(b) = &r.bitrate_kbps {
+        options.bitrate_kbps = Some(in_range(b, "bitrate_kbps", 1, 1_000_000)? as u32);
+    }
+    options.preset = r.preset.as_ref().map(|p| p.get_ref().clone());
+    options.lossless = r.lossless.as_ref().is_some_and(|l| *l.get_ref());
+    let n = plan.shape()[0];
+    let stack = plan.stack();
+    let timing = FrameTiming {
+        frames: n,
+        fps: options.fps,
+        first: stack.level_at(plan.stack_level(0)),
+        last: stack.level_at(plan.stack_level(n.saturating_sub(1))),
+        fractional: r.duration.is_some(),
+    };
+    Ok(VideoSpec {
+        options,
+        colouring,
+        timing,
+    })
+}
