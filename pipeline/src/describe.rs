@@ -11,8 +11,8 @@ use zoomstack_sinks::Compression;
 
 use crate::jobs::Job;
 use crate::run::{Pipeline, resolve};
-use crate::spec::SinkKind;
 use crate::spec::FrameKind;
+use crate::spec::SinkKind;
 use crate::store::proven_constant_unit;
 
 fn tuple(v: &[u64]) -> String {

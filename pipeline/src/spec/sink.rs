@@ -241,7 +241,9 @@ pub(super) fn sink_from_raw(
             compression: png_compression()?,
         }),
         "video" => {
-            let colouring = video::colouring(&r, colormap, scaling(false)?, true, stack, &label)?;
+            // Smooth colours by default where the contract has them (numpy).
+            let smooth = stack.check_smooth().is_ok();
+            let colouring = video::colouring(&r, colormap, scaling(false)?, smooth, stack, &label)?;
             let v = video::video_from_raw(&r, colouring, &plan)?;
             let [_, h, w] = plan.shape();
             let at = r.path.as_ref().map_or(span.clone(), Spanned::span);

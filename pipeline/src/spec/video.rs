@@ -264,3 +264,157 @@ pub(super) fn video_from_raw(
         timing,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{FrameKind, SinkKind, SinkSpec, parse_str};
+    use crate::diag::SpecError;
+    use zoomstack_engine::Timeline;
+    use zoomstack_sinks::{Colormap, Colouring, VideoCodec, VideoContainer};
+
+    fn sink(body: &str) -> Result<SinkSpec, SpecError> {
+        parse_str(
+            "t.toml",
+            &format!("[stack]\nlevels = 1000\nheight = 64\nwidth = 48\n[[sink]]\n{body}"),
+        )
+        .map(|s| s.sinks.into_iter().next().expect("one sink"))
+    }
+
+    fn video(body: &str) -> (SinkSpec, super::VideoSpec) {
+        let s = sink(&format!("kind = \"video\"\n{body}")).unwrap();
+        let SinkKind::Frames(FrameKind::Video(v)) = s.kind.clone() else {
+            panic!("{:?}", s.kind)
+        };
+        (s, v)
+    }
+
+    fn err(body: &str) -> String {
+        sink(body).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_an_h264_mp4_of_the_selected_levels_in_smooth_colours() {
+        let (s, v) = video("select = \"[::10]\"");
+        assert_eq!(s.path, std::path::PathBuf::from("zoom.mp4"));
+        assert_eq!(s.plan.shape(), [100, 64, 48]);
+        assert_eq!(v.options.fps, 30.0);
+        assert!(v.colouring.is_smooth());
+        assert_eq!(v.colouring.colormap(), Colormap::Gray);
+        let t = v.timing;
+        assert_eq!(
+            (t.frames, t.first, t.last, t.fractional),
+            (100, 0.0, 990.0, false)
+        );
+        assert_eq!(t.levels_per_frame(), 10.0);
+        assert!((t.duration_s() - 100.0 / 30.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_duration_spans_the_level_range_at_fractional_levels() {
+        let (s, v) = video("fps = 24\nduration = 2.5\nlevels = [100, 400]\ncolour = \"counts\"");
+        assert_eq!(s.plan.shape(), [60, 64, 48]);
+        assert_eq!(
+            s.plan.stack().timeline,
+            Timeline::Span {
+                first: 100.0,
+                last: 400.0
+            }
+        );
+        let t = v.timing;
+        assert_eq!(
+            (t.frames, t.first, t.last, t.fractional),
+            (60, 100.0, 400.0, true)
+        );
+        assert!(matches!(v.colouring, Colouring::Counts { .. }));
+        assert!(t.summary().contains("60 frames"), "{}", t.summary());
+        // Without levels: the whole stack.
+        let (_, v) = video("duration = 1");
+        assert_eq!(
+            (v.timing.first, v.timing.last, v.timing.frames),
+            (0.0, 999.0, 30)
+        );
+    }
+
+    #[test]
+    fn codec_and_container_keys() {
+        let (_, v) = video("path = \"z.webm\"\ncrf = 40\npreset = \"good\"");
+        assert_eq!(v.options.crf, Some(40));
+        let (_, v) = video("path = \"-\"\nformat = \"mp4\"\ncodec = \"h264\"");
+        assert_eq!(v.options.container, Some(VideoContainer::Mp4));
+        assert_eq!(v.options.codec, Some(VideoCodec::H264));
+    }
+
+    #[test]
+    fn bad_video_input_names_the_value() {
+        for (body, want) in [
+            ("kind = \"video\"\nfps = 0", "fps must be a number above 0"),
+            ("kind = \"video\"\nfps = -3", "fps must be a number above 0"),
+            (
+                "kind = \"video\"\nfps = nan",
+                "fps must be a number above 0",
+            ),
+            (
+                "kind = \"video\"\nduration = 0",
+                "duration (seconds) must be",
+            ),
+            (
+                "kind = \"video\"\nlevels = [0, 10]",
+                "`levels` needs `duration`",
+            ),
+            (
+                "kind = \"video\"\nduration = 1\nlevels = [0, 5000]",
+                "level 5000 is outside the stack",
+            ),
+            ("kind = \"video\"\nduration = 1\nlevels = [3]", "2 numbers"),
+            ("kind = \"video\"\npath = \"z.avi\"", "avi"),
+            (
+                "kind = \"video\"\npath = \"z.webm\"\ncodec = \"h264\"",
+                "h264",
+            ),
+            ("kind = \"video\"\ncodec = \"mpeg2\"", "mpeg2"),
+            (
+                "kind = \"video\"\ncolour = \"bands\"",
+                "unknown colour \"bands\"",
+            ),
+            (
+                "kind = \"video\"\ncolour = \"counts\"\ncycle = 10",
+                "`cycle` only applies",
+            ),
+            (
+                "kind = \"video\"\ncycle = 0",
+                "cycle (iterations per colour cycle) must be",
+            ),
+            ("kind = \"video\"\npreset = \"ludicrous\"", "ludicrous"),
+            (
+                "kind = \"video\"\nduration = 1e6\nfps = 1000",
+                "frames: expected 1 to",
+            ),
+            ("kind = \"gif\"", "unknown sink kind"),
+            (
+                "kind = \"animation\"\ncolour = \"smooth\"",
+                "`colour` is not an option of a `animation` sink",
+            ),
+        ] {
+            let e = err(body);
+            assert!(e.contains(want), "{body:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn smooth_colours_need_the_numpy_contract() {
+        let e = parse_str(
+            "t.toml",
+            "[stack]\narithmetic = \"exact\"\nlevels = 10\nheight = 8\nwidth = 8\n[[sink]]\nkind = \"png\"\ncolour = \"smooth\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("smooth values"), "{e}");
+        let e = parse_str(
+            "t.toml",
+            "[stack]\narithmetic = \"exact\"\nlevels = 10\nheight = 8\nwidth = 8\n[[sink]]\nkind = \"video\"\ncolour = \"counts\"\nduration = 1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("fractional levels"), "{e}");
+    }
+}
