@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine; installs what the tests need
-# (Python venv + packages under ./.venv, Debian's chromium for the viewer's browser tests,
-# cargo-fuzz). Called by .ci/run.
+# (Python venv + packages under ./.venv, Debian's chromium for the browser tests, Debian's
+# ffmpeg for the video sink's tests, cargo-fuzz). Called by .ci/run.
 #
 #   bash scripts/test-all.sh            # everything
 #   FUZZ_SECONDS=10 bash scripts/test-all.sh
@@ -9,6 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 step() { printf '\n==> %s\n' "$*"; }
+
+# The video sink's tests read its files back with ffprobe/ffmpeg (Debian's `ffmpeg` package).
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+  step "Installing ffmpeg (apt) for the video sink's tests"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg >/dev/null
+fi
 
 step "Rust tests, whole workspace (portable build: the kernel picks AVX-512, AVX2+FMA or baseline at run time)"
 cargo test --workspace --locked
@@ -22,7 +31,7 @@ step "Kernel tests in an AVX2+FMA build (x86-64-v3)"
 RUSTFLAGS="-C target-cpu=x86-64-v3" CARGO_TARGET_DIR=target/portable-x86-64-v3 \
   cargo test -p zoomstack-kernel --locked
 
-for script in sinks/tests/run_python_checks.sh python/run_tests.sh python/build_wheel_test.sh view/tests/run_browser_tests.sh; do
+for script in sinks/tests/run_python_checks.sh sinks/tests/run_video_browser_tests.sh python/run_tests.sh python/build_wheel_test.sh view/tests/run_browser_tests.sh; do
   if [ -f "$script" ]; then
     step "Python checks: $script"
     bash "$script"
