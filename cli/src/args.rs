@@ -426,7 +426,7 @@ pub(crate) struct RenderArgs {
     /// Write a contact sheet (one PNG grid of all frames).
     #[arg(long, value_name = "FILE", help_heading = "Image outputs")]
     pub(crate) sheet: Option<String>,
-    /// Write a video (MP4/H.264 for .mp4, WebM/VP9 for .webm, lossless FFV1 for .mkv; "-":
+    /// Write a video (MP4/H.264 for .mp4, WebM/VP9 for .webm, Matroska for .mkv, raw .y4m; "-":
     /// fragmented MP4 on stdout). Needs ffmpeg. Colours from smooth values unless --colour counts.
     #[arg(long, value_name = "FILE", help_heading = "Video output")]
     pub(crate) video: Option<String>,
@@ -435,6 +435,7 @@ pub(crate) struct RenderArgs {
         long,
         value_name = "FPS",
         requires = "video",
+        allow_hyphen_values = true,
         help_heading = "Video output"
     )]
     pub(crate) fps: Option<f64>,
@@ -444,6 +445,7 @@ pub(crate) struct RenderArgs {
         long,
         value_name = "SECONDS",
         requires = "video",
+        allow_hyphen_values = true,
         help_heading = "Video output"
     )]
     pub(crate) duration: Option<f64>,
@@ -463,13 +465,21 @@ pub(crate) struct RenderArgs {
         help_heading = "Video output"
     )]
     pub(crate) crf: Option<u64>,
+    /// Exact RGB video (FFV1 in .mkv, RGB H.264, VP9 lossless); browsers play none of these.
+    #[arg(long, requires = "video", help_heading = "Video output")]
+    pub(crate) lossless: bool,
     /// Colours from "counts" (the notebook's bands) or "smooth" (continuous escape values) for
     /// PNG frames and video (default: counts for PNG, smooth for video).
     #[arg(long, value_name = "FROM", help_heading = "Image outputs")]
     pub(crate) colour: Option<String>,
     /// Iterations per colour cycle with smooth colours (the colormap repeats; e.g. 64 with
     /// --colormap twilight).
-    #[arg(long, value_name = "N", help_heading = "Image outputs")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Image outputs"
+    )]
     pub(crate) cycle: Option<f64>,
     /// Colormap of image outputs: gray, rainbow, viridis, magma, inferno, plasma, cividis, twilight (cyclic).
     #[arg(long, value_name = "NAME", help_heading = "Image outputs")]

@@ -255,6 +255,9 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<FlagSpec> {
         if let Some(c) = a.crf {
             t.line(Some(&format!("--crf {c}")), &format!("crf = {c}"));
         }
+        if a.lossless {
+            t.line(Some("--lossless"), "lossless = true");
+        }
     }
     if n == 0 {
         return Err(user(anyhow!(

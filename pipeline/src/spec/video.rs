@@ -337,7 +337,7 @@ mod tests {
 
     #[test]
     fn codec_and_container_keys() {
-        let (_, v) = video("path = \"z.webm\"\ncrf = 40\npreset = \"good\"");
+        let (_, v) = video("path = \"z.webm\"\ncrf = 40\npreset = \"4\"");
         assert_eq!(v.options.crf, Some(40));
         let (_, v) = video("path = \"-\"\nformat = \"mp4\"\ncodec = \"h264\"");
         assert_eq!(v.options.container, Some(VideoContainer::Mp4));
