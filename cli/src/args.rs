@@ -340,6 +340,7 @@ pub(crate) fn parse_size(text: &str) -> std::result::Result<u64, String> {
 }
 
 #[derive(Args, Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)] // clap flags: each bool is one switch
 pub(crate) struct RenderArgs {
     /// Levels to render (numpy slice of the level axis), e.g. 0:120000 or 0:20000:500.
     #[arg(

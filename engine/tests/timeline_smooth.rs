@@ -1,6 +1,8 @@
 //! Frames at fractional levels ([`Timeline::Span`]) and smooth values through the engine: the
 //! same plans, selects and means as counts, checked against the kernel's references.
 
+#![allow(clippy::float_cmp)] // exactness tests: levels and values must match bit for bit
+
 use ndarray::Array3;
 use proptest::prelude::*;
 use zoomstack_engine::{DownsampleMode, EngineError, Executor, Timeline, ZoomStack};

@@ -160,7 +160,7 @@ fn run_frames_of<T: FrameValue>(
                     for msg in rx {
                         match msg {
                             FrameMsg::Frame(level, frame) => {
-                                T::write(&mut *w, level, frame.view())?
+                                T::write(&mut *w, level, frame.view())?;
                             }
                             FrameMsg::Finish => return w.finish(),
                         }

@@ -124,11 +124,10 @@ fn frame_sink_estimate(t: &FrameTarget, frames: u64, pixels: u64) -> (u64, u64) 
         FrameKind::Png { colouring, .. } => {
             (frames, if colouring.colormap().is_gray() { 1 } else { 3 })
         }
-        // Raw RGB: an upper bound far above what the encoder writes.
-        FrameKind::Video(_) => (1, 3),
         FrameKind::Png16 { .. } => (frames, 2),
         FrameKind::Animation { .. } => (1, 1),
-        FrameKind::ContactSheet(_) => (1, 3),
+        // A video: raw RGB, an upper bound far above what the encoder writes.
+        FrameKind::ContactSheet(_) | FrameKind::Video(_) => (1, 3),
     };
     let files = if is_stdout(&t.path) { 0 } else { files };
     (files, raw.saturating_mul(per_pixel))

@@ -248,7 +248,7 @@ pub enum FrameKind {
     },
     /// One PNG grid of all frames (file).
     ContactSheet(ContactSheetOptions),
-    /// A video file (MP4, WebM, MKV, Y4M) encoded by ffmpeg.
+    /// A video file (MP4, `WebM`, MKV, Y4M) encoded by ffmpeg.
     Video(VideoSpec),
 }
 

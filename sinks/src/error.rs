@@ -258,9 +258,9 @@ pub enum SinkError {
         /// The output being written.
         path: PathBuf,
         /// How it ended (`exit status: 1`, `killed by signal 9`, `it closed its input`, ...).
-        status: String,
+        status: Box<str>,
         /// The last few kilobytes of its standard error.
-        stderr: String,
+        stderr: Box<str>,
     },
 
     /// PNG encoding failed.

@@ -51,6 +51,8 @@ impl Colouring {
     /// # Errors
     ///
     /// [`SinkError::FrameValues`] for [`Colouring::Smooth`]; the errors of [`Scaling::apply`].
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn counts_rgb(
         &self,
         level: u64,
@@ -77,6 +79,8 @@ impl Colouring {
     ///
     /// [`SinkError::FrameValues`] for [`Colouring::Counts`]; the errors of
     /// [`SmoothColours::apply`].
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn smooth_rgb(
         &self,
         level: u64,
@@ -246,7 +250,7 @@ mod tests {
         assert_eq!(got[0], t[32]);
         assert_eq!(got[1], t[32]);
         for k in 0..3 {
-            let mid = (f64::from(t[255][k]) + f64::from(t[0][k])) / 2.0;
+            let mid = f64::midpoint(f64::from(t[255][k]), f64::from(t[0][k]));
             assert!((f64::from(got[2][k]) - mid).abs() <= 0.5, "{got:?}");
         }
     }

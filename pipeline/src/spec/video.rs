@@ -266,6 +266,7 @@ pub(super) fn video_from_raw(
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // the parsed numbers are exact
 mod tests {
     use super::super::{FrameKind, SinkKind, SinkSpec, parse_str};
     use crate::diag::SpecError;

@@ -250,8 +250,8 @@ impl VideoEncoder {
         SinkError::EncoderFailed {
             program: self.program.clone(),
             path: self.path.clone(),
-            status: status.to_string(),
-            stderr: String::from_utf8_lossy(&tail).trim_end().to_string(),
+            status: status.into(),
+            stderr: String::from_utf8_lossy(&tail).trim_end().into(),
         }
     }
 }
