@@ -28,8 +28,10 @@
 //! This is the usual smooth iteration count `n + 1 - log2(ln |z_n| / ln R)` shifted by the
 //! constant `log2(log2 R) = log2 10`, so values sit close to the counts: `nu` is within about
 //! `(k - 0.5, k + 1]` for most escaping pixels, and it has no jump where the count steps by 1.
-//! [`smooth_from_escape`] is the finishing step (continuation and formula); every backend calls
-//! it with the same `k` and `z_k`, so every backend equals [`smooth_scalar`] bit for bit.
+//! [`smooth_from_escape`] is the finishing step: the continuation ([`smooth_continue`]) and the
+//! formula ([`smooth_nu`]). The backends run the continuation over their lanes with the same
+//! update and the same tests (`escape.rs`), so they reach the same `n` and `|z_n|^2`, and
+//! equal [`smooth_scalar`] bit for bit.
 
 /// `np.abs` of a complex128 as numpy's SIMD loop computes it on FMA hardware.
 ///
@@ -98,9 +100,8 @@ pub const SMOOTH_BAILOUT: f64 = 1024.0;
 pub const SMOOTH_MAX_EXTRA: u32 = 64;
 
 /// The smooth value of a pixel that escaped with count `k` at `z_k = zr + i zi` (the first `z`
-/// with [`numpy_abs`] `> 2`) for `c = cr + i ci`: continues the orbit with [`step`] until
-/// `|z_n|^2 > `[`SMOOTH_BAILOUT`]`^2` (at most [`SMOOTH_MAX_EXTRA`] updates) and returns
-/// `n + 1 - log2(log2 |z_n|)` as `f32` (module docs). The one finishing step of every backend.
+/// with [`numpy_abs`] `> 2`) for `c = cr + i ci`: [`smooth_continue`] then [`smooth_nu`]
+/// (module docs). Every backend's smooth values equal it bit for bit.
 ///
 /// ```
 /// use zoomstack_kernel::spec::smooth_from_escape;
@@ -113,6 +114,23 @@ pub const SMOOTH_MAX_EXTRA: u32 = 64;
 #[allow(clippy::inline_always)]
 #[inline(always)]
 pub fn smooth_from_escape(k: u32, zr: f64, zi: f64, cr: f64, ci: f64) -> f32 {
+    let (n, s) = smooth_continue(k, zr, zi, cr, ci);
+    smooth_nu(n, s)
+}
+
+/// The continuation of the smooth values (module docs): from `z_k = zr + i zi` with count `k`,
+/// updates with [`step`] until `|z_n|^2 > `[`SMOOTH_BAILOUT`]`^2`, at most [`SMOOTH_MAX_EXTRA`]
+/// times (a NaN `|z_n|^2` continues, as in the count loop). Returns `n` (as `f64`, an exact
+/// integer) and `|z_n|^2 = zr^2 + zi^2` (two products and a sum, each rounded).
+///
+/// ```
+/// use zoomstack_kernel::spec::smooth_continue;
+/// // c = 1: z_2 = 5, then 26, 677, 458330 = z_5.
+/// assert_eq!(smooth_continue(2, 5.0, 0.0, 1.0, 0.0), (5.0, 458330f64 * 458330.0));
+/// ```
+#[allow(clippy::inline_always)] // as `smooth_from_escape`
+#[inline(always)]
+pub fn smooth_continue(k: u32, zr: f64, zi: f64, cr: f64, ci: f64) -> (f64, f64) {
     const R2: f64 = SMOOTH_BAILOUT * SMOOTH_BAILOUT;
     let (mut zr, mut zi, mut n) = (zr, zi, f64::from(k));
     let mut s = zr * zr + zi * zi;
@@ -124,6 +142,21 @@ pub fn smooth_from_escape(k: u32, zr: f64, zi: f64, cr: f64, ci: f64) -> f32 {
         n += 1.0;
         extra += 1;
     }
+    (n, s)
+}
+
+/// The smooth value's formula (module docs): `n + 1 - log2(log2 |z_n|)` with
+/// `log2 |z_n| = 0.5 * log2(s)`, `s = |z_n|^2` as [`smooth_continue`] returns it, rounded to
+/// `f32`.
+///
+/// ```
+/// use zoomstack_kernel::spec::smooth_nu;
+/// // |z_n| = 2^16: log2 |z_n| = 16, log2 16 = 4.
+/// assert_eq!(smooth_nu(5.0, 2f64.powi(32)), 2.0);
+/// ```
+#[allow(clippy::inline_always)] // as `smooth_from_escape`
+#[inline(always)]
+pub fn smooth_nu(n: f64, s: f64) -> f32 {
     let log2_abs = 0.5 * s.log2();
     (n + 1.0 - log2_abs.log2()) as f32
 }
