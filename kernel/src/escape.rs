@@ -26,9 +26,9 @@
 //!   same for both.
 
 use crate::lanes::{Lanes, enter};
-use crate::spec::{SMOOTH_BAILOUT, SMOOTH_MAX_EXTRA, numpy_abs, smooth_nu};
+use crate::spec::{PolyNum, SMOOTH_BAILOUT, SMOOTH_MAX_EXTRA, log2_poly, numpy_abs};
 #[cfg(doc)]
-use crate::spec::smooth_from_escape;
+use crate::spec::{smooth_from_escape, smooth_nu};
 
 /// Lanes above this `|z|^2` after a block may have escaped (NaN also counts).
 const MAYBE_OUT: f64 = 4.0 * (1.0 - 1.0 / (1u64 << 40) as f64);
@@ -418,7 +418,24 @@ pub(crate) fn smooth_values<L: Lanes, const V: usize, const K: u32>(
     debug_assert_eq!(out.len(), src.len());
     let mut z = vec![[0.0f64; 2]; src.len()];
     escape_counts::<L, V, K>(src, max_iter, true, &mut WithEscapeZ { counts, z: &mut z });
-    enter::<L, _>(|| finish_smooth::<L>(src, max_iter, counts, &z, out));
+    // `#[inline(always)]`: the closure must be compiled into the trampoline (a closure of
+    // this size is not inlined by LLVM's heuristics, and its lane operations would be calls).
+    enter::<L, _>(
+        #[inline(always)]
+        || finish_smooth::<L>(src, max_iter, counts, &z, out),
+    );
+}
+
+#[allow(clippy::inline_always)] // lane primitives: they must inline into the loops
+impl<L: Lanes> PolyNum for L {
+    #[inline(always)]
+    fn constant(x: f64) -> Self {
+        L::splat(x)
+    }
+    #[inline(always)]
+    fn fma(a: Self, b: Self, c: Self) -> Self {
+        L::fused_mul_add(a, b, c)
+    }
 }
 
 /// `|z|^2` above which the continuation stops: [`SMOOTH_BAILOUT`]`^2`.
@@ -437,7 +454,7 @@ struct Batch {
 }
 
 /// [`smooth_from_escape`] for each escaping pixel, `max_iter` for the others: the escaping
-/// pixels go `L::N` at a time through [`continue_lanes`], then [`smooth_nu`] per pixel.
+/// pixels go `L::N` at a time through [`continue_lanes`] and [`nu_lanes`] ([`smooth_nu`]).
 #[allow(clippy::inline_always)] // compiled into `enter`'s trampoline
 #[inline(always)]
 fn finish_smooth<L: Lanes>(
@@ -471,8 +488,7 @@ fn finish_smooth<L: Lanes>(
         }
         let (cr, ci) = src.point(r, c);
         let i = b.fill;
-        (b.pix[i], b.k[i], b.zr[i], b.zi[i], b.cr[i], b.ci[i]) =
-            (p, f64::from(k), zr, zi, cr, ci);
+        (b.pix[i], b.k[i], b.zr[i], b.zi[i], b.cr[i], b.ci[i]) = (p, f64::from(k), zr, zi, cr, ci);
         b.fill += 1;
         if b.fill == L::N {
             finish_batch::<L>(&b, out);
@@ -487,7 +503,7 @@ fn finish_smooth<L: Lanes>(
     }
 }
 
-/// The continuation of the batch's lanes, then the formula per pixel.
+/// The continuation and the formula in the batch's lanes.
 #[allow(clippy::inline_always)] // compiled into `enter`'s trampoline
 #[inline(always)]
 fn finish_batch<L: Lanes>(b: &Batch, out: &mut [f32]) {
@@ -498,12 +514,40 @@ fn finish_batch<L: Lanes>(b: &Batch, out: &mut [f32]) {
         L::load(&b.ci),
         L::load(&b.k),
     );
-    let (mut na, mut sa) = ([0.0f64; 8], [0.0f64; 8]);
-    n.store(&mut na);
-    s.store(&mut sa);
+    let mut nu = [0.0f64; 8];
+    nu_lanes(n, s).store(&mut nu);
     for i in 0..b.fill {
-        out[b.pix[i]] = smooth_nu(na[i], sa[i]);
+        // As `smooth_nu`: the f64 value rounded to f32.
+        out[b.pix[i]] = nu[i] as f32;
     }
+}
+
+/// [`crate::spec::smooth_nu`] in every lane, before the rounding to `f32`: the same operations
+/// in the same order ([`log2_lanes`]).
+#[allow(clippy::inline_always)] // compiled into `enter`'s trampoline
+#[inline(always)]
+fn nu_lanes<L: Lanes>(n: L, s: L) -> L {
+    let log2_abs = L::splat(0.5) * log2_lanes(s);
+    // `a - b` is `a + (-1) b` exactly (the negation is exact).
+    (n + L::splat(1.0)) + log2_lanes(log2_abs) * L::splat(-1.0)
+}
+
+/// [`crate::spec::log2`] in every lane: the same exact split, the same polynomial steps
+/// ([`log2_poly`], with the lanes' fused multiply-add), the same special cases, so the same
+/// bits.
+#[allow(clippy::inline_always)] // compiled into `enter`'s trampoline
+#[inline(always)]
+fn log2_lanes<L: Lanes>(x: L) -> L {
+    let (e, m) = L::split_exponent(x);
+    let big = L::splat(std::f64::consts::SQRT_2);
+    let e = L::select_lt(big, m, e + L::splat(1.0), e);
+    let m = L::select_lt(big, m, m * L::splat(0.5), m);
+    // `m - 1` as `m + (-1)`: the same IEEE result.
+    let f = m + L::splat(-1.0);
+    let p = log2_poly(f);
+    let r = L::fused_mul_add(f, p, e);
+    let r = L::select_lt(x, L::splat(f64::INFINITY), r, x);
+    L::select_lt(x, L::splat(f64::MIN_POSITIVE), L::splat(f64::NAN), r)
 }
 
 /// [`crate::spec::smooth_continue`] in every lane: the same [`update`] and the same `|z|^2`
@@ -527,4 +571,22 @@ fn continue_lanes<L: Lanes>(mut zr: L, mut zi: L, cr: L, ci: L, k: L) -> (L, L) 
         (s, n) = (L::select_lt(r2, s, s, s2), L::select_lt(r2, s, n, n2));
     }
     (n, s)
+}
+
+/// [`log2_lanes`] over `xs` (`L::N` at a time, compiled for `L`'s instruction set).
+#[cfg(test)]
+pub(crate) fn log2_all<L: Lanes>(xs: &[f64]) -> Vec<f64> {
+    enter::<L, _>(
+        #[inline(always)]
+        || {
+            let mut out = vec![0.0; xs.len()];
+            let (mut x, mut y) = ([1.0f64; 8], [0.0f64; 8]);
+            for (xs, out) in xs.chunks(L::N).zip(out.chunks_mut(L::N)) {
+                x[..xs.len()].copy_from_slice(xs);
+                log2_lanes(L::load(&x)).store(&mut y);
+                out.copy_from_slice(&y[..out.len()]);
+            }
+            out
+        },
+    )
 }
