@@ -21,9 +21,9 @@
 //! * Finished pixels go to an [`Escapes`] output: counts only (`[u16]`), or counts plus the
 //!   `z_k` each escaping pixel escaped with ([`WithEscapeZ`]), captured where the replay records
 //!   the escape, from which [`smooth_values`] finishes the smooth values
-//!   ([`crate::spec::smooth_from_escape`]): the continuation runs over the lanes too
-//!   ([`continue_lanes`], the same update), `L::N` escaping pixels at a time. The loop is the
-//!   same for both.
+//!   ([`crate::spec::smooth_from_escape`]), `L::N` escaping pixels at a time over the lanes
+//!   too: the continuation (`continue_lanes`, the same update) and the formula with the
+//!   contract's own `log2` (`nu_lanes`). The loop is the same for both.
 
 use crate::lanes::{Lanes, enter};
 use crate::spec::{PolyNum, SMOOTH_BAILOUT, SMOOTH_MAX_EXTRA, log2_poly, numpy_abs};
