@@ -21,10 +21,14 @@
 //! * Finished pixels go to an [`Escapes`] output: counts only (`[u16]`), or counts plus the
 //!   `z_k` each escaping pixel escaped with ([`WithEscapeZ`]), captured where the replay records
 //!   the escape, from which [`smooth_values`] finishes the smooth values
-//!   ([`crate::spec::smooth_from_escape`]). The loop is the same for both.
+//!   ([`crate::spec::smooth_from_escape`]), `L::N` escaping pixels at a time over the lanes
+//!   too: the continuation (`continue_lanes`, the same update) and the formula with the
+//!   contract's own `log2` (`nu_lanes`). The loop is the same for both.
 
 use crate::lanes::{Lanes, enter};
-use crate::spec::{numpy_abs, smooth_from_escape};
+use crate::spec::{PolyNum, SMOOTH_BAILOUT, SMOOTH_MAX_EXTRA, log2_poly, numpy_abs};
+#[cfg(doc)]
+use crate::spec::{smooth_from_escape, smooth_nu};
 
 /// Lanes above this `|z|^2` after a block may have escaped (NaN also counts).
 const MAYBE_OUT: f64 = 4.0 * (1.0 - 1.0 / (1u64 << 40) as f64);
@@ -403,8 +407,8 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
 
 /// The smooth value of every pixel of `src` into `out` (and its count into `counts`): the
 /// escape loop of [`escape_counts`] with the escapes' `z_k` captured ([`WithEscapeZ`]), then
-/// [`smooth_from_escape`] per escaping pixel, compiled for `L`'s instruction set.
-/// `counts.len() == out.len() == src.len()`.
+/// the finishing step of [`smooth_from_escape`] per escaping pixel, `L::N` pixels at a time,
+/// compiled for `L`'s instruction set. `counts.len() == out.len() == src.len()`.
 pub(crate) fn smooth_values<L: Lanes, const V: usize, const K: u32>(
     src: &impl PixelSource,
     max_iter: u32,
@@ -414,13 +418,46 @@ pub(crate) fn smooth_values<L: Lanes, const V: usize, const K: u32>(
     debug_assert_eq!(out.len(), src.len());
     let mut z = vec![[0.0f64; 2]; src.len()];
     escape_counts::<L, V, K>(src, max_iter, true, &mut WithEscapeZ { counts, z: &mut z });
-    enter::<L, _>(|| finish_smooth(src, max_iter, counts, &z, out));
+    // `#[inline(always)]`: the closure must be compiled into the trampoline (a closure of
+    // this size is not inlined by LLVM's heuristics, and its lane operations would be calls).
+    enter::<L, _>(
+        #[inline(always)]
+        || finish_smooth::<L>(src, max_iter, counts, &z, out),
+    );
 }
 
-/// [`smooth_from_escape`] for each escaping pixel, `max_iter` for the others.
+#[allow(clippy::inline_always)] // lane primitives: they must inline into the loops
+impl<L: Lanes> PolyNum for L {
+    #[inline(always)]
+    fn constant(x: f64) -> Self {
+        L::splat(x)
+    }
+    #[inline(always)]
+    fn fma(a: Self, b: Self, c: Self) -> Self {
+        L::fused_mul_add(a, b, c)
+    }
+}
+
+/// `|z|^2` above which the continuation stops: [`SMOOTH_BAILOUT`]`^2`.
+const SMOOTH_R2: f64 = SMOOTH_BAILOUT * SMOOTH_BAILOUT;
+
+/// Escaping pixels gathered into lanes for the continuation.
+struct Batch {
+    /// Pixel index per lane (lanes `fill..` are padding).
+    pix: [usize; 8],
+    k: [f64; 8],
+    zr: [f64; 8],
+    zi: [f64; 8],
+    cr: [f64; 8],
+    ci: [f64; 8],
+    fill: usize,
+}
+
+/// [`smooth_from_escape`] for each escaping pixel, `max_iter` for the others: the escaping
+/// pixels go `L::N` at a time through [`continue_lanes`] and [`nu_lanes`] ([`smooth_nu`]).
 #[allow(clippy::inline_always)] // compiled into `enter`'s trampoline
 #[inline(always)]
-fn finish_smooth(
+fn finish_smooth<L: Lanes>(
     src: &impl PixelSource,
     max_iter: u32,
     counts: &[u16],
@@ -428,18 +465,128 @@ fn finish_smooth(
     out: &mut [f32],
 ) {
     let row_len = src.row_len();
-    let rows = out
-        .chunks_mut(row_len)
-        .zip(counts.chunks(row_len))
-        .zip(z.chunks(row_len));
-    for (row, ((out, counts), z)) in rows.enumerate() {
-        for (col, ((o, &k), &[zr, zi])) in out.iter_mut().zip(counts).zip(z).enumerate() {
-            *o = if u32::from(k) < max_iter {
-                let (cr, ci) = src.point(row, col);
-                smooth_from_escape(u32::from(k), zr, zi, cr, ci)
-            } else {
-                max_iter as f32
-            };
+    // Padding lanes start beyond the bailout (done before any update); their values are unused.
+    let mut b = Batch {
+        pix: [IDLE; 8],
+        k: [0.0; 8],
+        zr: [2.0 * SMOOTH_BAILOUT; 8],
+        zi: [0.0; 8],
+        cr: [0.0; 8],
+        ci: [0.0; 8],
+        fill: 0,
+    };
+    let (mut row, mut col) = (0, 0);
+    for (p, (&k, &[zr, zi])) in counts.iter().zip(z).enumerate() {
+        let (r, c) = (row, col);
+        col += 1;
+        if col == row_len {
+            (row, col) = (row + 1, 0);
+        }
+        if u32::from(k) >= max_iter {
+            out[p] = max_iter as f32;
+            continue;
+        }
+        let (cr, ci) = src.point(r, c);
+        let i = b.fill;
+        (b.pix[i], b.k[i], b.zr[i], b.zi[i], b.cr[i], b.ci[i]) = (p, f64::from(k), zr, zi, cr, ci);
+        b.fill += 1;
+        if b.fill == L::N {
+            finish_batch::<L>(&b, out);
+            b.fill = 0;
         }
     }
+    if b.fill > 0 {
+        for i in b.fill..L::N {
+            (b.pix[i], b.k[i], b.zr[i], b.zi[i]) = (IDLE, 0.0, 2.0 * SMOOTH_BAILOUT, 0.0);
+        }
+        finish_batch::<L>(&b, out);
+    }
+}
+
+/// The continuation and the formula in the batch's lanes.
+#[allow(clippy::inline_always)] // compiled into `enter`'s trampoline
+#[inline(always)]
+fn finish_batch<L: Lanes>(b: &Batch, out: &mut [f32]) {
+    let (n, s) = continue_lanes(
+        L::load(&b.zr),
+        L::load(&b.zi),
+        L::load(&b.cr),
+        L::load(&b.ci),
+        L::load(&b.k),
+    );
+    let mut nu = [0.0f64; 8];
+    nu_lanes(n, s).store(&mut nu);
+    for i in 0..b.fill {
+        // As `smooth_nu`: the f64 value rounded to f32.
+        out[b.pix[i]] = nu[i] as f32;
+    }
+}
+
+/// [`crate::spec::smooth_nu`] in every lane, before the rounding to `f32`: the same operations
+/// in the same order ([`log2_lanes`]).
+#[allow(clippy::inline_always)] // compiled into `enter`'s trampoline
+#[inline(always)]
+fn nu_lanes<L: Lanes>(n: L, s: L) -> L {
+    let log2_abs = L::splat(0.5) * log2_lanes(s);
+    // `a - b` is `a + (-1) b` exactly (the negation is exact).
+    (n + L::splat(1.0)) + log2_lanes(log2_abs) * L::splat(-1.0)
+}
+
+/// [`crate::spec::log2`] in every lane: the same exact split, the same polynomial steps
+/// ([`log2_poly`], with the lanes' fused multiply-add), the same special cases, so the same
+/// bits.
+#[allow(clippy::inline_always)] // compiled into `enter`'s trampoline
+#[inline(always)]
+fn log2_lanes<L: Lanes>(x: L) -> L {
+    let (e, m) = L::split_exponent(x);
+    let big = L::splat(std::f64::consts::SQRT_2);
+    let e = L::select_lt(big, m, e + L::splat(1.0), e);
+    let m = L::select_lt(big, m, m * L::splat(0.5), m);
+    // `m - 1` as `m + (-1)`: the same IEEE result.
+    let f = m + L::splat(-1.0);
+    let p = log2_poly(f);
+    let r = L::fused_mul_add(f, p, e);
+    let r = L::select_lt(x, L::splat(f64::INFINITY), r, x);
+    L::select_lt(x, L::splat(f64::MIN_POSITIVE), L::splat(f64::NAN), r)
+}
+
+/// [`crate::spec::smooth_continue`] in every lane: the same [`update`] and the same `|z|^2`
+/// (two products and a sum), each lane stopping at its own `|z_n|^2 > R^2` or after
+/// [`SMOOTH_MAX_EXTRA`] updates (a NaN `|z|^2` continues). Returns `n` and `|z_n|^2` per lane,
+/// bit for bit the reference's. Lanes that are done keep updating `z`, but their `n` and
+/// `|z_n|^2` no longer change.
+#[allow(clippy::inline_always)] // compiled into `enter`'s trampoline
+#[inline(always)]
+fn continue_lanes<L: Lanes>(mut zr: L, mut zi: L, cr: L, ci: L, k: L) -> (L, L) {
+    let (r2, one) = (L::splat(SMOOTH_R2), L::splat(1.0));
+    let limit = k + L::splat(f64::from(SMOOTH_MAX_EXTRA));
+    let all = (1u32 << L::N) - 1;
+    let (mut n, mut s) = (k, zr * zr + zi * zi);
+    // Done: `s > R^2` (false for NaN) or `n >= k + SMOOTH_MAX_EXTRA`.
+    while L::lt_mask(r2, s) | L::ge_mask(n, limit) != all {
+        (zr, zi) = update(zr, zi, cr, ci);
+        let (s1, n1) = (zr * zr + zi * zi, n + one);
+        // Lanes with `n < limit` and not `R^2 < s` take the update.
+        let (s2, n2) = (L::select_lt(n, limit, s1, s), L::select_lt(n, limit, n1, n));
+        (s, n) = (L::select_lt(r2, s, s, s2), L::select_lt(r2, s, n, n2));
+    }
+    (n, s)
+}
+
+/// [`log2_lanes`] over `xs` (`L::N` at a time, compiled for `L`'s instruction set).
+#[cfg(test)]
+pub(crate) fn log2_all<L: Lanes>(xs: &[f64]) -> Vec<f64> {
+    enter::<L, _>(
+        #[inline(always)]
+        || {
+            let mut out = vec![0.0; xs.len()];
+            let (mut x, mut y) = ([1.0f64; 8], [0.0f64; 8]);
+            for (xs, out) in xs.chunks(L::N).zip(out.chunks_mut(L::N)) {
+                x[..xs.len()].copy_from_slice(xs);
+                log2_lanes(L::load(&x)).store(&mut y);
+                out.copy_from_slice(&y[..out.len()]);
+            }
+            out
+        },
+    )
 }

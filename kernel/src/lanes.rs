@@ -94,6 +94,8 @@ pub(crate) trait Lanes: Copy + Add<Output = Self> + Mul<Output = Self> {
     fn lt_mask(a: Self, b: Self) -> u32;
     /// Lane `i` of `x` where `a < b` in lane `i`, else of `y`.
     fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self;
+    /// [`crate::spec::split_exponent`] in every lane (bit operations, exact).
+    fn split_exponent(x: Self) -> (Self, Self);
 }
 
 /// `N` plain f64 lanes, compiled for the target `T`: per-lane operations, which LLVM vectorizes
@@ -189,6 +191,11 @@ impl<const N: usize, T: Target> Lanes for Plain<N, T> {
     fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
         Self::map(|i| if a.0[i] < b.0[i] { x.0[i] } else { y.0[i] })
     }
+    #[inline(always)]
+    fn split_exponent(x: Self) -> (Self, Self) {
+        let parts: [(f64, f64); N] = std::array::from_fn(|i| crate::spec::split_exponent(x.0[i]));
+        (Self::map(|i| parts[i].0), Self::map(|i| parts[i].1))
+    }
 }
 
 /// Two vectors of `L` as one of `2 L::N` lanes (low half first), on `L`'s target.
@@ -271,5 +278,10 @@ impl<L: Lanes> Lanes for Pair<L> {
             L::select_lt(a.0, b.0, x.0, y.0),
             L::select_lt(a.1, b.1, x.1, y.1),
         )
+    }
+    #[inline(always)]
+    fn split_exponent(x: Self) -> (Self, Self) {
+        let ((e0, m0), (e1, m1)) = (L::split_exponent(x.0), L::split_exponent(x.1));
+        (Pair(e0, e1), Pair(m0, m1))
     }
 }

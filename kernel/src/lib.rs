@@ -311,6 +311,59 @@ pub fn pixel_iterations(counts: &[u16], max_iter: u32) -> u64 {
 mod tests {
     use super::*;
 
+    /// The lanes' `log2` equals [`spec::log2`] bit for bit on every backend and instruction
+    /// set: special values, both sides of `sqrt 2` and of powers of 2, and random bit patterns
+    /// (negative, subnormal, NaN and infinite included).
+    #[test]
+    fn log2_lanes_equal_the_reference() {
+        let s2 = std::f64::consts::SQRT_2;
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            1e-310,
+            -1.0,
+            1.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            s2,
+            s2.next_up(),
+            s2.next_down(),
+            0.5 * s2,
+            2.0,
+            2f64.next_down(),
+            1024.0 * 1024.0,
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..200_000u64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            xs.push(f64::from_bits(state));
+            xs.push(1.0 + i as f64 / 200_000.0);
+            xs.push((f64::from_bits(state >> 12 | 1f64.to_bits()) - 1.0) * 2e6);
+        }
+        let want: Vec<u64> = xs.iter().map(|&x| spec::log2(x).to_bits()).collect();
+        for isa in Isa::supported() {
+            for b in Backend::ALL {
+                let got = isa
+                    .scoped(|| {
+                        backend::with_lanes!(b, isa, |L, W| {
+                            let _ = W;
+                            escape::log2_all::<L>(&xs)
+                        })
+                    })
+                    .unwrap();
+                for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+                    assert_eq!(g.to_bits(), w, "{b} on {isa}: log2({:e})", xs[i]);
+                }
+            }
+        }
+    }
+
     /// The smooth path's counts (captured with the escapes' `z_k`) are the count path's, on
     /// every backend and instruction set, including hazard lanes (`|c| > 1.9`) and shortcuts.
     #[test]

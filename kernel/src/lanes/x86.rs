@@ -11,10 +11,13 @@ use super::{Lanes, Target};
 use crate::Isa;
 use std::arch::x86_64::{
     __m256d, __m512d, _CMP_GE_OQ, _CMP_LE_OQ, _CMP_LT_OQ, _CMP_NLE_UQ, _mm256_add_pd,
-    _mm256_blendv_pd, _mm256_cmp_pd, _mm256_fmadd_pd, _mm256_fmsub_pd, _mm256_loadu_pd,
-    _mm256_movemask_pd, _mm256_mul_pd, _mm256_set1_pd, _mm256_storeu_pd, _mm512_add_pd,
+    _mm256_and_si256, _mm256_blendv_pd, _mm256_castpd_si256, _mm256_castsi256_pd, _mm256_cmp_pd,
+    _mm256_fmadd_pd, _mm256_fmsub_pd, _mm256_loadu_pd, _mm256_movemask_pd, _mm256_mul_pd,
+    _mm256_or_si256, _mm256_set1_epi64x, _mm256_set1_pd, _mm256_srli_epi64, _mm256_storeu_pd,
+    _mm256_sub_pd, _mm512_add_pd, _mm512_and_si512, _mm512_castpd_si512, _mm512_castsi512_pd,
     _mm512_cmp_pd_mask, _mm512_fmadd_pd, _mm512_fmsub_pd, _mm512_loadu_pd, _mm512_mask_blend_pd,
-    _mm512_mul_pd, _mm512_set1_pd, _mm512_storeu_pd,
+    _mm512_mul_pd, _mm512_or_si512, _mm512_set1_epi64, _mm512_set1_pd, _mm512_srli_epi64,
+    _mm512_storeu_pd, _mm512_sub_pd,
 };
 use std::marker::PhantomData;
 use std::ops::{Add, Mul};
@@ -151,6 +154,22 @@ impl<T: Target> Lanes for X4<T> {
         let m = unsafe { _mm256_cmp_pd::<_CMP_LT_OQ>(a.0, b.0) };
         X4(unsafe { _mm256_blendv_pd(y.0, x.0, m) }, PhantomData)
     }
+    #[inline(always)]
+    fn split_exponent(x: Self) -> (Self, Self) {
+        // As `spec::split_exponent`: the biased exponent field becomes the low bits of 2^52,
+        // from which subtracting 2^52 + 1023 is exact.
+        unsafe {
+            let bits = _mm256_castpd_si256(x.0);
+            let field = _mm256_and_si256(_mm256_srli_epi64::<52>(bits), _mm256_set1_epi64x(0x7ff));
+            let big = _mm256_or_si256(field, _mm256_set1_epi64x(TWO_52_BITS));
+            let e = _mm256_sub_pd(_mm256_castsi256_pd(big), _mm256_set1_pd(TWO_52_PLUS_BIAS));
+            let m = _mm256_or_si256(
+                _mm256_and_si256(bits, _mm256_set1_epi64x(MANTISSA_BITS)),
+                _mm256_set1_epi64x(ONE_BITS),
+            );
+            (X4(e, PhantomData), X4(_mm256_castsi256_pd(m), PhantomData))
+        }
+    }
 }
 
 #[allow(clippy::inline_always)] // lane primitives: they must inline into the loops
@@ -226,4 +245,28 @@ impl Lanes for X8 {
         let m = unsafe { _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a.0, b.0) };
         X8(unsafe { _mm512_mask_blend_pd(m, y.0, x.0) })
     }
+    #[inline(always)]
+    fn split_exponent(x: Self) -> (Self, Self) {
+        // As X4's (AVX-512F integer operations; `getexp` would differ at 0 and subnormals).
+        unsafe {
+            let bits = _mm512_castpd_si512(x.0);
+            let field = _mm512_and_si512(_mm512_srli_epi64::<52>(bits), _mm512_set1_epi64(0x7ff));
+            let big = _mm512_or_si512(field, _mm512_set1_epi64(TWO_52_BITS));
+            let e = _mm512_sub_pd(_mm512_castsi512_pd(big), _mm512_set1_pd(TWO_52_PLUS_BIAS));
+            let m = _mm512_or_si512(
+                _mm512_and_si512(bits, _mm512_set1_epi64(MANTISSA_BITS)),
+                _mm512_set1_epi64(ONE_BITS),
+            );
+            (X8(e), X8(_mm512_castsi512_pd(m)))
+        }
+    }
 }
+
+/// Bits of `2^52`.
+const TWO_52_BITS: i64 = 0x4330_0000_0000_0000;
+/// `2^52 + 1023` (exact).
+const TWO_52_PLUS_BIAS: f64 = 4503599627371519.0;
+/// The mantissa field of an f64.
+const MANTISSA_BITS: i64 = 0x000f_ffff_ffff_ffff;
+/// Bits of `1.0`.
+const ONE_BITS: i64 = 0x3ff0_0000_0000_0000;
