@@ -13,7 +13,7 @@ const LISTED: usize = 20;
 fn render(r: &VerifyReport) -> Result<String, String> {
     let mb = |b: u64| b as f64 / 1e6;
     let rate = mb(r.raw_bytes) / r.seconds.max(1e-9);
-    let dir = r.array_dir.display();
+    let dir = format!("{} ({})", r.array_dir.display(), r.data_type);
     if r.is_intact() {
         return Ok(format!(
             "{dir}: all {} write units intact ({:.1} MB raw, {:.1} MB stored, {} checked against \
