@@ -103,7 +103,7 @@ fn smooth_store_is_the_engines_f32_render_with_its_attribute() {
     );
 
     let v = ok(&run(dir.path(), &["verify", "s.zarr"]));
-    assert!(v.contains("(float32): all 3 write units intact"), "{v}");
+    assert!(v.contains("all 3 write units intact (float32, "), "{v}");
     let mut describe = args.clone();
     describe.push("--describe");
     let d = ok(&run(dir.path(), &describe));
