@@ -401,6 +401,15 @@ pub(crate) struct RenderArgs {
         help_heading = "Zarr output"
     )]
     pub(crate) compression_level: Option<i64>,
+    /// What the Zarr array stores: counts (uint16, the default) or smooth (float32 smooth
+    /// escape values, array `smooth`; numpy arithmetic only).
+    #[arg(
+        long,
+        value_name = "counts|smooth",
+        requires = "zarr",
+        help_heading = "Zarr output"
+    )]
+    pub(crate) values: Option<String>,
     /// Write OME-Zarr 0.5 metadata (a multiscale group).
     #[arg(long, requires = "zarr", help_heading = "Zarr output")]
     pub(crate) ome: bool,

@@ -182,6 +182,10 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<FlagSpec> {
             let line = format!("compression_level = {l}");
             t.line(Some(&format!("--compression-level {l}")), &line);
         }
+        if let Some(v) = &a.values {
+            let line = format!("values = {}", toml_string(v));
+            t.line(Some(&format!("--values {v}")), &line);
+        }
         if a.ome || a.pyramid_levels.is_some_and(|p| p > 0) {
             t.line(Some("--ome"), "ome = true");
         }

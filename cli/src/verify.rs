@@ -16,9 +16,10 @@ fn render(r: &VerifyReport) -> Result<String, String> {
     let dir = r.array_dir.display();
     if r.is_intact() {
         return Ok(format!(
-            "{dir}: all {} write units intact ({:.1} MB raw, {:.1} MB stored, {} checked against \
-             the checksums their markers record) in {:.2} s, {rate:.0} MB/s raw",
+            "{dir}: all {} write units intact ({}, {:.1} MB raw, {:.1} MB stored, {} checked \
+             against the checksums their markers record) in {:.2} s, {rate:.0} MB/s raw",
             r.units_total,
+            r.data_type,
             mb(r.raw_bytes),
             mb(r.stored_bytes),
             r.units_checksummed,

@@ -7,7 +7,7 @@ use std::path::Path;
 use zoomstack_engine::{Arithmetic, format_bytes};
 use zoomstack_kernel::SPACING_ULPS;
 use zoomstack_kernel::exact::{ExactStack, OrbitCache, proof};
-use zoomstack_sinks::Compression;
+use zoomstack_sinks::{Compression, StoreValues};
 
 use crate::jobs::Job;
 use crate::run::{Pipeline, resolve};
@@ -141,7 +141,12 @@ impl Pipeline {
                     };
                     let _ = writeln!(
                         s,
-                        "{name}: shape {}, chunks {}, {} {}, {} write units{}, select {}{}",
+                        "{name}: {} {}, shape {}, chunks {}, {} {}, {} write units{}, select {}{}",
+                        d.desc.data_type(),
+                        match d.desc.values {
+                            StoreValues::Counts => "counts",
+                            StoreValues::Smooth => "smooth values",
+                        },
                         tuple(&d.desc.shape()),
                         tuple(&d.desc.chunks().map(|c| c as u64)),
                         if d.desc.layout.shard().is_some() {

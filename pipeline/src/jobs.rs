@@ -139,7 +139,7 @@ impl ZarrJob {
             };
             base.get_or_insert(layout);
             datasets.push(Dataset {
-                desc: ArrayDescription::of_plan(&plan, layout),
+                desc: ArrayDescription::of_plan(&plan, layout).with_values(z.values),
                 plan: plan.for_store(&layout),
                 array,
             });

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use zoomstack_engine::{Executor, format_bytes};
 use zoomstack_sinks::{
-    ApngWriter, ContactSheet, GifWriter, SinkError, VideoEncoder, check_dir_output,
+    ApngWriter, ContactSheet, GifWriter, SinkError, StoreValues, VideoEncoder, check_dir_output,
     check_file_output, is_stdout,
 };
 
@@ -168,8 +168,8 @@ impl Pipeline {
                             .plan
                             .chunks()
                             .iter()
-                            .fold(2u64, |b, &c| b.saturating_mul(c as u64));
-                        let raw = mine.saturating_mul(unit_bytes).min(d.plan.bytes());
+                            .fold(d.desc.values.bytes(), |b, &c| b.saturating_mul(c as u64));
+                        let raw = mine.saturating_mul(unit_bytes).min(d.desc.bytes());
                         bytes = bytes.saturating_add(raw);
                     }
                     sinks[z.who.index] = Some(SinkEstimate {
@@ -231,8 +231,11 @@ impl Pipeline {
                 }
                 Job::Zarr(z) => {
                     for d in &z.datasets {
-                        exec.check_tiles(&d.plan)
-                            .map_err(|e| RunError::engine(&z.who.label, e))?;
+                        match d.desc.values {
+                            StoreValues::Counts => exec.check_tiles_of::<u16>(&d.plan),
+                            StoreValues::Smooth => exec.check_tiles_of::<f32>(&d.plan),
+                        }
+                        .map_err(|e| RunError::engine(&z.who.label, e))?;
                     }
                     check_dir_output(&resolve(&opts.out_dir, &z.path)).map_err(|e| {
                         RunError::Sink {

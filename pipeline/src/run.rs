@@ -15,7 +15,7 @@ use crate::frames::run_frames;
 use crate::jobs::{Job, jobs};
 use crate::preflight::Limits;
 use crate::spec::{FrameKind, SinkKind, Spec};
-use crate::store::{open_store, run_zarr};
+use crate::store::{init_store, run_zarr};
 
 /// Which share of the write units this process renders (job arrays): unit `k` (C order over a
 /// Zarr array's write-unit grid) belongs to share `k % count`.
@@ -245,7 +245,7 @@ impl Pipeline {
         let mut out = Vec::new();
         for job in &self.jobs {
             if let Job::Zarr(z) = job {
-                out.push(open_store(z, opts, false)?.dir().to_path_buf());
+                out.push(init_store(z, opts)?);
             }
         }
         Ok(out)

@@ -50,7 +50,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::de::DeTable;
 use zoomstack_engine::{LazyArray, RenderPlan, ZoomStack};
-use zoomstack_sinks::{AnimationOptions, Colouring, Compression, ContactSheetOptions, IfExists};
+use zoomstack_sinks::{
+    AnimationOptions, Colouring, Compression, ContactSheetOptions, IfExists, StoreValues,
+};
 
 use self::overrides::{explain_unknown_field, merge, sink_keys};
 use self::raw::RawSpec;
@@ -90,6 +92,7 @@ pub const SINK_KINDS: [KindInfo; 6] = [
             "ome",
             "pyramid_levels",
             "if_exists",
+            "values",
         ],
         default_path: "zoomstack.zarr",
     },
@@ -189,6 +192,8 @@ pub struct ZarrSpec {
     pub pyramid_levels: u32,
     /// What to do with an existing store.
     pub if_exists: IfExists,
+    /// What the array stores: counts (`uint16`, the default) or smooth values (`float32`).
+    pub values: StoreValues,
 }
 
 /// Animation container.

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use zoomstack_sinks::{
-    IfExists, SinkError, Writers, ZarrOptions, ZarrPyramid, ZarrReport, ZarrSink,
+    IfExists, SinkError, StoreValues, StoredElement, Writers, ZarrOptions, ZarrPyramid, ZarrReport,
+    ZarrSink,
 };
 
 use zoomstack_engine::{RenderPlan, TileSpec};
@@ -13,13 +14,14 @@ use crate::error::RunError;
 use crate::jobs::ZarrJob;
 use crate::run::{Counters, RunOptions, resolve};
 
-/// An open store: one array, or an OME-Zarr pyramid of them.
-pub(crate) enum Store {
-    Single(Box<ZarrSink>),
-    Pyramid(ZarrPyramid),
+/// An open store of elements `T` (counts or smooth values): one array, or an OME-Zarr pyramid
+/// of them.
+pub(crate) enum Store<T: StoredElement = u16> {
+    Single(Box<ZarrSink<T>>),
+    Pyramid(ZarrPyramid<T>),
 }
 
-impl Store {
+impl<T: StoredElement> Store<T> {
     pub(crate) fn dir(&self) -> &Path {
         match self {
             Store::Single(s) => s.array_dir(),
@@ -27,7 +29,7 @@ impl Store {
         }
     }
 
-    fn level(&self, k: usize) -> &ZarrSink {
+    fn level(&self, k: usize) -> &ZarrSink<T> {
         match self {
             Store::Single(s) => s,
             Store::Pyramid(p) => &p.levels()[k],
@@ -114,13 +116,14 @@ pub(crate) fn check_store(
     }
 }
 
-/// Opens (creating, or checking for resume) the store of `job` without writing any chunk.
-/// With `must_exist` (a share of a job array), the store must have been created before.
-pub(crate) fn open_store(
+/// Opens (creating, or checking for resume) the store of `job`, of elements `T` (the job's
+/// values), without writing any chunk. With `must_exist` (a share of a job array), the store
+/// must have been created before.
+fn open_store<T: StoredElement>(
     job: &ZarrJob,
     opts: &RunOptions,
     must_exist: bool,
-) -> Result<Store, RunError> {
+) -> Result<Store<T>, RunError> {
     let (path, options) = store_options(job, opts, must_exist)?;
     let sink_err = |e: SinkError| RunError::Sink {
         sink: job.who.label.clone(),
@@ -128,14 +131,23 @@ pub(crate) fn open_store(
     };
     if job.spec.ome {
         let descs = job.datasets.iter().map(|d| d.desc.clone()).collect();
-        ZarrPyramid::open(&path, descs, options)
+        ZarrPyramid::open_of(&path, descs, options)
             .map(Store::Pyramid)
             .map_err(sink_err)
     } else {
-        ZarrSink::open(&path, job.datasets[0].desc.clone(), options)
+        ZarrSink::open_of(&path, job.datasets[0].desc.clone(), options)
             .map(|s| Store::Single(Box::new(s)))
             .map_err(sink_err)
     }
+}
+
+/// Creates (or checks for resume) the store of `job` without writing any chunk (`zoomstack
+/// init`); returns its directory.
+pub(crate) fn init_store(job: &ZarrJob, opts: &RunOptions) -> Result<PathBuf, RunError> {
+    Ok(match job.spec.values {
+        StoreValues::Counts => open_store::<u16>(job, opts, false)?.dir().to_path_buf(),
+        StoreValues::Smooth => open_store::<f32>(job, opts, false)?.dir().to_path_buf(),
+    })
 }
 
 /// The count every pixel of write unit `t` has, when its levels are proven constant (exact
@@ -146,16 +158,29 @@ pub(crate) fn proven_constant_unit(plan: &RenderPlan, t: &TileSpec) -> Option<u1
     plan.stack().proven_constant(lo, hi)
 }
 
-/// Renders this process's share of the units of `job` that are not written yet. Returns the
-/// store directory and one report per dataset; on an error or cancellation, what is done is
-/// recorded (markers are on disk) before the error is returned.
+/// Renders this process's share of the units of `job` that are not written yet, as counts or
+/// smooth values (the job's `values`). Returns the store directory and one report per dataset;
+/// on an error or cancellation, what is done is recorded (markers are on disk) before the
+/// error is returned.
 pub(crate) fn run_zarr(
     job: &ZarrJob,
     opts: &RunOptions,
     counters: &Counters,
 ) -> Result<(PathBuf, Vec<ZarrReport>), RunError> {
+    match job.spec.values {
+        StoreValues::Counts => run_zarr_of::<u16>(job, opts, counters),
+        StoreValues::Smooth => run_zarr_of::<f32>(job, opts, counters),
+    }
+}
+
+/// [`run_zarr`] with elements `T`.
+fn run_zarr_of<T: StoredElement>(
+    job: &ZarrJob,
+    opts: &RunOptions,
+    counters: &Counters,
+) -> Result<(PathBuf, Vec<ZarrReport>), RunError> {
     let label = &job.who.label;
-    let store = open_store(job, opts, opts.share.count > 1)?;
+    let store = open_store::<T>(job, opts, opts.share.count > 1)?;
     for (k, d) in job.datasets.iter().enumerate() {
         let level = store.level(k);
         let plan = &d.plan;
@@ -177,7 +202,7 @@ pub(crate) fn run_zarr(
         for (i, t) in plan.tiles().enumerate() {
             if share.owns(i as u64)
                 && level.needs_tile(t.origin, t.shape)
-                && let Some(v) = proven_constant_unit(plan, &t)
+                && let Some(v) = proven_constant_unit(plan, &t).and_then(T::of_proven_count)
                 && let Err(e) = level.write_constant_tile(t.origin, t.shape, v)
             {
                 let _ = store.finish();
@@ -188,7 +213,7 @@ pub(crate) fn run_zarr(
             }
         }
         let exec = counters.executor();
-        let result = exec.for_each_tile(
+        let result = exec.for_each_tile_of::<T, _, _, _>(
             plan,
             |t| {
                 let lin = (t.index[0] * grid[1] + t.index[1]) * grid[2] + t.index[2];

@@ -78,8 +78,9 @@ pub use video::{
 };
 pub use zarr::{
     ArrayDescription, COORDINATE_NAMES, Compression, DEFAULT_ARRAY, DamagedUnit, FILL_VALUE,
-    IfExists, MARKER_DIR, MAX_UNITS, OmeAxisScale, StoreStatus, VerifyReport, Writers, ZarrOptions,
-    ZarrProgress, ZarrPyramid, ZarrReport, ZarrSink, stack_json, store_status, verify_store,
+    IfExists, MARKER_DIR, MAX_UNITS, OmeAxisScale, StoreStatus, StoreValues, StoredElement,
+    VerifyReport, Writers, ZarrOptions, ZarrProgress, ZarrPyramid, ZarrReport, ZarrSink,
+    stack_json, store_status, verify_store,
 };
 
 /// Re-exported so callers can name the PNG compression level without depending on `png`.

@@ -3,8 +3,10 @@
 //!
 //! Layout (docs/contracts.md, shared with the Python package):
 //!
-//! - one `uint16` array (at the store root unless [`ZarrOptions::array_path`] says otherwise),
-//!   `dimension_names = ["level", "y", "x"]`, fill value 0, chunk shape from the plan; with
+//! - one array of counts (`uint16`, fill value 65535) or smooth values (`float32`, fill value
+//!   NaN; [`StoreValues`]), named `counts` or `smooth` in the store's root group unless
+//!   [`ZarrOptions::array_path`] says otherwise, `dimension_names = ["level", "y", "x"]`,
+//!   chunk shape from the plan; with
 //!   sharding, the shard shape is a multiple of the chunk shape; every chunk ends with a
 //!   `crc32c` checksum that readers (zarrs, zarr-python) verify;
 //! - the attribute `zoomstack`: stack parameters, the normalized `select`, `downsample`, the scale
@@ -44,6 +46,7 @@ mod share;
 mod status;
 mod store;
 mod units;
+mod values;
 mod verify;
 
 pub use attrs::stack_json;
@@ -52,6 +55,7 @@ pub use description::ArrayDescription;
 pub use options::{Compression, IfExists, Writers, ZarrOptions, ZarrProgress, ZarrReport};
 pub use paths::DEFAULT_ARRAY;
 pub use status::{StoreStatus, store_status};
+pub use values::{StoreValues, StoredElement};
 pub use verify::{DamagedUnit, VerifyReport, verify_store};
 
 use std::collections::HashMap;
@@ -84,12 +88,14 @@ pub const MAX_UNITS: u64 = 1 << 32;
 
 /// A unit whose tiles are still arriving.
 #[derive(Debug)]
-struct Pending {
-    buf: Vec<u16>,
+struct Pending<T> {
+    buf: Vec<T>,
     filled: u64,
 }
 
-/// A Zarr v3 array being written (or resumed) tile by tile, from any number of threads.
+/// A Zarr v3 array being written (or resumed) tile by tile, from any number of threads, of
+/// elements `T`: `u16` counts ([`ZarrSink::open`]) or `f32` smooth values
+/// ([`ZarrSink::open_of`] with a description of [`StoreValues::Smooth`]).
 ///
 /// ```no_run
 /// # fn main() -> Result<(), zoomstack_sinks::SinkError> {
@@ -109,7 +115,7 @@ struct Pending {
 /// assert!(!report.complete);
 /// # Ok(()) }
 /// ```
-pub struct ZarrSink {
+pub struct ZarrSink<T: StoredElement = u16> {
     store_path: PathBuf,
     array_dir: PathBuf,
     array: Array<ChunkStore>,
@@ -118,7 +124,7 @@ pub struct ZarrSink {
     desc: ArrayDescription,
     units: UnitGrid,
     shared: Arc<Shared>,
-    pending: Mutex<HashMap<u64, Pending>>,
+    pending: Mutex<HashMap<u64, Pending<T>>>,
     skipped: u64,
     damaged: Vec<DamagedUnit>,
     codec_options: CodecOptions,
@@ -127,18 +133,19 @@ pub struct ZarrSink {
     _lock: Option<StoreLock>,
 }
 
-impl std::fmt::Debug for ZarrSink {
+impl<T: StoredElement> std::fmt::Debug for ZarrSink<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZarrSink")
             .field("array_dir", &self.array_dir)
             .field("shape", &self.desc.shape())
+            .field("values", &self.desc.values)
             .field("write_unit", &self.units.unit)
             .field("progress", &self.progress())
             .finish_non_exhaustive()
     }
 }
 
-impl ZarrSink {
+impl<T: StoredElement> ZarrSink<T> {
     /// Units that had a marker but were found damaged when the store was opened, with the
     /// reason (they are rendered again by this sink).
     pub fn damaged_units(&self) -> &[DamagedUnit] {
@@ -234,7 +241,7 @@ impl ZarrSink {
         &self,
         origin: [u64; 3],
         shape: [usize; 3],
-        data: &[u16],
+        data: &[T],
     ) -> Result<(), SinkError> {
         self.check_box(origin, shape)?;
         let expected: usize = shape.iter().product();
@@ -256,7 +263,8 @@ impl ZarrSink {
         Ok(())
     }
 
-    /// Writes the tile `origin`/`shape` as all `value` (a frame range proven constant). When
+    /// Writes the tile `origin`/`shape` as all `value` (a frame range proven constant; only
+    /// counts have such ranges, see [`StoredElement::of_proven_count`]). When
     /// the tile is exactly one unit's box of a sharded store, the shard is stored as one
     /// encoded chunk shared by its whole index (see `constant`), without building the data;
     /// otherwise this is [`ZarrSink::write_tile`] of the filled tile.
@@ -268,7 +276,7 @@ impl ZarrSink {
         &self,
         origin: [u64; 3],
         shape: [usize; 3],
-        value: u16,
+        value: T,
     ) -> Result<(), SinkError> {
         self.check_box(origin, shape)?;
         let unit = self.units.unit;
@@ -280,7 +288,7 @@ impl ZarrSink {
                 return Ok(());
             }
             let bytes = enc.encode(value, &self.codec_options)?;
-            let raw = self.units.unit_len() as u64 * 2;
+            let raw = self.units.unit_len() as u64 * T::BYTES;
             return self.store_unit_with(u, raw, |key| {
                 use zarrs::storage::WritableStorageTraits as _;
                 self.array.storage().set(key, bytes.into()).map_err(|e| {
@@ -299,7 +307,7 @@ impl ZarrSink {
         u: [u64; 3],
         origin: [u64; 3],
         shape: [usize; 3],
-        data: &[u16],
+        data: &[T],
     ) -> Result<(), SinkError> {
         let lin = self.units.linear(u);
         if self.unit_handled(lin) {
@@ -318,7 +326,7 @@ impl ZarrSink {
         let covers = (0..3).all(|k| a[k] == lo[k] && b[k] == lo[k] + ext[k]);
         let n = (0..3).map(|k| b[k] - a[k]).product::<u64>();
         if covers {
-            let mut buf = vec![0u16; self.units.unit_len()];
+            let mut buf = vec![T::default(); self.units.unit_len()];
             copy_box(&mut buf, unit, lo, data, shape, origin, a, b);
             return self.store_unit(u, &buf);
         }
@@ -329,7 +337,7 @@ impl ZarrSink {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let entry = pending.entry(lin).or_insert_with(|| Pending {
-                buf: vec![0u16; self.units.unit_len()],
+                buf: vec![T::default(); self.units.unit_len()],
                 filled: 0,
             });
             copy_box(&mut entry.buf, unit, lo, data, shape, origin, a, b);
@@ -364,9 +372,9 @@ impl ZarrSink {
 
     /// Encode and store one whole write unit (padded to the full unit shape), create its marker
     /// (recording what was stored), and hand the file to a syncer thread.
-    fn store_unit(&self, u: [u64; 3], data: &[u16]) -> Result<(), SinkError> {
+    fn store_unit(&self, u: [u64; 3], data: &[T]) -> Result<(), SinkError> {
         let idx = u.to_vec();
-        self.store_unit_with(u, data.len() as u64 * 2, |_| {
+        self.store_unit_with(u, data.len() as u64 * T::BYTES, |_| {
             self.array
                 .store_chunk_opt(&idx, data, &self.codec_options)
                 .map_err(|e| SinkError::zarr("write chunk of", &self.array_dir, e))
@@ -394,7 +402,7 @@ impl ZarrSink {
             self.shared.stored[lin].store(false, Ordering::Release);
             return Err(e);
         }
-        // zarrs erases instead of writing a unit equal to the fill value (0): no record.
+        // zarrs erases instead of writing a unit equal to the fill value: no record.
         let written = files.take_record(&key);
         let record = written.unwrap_or(UnitRecord::of(None));
         if let Err(e) = self.shared.mark(u, record, raw_bytes) {
@@ -464,7 +472,7 @@ impl ZarrSink {
     }
 }
 
-impl Drop for ZarrSink {
+impl<T: StoredElement> Drop for ZarrSink<T> {
     /// Without `finish` (an error elsewhere, a cancelled run): still sync every unit file that
     /// was written (each already has its marker). The store stays incomplete.
     fn drop(&mut self) {
@@ -474,11 +482,11 @@ impl Drop for ZarrSink {
 
 /// Copy the box `a..b` (output coordinates) from a tile into a unit buffer.
 #[allow(clippy::too_many_arguments)]
-fn copy_box(
-    dst: &mut [u16],
+fn copy_box<T: Copy>(
+    dst: &mut [T],
     unit: [usize; 3],
     unit_origin: [u64; 3],
-    src: &[u16],
+    src: &[T],
     shape: [usize; 3],
     origin: [u64; 3],
     a: [u64; 3],

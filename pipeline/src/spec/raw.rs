@@ -110,6 +110,7 @@ pub(super) struct RawSink {
     pub(super) bitrate_kbps: Option<S<u64>>,
     pub(super) preset: Option<S<String>>,
     pub(super) lossless: Option<S<bool>>,
+    pub(super) values: Option<S<String>>,
 }
 
 /// A TOML number, integer or float, as `f64` (`fps = 30` and `fps = 29.97` both work).
@@ -297,6 +298,7 @@ pub(super) fn present_options(r: &RawSink) -> Vec<(&'static str, Range<usize>)> 
         ("bitrate_kbps", sp(&r.bitrate_kbps)),
         ("preset", sp(&r.preset)),
         ("lossless", sp(&r.lossless)),
+        ("values", sp(&r.values)),
     ]
     .into_iter()
     .filter_map(|(k, s)| s.map(|s| (k, s)))

@@ -8,6 +8,7 @@ use toml::Spanned;
 use zoomstack_engine::{EngineError, Excerpt, StoreLayout, ZoomStack};
 use zoomstack_sinks::{
     AnimationOptions, Colormap, Compression, ContactSheetOptions, IfExists, Playback, Scaling,
+    StoreValues,
 };
 
 use super::raw::{RawDownsample, RawSink, S, present_options};
@@ -322,7 +323,19 @@ pub(super) fn sink_from_raw(
                 ..d
             }))
         }
-        _ => SinkKind::Zarr(zarr_from_raw(&r, plan.chunks(), plan.shape(), &key_span)?),
+        _ => {
+            let z = zarr_from_raw(&r, plan.chunks(), plan.shape(), &key_span)?;
+            if z.values == StoreValues::Smooth
+                && let Err(e) = stack.check_smooth()
+            {
+                let at = r.values.as_ref().map_or(span.clone(), Spanned::span);
+                return Err(SpecError::at(
+                    at,
+                    format!("{label}: values = \"smooth\": {e}"),
+                ));
+            }
+            SinkKind::Zarr(z)
+        }
     };
     Ok(SinkSpec {
         index,
@@ -448,6 +461,13 @@ fn zarr_from_raw(
             .parse::<IfExists>()
             .map_err(|e| SpecError::at(v.span(), e))?,
     };
+    let values = match &r.values {
+        None => StoreValues::Counts,
+        Some(v) => v
+            .get_ref()
+            .parse::<StoreValues>()
+            .map_err(|e| SpecError::at(v.span(), e))?,
+    };
     Ok(ZarrSpec {
         array,
         compression,
@@ -455,6 +475,7 @@ fn zarr_from_raw(
         ome,
         pyramid_levels,
         if_exists,
+        values,
     })
 }
 

@@ -63,6 +63,9 @@ pub(crate) fn zoomstack_json(d: &ArrayDescription) -> Value {
     if let Some(post) = d.selection.post_select_text() {
         v["post_select"] = json!(post);
     }
+    for (key, value) in d.values.zoomstack_keys().into_iter().flatten() {
+        v[key] = value;
+    }
     v
 }
 
@@ -199,6 +202,12 @@ pub(crate) fn check_resume(
             kcv.to_string(),
         );
     }
+    // An attribute without `values` is a counts store (as every store before smooth values).
+    let have_values = zs.get("values").cloned().unwrap_or(json!("counts"));
+    let want_values = json!(d.values.name());
+    if have_values != want_values {
+        return mismatch("values", show(&have_values), show(&want_values));
+    }
     let want_stack = stack_json(d.levels, &d.params, &d.arithmetic);
     for key in [
         "levels",
@@ -271,11 +280,11 @@ pub(crate) fn check_resume(
             .map_or(Value::Null, |s| json!(s));
         return mismatch("post_select", show(&have_post), show(&want));
     }
-    if existing.data_type != "uint16" {
+    if existing.data_type != d.data_type() {
         return mismatch(
             "data_type",
             show(&json!(existing.data_type)),
-            "\"uint16\"".into(),
+            show(&json!(d.data_type())),
         );
     }
     if existing.shape != d.shape() {

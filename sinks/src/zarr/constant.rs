@@ -17,6 +17,7 @@ use serde_json::Value;
 use zarrs::array::codec::{Crc32cCodec, ZstdCodec};
 use zarrs::array::{BytesToBytesCodecTraits, CodecOptions};
 
+use super::StoredElement;
 use crate::SinkError;
 
 /// Encodes constant shards for one array: its inner chunk shape and codec chain.
@@ -39,7 +40,7 @@ impl std::fmt::Debug for ConstantShards {
 }
 
 impl ConstantShards {
-    /// The encoder for a `uint16` array with metadata `meta` (its `zarr.json` as JSON) and
+    /// The encoder for an array with metadata `meta` (its `zarr.json` as JSON) and
     /// shards of `shard` elements per axis; `None` when the array is not sharded or its codecs
     /// are not the ones this module writes.
     pub(crate) fn for_array(meta: &Value, shard: [usize; 3]) -> Option<ConstantShards> {
@@ -78,11 +79,16 @@ impl ConstantShards {
         })
     }
 
-    /// The bytes of a shard whose every element is `value`.
-    pub(crate) fn encode(&self, value: u16, options: &CodecOptions) -> Result<Vec<u8>, SinkError> {
-        let raw: Vec<u8> = std::iter::repeat_n(value.to_le_bytes(), self.chunk_len)
-            .flatten()
-            .collect();
+    /// The bytes of a shard whose every element is `value` (of the array's element type).
+    pub(crate) fn encode<T: StoredElement>(
+        &self,
+        value: T,
+        options: &CodecOptions,
+    ) -> Result<Vec<u8>, SinkError> {
+        let mut raw = Vec::with_capacity(self.chunk_len * T::BYTES as usize);
+        for _ in 0..self.chunk_len {
+            value.push_le_bytes(&mut raw);
+        }
         let mut chunk: Cow<'_, [u8]> = Cow::Owned(raw);
         for codec in &self.codecs {
             chunk = Cow::Owned(

@@ -25,10 +25,10 @@ use zarrs::filesystem::FilesystemStore;
 use zoomstack_engine::{Arithmetic, AxisMap};
 use zoomstack_kernel::exact::axis_fraction;
 
-use super::ArrayDescription;
 use super::attrs::Node;
 use super::options::Compression;
 use super::paths::read_node;
+use super::{ArrayDescription, StoreValues};
 use crate::SinkError;
 
 /// Values per chunk of a coordinate array (8 MiB of f64).
@@ -55,12 +55,13 @@ enum Values<'a> {
     F64(Box<dyn Fn(u64) -> f64 + 'a>),
 }
 
-/// The `long_name`s and `coordinates` attribute of the counts array, which xarray reads
-/// (`coordinates` names the non-dimension coordinates).
-pub(super) fn counts_attributes() -> [(String, Value); 3] {
+/// The `long_name`, `units` and `coordinates` attributes of the stack array (counts or smooth
+/// values), which xarray reads (`coordinates` names the non-dimension coordinates).
+pub(super) fn array_attributes(values: StoreValues) -> [(String, Value); 3] {
+    let [long_name, units] = values.cf_attributes();
     [
-        ("long_name".into(), json!("escape count")),
-        ("units".into(), json!("1")),
+        long_name,
+        units,
         ("coordinates".into(), json!("scale log10_scale")),
     ]
 }

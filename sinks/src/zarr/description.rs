@@ -3,6 +3,7 @@
 use zoomstack_engine::{Arithmetic, RenderPlan, Selection, StoreLayout};
 use zoomstack_kernel::StackParams;
 
+use super::StoreValues;
 use crate::SinkError;
 
 /// What is written: the array's selection of the stack, its layout (chunks, shards) and
@@ -21,6 +22,8 @@ pub struct ArrayDescription {
     pub selection: Selection,
     /// Chunks, shards and the write unit.
     pub layout: StoreLayout,
+    /// What the array's elements are: counts (`uint16`) or smooth values (`float32`).
+    pub values: StoreValues,
 }
 
 impl ArrayDescription {
@@ -38,6 +41,7 @@ impl ArrayDescription {
             arithmetic: Arithmetic::Numpy,
             selection,
             layout,
+            values: StoreValues::Counts,
         }
     }
 
@@ -56,6 +60,18 @@ impl ArrayDescription {
     pub fn full_stack(levels: u64, params: StackParams, layout: StoreLayout) -> ArrayDescription {
         let shape = [levels, params.height as u64, params.width as u64];
         ArrayDescription::new(levels, params, Selection::full(shape), layout)
+    }
+
+    /// The same description with elements `values`.
+    #[must_use]
+    pub fn with_values(self, values: StoreValues) -> ArrayDescription {
+        ArrayDescription { values, ..self }
+    }
+
+    /// The Zarr data type of the array: `"uint16"` or `"float32"`.
+    #[must_use]
+    pub fn data_type(&self) -> &'static str {
+        self.values.data_type()
     }
 
     /// Output shape `[level, y, x]`.
@@ -80,9 +96,12 @@ impl ArrayDescription {
         ]
     }
 
-    /// Bytes of the raw output (`u16`), saturating.
+    /// Bytes of the raw output (2 per count, 4 per smooth value), saturating.
     pub fn bytes(&self) -> u64 {
-        self.shape().iter().fold(2u64, |a, &b| a.saturating_mul(b))
+        let per_value = self.values.bytes();
+        self.shape()
+            .iter()
+            .fold(per_value, |a, &b| a.saturating_mul(b))
     }
 
     pub(super) fn validate(&self) -> Result<(), SinkError> {

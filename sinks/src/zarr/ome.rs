@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use super::attrs::Node;
 use super::lock::{LockRefused, StoreLock, lock_dir};
 use super::{
-    ArrayDescription, IfExists, Writers, ZarrOptions, ZarrReport, ZarrSink, path_components,
+    ArrayDescription, IfExists, StoredElement, Writers, ZarrOptions, ZarrReport, ZarrSink,
+    path_components,
 };
 use crate::SinkError;
 
@@ -89,11 +90,12 @@ fn ome_json(placements: &[OmeAxisScale]) -> Value {
 /// An OME-Zarr 0.5 pyramid: a group whose `ome` attribute lists datasets `"0"`, `"1"`, ...,
 /// each a zoomstack array written by its own [`ZarrSink`] (one description per resolution
 /// level, e.g. the base selection and the same with `::2`, `::4`, ... on y and x). Each level
-/// is resumable on its own, exactly like a single store.
+/// is resumable on its own, exactly like a single store. Its elements are `T`: `u16` counts
+/// ([`ZarrPyramid::open`]) or `f32` smooth values ([`ZarrPyramid::open_of`]).
 #[derive(Debug)]
-pub struct ZarrPyramid {
+pub struct ZarrPyramid<T: StoredElement = u16> {
     group_dir: PathBuf,
-    levels: Vec<ZarrSink>,
+    levels: Vec<ZarrSink<T>>,
     /// The group's lock (each level's sink also holds its own array's).
     _lock: Option<StoreLock>,
 }
@@ -110,6 +112,23 @@ fn lock_group(group_dir: &Path, writers: Writers) -> Result<Option<StoreLock>, S
 }
 
 impl ZarrPyramid {
+    /// [`ZarrPyramid::open_of`] with `u16` elements (counts).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`ZarrPyramid::open_of`].
+    // Documented (sinks/README.md) as taking its options by value, as `ZarrSink::open` does.
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn open(
+        store: impl AsRef<Path>,
+        descs: Vec<ArrayDescription>,
+        options: ZarrOptions,
+    ) -> Result<ZarrPyramid, SinkError> {
+        ZarrPyramid::open_of(store, descs, options)
+    }
+}
+
+impl<T: StoredElement> ZarrPyramid<T> {
     /// Create (or resume) the pyramid group at `store`/`options.array_path` with one dataset
     /// per description. The descriptions must share the stack and the level axis, and their
     /// y/x scales must not decrease. `options` (compression, `if_exists`) applies to every
@@ -123,14 +142,13 @@ impl ZarrPyramid {
     /// ([`OmeAxisScale::of`]). [`SinkError::NotAZoomstackStore`], [`SinkError::AlreadyExists`]
     /// or [`SinkError::ParameterMismatch`] for an existing group that cannot be used, a
     /// file-system error when the group cannot be written, and the errors of
-    /// [`ZarrSink::open`] for each dataset.
-    // Documented (sinks/README.md) as taking its options by value, as `ZarrSink::open` does.
+    /// [`ZarrSink::open_of`] for each dataset.
     #[allow(clippy::needless_pass_by_value)]
-    pub fn open(
+    pub fn open_of(
         store: impl AsRef<Path>,
         descs: Vec<ArrayDescription>,
         options: ZarrOptions,
-    ) -> Result<ZarrPyramid, SinkError> {
+    ) -> Result<ZarrPyramid<T>, SinkError> {
         let store = store.as_ref().to_path_buf();
         let Some(first) = descs.first() else {
             return Err(SinkError::invalid(
@@ -299,12 +317,12 @@ impl ZarrPyramid {
     }
 
     /// The sink of each resolution level (`"0"` is the first description).
-    pub fn levels(&self) -> &[ZarrSink] {
+    pub fn levels(&self) -> &[ZarrSink<T>] {
         &self.levels
     }
 
     /// The sinks of the levels, by value (to hand each to a renderer).
-    pub fn into_levels(self) -> Vec<ZarrSink> {
+    pub fn into_levels(self) -> Vec<ZarrSink<T>> {
         self.levels
     }
 

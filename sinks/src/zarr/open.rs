@@ -11,9 +11,7 @@ use std::sync::{Arc, Mutex};
 use super::constant::ConstantShards;
 use serde_json::Value;
 use zarrs::array::codec::array_to_bytes::sharding::{ShardingCodecOptions, SubchunkWriteOrder};
-use zarrs::array::{
-    Array, ArrayBuilder, ArrayMetadataOptions, CodecOptions, CodecSpecificOptions, data_type,
-};
+use zarrs::array::{Array, ArrayBuilder, ArrayMetadataOptions, CodecOptions, CodecSpecificOptions};
 
 use super::attrs::{self, Node};
 use super::coords;
@@ -27,14 +25,60 @@ use super::paths::{
 use super::store::ChunkStore;
 use super::units::UnitGrid;
 use super::{
-    ArrayDescription, DamagedUnit, FILL_VALUE, IfExists, MARKER_DIR, MAX_UNITS, Writers,
+    ArrayDescription, DamagedUnit, IfExists, MARKER_DIR, MAX_UNITS, StoredElement, Writers,
     ZarrOptions, ZarrSink, verify,
 };
 use crate::SinkError;
 use crate::fsutil::{create_dir_all, sync_dir, write_atomic};
 
 impl ZarrSink {
-    /// Create the array at `store` (a directory), or resume it.
+    /// Create the counts array at `store` (a directory), or resume it: [`ZarrSink::open_of`]
+    /// with `u16` elements (the description's values must be [`super::StoreValues::Counts`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`ZarrSink::open_of`].
+    // Documented (sinks/README.md) as taking its options by value; callers build them inline.
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn open(
+        store: impl AsRef<Path>,
+        desc: ArrayDescription,
+        options: ZarrOptions,
+    ) -> Result<ZarrSink, SinkError> {
+        ZarrSink::open_of(store, desc, options)
+    }
+
+    /// What [`ZarrSink::open`] would refuse, checked without creating, locking or changing
+    /// anything (a run's preflight): invalid descriptions and options, paths that are not
+    /// zoomstack stores, an existing store with other parameters (the differing field), one
+    /// that `if_exists = fail` refuses, a shared writer without a store, and a store another
+    /// process is writing. Another process may still change the store between this check and
+    /// `open`, which checks again.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`ZarrSink::open`] that need no writing.
+    pub fn check(
+        store: impl AsRef<Path>,
+        desc: &ArrayDescription,
+        options: &ZarrOptions,
+    ) -> Result<(), SinkError> {
+        let store = store.as_ref();
+        let Prechecked { array_dir, .. } = precheck(store, desc, options, Coordinates::Beside)?;
+        if array_dir.is_dir() {
+            match lock_dir(&array_dir, options.writers) {
+                Ok(probe) => drop(probe),
+                Err(LockRefused::Busy) => return Err(SinkError::StoreBusy { path: array_dir }),
+                Err(LockRefused::Error(e)) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: StoredElement> ZarrSink<T> {
+    /// Create the array of elements `T` at `store` (a directory), or resume it: the
+    /// description's values must be `T`'s ([`StoredElement::VALUES`]).
     ///
     /// - nothing there, or an empty directory: create the store;
     /// - a zoomstack array with the same parameters: resume ([`IfExists::Resume`]), skipping
@@ -49,8 +93,9 @@ impl ZarrSink {
     ///
     /// # Errors
     ///
-    /// [`SinkError::InvalidParameter`] for an invalid description, array path or compression
-    /// level, too many write units, or `verify` with [`Writers::Shared`].
+    /// [`SinkError::InvalidParameter`] for an invalid description (or one of other values
+    /// than `T`), array path or compression level, too many write units, or `verify` with
+    /// [`Writers::Shared`].
     /// [`SinkError::NotAZoomstackStore`], [`SinkError::AlreadyExists`] or
     /// [`SinkError::ParameterMismatch`] for an existing store, as above (also when another
     /// process holds a store of other parameters), [`SinkError::StoreBusy`] when another
@@ -61,11 +106,11 @@ impl ZarrSink {
     /// store fails.
     // Documented (sinks/README.md) as taking its options by value; callers build them inline.
     #[allow(clippy::needless_pass_by_value)]
-    pub fn open(
+    pub fn open_of(
         store: impl AsRef<Path>,
         desc: ArrayDescription,
         options: ZarrOptions,
-    ) -> Result<ZarrSink, SinkError> {
+    ) -> Result<ZarrSink<T>, SinkError> {
         Self::open_with(store.as_ref(), desc, &options, Coordinates::Beside)
     }
 
@@ -76,7 +121,7 @@ impl ZarrSink {
         desc: ArrayDescription,
         options: &ZarrOptions,
         coordinates: Coordinates,
-    ) -> Result<ZarrSink, SinkError> {
+    ) -> Result<ZarrSink<T>, SinkError> {
         let store = store.to_path_buf();
         let Prechecked {
             units,
@@ -84,6 +129,17 @@ impl ZarrSink {
             array_dir,
             parents,
         } = precheck(&store, &desc, options, coordinates)?;
+        if desc.values != T::VALUES {
+            return Err(SinkError::invalid(
+                "array description",
+                format!("values {:?}", desc.values.name()),
+                format!(
+                    "expected {:?} for a sink of {} elements",
+                    T::VALUES.name(),
+                    T::VALUES.data_type()
+                ),
+            ));
+        }
         // Refused before anything is created; then lock, then look again: another writer may
         // have created (or finished) the store in between.
         for (p, node) in &parents {
@@ -132,7 +188,13 @@ impl ZarrSink {
                 .map_err(|e| SinkError::zarr_create("open array", &array_dir, e))?;
             let done = if options.verify {
                 let markers = read_markers(&marker_dir, &units)?;
-                verify::check_units(&array, &array_dir, &units, &markers, &mut damaged)?
+                verify::check_units(
+                    &array,
+                    &array_dir,
+                    (&units, desc.values),
+                    &markers,
+                    &mut damaged,
+                )?
             } else {
                 let mut found = Vec::new();
                 let done = load_markers(&array_dir, &marker_dir, &units, &mut found)?;
@@ -178,7 +240,7 @@ impl ZarrSink {
                     options.compression,
                 )?;
             }
-            let array = create_array(&files, &node_path, &array_dir, &desc, options)?;
+            let array = create_array::<T>(&files, &node_path, &array_dir, &desc, options)?;
             if let Some(group) = group {
                 coords::consolidate(group, &comps[comps.len() - 1])?;
             }
@@ -225,33 +287,6 @@ impl ZarrSink {
             _lock: lock,
         })
     }
-
-    /// What [`ZarrSink::open`] would refuse, checked without creating, locking or changing
-    /// anything (a run's preflight): invalid descriptions and options, paths that are not
-    /// zoomstack stores, an existing store with other parameters (the differing field), one
-    /// that `if_exists = fail` refuses, a shared writer without a store, and a store another
-    /// process is writing. Another process may still change the store between this check and
-    /// `open`, which checks again.
-    ///
-    /// # Errors
-    ///
-    /// The errors of [`ZarrSink::open`] that need no writing.
-    pub fn check(
-        store: impl AsRef<Path>,
-        desc: &ArrayDescription,
-        options: &ZarrOptions,
-    ) -> Result<(), SinkError> {
-        let store = store.as_ref();
-        let Prechecked { array_dir, .. } = precheck(store, desc, options, Coordinates::Beside)?;
-        if array_dir.is_dir() {
-            match lock_dir(&array_dir, options.writers) {
-                Ok(probe) => drop(probe),
-                Err(LockRefused::Busy) => return Err(SinkError::StoreBusy { path: array_dir }),
-                Err(LockRefused::Error(e)) => return Err(e),
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The read-only part of opening a store.
@@ -288,7 +323,7 @@ fn precheck(
              `run --verify` without --count) before starting the shares",
         ));
     }
-    let comps = array_components(store, &options.array_path)?;
+    let comps = array_components(store, &options.array_path, desc.values)?;
     let array_dir = comps.iter().fold(store.to_path_buf(), |p, c| p.join(c));
     let parents = check_parents(store, &comps)?;
     if let Some(group) = coordinate_group(&array_dir, &comps, coordinates) {
@@ -354,7 +389,7 @@ fn remove_stale_temp_files(marker_dir: &Path) -> Result<(), SinkError> {
 }
 
 /// Creates a new array (its `zarr.json`, durably) in the empty, locked `array_dir`.
-fn create_array(
+fn create_array<T: StoredElement>(
     files: &Arc<ChunkStore>,
     node_path: &str,
     array_dir: &Path,
@@ -364,8 +399,8 @@ fn create_array(
     let mut builder = ArrayBuilder::new(
         desc.shape().to_vec(),
         desc.layout.unit().map(|u| u as u64).to_vec(),
-        data_type::uint16(),
-        FILL_VALUE,
+        T::zarr_data_type(),
+        T::fill_value(),
     );
     builder
         .bytes_to_bytes_codecs(options.compression.codecs()?)
@@ -376,7 +411,7 @@ fn create_array(
     let attributes = builder.attributes_mut();
     attributes.insert("zoomstack".to_string(), attrs::zoomstack_json(desc));
     if !node_path.trim_matches('/').is_empty() {
-        attributes.extend(coords::counts_attributes());
+        attributes.extend(coords::array_attributes(desc.values));
     }
     let array = builder
         .build(Arc::clone(files), node_path)

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::MARKER_DIR;
 use super::attrs::{self, Node};
+use super::{MARKER_DIR, StoreValues};
 use crate::SinkError;
 use crate::fsutil::{create_dir_all, write_atomic};
 
@@ -42,14 +42,24 @@ pub(super) fn path_components(array_path: &str) -> Result<Vec<String>, SinkError
         .collect()
 }
 
-/// The name of a new store's counts array in its root group.
+/// The name of a new counts store's array in its root group (a smooth store's is
+/// [`super::StoreValues::default_array`], `"smooth"`).
 pub const DEFAULT_ARRAY: &str = "counts";
+
+/// The names a store's own array may have in its root group, by the values it holds.
+const DEFAULT_ARRAYS: [StoreValues; 2] = [StoreValues::Counts, StoreValues::Smooth];
 
 /// The components of the node at `array_path` in `store`. The empty path means the store's own
 /// array: the store root itself when it is a zoomstack array (a store written before stores
-/// were groups, which still reads and resumes) or an OME-Zarr group (a pyramid), else
-/// [`DEFAULT_ARRAY`] in the root group.
-pub(super) fn array_components(store: &Path, array_path: &str) -> Result<Vec<String>, SinkError> {
+/// were groups, which still reads and resumes) or an OME-Zarr group (a pyramid), else the
+/// array of `values`' default name in the root group or, when only the other default name
+/// (`counts` or `smooth`) holds an array, that one (so a resume with other values is refused
+/// naming `values`, and readers find either).
+pub(super) fn array_components(
+    store: &Path,
+    array_path: &str,
+    values: StoreValues,
+) -> Result<Vec<String>, SinkError> {
     let comps = path_components(array_path)?;
     if !comps.is_empty() {
         return Ok(comps);
@@ -57,7 +67,15 @@ pub(super) fn array_components(store: &Path, array_path: &str) -> Result<Vec<Str
     Ok(match read_node(store)? {
         Some(Node::ZoomstackArray(_)) => vec![],
         Some(Node::Group(a)) if a.get("ome").is_some() => vec![],
-        _ => vec![DEFAULT_ARRAY.to_string()],
+        _ => {
+            let wanted = values.default_array();
+            let other = DEFAULT_ARRAYS
+                .iter()
+                .map(|v| v.default_array())
+                .find(|&n| n != wanted && store.join(n).join("zarr.json").is_file());
+            let present = store.join(wanted).join("zarr.json").is_file();
+            vec![other.filter(|_| !present).unwrap_or(wanted).to_string()]
+        }
     })
 }
 

@@ -2,10 +2,10 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{ZarrProgress, ZarrSink};
+use super::{StoredElement, ZarrProgress, ZarrSink};
 use crate::SinkError;
 
-impl ZarrSink {
+impl<T: StoredElement> ZarrSink<T> {
     /// Waits until every unit written through this sink is synced and has its marker, and
     /// returns the progress counters, without touching the array's metadata: unlike
     /// [`ZarrSink::finish`], `zarr.json` (and its `complete` flag) is never rewritten.

@@ -9,17 +9,19 @@ use super::attrs::{ExistingArray, Node};
 use super::markers::load_markers;
 use super::paths::{array_components, read_node};
 use super::units::UnitGrid;
-use super::{MARKER_DIR, MAX_UNITS};
+use super::{MARKER_DIR, MAX_UNITS, StoreValues};
 use crate::SinkError;
 
 /// State of a store on disk, as recorded by its attribute and markers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoreStatus {
-    /// The array's path inside the store (`"counts"` for a store's own array, `""` for a store
+    /// The array's path inside the store (`"counts"` or `"smooth"` for a store's own array, `""` for a store
     /// whose root is the array).
     pub array_path: String,
     /// The `zoomstack` attribute object.
     pub attributes: Value,
+    /// The array's Zarr data type (`"uint16"` counts or `"float32"` smooth values).
+    pub data_type: String,
     /// Output shape.
     pub shape: Vec<u64>,
     /// Write unit shape.
@@ -45,7 +47,7 @@ pub struct StoreStatus {
 /// reading fails.
 pub fn store_status(store: impl AsRef<Path>, array_path: &str) -> Result<StoreStatus, SinkError> {
     let store = store.as_ref();
-    let comps = array_components(store, array_path)?;
+    let comps = array_components(store, array_path, StoreValues::Counts)?;
     let array_dir = comps.iter().fold(store.to_path_buf(), |p, c| p.join(c));
     let existing: Box<ExistingArray> = match read_node(&array_dir)? {
         Some(Node::ZoomstackArray(a)) => a,
@@ -95,6 +97,7 @@ pub fn store_status(store: impl AsRef<Path>, array_path: &str) -> Result<StoreSt
         array_path: comps.join("/"),
         complete: existing.zoomstack["complete"] == Value::Bool(true),
         attributes: existing.zoomstack.clone(),
+        data_type: existing.data_type.clone(),
         shape: existing.shape.clone(),
         write_unit: unit,
         units_total: units.total(),

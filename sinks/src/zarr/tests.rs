@@ -11,6 +11,7 @@ use super::*;
 mod groups;
 mod integrity;
 mod ome;
+mod smooth;
 use zoomstack_engine::{IndexRange, Selection, StoreLayout};
 use zoomstack_kernel::StackParams;
 

@@ -9,15 +9,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use zarrs::array::Array;
+use zarrs::array::{Array, ArrayBytes};
 use zarrs::filesystem::FilesystemStore;
 use zarrs::storage::ReadableStorageTraits;
 
-use super::MARKER_DIR;
 use super::attrs::Node;
 use super::markers::{Marker, UnitRecord, describe_length, read_markers, unit_file};
 use super::paths::{array_components, path_components, read_node};
 use super::units::UnitGrid;
+use super::{MARKER_DIR, StoreValues};
 use crate::SinkError;
 
 /// A write unit that has a marker but does not hold what the marker certifies.
@@ -38,6 +38,8 @@ pub struct VerifyReport {
     pub units_total: u64,
     /// Units with a marker whose file is intact.
     pub units_intact: u64,
+    /// The array's Zarr data type (`"uint16"` counts or `"float32"` smooth values).
+    pub data_type: String,
     /// Units without a marker (not written yet), in C order.
     pub missing: Vec<[u64; 3]>,
     /// Units with a marker whose file is damaged, in C order.
@@ -45,7 +47,8 @@ pub struct VerifyReport {
     /// Units whose bytes were compared with a checksum recorded by their marker (the others
     /// have the empty markers of older stores: decoded only).
     pub units_checksummed: u64,
-    /// Decoded bytes of the units read (`u16`, including edge padding).
+    /// Decoded bytes of the units read (2 per count, 4 per smooth value, including edge
+    /// padding).
     pub raw_bytes: u64,
     /// Bytes of the unit files read.
     pub stored_bytes: u64,
@@ -77,7 +80,7 @@ pub fn verify_store(
     threads: usize,
 ) -> Result<Vec<VerifyReport>, SinkError> {
     let store = store.as_ref();
-    let comps = array_components(store, array_path)?;
+    let comps = array_components(store, array_path, StoreValues::Counts)?;
     let dir = comps.iter().fold(store.to_path_buf(), |p, c| p.join(c));
     let not_ours = |reason: String| SinkError::NotAZoomstackStore {
         path: store.to_path_buf(),
@@ -135,6 +138,15 @@ fn verify_array(store: &Path, comps: &[String], threads: usize) -> Result<Verify
     if units.total() > super::MAX_UNITS {
         return Err(bad_meta());
     }
+    let values = StoreValues::of_data_type(&existing.data_type).ok_or_else(|| {
+        SinkError::InvalidMetadata {
+            path: array_dir.join("zarr.json"),
+            reason: format!(
+                "data type {:?}: expected \"uint16\" (counts) or \"float32\" (smooth values)",
+                existing.data_type
+            ),
+        }
+    })?;
     let fs_store = Arc::new(FilesystemStore::new(store).map_err(|e| SinkError::Zarr {
         op: "open store",
         path: store.to_path_buf(),
@@ -148,7 +160,7 @@ fn verify_array(store: &Path, comps: &[String], threads: usize) -> Result<Verify
     let done = check_units_with(
         &array,
         &array_dir,
-        &units,
+        (&units, values),
         &markers,
         threads,
         &stats,
@@ -164,6 +176,7 @@ fn verify_array(store: &Path, comps: &[String], threads: usize) -> Result<Verify
         array_dir,
         units_total: units.total(),
         units_intact: done.iter().filter(|d| d.load(Ordering::Relaxed)).count() as u64,
+        data_type: values.data_type().to_string(),
         missing,
         damaged,
         units_checksummed: stats.checksummed.load(Ordering::Relaxed),
@@ -186,14 +199,14 @@ struct Stats {
 pub(super) fn check_units<S: ?Sized + ReadableStorageTraits + 'static>(
     array: &Array<S>,
     array_dir: &Path,
-    units: &UnitGrid,
+    (units, values): (&UnitGrid, StoreValues),
     markers: &[Marker],
     damaged: &mut Vec<DamagedUnit>,
 ) -> Result<Vec<AtomicBool>, SinkError> {
     check_units_with(
         array,
         array_dir,
-        units,
+        (units, values),
         markers,
         0,
         &Stats::default(),
@@ -204,7 +217,7 @@ pub(super) fn check_units<S: ?Sized + ReadableStorageTraits + 'static>(
 fn check_units_with<S: ?Sized + ReadableStorageTraits + 'static>(
     array: &Array<S>,
     array_dir: &Path,
-    units: &UnitGrid,
+    (units, values): (&UnitGrid, StoreValues),
     markers: &[Marker],
     threads: usize,
     stats: &Stats,
@@ -219,7 +232,7 @@ fn check_units_with<S: ?Sized + ReadableStorageTraits + 'static>(
     let next = AtomicU64::new(0);
     let found = Mutex::new(Vec::new());
     let first_error = Mutex::new(None);
-    let raw_per_unit = units.unit_len() as u64 * 2;
+    let raw_per_unit = units.unit_len() as u64 * values.bytes();
     std::thread::scope(|s| {
         for _ in 0..threads.min(markers.len().max(1)) {
             s.spawn(|| {
@@ -312,7 +325,7 @@ fn check_unit<S: ?Sized + ReadableStorageTraits + 'static>(
         Marker::Legacy | Marker::Absent => {}
     }
     if bytes.is_some()
-        && let Err(e) = array.retrieve_chunk::<Vec<u16>>(&u)
+        && let Err(e) = array.retrieve_chunk::<ArrayBytes<'static>>(&u)
     {
         return Ok((Some(format!("it cannot be decoded: {e}")), stored));
     }
