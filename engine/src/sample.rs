@@ -17,8 +17,6 @@ mod sealed {
 pub trait Sample:
     Copy + Default + Send + Sync + PartialEq + std::fmt::Debug + 'static + sealed::Sealed
 {
-    /// `"counts"` or `"smooth"`, for messages.
-    const NAME: &'static str;
     /// Bytes per value (memory limits and size estimates).
     const BYTES: u64;
 
@@ -69,7 +67,6 @@ pub trait Sample:
 }
 
 impl Sample for u16 {
-    const NAME: &'static str = "counts";
     const BYTES: u64 = 2;
 
     fn render_block(
@@ -115,7 +112,6 @@ impl Sample for u16 {
 }
 
 impl Sample for f32 {
-    const NAME: &'static str = "smooth";
     const BYTES: u64 = 4;
 
     fn render_block(

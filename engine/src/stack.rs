@@ -190,10 +190,9 @@ impl ZoomStack {
     ///
     /// The kernel's errors for the level.
     pub fn level_grid(&self, level: u64) -> std::result::Result<LevelGrid, KernelError> {
-        match self.timeline {
-            Timeline::Levels => self.params.level_grid(level),
-            Timeline::Span { .. } => self.params.level_grid_at(self.level_at(level)),
-        }
+        // `level_grid(level)` is `level_grid_at(level as f64)`, which is `level_at` of a stack's
+        // own levels: one call serves both timelines.
+        self.params.level_grid_at(self.level_at(level))
     }
 
     /// Renders the strided sub-grid `rows` x `cols` of `level` under the stack's contract
@@ -210,11 +209,10 @@ impl ZoomStack {
         backend: Backend,
         out: &mut [u16],
     ) -> std::result::Result<(), KernelError> {
-        match (&self.arithmetic, self.timeline) {
-            (Arithmetic::Numpy, Timeline::Levels) => {
-                zoomstack_kernel::render_block(&self.params, level, rows, cols, backend, out)
-            }
-            (Arithmetic::Numpy, Timeline::Span { .. }) => zoomstack_kernel::render_block_at(
+        match &self.arithmetic {
+            // `render_block(level)` is `render_block_at(level as f64)`: `level_at` covers both
+            // timelines.
+            Arithmetic::Numpy => zoomstack_kernel::render_block_at(
                 &self.params,
                 self.level_at(level),
                 rows,
@@ -222,9 +220,8 @@ impl ZoomStack {
                 backend,
                 out,
             ),
-            (Arithmetic::Exact(e), _) => {
-                exact::render_level_block(e, level, rows, cols, backend, out)
-            }
+            // Spans are refused in the exact contract (`validate`): levels are the stack's own.
+            Arithmetic::Exact(e) => exact::render_level_block(e, level, rows, cols, backend, out),
         }
     }
 
@@ -243,17 +240,15 @@ impl ZoomStack {
         backend: Backend,
         out: &mut [f32],
     ) -> Result<()> {
-        match &self.arithmetic {
-            Arithmetic::Numpy => Ok(zoomstack_kernel::render_block_smooth_at(
-                &self.params,
-                self.level_at(level),
-                rows,
-                cols,
-                backend,
-                out,
-            )?),
-            Arithmetic::Exact(_) => Err(no_exact_smooth()),
-        }
+        self.check_smooth()?;
+        Ok(zoomstack_kernel::render_block_smooth_at(
+            &self.params,
+            self.level_at(level),
+            rows,
+            cols,
+            backend,
+            out,
+        )?)
     }
 
     /// Checks that the stack's contract has smooth values (the numpy contract).
