@@ -278,7 +278,8 @@ pub(crate) struct GuardArgs {
     /// and their markers).
     #[arg(long, value_name = "N", default_value_t = zoomstack_pipeline::DEFAULT_MAX_FILES)]
     pub(crate) max_files: u64,
-    /// Most bytes a run writes without --yes, counted raw (uncompressed, an upper bound):
+    /// Most bytes a run writes without --yes, counted raw (uncompressed, an upper bound; a
+    /// video by an estimate from its CRF or bitrate):
     /// e.g. 500MB, 20GiB, 1T (K/M/G/T are binary).
     #[arg(long, value_name = "SIZE", default_value = "20GiB", value_parser = parse_size)]
     pub(crate) max_bytes: u64,

@@ -525,7 +525,7 @@ fn run_spec(
             // The notebook's `stack[0:20000:500, ::2, ::2]`, as dask would show it.
             if let Some(s) = spec.sinks.first() {
                 outln!("stack{}", s.select);
-                outln!("{}", s.array.describe());
+                outln!("{}", s.describe());
             }
         }
         if let Some(note) = share_note {

@@ -247,3 +247,31 @@ fn bad_video_input_is_refused_before_anything_is_written() {
     let left: Vec<_> = std::fs::read_dir(d).unwrap().collect();
     assert!(left.is_empty(), "nothing written: {left:?}");
 }
+
+#[test]
+fn describe_plans_a_1080p_film_under_the_guard_as_float32_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = zoomstack(d)
+        .args(["render", "--height", "1080", "--width", "1920"])
+        .args(["--video", "film.mp4", "--fps", "60", "--duration", "60"])
+        .args(["--colormap", "twilight", "--describe"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Smooth frames are float32 values; the MP4 is estimated from its CRF (one bit a pixel),
+    // far below the 20.9 GiB of its raw RGB frames, so the default guard lets it through.
+    assert!(text.contains("| Type   | float32 "), "{text}");
+    assert!(text.contains("| Bytes  | 27.81 GiB "), "{text}");
+    assert!(
+        text.contains("Writes: 1 files, at most 890.12 MiB"),
+        "{text}"
+    );
+    assert!(!text.contains("Above the guard"), "{text}");
+    assert!(!d.join("film.mp4").exists());
+}

@@ -238,6 +238,19 @@ impl LazyArray {
     pub fn describe(&self) -> Describe {
         Describe::of(&self.fold().0)
     }
+
+    /// [`LazyArray::describe`] for values of type `S`: `f32` when the array is rendered as
+    /// smooth escape values.
+    ///
+    /// ```
+    /// use zoomstack_engine::ZoomStack;
+    /// let d = ZoomStack::default().array().describe_values::<f32>();
+    /// assert_eq!(d.dtype, "float32");
+    /// assert!(d.to_string().contains("117.19 GiB"), "{d}");
+    /// ```
+    pub fn describe_values<S: crate::Sample>(&self) -> Describe {
+        Describe::of_values::<S>(&self.fold().0)
+    }
 }
 
 impl ZoomStack {

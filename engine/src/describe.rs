@@ -1,5 +1,6 @@
 //! The dask-style summary table of a lazy array ([`Describe`]) and dask's byte formatting.
 
+use crate::Sample;
 use crate::plan::{RenderPlan, percent};
 use std::fmt;
 
@@ -55,7 +56,9 @@ pub struct Describe {
     pub chunk_grid: [u64; 3],
     /// Number of chunks.
     pub num_chunks: u64,
-    /// Bytes of the array (`u16`).
+    /// The value type (`uint16` counts or `float32` smooth values).
+    pub dtype: &'static str,
+    /// Bytes of the array.
     pub bytes: u64,
     /// Bytes of one full chunk.
     pub chunk_bytes: u64,
@@ -72,16 +75,24 @@ pub struct Describe {
 }
 
 impl Describe {
-    /// The summary of an optimized plan.
+    /// The summary of an optimized plan rendering counts (`u16`).
     pub fn of(plan: &RenderPlan) -> Describe {
+        Describe::of_values::<u16>(plan)
+    }
+
+    /// The summary of an optimized plan rendering values of type `S` (counts or smooth).
+    pub fn of_values<S: Sample>(plan: &RenderPlan) -> Describe {
         let chunks = plan.chunks();
         Describe {
+            dtype: S::DTYPE,
             shape: plan.shape(),
             chunks,
             chunk_grid: plan.chunk_grid(),
             num_chunks: plan.num_tiles(),
-            bytes: plan.bytes(),
-            chunk_bytes: chunks.iter().fold(2u64, |a, &c| a.saturating_mul(c as u64)),
+            bytes: plan.len().saturating_mul(S::BYTES),
+            chunk_bytes: chunks
+                .iter()
+                .fold(S::BYTES, |a, &c| a.saturating_mul(c as u64)),
             stack_levels: plan.stack().levels,
             levels_rendered: plan.levels().count,
             stack_pixels: plan.stack_pixels(),
@@ -112,7 +123,7 @@ impl Describe {
             ],
             [
                 "Type".into(),
-                "uint16".into(),
+                self.dtype.into(),
                 "C order (level, y, x)".into(),
             ],
             [

@@ -238,7 +238,7 @@ impl RenderPlan {
         let c = self.chunks;
         let g = self.chunk_grid();
         v.push(format!(
-            "Output ({}, {}, {}) uint16, tiles ({}, {}, {}): grid ({}, {}, {}) = {} tiles",
+            "Output ({}, {}, {}), tiles ({}, {}, {}): grid ({}, {}, {}) = {} tiles",
             s[0],
             s[1],
             s[2],

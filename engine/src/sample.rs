@@ -20,6 +20,9 @@ pub trait Sample:
     /// Bytes per value (memory limits and size estimates).
     const BYTES: u64;
 
+    /// The value type's numpy/Zarr name (`uint16`, `float32`), for summaries.
+    const DTYPE: &'static str;
+
     /// Renders the strided sub-grid `rows x cols` of `level` of `stack` into `out`.
     ///
     /// # Errors
@@ -68,6 +71,7 @@ pub trait Sample:
 
 impl Sample for u16 {
     const BYTES: u64 = 2;
+    const DTYPE: &'static str = "uint16";
 
     fn render_block(
         stack: &ZoomStack,
@@ -113,6 +117,7 @@ impl Sample for u16 {
 
 impl Sample for f32 {
     const BYTES: u64 = 4;
+    const DTYPE: &'static str = "float32";
 
     fn render_block(
         stack: &ZoomStack,

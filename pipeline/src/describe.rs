@@ -117,7 +117,7 @@ impl Pipeline {
             );
             let _ = writeln!(s, "select {}", sink.select);
             s.push_str(&sink.array.explain());
-            let _ = writeln!(s, "{}", sink.array.describe());
+            let _ = writeln!(s, "{}", sink.describe());
             if let SinkKind::Zarr(z) = &sink.kind
                 && let Some(Job::Zarr(job)) = self
                     .jobs()

@@ -41,7 +41,7 @@ pub enum RunError {
     },
     /// The run would write more than [`crate::RunOptions::guard`] allows.
     #[error(
-        "this run would write {} files and up to {} (raw uncompressed size, an upper bound), \
+        "this run would write {} files and up to {} (raw uncompressed size, an upper bound; videos estimated), \
          above the limit of {} files and {}",
         estimate.files(),
         zoomstack_engine::format_bytes(estimate.bytes()),

@@ -27,7 +27,8 @@ pub const DEFAULT_MAX_BYTES: u64 = 20 << 30;
 pub struct Limits {
     /// Most files (frames, animation files, Zarr write units and their completion markers).
     pub max_files: u64,
-    /// Most bytes, counted as the raw uncompressed size (an upper bound of what lands on disk).
+    /// Most bytes, counted as the raw uncompressed size (an upper bound of what lands on disk;
+    /// a video counts its encoder's generous estimate, [`zoomstack_sinks::VideoFormat::estimated_bytes`]).
     pub max_bytes: u64,
 }
 
@@ -48,7 +49,8 @@ pub struct SinkEstimate {
     pub sink: String,
     /// Files created or replaced (0 for standard output and for sinks this share skips).
     pub files: u64,
-    /// Raw uncompressed bytes: an upper bound (PNG, zstd and GIF compress).
+    /// Raw uncompressed bytes, an upper bound (PNG, zstd and GIF compress); for a video, the
+    /// encoder's estimate.
     pub bytes: u64,
 }
 
@@ -91,7 +93,7 @@ impl fmt::Display for Estimate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} files, at most {} (raw uncompressed size, an upper bound)",
+            "{} files, at most {} (raw uncompressed size, an upper bound; videos estimated from their quality)",
             self.files(),
             format_bytes(self.bytes())
         )?;
@@ -117,26 +119,37 @@ fn owned(n: u64, share: Share) -> u64 {
     }
 }
 
-/// Files and raw bytes one frame sink writes for `frames` frames of `pixels` pixels each.
-fn frame_sink_estimate(t: &FrameTarget, frames: u64, pixels: u64) -> (u64, u64) {
-    let raw = frames.saturating_mul(pixels);
-    let (files, per_pixel) = match &t.kind {
-        FrameKind::Png { colouring, .. } => {
-            (frames, if colouring.colormap().is_gray() { 1 } else { 3 })
+/// Files and bytes one frame sink writes for `frames` frames of `height x width` pixels: raw
+/// bytes (an upper bound) for images, the encoder's estimate for a video.
+fn frame_sink_estimate(t: &FrameTarget, frames: u64, height: u64, width: u64) -> (u64, u64) {
+    let raw = frames.saturating_mul(height.saturating_mul(width));
+    let (files, bytes) = match &t.kind {
+        FrameKind::Png { colouring, .. } => (
+            frames,
+            raw.saturating_mul(if colouring.colormap().is_gray() { 1 } else { 3 }),
+        ),
+        FrameKind::Png16 { .. } => (frames, raw.saturating_mul(2)),
+        FrameKind::Animation { .. } => (1, raw),
+        FrameKind::ContactSheet(_) => (1, raw.saturating_mul(3)),
+        FrameKind::Video(v) => {
+            let bytes = v
+                .options
+                .check(&t.path, width as usize, height as usize)
+                .map_or(raw.saturating_mul(3), |f| {
+                    f.estimated_bytes(&v.options, frames)
+                });
+            (1, bytes)
         }
-        FrameKind::Png16 { .. } => (frames, 2),
-        FrameKind::Animation { .. } => (1, 1),
-        // A video: raw RGB, an upper bound far above what the encoder writes.
-        FrameKind::ContactSheet(_) | FrameKind::Video(_) => (1, 3),
     };
     let files = if is_stdout(&t.path) { 0 } else { files };
-    (files, raw.saturating_mul(per_pixel))
+    (files, bytes)
 }
 
 impl Pipeline {
     /// What a run of `share` would write: per sink, files (a PNG per frame, one file per
     /// animation or sheet, two per Zarr write unit: the unit and its completion marker) and
-    /// raw uncompressed bytes (an upper bound). Frame sinks count only in share 0.
+    /// raw uncompressed bytes (an upper bound; a video's estimate from its quality setting).
+    /// Frame sinks count only in share 0.
     #[must_use]
     pub fn estimate(&self, share: Share) -> Estimate {
         let mut sinks: Vec<Option<SinkEstimate>> = vec![None; self.spec().sinks.len()];
@@ -148,7 +161,7 @@ impl Pipeline {
                         let (files, bytes) = if share.count > 1 && share.index != 0 {
                             (0, 0)
                         } else {
-                            frame_sink_estimate(t, n, h.saturating_mul(w))
+                            frame_sink_estimate(t, n, h, w)
                         };
                         sinks[t.who.index] = Some(SinkEstimate {
                             sink: t.who.label.clone(),
@@ -341,6 +354,36 @@ mod tests {
             text.contains("(zarr -> zoomstack.zarr): 2 files, 8.00 kiB"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_film_is_estimated_from_its_quality_not_as_raw_frames() {
+        // The README's film: 3600 frames of 1080p. Raw RGB is 20.9 GiB, above the default
+        // 20 GiB guard; H.264 at CRF 18 is estimated at one bit a pixel (0.87 GiB).
+        let film = |extra: &str| {
+            pipeline(&format!(
+                r#"
+                [stack]
+                height = 1080
+                width = 1920
+                [[sink]]
+                kind = "video"
+                fps = 60
+                duration = 60
+                levels = [0, 119999]
+                {extra}
+                "#
+            ))
+        };
+        let e = film("path = \"film.mp4\"").estimate(Share::ALL);
+        assert_eq!(e.sinks[0].files, 1);
+        let pixels = 3600 * 1920 * 1080u64;
+        assert!(e.bytes() >= pixels / 8 && e.bytes() < pixels / 4, "{e}");
+        assert!(!e.exceeds(&Limits::default()), "{e}");
+        // Lossless counts raw frames, which the default guard refuses.
+        let e = film("lossless = true\npath = \"film.mkv\"").estimate(Share::ALL);
+        assert_eq!(e.bytes(), pixels * 3);
+        assert!(e.exceeds(&Limits::default()), "{e}");
     }
 
     #[test]

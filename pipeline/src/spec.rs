@@ -317,6 +317,26 @@ impl SinkSpec {
         format!("{} {}", self.kind.name(), self.path.display())
     }
 
+    /// `true` when the sink is fed smooth escape values (`f32`), not counts.
+    #[must_use]
+    pub fn smooth(&self) -> bool {
+        match &self.kind {
+            SinkKind::Zarr(z) => z.values == StoreValues::Smooth,
+            SinkKind::Frames(f) => f.smooth(),
+        }
+    }
+
+    /// The dask-style summary of what the sink renders, in its value type (`uint16` counts,
+    /// `float32` smooth values).
+    #[must_use]
+    pub fn describe(&self) -> zoomstack_engine::Describe {
+        if self.smooth() {
+            self.array.describe_values::<f32>()
+        } else {
+            self.array.describe()
+        }
+    }
+
     /// `sink 2 (png -> frames)`, for messages.
     pub fn label(&self) -> String {
         format!(

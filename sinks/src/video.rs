@@ -281,7 +281,42 @@ pub struct VideoFormat {
     pub stdout: bool,
 }
 
+/// Bits per pixel [`VideoFormat::estimated_bytes`] assumes at a codec's default CRF: about 3x
+/// what H.264 at CRF 18 wrote for the notebook's whole zoom at 1080p (0.35 bit per pixel,
+/// README's film), so fractal detail finer than that film's stays under the estimate.
+const DEFAULT_CRF_BITS_PER_PIXEL: f64 = 1.0;
+
 impl VideoFormat {
+    /// A generous estimate of the file's size for `frames` frames (for the output guard): raw
+    /// frames for Y4M and lossless codecs (4:4:4, 3 bytes a pixel, an upper bound), the
+    /// bitrate with 25% headroom for a bitrate target, and for a CRF
+    /// [`DEFAULT_CRF_BITS_PER_PIXEL`] at the codec's default CRF, doubling every 6 steps below
+    /// it (x264's rule of thumb), at most raw.
+    #[must_use]
+    pub fn estimated_bytes(&self, options: &VideoOptions, frames: u64) -> u64 {
+        let (w, h) = self.padded.unwrap_or(self.size);
+        let pixels = frames.saturating_mul((w * h) as u64);
+        let raw = pixels.saturating_mul(3);
+        let seconds = frames as f64 * f64::from(self.fps.1) / f64::from(self.fps.0);
+        let estimate = match self.codec {
+            None | Some(VideoCodec::Ffv1) => return raw,
+            Some(_) if options.lossless => return raw,
+            Some(codec) => {
+                if let Some(kbps) = options.bitrate_kbps {
+                    f64::from(kbps) * 1000.0 / 8.0 * seconds * 1.25
+                } else {
+                    let default = codec.default_crf().unwrap_or(0);
+                    let crf = options.crf.unwrap_or(default);
+                    let bpp = DEFAULT_CRF_BITS_PER_PIXEL
+                        * 2f64.powf((f64::from(default) - f64::from(crf)) / 6.0);
+                    pixels as f64 * bpp / 8.0
+                }
+            }
+        };
+        // Containers add a little per frame; a float past u64 saturates in the cast.
+        ((estimate + 4096.0 + 64.0 * frames as f64) as u64).min(raw.saturating_add(1 << 20))
+    }
+
     /// The arguments [`VideoEncoder::create`] runs ffmpeg with for these `options` (after the
     /// program name; `file:OUTPUT` stands for the temporary file), e.g. to show them.
     pub fn ffmpeg_args(&self, options: &VideoOptions) -> Vec<std::ffi::OsString> {

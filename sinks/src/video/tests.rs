@@ -245,3 +245,48 @@ fn command_lines() {
         "{line}"
     );
 }
+
+#[test]
+fn size_estimates_follow_the_quality_setting() {
+    let o = VideoOptions {
+        fps: 60.0,
+        ..VideoOptions::default()
+    };
+    let at = |path: &str, o: &VideoOptions| o.check(Path::new(path), 1920, 1080).unwrap();
+    let frames = 3600;
+    let raw = frames * 1920 * 1080 * 3;
+    // Y4M (4:4:4) and lossless codecs: the raw frames.
+    assert_eq!(at("a.y4m", &o).estimated_bytes(&o, frames), raw);
+    let lossless = VideoOptions {
+        lossless: true,
+        ..o.clone()
+    };
+    assert_eq!(
+        at("a.mkv", &lossless).estimated_bytes(&lossless, frames),
+        raw
+    );
+    // H.264 at its default CRF 18: one bit a pixel (the README film wrote 0.35), far below raw.
+    let h264 = at("a.mp4", &o).estimated_bytes(&o, frames);
+    let pixels = frames * 1920 * 1080;
+    assert!(
+        h264 >= pixels / 8 && h264 < pixels / 8 + (1 << 20),
+        "{h264}"
+    );
+    // Six CRF steps finer doubles it; a bitrate gives bitrate x duration plus 25%.
+    let finer = VideoOptions {
+        crf: Some(12),
+        ..o.clone()
+    };
+    let f = at("a.mp4", &finer).estimated_bytes(&finer, frames);
+    assert!(f.abs_diff(2 * h264) < 1 << 20, "{f} vs {h264}");
+    let rate = VideoOptions {
+        bitrate_kbps: Some(8000),
+        ..o.clone()
+    };
+    let r = at("a.mp4", &rate).estimated_bytes(&rate, frames);
+    let expected = 8_000_000 / 8 * 60 * 5 / 4;
+    assert!(r.abs_diff(expected) < 1 << 20, "{r} vs {expected}");
+    // Never above raw (plus container slack), even at CRF 0.
+    let best = VideoOptions { crf: Some(0), ..o };
+    assert!(at("a.mp4", &best).estimated_bytes(&best, frames) <= raw + (1 << 20));
+}
