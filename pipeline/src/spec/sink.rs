@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use toml::Spanned;
 use zoomstack_engine::{EngineError, Excerpt, StoreLayout, ZoomStack};
 use zoomstack_sinks::{
-    AnimationOptions, Colormap, Compression, ContactSheetOptions, IfExists, Playback, Scaling,
-    StoreValues,
+    AnimationOptions, Colormap, Colouring, Compression, ContactSheetOptions, IfExists, Playback,
+    Scaling, StoreValues,
 };
 
 use super::raw::{RawDownsample, RawSink, S, present_options};
@@ -296,8 +296,10 @@ pub(super) fn sink_from_raw(
             SinkKind::Frames(FrameKind::Animation {
                 format,
                 options: AnimationOptions {
-                    colormap,
-                    scaling: scaling(true)?,
+                    colouring: Colouring::Counts {
+                        colormap,
+                        scaling: scaling(true)?,
+                    },
                     frame_delay_ms,
                     playback: r
                         .loop_
@@ -313,8 +315,10 @@ pub(super) fn sink_from_raw(
                     Some(c) => Some(in_range(c, "columns", 1, 100_000)? as usize),
                     None => None,
                 },
-                colormap,
-                scaling: scaling(false)?,
+                colouring: Colouring::Counts {
+                    colormap,
+                    scaling: scaling(false)?,
+                },
                 labels: r.labels.as_ref().map_or(d.labels, |l| *l.get_ref()),
                 gap: match &r.gap {
                     Some(g) => in_range(g, "gap", 0, 1000)? as usize,
