@@ -125,7 +125,12 @@ fn frame_sink_estimate(t: &FrameTarget, frames: u64, pixels: u64) -> (u64, u64) 
             (frames, if colouring.colormap().is_gray() { 1 } else { 3 })
         }
         FrameKind::Png16 { .. } => (frames, 2),
-        FrameKind::Animation { .. } => (1, 1),
+        // A GIF and an APNG of counts hold palette indices; an APNG of smooth colours RGB.
+        FrameKind::Animation { format, options } => {
+            let c = options.colouring;
+            let rgb = *format == AnimationFormat::Apng && c.is_smooth() && !c.colormap().is_gray();
+            (1, if rgb { 3 } else { 1 })
+        }
         // A video: raw RGB, an upper bound far above what the encoder writes.
         FrameKind::ContactSheet(_) | FrameKind::Video(_) => (1, 3),
     };
