@@ -480,7 +480,8 @@ pub(crate) struct RenderArgs {
     #[arg(long, requires = "video", help_heading = "Video output")]
     pub(crate) lossless: bool,
     /// Colours from "counts" (the notebook's bands) or "smooth" (continuous escape values) for
-    /// PNG frames and video (default: counts for PNG, smooth for video).
+    /// PNG frames, GIF/APNG, contact sheets and video (default: counts, but smooth for video).
+    /// A smooth GIF shows each value's nearest colormap entry (its palette).
     #[arg(long, value_name = "FROM", help_heading = "Image outputs")]
     pub(crate) colour: Option<String>,
     /// Iterations per colour cycle with smooth colours (the colormap repeats; e.g. 64 with

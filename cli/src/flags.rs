@@ -154,7 +154,8 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<FlagSpec> {
             format!("scaling = {}", toml_string(s)),
         ));
     }
-    // Colour options belong to PNG frames and video only (the other image sinks have palettes).
+    // Colour options belong to the sinks that colour frames: PNG frames, animations, contact
+    // sheets and video (not 16-bit counts).
     let mut colour = Vec::new();
     if let Some(c) = &a.colour {
         colour.push((
@@ -205,8 +206,6 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<FlagSpec> {
             t.lines(&common);
             if images {
                 t.lines(&image);
-            }
-            if kind == "png" {
                 t.lines(&colour);
             }
         }
@@ -221,6 +220,7 @@ pub(crate) fn render_spec(a: &RenderArgs) -> Result<FlagSpec> {
             );
             t.lines(&common);
             t.lines(&image);
+            t.lines(&colour);
             if let Some(d) = a.delay_ms {
                 t.line(Some(&format!("--delay-ms {d}")), &format!("delay_ms = {d}"));
             }

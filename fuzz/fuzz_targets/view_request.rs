@@ -1,7 +1,7 @@
 //! Arbitrary bytes as an HTTP request to the viewer (target, method, Host header, announced
 //! body): answering never panics, every answer has a known status, errors are JSON naming the
 //! problem, a request announcing a body is refused with the connection closed, and a 200 for a
-//! level's counts holds exactly the frame's pixels.
+//! level's counts (or smooth values) holds exactly the frame's pixels.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -74,16 +74,26 @@ fuzz_target!(|data: &[u8]| {
     } else if reply.content_type == "application/octet-stream" {
         let h = header(&reply, "X-Zoomstack-Height");
         let w = header(&reply, "X-Zoomstack-Width");
-        assert_eq!(reply.body.len(), h * w * 2);
+        // Counts are u16, smooth values f32.
+        let bytes = match text_header(&reply, "X-Zoomstack-Values") {
+            "counts" => 2,
+            "smooth" => 4,
+            other => panic!("X-Zoomstack-Values {other:?}"),
+        };
+        assert_eq!(reply.body.len(), h * w * bytes);
         assert!(h * w <= 60);
     }
 });
 
 fn header(reply: &zoomstack_view::Reply, name: &str) -> usize {
+    text_header(reply, name).parse().unwrap()
+}
+
+fn text_header<'a>(reply: &'a zoomstack_view::Reply, name: &str) -> &'a str {
     reply
         .headers
         .iter()
         .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.parse().unwrap())
+        .map(|(_, v)| v.as_str())
         .unwrap()
 }

@@ -129,7 +129,12 @@ fn frame_sink_estimate(t: &FrameTarget, frames: u64, height: u64, width: u64) ->
             raw.saturating_mul(if colouring.colormap().is_gray() { 1 } else { 3 }),
         ),
         FrameKind::Png16 { .. } => (frames, raw.saturating_mul(2)),
-        FrameKind::Animation { .. } => (1, raw),
+        // A GIF and an APNG of counts hold palette indices; an APNG of smooth colours RGB.
+        FrameKind::Animation { format, options } => {
+            let c = options.colouring;
+            let rgb = *format == AnimationFormat::Apng && c.is_smooth() && !c.colormap().is_gray();
+            (1, raw.saturating_mul(if rgb { 3 } else { 1 }))
+        }
         FrameKind::ContactSheet(_) => (1, raw.saturating_mul(3)),
         FrameKind::Video(v) => {
             let bytes = v

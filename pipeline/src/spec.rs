@@ -17,7 +17,8 @@
 //! downsample = 2               # or [fy, fx], or { factors = [fy, fx], mode = "mean" | "stride" }
 //! chunks = [1, 256, 256]       # tiles rendered in parallel (and Zarr chunks)
 //! colormap = "gray"            # gray | rainbow | viridis | magma | inferno | plasma | cividis | twilight
-//! colour = "counts"             # png, video: "counts" (the notebook's bands) or "smooth"
+//! colour = "counts"            # png, animation, contact-sheet, video: "counts" (the notebook's
+//!                              # bands; the default but for video) or "smooth" (no bands)
 //!
 //! [[sink]]
 //! kind = "video"               # MP4/H.264 by default; .webm is VP9; needs ffmpeg
@@ -35,6 +36,7 @@
 //! come back from `toml` with their span), then a typed check per sink kind (values in range,
 //! options that belong to the kind), each error with the span of the key or value at fault.
 
+mod colour;
 mod overrides;
 mod raw;
 mod sink;
@@ -122,6 +124,8 @@ pub const SINK_KINDS: [KindInfo; 6] = [
             "scaling_max",
             "delay_ms",
             "loop",
+            "colour",
+            "cycle",
         ],
         default_path: "animation.gif",
     },
@@ -134,6 +138,8 @@ pub const SINK_KINDS: [KindInfo; 6] = [
             "columns",
             "labels",
             "gap",
+            "colour",
+            "cycle",
         ],
         default_path: "contact-sheet.png",
     },
@@ -264,7 +270,9 @@ impl FrameKind {
         match self {
             FrameKind::Png { colouring, .. } => colouring.is_smooth(),
             FrameKind::Video(v) => v.colouring.is_smooth(),
-            _ => false,
+            FrameKind::Animation { options, .. } => options.colouring.is_smooth(),
+            FrameKind::ContactSheet(o) => o.colouring.is_smooth(),
+            FrameKind::Png16 { .. } => false,
         }
     }
 }

@@ -200,6 +200,93 @@ fn frames_feed_several_sinks_from_one_render() {
     assert_eq!(counts, frame.iter().copied().collect::<Vec<_>>());
 }
 
+/// Every frame of a (possibly animated) PNG file as RGB triples (gray expanded).
+fn png_rgb_frames(path: &Path) -> Vec<Vec<u8>> {
+    let mut dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    dec.set_transformations(png::Transformations::EXPAND);
+    let mut r = dec.read_info().unwrap();
+    let n = r.info().animation_control.map_or(1, |a| a.num_frames);
+    (0..n)
+        .map(|_| {
+            let mut buf = vec![0; r.output_buffer_size().unwrap()];
+            let info = r.next_frame(&mut buf).unwrap();
+            buf.truncate(info.buffer_size());
+            match info.color_type {
+                png::ColorType::Rgb => buf,
+                png::ColorType::Grayscale => buf.iter().flat_map(|&g| [g, g, g]).collect(),
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn smooth_frames_feed_png_animations_and_a_sheet_from_one_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let select = "select = \"[0:20000:5000, ::2, ::2]\"";
+    let smooth = "colour = \"smooth\"\ncolormap = \"twilight\"\ncycle = 24";
+    let p = pipeline(&format!(
+        "[[sink]]\nkind = \"png\"\npath = \"png\"\n{smooth}\n{select}\n\
+         [[sink]]\nkind = \"animation\"\npath = \"a.png\"\n{smooth}\n{select}\n\
+         [[sink]]\nkind = \"animation\"\npath = \"a.gif\"\n{smooth}\n{select}\n\
+         [[sink]]\nkind = \"contact-sheet\"\npath = \"sheet.png\"\n{smooth}\n{select}\n\
+         [[sink]]\nkind = \"contact-sheet\"\npath = \"counts.png\"\n{select}\n"
+    ));
+    // The smooth sinks share one render of smooth values; the sheet of counts has its own.
+    let smooth_jobs: Vec<(bool, usize)> = p
+        .jobs()
+        .iter()
+        .map(|j| match j {
+            Job::Frames(f) => (f.smooth, f.sinks.len()),
+            Job::Zarr(_) => panic!("no store"),
+        })
+        .collect();
+    assert_eq!(smooth_jobs, [(true, 4), (false, 1)]);
+    run(&p, dir.path()).unwrap();
+    let d = dir.path();
+    let levels = ["000000", "005000", "010000", "015000"];
+    let pngs: Vec<Vec<u8>> = levels
+        .iter()
+        .map(|l| png_rgb_frames(&d.join(format!("png/level-{l}.png"))).remove(0))
+        .collect();
+    // The PNG sink's frames are SmoothColours::apply of the plan's smooth values.
+    let values = Executor::new(2)
+        .compute_values::<f32>(&p.spec().sinks[0].plan)
+        .unwrap();
+    let colours = zoomstack_sinks::SmoothColours {
+        colormap: zoomstack_sinks::Colormap::Twilight,
+        scaling: zoomstack_sinks::Scaling::notebook(256),
+        cycle: Some(24.0),
+    };
+    for (k, png) in pngs.iter().enumerate() {
+        let mut rgb = Vec::new();
+        colours
+            .apply(values.index_axis(Axis(0), k), &mut rgb)
+            .unwrap();
+        assert_eq!(png, &rgb, "frame {k}");
+    }
+    // The APNG's frames are the PNG sink's.
+    assert_eq!(png_rgb_frames(&d.join("a.png")), pngs);
+    // The sheet's tiles too: 2 x 2 tiles of 24 x 20, 4 px gaps, no labels (too narrow).
+    let sheet = png_rgb_frames(&d.join("sheet.png")).remove(0);
+    let sheet_w = 2 * 20 + 3 * 4;
+    assert_eq!(sheet.len(), 3 * sheet_w * (2 * 24 + 3 * 4));
+    for (k, png) in pngs.iter().enumerate() {
+        let (x0, y0) = (4 + (k % 2) * 24, 4 + (k / 2) * 28);
+        for y in 0..24 {
+            let i = 3 * ((y0 + y) * sheet_w + x0);
+            assert_eq!(
+                &sheet[i..i + 60],
+                &png[60 * y..60 * (y + 1)],
+                "tile {k}, row {y}"
+            );
+        }
+    }
+    // The GIF exists and holds the colormap's colours (decoded in the sinks' tests).
+    assert!(std::fs::metadata(d.join("a.gif")).unwrap().len() > 100);
+    assert_ne!(png_rgb_frames(&d.join("counts.png")), vec![sheet]);
+}
+
 #[test]
 fn a_sink_error_keeps_its_type_and_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();

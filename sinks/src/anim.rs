@@ -8,7 +8,7 @@ use ndarray::ArrayView2;
 
 use crate::frames::{FrameSink, png_dims};
 use crate::output::{FileOutput, OutputWriter};
-use crate::{Colormap, Scaling, SinkError};
+use crate::{Colormap, Colouring, Scaling, SinkError};
 
 /// How many times an animation plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -23,13 +23,13 @@ pub enum Playback {
 }
 
 /// Options shared by the GIF and APNG writers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AnimationOptions {
-    /// Palette.
-    pub colormap: Colormap,
-    /// Count-to-index scaling. stackview's `animate` (the notebook's call) is
-    /// [`Scaling::PerFrame`].
-    pub scaling: Scaling,
+    /// The colormap (the palette) and what the frames are coloured from: counts (through a
+    /// count-to-index scaling; stackview's `animate`, the notebook's call, is
+    /// [`Scaling::PerFrame`]) or smooth values ([`crate::SmoothColours`]: the GIF shows each
+    /// value's nearest palette entry, the APNG the interpolated colours in truecolour).
+    pub colouring: Colouring,
     /// Delay between frames in milliseconds (stackview's default: 150). GIF stores
     /// centiseconds, so the delay is rounded to the nearest 10 ms there.
     pub frame_delay_ms: u32,
@@ -41,8 +41,10 @@ impl Default for AnimationOptions {
     /// stackview's `animate` defaults: gray, per-frame stretch, 150 ms, looping.
     fn default() -> Self {
         AnimationOptions {
-            colormap: Colormap::Gray,
-            scaling: Scaling::PerFrame,
+            colouring: Colouring::Counts {
+                colormap: Colormap::Gray,
+                scaling: Scaling::PerFrame,
+            },
             frame_delay_ms: 150,
             playback: Playback::Forever,
         }
@@ -51,7 +53,7 @@ impl Default for AnimationOptions {
 
 impl AnimationOptions {
     fn validate(&self) -> Result<(), SinkError> {
-        self.scaling.validate()?;
+        self.colouring.validate()?;
         if let Playback::Times(0) = self.playback {
             return Err(SinkError::invalid(
                 "play count",
@@ -88,6 +90,13 @@ pub(crate) fn check_frame<T>(
 
 /// Animated GIF with the colormap as its global palette, so every frame is exact (no
 /// re-quantisation): pixel = `colormap[scaling(count)]`.
+///
+/// From smooth values ([`Colouring::Smooth`], frames through [`GifWriter::add_smooth_frame`])
+/// the palette stays the colormap and each pixel is the entry nearest the value's colormap
+/// position ([`crate::SmoothColours::nearest_indices`]: the position the PNG sink
+/// interpolates at, rounded). GIF holds 256 colours, so this is the closest it gets to the
+/// PNG's interpolated colours without re-quantising: no count bands, only changes of one
+/// palette step, and every colour still exactly a colormap entry.
 ///
 /// Frames are encoded as they arrive; the file appears under its final name only after
 /// [`GifWriter::finish`].
@@ -155,7 +164,7 @@ impl GifWriter {
         let (w, h) = GifWriter::check(width, height, &options)?;
         let (out, output) = FileOutput::create(&path, "GIF")?;
         let out = BufWriter::new(out);
-        let palette = options.colormap.palette();
+        let palette = options.colouring.colormap().palette();
         let mut encoder =
             gif::Encoder::new(out, w, h, &palette).map_err(|e| SinkError::gif(&path, e))?;
         let repeat = match options.playback {
@@ -184,13 +193,41 @@ impl GifWriter {
     ///
     /// # Errors
     ///
+    /// [`SinkError::FrameValues`] when the colouring is [`Colouring::Smooth`] (smooth frames go
+    /// to [`GifWriter::add_smooth_frame`]).
     /// [`SinkError::FrameShape`] for a frame of another size. [`SinkError::Gif`] or a
     /// file-system error when the frame cannot be written.
     // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
     #[allow(clippy::needless_pass_by_value)]
     pub fn add_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError> {
+        let (_, scaling) = self.options.colouring.expect_counts("GIF", level)?;
         check_frame(level, &frame, self.width, self.height)?;
-        self.options.scaling.apply(frame, &mut self.indices)?;
+        scaling.apply(frame, &mut self.indices)?;
+        self.encode_indices()
+    }
+
+    /// Append the frame of stack level `level` from smooth values: each pixel the palette
+    /// entry nearest its colormap position.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameValues`] unless the colouring is [`Colouring::Smooth`]; otherwise as
+    /// [`GifWriter::add_frame`].
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn add_smooth_frame(
+        &mut self,
+        level: u64,
+        frame: ArrayView2<'_, f32>,
+    ) -> Result<(), SinkError> {
+        let colours = self.options.colouring.expect_smooth("GIF", level)?;
+        check_frame(level, &frame, self.width, self.height)?;
+        colours.nearest_indices(frame, &mut self.indices)?;
+        self.encode_indices()
+    }
+
+    /// Encodes `self.indices` as the next frame.
+    fn encode_indices(&mut self) -> Result<(), SinkError> {
         let encoder = self.encoder.as_mut().ok_or_else(|| {
             SinkError::invalid("GIF writer state", "finished", "no frame after the end")
         })?;
@@ -249,6 +286,14 @@ impl FrameSink for GifWriter {
         self.add_frame(level, frame)
     }
 
+    fn write_smooth_frame(
+        &mut self,
+        level: u64,
+        frame: ArrayView2<'_, f32>,
+    ) -> Result<(), SinkError> {
+        self.add_smooth_frame(level, frame)
+    }
+
     fn name(&self) -> &'static str {
         "GIF"
     }
@@ -260,7 +305,9 @@ impl FrameSink for GifWriter {
 
 /// Animated PNG (APNG). The frame count must be declared up front (APNG stores it before the
 /// first frame); [`ApngWriter::finish`] fails if a different number arrived. Frames are 8-bit
-/// grayscale for `gray`, otherwise indexed colour with the colormap as palette (exact).
+/// grayscale for `gray`, otherwise indexed colour with the colormap as palette (exact); from
+/// smooth values ([`Colouring::Smooth`]) 8-bit grayscale for `gray`, otherwise truecolour RGB,
+/// coloured exactly as the PNG sink colours them ([`crate::SmoothColours::apply`]).
 pub struct ApngWriter {
     path: PathBuf,
     width: usize,
@@ -332,11 +379,14 @@ impl ApngWriter {
         let out = BufWriter::new(out);
         let mut enc = png::Encoder::new(out, w, h);
         enc.set_depth(png::BitDepth::Eight);
-        if options.colormap.is_gray() {
+        let colormap = options.colouring.colormap();
+        if colormap.is_gray() {
             enc.set_color(png::ColorType::Grayscale);
+        } else if options.colouring.is_smooth() {
+            enc.set_color(png::ColorType::Rgb);
         } else {
             enc.set_color(png::ColorType::Indexed);
-            enc.set_palette(options.colormap.palette());
+            enc.set_palette(colormap.palette());
         }
         enc.set_compression(png::Compression::Fast);
         let plays = match options.playback {
@@ -367,13 +417,44 @@ impl ApngWriter {
     ///
     /// # Errors
     ///
+    /// [`SinkError::FrameValues`] when the colouring is [`Colouring::Smooth`] (smooth frames go
+    /// to [`ApngWriter::add_smooth_frame`]).
     /// [`SinkError::FrameShape`] for a frame of another size, [`SinkError::FrameCount`] for a
     /// frame beyond the declared count. [`SinkError::Png`] or a file-system error when the frame
     /// cannot be written.
     // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
     #[allow(clippy::needless_pass_by_value)]
     pub fn add_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError> {
+        let (_, scaling) = self.options.colouring.expect_counts("APNG", level)?;
         check_frame(level, &frame, self.width, self.height)?;
+        self.check_count()?;
+        scaling.apply(frame, &mut self.indices)?;
+        self.encode_samples()
+    }
+
+    /// Append the frame of stack level `level` from smooth values, coloured as the PNG sink
+    /// colours them.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameValues`] unless the colouring is [`Colouring::Smooth`]; otherwise as
+    /// [`ApngWriter::add_frame`].
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn add_smooth_frame(
+        &mut self,
+        level: u64,
+        frame: ArrayView2<'_, f32>,
+    ) -> Result<(), SinkError> {
+        let colours = self.options.colouring.expect_smooth("APNG", level)?;
+        check_frame(level, &frame, self.width, self.height)?;
+        self.check_count()?;
+        crate::frames::smooth_samples(&colours, frame, &mut self.indices)?;
+        self.encode_samples()
+    }
+
+    /// A frame beyond the declared count is an error.
+    fn check_count(&self) -> Result<(), SinkError> {
         if self.frames >= self.expected {
             return Err(SinkError::FrameCount {
                 path: self.path.clone(),
@@ -382,7 +463,12 @@ impl ApngWriter {
                 actual: self.frames + 1,
             });
         }
-        self.options.scaling.apply(frame, &mut self.indices)?;
+        Ok(())
+    }
+
+    /// Encodes `self.indices` (palette indices, gray or RGB samples, as the header says) as
+    /// the next frame.
+    fn encode_samples(&mut self) -> Result<(), SinkError> {
         let writer = self.writer.as_mut().ok_or_else(|| {
             SinkError::invalid("APNG writer state", "finished", "no frame after the end")
         })?;
@@ -429,6 +515,14 @@ impl FrameSink for ApngWriter {
         self.add_frame(level, frame)
     }
 
+    fn write_smooth_frame(
+        &mut self,
+        level: u64,
+        frame: ArrayView2<'_, f32>,
+    ) -> Result<(), SinkError> {
+        self.add_smooth_frame(level, frame)
+    }
+
     fn name(&self) -> &'static str {
         "APNG"
     }
@@ -448,7 +542,7 @@ fn delay_fraction(ms: u32) -> (u16, u16) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ndarray::Array3;
     use std::fs::{self, File};
@@ -462,7 +556,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.gif");
         let opts = AnimationOptions {
-            colormap: Colormap::Magma,
+            colouring: Colouring::Counts {
+                colormap: Colormap::Magma,
+                scaling: Scaling::PerFrame,
+            },
             playback: Playback::Times(3),
             ..AnimationOptions::default()
         };
@@ -520,8 +617,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.png");
         let opts = AnimationOptions {
-            colormap: Colormap::Viridis,
-            scaling: Scaling::notebook(256),
+            colouring: Colouring::Counts {
+                colormap: Colormap::Viridis,
+                scaling: Scaling::notebook(256),
+            },
             frame_delay_ms: 80,
             playback: Playback::Times(2),
         };
@@ -567,6 +666,307 @@ mod tests {
         assert!(!path.exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
         assert!(ApngWriter::create(&path, 6, 4, 0, AnimationOptions::default()).is_err());
+    }
+
+    /// Smooth values of levels of the notebook's stack (`height x width`), from the kernel.
+    pub(crate) fn smooth_frames(levels: &[u64], height: usize, width: usize) -> Array3<f32> {
+        use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block_smooth};
+        let p = StackParams {
+            height,
+            width,
+            ..StackParams::default()
+        };
+        let (rows, cols) = (
+            IndexRange::full(height as u64),
+            IndexRange::full(width as u64),
+        );
+        let mut stack = Array3::<f32>::zeros((levels.len(), height, width));
+        for (k, &level) in levels.iter().enumerate() {
+            let mut v = vec![0f32; height * width];
+            render_block_smooth(&p, level, rows, cols, Backend::Scalar, &mut v).unwrap();
+            stack
+                .index_axis_mut(ndarray::Axis(0), k)
+                .assign(&ndarray::ArrayView2::from_shape((height, width), &v).unwrap());
+        }
+        stack
+    }
+
+    /// Every frame of a (possibly animated) PNG file, as decoded RGB triples.
+    pub(crate) fn decode_png_rgb(path: &Path) -> Vec<Vec<u8>> {
+        let mut dec = png::Decoder::new(std::io::BufReader::new(File::open(path).unwrap()));
+        dec.set_transformations(png::Transformations::EXPAND);
+        let mut reader = dec.read_info().unwrap();
+        let frames = reader
+            .info()
+            .animation_control
+            .map_or(1, |a| a.num_frames as usize);
+        let mut out = Vec::new();
+        for _ in 0..frames {
+            let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+            let info = reader.next_frame(&mut buf).unwrap();
+            buf.truncate(info.buffer_size());
+            out.push(match info.color_type {
+                png::ColorType::Rgb => buf,
+                png::ColorType::Grayscale => buf.iter().flat_map(|&g| [g, g, g]).collect(),
+                other => panic!("unexpected colour type {other:?}"),
+            });
+        }
+        out
+    }
+
+    fn smooth(colormap: Colormap, max: u32, cycle: Option<f32>) -> crate::SmoothColours {
+        crate::SmoothColours {
+            colormap,
+            scaling: Scaling::Fixed { max },
+            cycle,
+        }
+    }
+
+    #[test]
+    fn apng_smooth_frames_are_the_png_sinks_rgb() {
+        let levels = [0, 1500, 3000];
+        let stack = smooth_frames(&levels, 24, 32);
+        for colours in [
+            smooth(Colormap::Viridis, 256, None),
+            smooth(Colormap::Twilight, 256, Some(24.0)),
+            crate::SmoothColours {
+                scaling: Scaling::PerFrame,
+                ..smooth(Colormap::Magma, 256, None)
+            },
+            smooth(Colormap::Gray, 256, Some(40.0)),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("a.png");
+            let opts = AnimationOptions {
+                colouring: Colouring::Smooth(colours),
+                ..AnimationOptions::default()
+            };
+            let mut apng = ApngWriter::create(&path, 32, 24, 3, opts).unwrap();
+            let mut pngs = crate::PngFrameWriter::new(
+                dir.path().join("frames"),
+                crate::PngFrameOptions {
+                    kind: crate::PngKind::Smooth(colours),
+                    ..crate::PngFrameOptions::counts16(10000)
+                },
+            )
+            .unwrap();
+            let mut files = Vec::new();
+            for (f, &level) in stack.outer_iter().zip(&levels) {
+                apng.add_smooth_frame(level, f).unwrap();
+                files.push(pngs.write_smooth(level, f).unwrap());
+            }
+            // A frame of counts is not what a smooth-coloured APNG takes.
+            let err = apng
+                .add_frame(
+                    9,
+                    Array3::<u16>::zeros((1, 24, 32)).index_axis(ndarray::Axis(0), 0),
+                )
+                .unwrap_err();
+            assert!(
+                matches!(err, SinkError::FrameValues { level: 9, .. }),
+                "{err}"
+            );
+            apng.finish().unwrap();
+            let got = decode_png_rgb(&path);
+            assert_eq!(got.len(), 3);
+            for (k, file) in files.iter().enumerate() {
+                let want = decode_png_rgb(file).remove(0);
+                assert_eq!(got[k], want, "{colours:?}, frame {k}");
+                // And both are SmoothColours::apply's colours.
+                let mut rgb = Vec::new();
+                colours
+                    .apply(stack.index_axis(ndarray::Axis(0), k), &mut rgb)
+                    .unwrap();
+                assert_eq!(got[k], rgb);
+            }
+            // Varied frames, not a constant colour.
+            assert!(got[2].chunks(3).any(|p| p != &got[2][..3]));
+        }
+    }
+
+    /// The nearest colormap entry of `v`, computed here from the formula (not with the
+    /// crate's position function): `max` and `cycle` are powers of two, so the divisions are
+    /// exact.
+    fn nearest_by_formula(v: f32, max: f64, cycle: Option<f64>) -> u8 {
+        let v = f64::from(v);
+        match cycle {
+            Some(p) => ((v / p - (v / p).floor()) * 256.0).round() as u32 as u8, // 256 wraps
+            None => ((v / max).clamp(0.0, 1.0) * 255.0).round() as u8,
+        }
+    }
+
+    fn decode_gif_indices(path: &Path, colormap: Colormap) -> Vec<Vec<u8>> {
+        let mut opts = gif::DecodeOptions::new();
+        opts.set_color_output(gif::ColorOutput::Indexed);
+        let mut dec = opts.read_info(File::open(path).unwrap()).unwrap();
+        assert_eq!(dec.global_palette().unwrap(), &colormap.palette()[..]);
+        let mut out = Vec::new();
+        while let Some(frame) = dec.read_next_frame().unwrap() {
+            assert!(frame.palette.is_none(), "no local palette");
+            out.push(frame.buffer.to_vec());
+        }
+        out
+    }
+
+    #[test]
+    fn gif_smooth_frames_are_the_nearest_palette_entries() {
+        let levels = [0, 2000, 3000];
+        let stack = smooth_frames(&levels, 24, 32);
+        for (colormap, cycle) in [(Colormap::Inferno, None), (Colormap::Twilight, Some(32.0))] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.gif");
+            let colours = smooth(colormap, 256, cycle.map(|c: f64| c as f32));
+            let opts = AnimationOptions {
+                colouring: Colouring::Smooth(colours),
+                ..AnimationOptions::default()
+            };
+            let mut w = GifWriter::create(&path, 32, 24, opts).unwrap();
+            for (f, &level) in stack.outer_iter().zip(&levels) {
+                w.add_smooth_frame(level, f).unwrap();
+            }
+            let err = w
+                .add_frame(
+                    4,
+                    Array3::<u16>::zeros((1, 24, 32)).index_axis(ndarray::Axis(0), 0),
+                )
+                .unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("GIF takes frames of smooth values"),
+                "{err}"
+            );
+            w.finish().unwrap();
+            let got = decode_gif_indices(&path, colormap);
+            assert_eq!(got.len(), 3);
+            let table = colormap.table();
+            for (k, f) in stack.outer_iter().enumerate() {
+                let want: Vec<u8> = f
+                    .iter()
+                    .map(|&v| nearest_by_formula(v, 256.0, cycle))
+                    .collect();
+                assert_eq!(got[k], want, "{colormap:?} {cycle:?} frame {k}");
+                // The nearest entry is the interpolated colour's closer end: within half a
+                // palette step of the PNG sink's colour in every channel.
+                let mut rgb = Vec::new();
+                colours.apply(f, &mut rgb).unwrap();
+                for (i, &idx) in got[k].iter().enumerate() {
+                    let pos = {
+                        let x = f64::from(f.as_slice().unwrap()[i]);
+                        match cycle {
+                            Some(p) => (x / p).rem_euclid(1.0) * 256.0,
+                            None => (x / 256.0).clamp(0.0, 1.0) * 255.0,
+                        }
+                    };
+                    let (lo, hi) = (pos.floor() as usize % 256, (pos.floor() as usize + 1) % 256);
+                    let hi = if cycle.is_none() {
+                        hi.min(255).max(lo)
+                    } else {
+                        hi
+                    };
+                    assert!(
+                        usize::from(idx) == lo || usize::from(idx) == hi,
+                        "{pos} -> {idx}"
+                    );
+                    for c in 0..3 {
+                        let (a, b) = (table[lo][c], table[hi][c]);
+                        let v = rgb[3 * i + c];
+                        assert!(v >= a.min(b) && v <= a.max(b), "pixel {i}");
+                    }
+                }
+            }
+        }
+        // Counts to a smooth GIF, smooth values to a GIF of counts: refused, naming the level.
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = GifWriter::create(
+            dir.path().join("c.gif"),
+            32,
+            24,
+            AnimationOptions::default(),
+        )
+        .unwrap();
+        let err = w
+            .add_smooth_frame(7, stack.index_axis(ndarray::Axis(0), 0))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("GIF takes frames of counts, got smooth values (frame for level 7)"),
+            "{err}"
+        );
+    }
+
+    /// Where the counts step (the notebook's bands), the smooth GIF's colour steps by at most
+    /// one palette entry; the GIF of counts jumps by about four there (`scaling_max` 64: 255/64
+    /// entries per count). Level 0 of the notebook's stack at 4096 x 4096 (every 256th row),
+    /// counts up to 7: fine enough that neighbours' values differ by less than a palette
+    /// step's 64/255 iterations (measured: at most 0.13 there; from count 8 on, pixels border
+    /// the set's filaments at this level and neighbours differ by up to 2 iterations).
+    #[test]
+    fn gif_smooth_has_no_count_bands() {
+        use zoomstack_kernel::{
+            Backend, IndexRange, StackParams, render_block, render_block_smooth,
+        };
+        let (h, w) = (16, 4096);
+        let p = StackParams {
+            height: 4096,
+            width: 4096,
+            ..StackParams::default()
+        };
+        let (rows, cols) = (IndexRange::new(128, 256, 16), IndexRange::full(4096));
+        let mut values = vec![0f32; h * w];
+        render_block_smooth(&p, 0, rows, cols, Backend::Scalar, &mut values).unwrap();
+        let mut counts = vec![0u16; h * w];
+        render_block(&p, 0, rows, cols, Backend::Scalar, &mut counts).unwrap();
+        let values = ndarray::ArrayView2::from_shape((h, w), &values).unwrap();
+        let counts = ndarray::ArrayView2::from_shape((h, w), &counts).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, colouring: Colouring| {
+            let path = dir.path().join(name);
+            let opts = AnimationOptions {
+                colouring,
+                ..AnimationOptions::default()
+            };
+            let mut gif = GifWriter::create(&path, w, h, opts).unwrap();
+            match colouring {
+                Colouring::Smooth(_) => gif.add_smooth_frame(0, values).unwrap(),
+                Colouring::Counts { .. } => gif.add_frame(0, counts).unwrap(),
+            }
+            gif.finish().unwrap();
+            decode_gif_indices(&path, Colormap::Viridis).remove(0)
+        };
+        let smooth_gif = write(
+            "s.gif",
+            Colouring::Smooth(smooth(Colormap::Viridis, 64, None)),
+        );
+        let counts_gif = write(
+            "c.gif",
+            Colouring::Counts {
+                colormap: Colormap::Viridis,
+                scaling: Scaling::Fixed { max: 64 },
+            },
+        );
+        let mut boundaries = 0;
+        for y in 0..h {
+            for x in 0..w - 1 {
+                let (a, b) = (counts[(y, x)], counts[(y, x + 1)]);
+                // Adjacent pixels on either side of a count boundary, away from the set (where
+                // neighbours' values lie far apart at any resolution).
+                if a == b || a.max(b) > 7 {
+                    continue;
+                }
+                boundaries += 1;
+                let (i, j) = (y * w + x, y * w + x + 1);
+                let step = smooth_gif[i].abs_diff(smooth_gif[j]);
+                assert!(
+                    step <= 1,
+                    "({y}, {x}): counts {a} -> {b}, smooth step {step}"
+                );
+                assert!(
+                    counts_gif[i].abs_diff(counts_gif[j]) >= 3,
+                    "a band at ({y}, {x})"
+                );
+            }
+        }
+        assert!(boundaries > 100, "{boundaries} count boundaries");
     }
 
     #[test]

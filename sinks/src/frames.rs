@@ -257,15 +257,10 @@ impl PngFrameWriter {
         };
         let path = self.dir.join(self.options.naming.file_name(level));
         let (h, w) = frame.dim();
-        colours.apply(frame, &mut self.indices)?;
-        let (color, samples) = if colours.colormap.is_gray() {
-            let gray: Vec<u8> = self.indices.iter().step_by(3).copied().collect();
-            (png::ColorType::Grayscale, gray)
-        } else {
-            (png::ColorType::Rgb, std::mem::take(&mut self.indices))
-        };
         let dims = png_dims(w, h)?;
+        let color = smooth_samples(&colours, frame, &mut self.indices)?;
         let compression = self.options.compression;
+        let samples = &self.indices;
         write_atomic(&path, false, |out| {
             encode_png(
                 out,
@@ -274,7 +269,7 @@ impl PngFrameWriter {
                 color,
                 png::BitDepth::Eight,
                 compression,
-                &samples,
+                samples,
             )
         })?;
         self.written.push(path.clone());
@@ -315,6 +310,65 @@ pub(crate) fn png_dims(width: usize, height: usize) -> Result<(u32, u32), SinkEr
             "expected both between 1 and 2^32 - 1",
         )),
     }
+}
+
+/// The 8-bit samples of a frame of smooth values coloured by `colours` into `out`: gray levels
+/// for `gray` (its RGB triples are `(g, g, g)`), RGB triples otherwise; returns the PNG colour
+/// type. The one way every sink that writes smooth colours as PNG lays them out (PNG frames,
+/// APNG, the viewer's PNG).
+///
+/// # Errors
+///
+/// The errors of [`SmoothColours::apply`].
+// An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+#[allow(clippy::needless_pass_by_value)]
+pub(crate) fn smooth_samples(
+    colours: &SmoothColours,
+    frame: ArrayView2<'_, f32>,
+    out: &mut Vec<u8>,
+) -> Result<png::ColorType, SinkError> {
+    colours.apply(frame, out)?;
+    if colours.colormap.is_gray() {
+        let n = out.len() / 3;
+        for i in 0..n {
+            out[i] = out[3 * i];
+        }
+        out.truncate(n);
+        Ok(png::ColorType::Grayscale)
+    } else {
+        Ok(png::ColorType::Rgb)
+    }
+}
+
+/// The PNG file [`PngFrameWriter::write_smooth`] writes for a frame of smooth values, in
+/// memory (e.g. to serve it over HTTP).
+///
+/// # Errors
+///
+/// [`SinkError::InvalidParameter`] for a frame with a side of 0 or above 2^32 - 1, or invalid
+/// colours ([`SmoothColours::validate`]). [`SinkError::Png`] when the encoder fails.
+// An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+#[allow(clippy::needless_pass_by_value)]
+pub fn smooth_png_bytes(
+    frame: ArrayView2<'_, f32>,
+    colours: &SmoothColours,
+    compression: png::Compression,
+) -> Result<Vec<u8>, SinkError> {
+    let (h, w) = frame.dim();
+    let dims = png_dims(w, h)?;
+    let mut samples = Vec::new();
+    let color = smooth_samples(colours, frame, &mut samples)?;
+    let mut bytes = Vec::new();
+    encode_png(
+        &mut bytes,
+        Path::new("<memory>"),
+        dims,
+        color,
+        png::BitDepth::Eight,
+        compression,
+        &samples,
+    )?;
+    Ok(bytes)
 }
 
 /// Apply `colormap` to 8-bit indices: RGB bytes, or the indices themselves for `gray`.

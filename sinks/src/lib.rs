@@ -65,7 +65,7 @@ pub use colormap::Colormap;
 pub use error::SinkError;
 pub use frames::{
     FrameNaming, FrameSink, PngFrameOptions, PngFrameWriter, PngKind, counts16_png_bytes,
-    digit_count, preview_png_bytes, write_counts16_png, write_preview_png,
+    digit_count, preview_png_bytes, smooth_png_bytes, write_counts16_png, write_preview_png,
 };
 pub use output::{
     FileOutput, OutputWriter, STDOUT_PATH, check_dir_output, check_file_output, is_stdout,

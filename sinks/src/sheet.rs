@@ -7,7 +7,7 @@ use ndarray::ArrayView2;
 
 use crate::frames::{FrameSink, png_dims};
 use crate::output::FileOutput;
-use crate::{Colormap, Scaling, SinkError};
+use crate::{Colormap, Colouring, Scaling, SinkError};
 
 /// 5x7 bitmap digits `0`-`9`, one `u8` per row (low 5 bits, most significant bit = left).
 const DIGITS: [[u8; 7]; 10] = [
@@ -51,14 +51,13 @@ const ADVANCE: usize = GLYPH_W + 1;
 pub const MAX_SHEET_PIXELS: usize = 100_000_000;
 
 /// Options of [`ContactSheet`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ContactSheetOptions {
     /// Number of columns; `None` picks `ceil(sqrt(frames))`.
     pub columns: Option<usize>,
-    /// Colormap of the frames.
-    pub colormap: Colormap,
-    /// Count-to-index scaling of the frames.
-    pub scaling: Scaling,
+    /// How the frames are coloured: from counts (colormap and count-to-index scaling) or from
+    /// smooth values, exactly as the PNG sink colours them.
+    pub colouring: Colouring,
     /// Label each frame with its stack level (skipped if the frames are too narrow for the text).
     pub labels: bool,
     /// Pixels between frames and around the sheet.
@@ -73,8 +72,10 @@ impl Default for ContactSheetOptions {
     fn default() -> Self {
         ContactSheetOptions {
             columns: None,
-            colormap: Colormap::Gray,
-            scaling: Scaling::default(),
+            colouring: Colouring::Counts {
+                colormap: Colormap::Gray,
+                scaling: Scaling::default(),
+            },
             labels: true,
             gap: 4,
             background: [24, 24, 24],
@@ -83,9 +84,10 @@ impl Default for ContactSheetOptions {
     }
 }
 
-/// Collects frames (as 8-bit indices, one byte per pixel) and writes the grid on
-/// [`ContactSheet::finish`]. Memory is one byte per frame pixel; the sheet is capped at
-/// [`MAX_SHEET_PIXELS`] (select fewer levels or stride the frames for a larger stack).
+/// Collects frames and writes the grid on [`ContactSheet::finish`]. Frames of counts are kept
+/// as 8-bit indices (one byte per frame pixel), frames of smooth values as their RGB colours
+/// (three bytes); the sheet is capped at [`MAX_SHEET_PIXELS`] (select fewer levels or stride
+/// the frames for a larger stack).
 #[derive(Debug)]
 pub struct ContactSheet {
     path: PathBuf,
@@ -107,7 +109,7 @@ impl ContactSheet {
         path: impl AsRef<Path>,
         options: ContactSheetOptions,
     ) -> Result<ContactSheet, SinkError> {
-        options.scaling.validate()?;
+        options.colouring.validate()?;
         if options.columns == Some(0) {
             return Err(SinkError::invalid(
                 "contact sheet columns",
@@ -128,13 +130,52 @@ impl ContactSheet {
     ///
     /// # Errors
     ///
+    /// [`SinkError::FrameValues`] when the colouring is [`Colouring::Smooth`] (smooth frames go
+    /// to [`ContactSheet::add_smooth_frame`]).
     /// [`SinkError::FrameShape`] for a frame of another shape. [`SinkError::InvalidParameter`]
     /// for a frame with a side of 0 or above 2^32 - 1, or when the frames so far would exceed
     /// [`MAX_SHEET_PIXELS`].
     // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
     #[allow(clippy::needless_pass_by_value)]
     pub fn add_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError> {
-        let (h, w) = frame.dim();
+        let (_, scaling) = self
+            .options
+            .colouring
+            .expect_counts("contact sheet", level)?;
+        self.admit(level, frame.dim())?;
+        let mut indices = Vec::new();
+        scaling.apply(frame, &mut indices)?;
+        self.frames.push((level, indices));
+        Ok(())
+    }
+
+    /// Add the frame of stack level `level` from smooth values, coloured as the PNG sink
+    /// colours them.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameValues`] unless the colouring is [`Colouring::Smooth`]; otherwise as
+    /// [`ContactSheet::add_frame`].
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray (and `FrameSink`) do.
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn add_smooth_frame(
+        &mut self,
+        level: u64,
+        frame: ArrayView2<'_, f32>,
+    ) -> Result<(), SinkError> {
+        let colours = self
+            .options
+            .colouring
+            .expect_smooth("contact sheet", level)?;
+        self.admit(level, frame.dim())?;
+        let mut rgb = Vec::new();
+        colours.apply(frame, &mut rgb)?;
+        self.frames.push((level, rgb));
+        Ok(())
+    }
+
+    /// Checks a new frame's shape (the first one sets it) and the sheet's size with it.
+    fn admit(&mut self, level: u64, (h, w): (usize, usize)) -> Result<(), SinkError> {
         png_dims(w, h)?;
         match self.shape {
             None => self.shape = Some((h, w)),
@@ -157,9 +198,6 @@ impl ContactSheet {
                 ),
             ));
         }
-        let mut indices = Vec::new();
-        self.options.scaling.apply(frame, &mut indices)?;
-        self.frames.push((level, indices));
         Ok(())
     }
 
@@ -210,14 +248,19 @@ impl ContactSheet {
         for _ in 0..sheet_w * sheet_h {
             img.extend_from_slice(&o.background);
         }
-        let mut rgb = Vec::new();
-        for (k, (level, indices)) in self.frames.iter().enumerate() {
+        let mut coloured = Vec::new();
+        for (k, (level, pixels)) in self.frames.iter().enumerate() {
             let (r, c) = (k / cols, k % cols);
             let x0 = o.gap + c * (w + o.gap);
             let y0 = o.gap + r * (cell_h + o.gap);
-            rgb.clear();
-            let t = o.colormap.table();
-            rgb.extend(indices.iter().flat_map(|&i| t[usize::from(i)]));
+            // Counts were kept as indices, smooth values already as RGB.
+            let rgb: &[u8] = match o.colouring {
+                Colouring::Counts { colormap, .. } => {
+                    crate::frames::colorize_rgb(pixels, colormap, &mut coloured);
+                    &coloured
+                }
+                Colouring::Smooth(_) => pixels,
+            };
             for y in 0..h {
                 let dst = ((y0 + y) * sheet_w + x0) * 3;
                 img[dst..dst + w * 3].copy_from_slice(&rgb[y * w * 3..(y + 1) * w * 3]);
@@ -251,6 +294,14 @@ impl ContactSheet {
 impl FrameSink for ContactSheet {
     fn write_frame(&mut self, level: u64, frame: ArrayView2<'_, u16>) -> Result<(), SinkError> {
         self.add_frame(level, frame)
+    }
+
+    fn write_smooth_frame(
+        &mut self,
+        level: u64,
+        frame: ArrayView2<'_, f32>,
+    ) -> Result<(), SinkError> {
+        self.add_smooth_frame(level, frame)
     }
 
     fn name(&self) -> &'static str {
@@ -330,7 +381,10 @@ mod tests {
         let path = dir.path().join("sheet.png");
         let opts = ContactSheetOptions {
             columns: Some(2),
-            colormap: Colormap::Inferno,
+            colouring: Colouring::Counts {
+                colormap: Colormap::Inferno,
+                scaling: Scaling::default(),
+            },
             labels: true,
             ..ContactSheetOptions::default()
         };
@@ -367,6 +421,90 @@ mod tests {
             .filter(|&(y, x)| buf[(y * w as usize + x) * 3] == 240)
             .count();
         assert!(lit > 10, "label drawn ({lit} pixels)");
+    }
+
+    #[test]
+    fn smooth_tiles_are_the_png_sinks_frames() {
+        let levels = [0u64, 1000, 2000, 3000, 4000];
+        let (fh, fw) = (30, 44);
+        let stack = crate::anim::tests::smooth_frames(&levels, fh, fw);
+        for colours in [
+            crate::SmoothColours {
+                colormap: Colormap::Magma,
+                scaling: Scaling::Fixed { max: 256 },
+                cycle: Some(24.0),
+            },
+            crate::SmoothColours {
+                colormap: Colormap::Gray,
+                scaling: Scaling::PerFrame,
+                cycle: None,
+            },
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("sheet.png");
+            let opts = ContactSheetOptions {
+                columns: Some(3),
+                colouring: Colouring::Smooth(colours),
+                ..ContactSheetOptions::default()
+            };
+            let mut sheet = ContactSheet::new(&path, opts).unwrap();
+            let mut pngs = crate::PngFrameWriter::new(
+                dir.path().join("frames"),
+                crate::PngFrameOptions {
+                    kind: crate::PngKind::Smooth(colours),
+                    ..crate::PngFrameOptions::counts16(10000)
+                },
+            )
+            .unwrap();
+            let mut files = Vec::new();
+            for (f, &level) in stack.outer_iter().zip(&levels) {
+                sheet.add_smooth_frame(level, f).unwrap();
+                files.push(pngs.write_smooth(level, f).unwrap());
+            }
+            let err = sheet
+                .add_frame(1, Array2::<u16>::zeros((fh, fw)).view())
+                .unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("contact sheet takes frames of smooth values"),
+                "{err}"
+            );
+            sheet.finish().unwrap();
+            let (w, h, buf) = read_rgb(&path);
+            let label_h = GLYPH_H + 4;
+            assert_eq!(w as usize, 3 * fw + 4 * 4);
+            assert_eq!(h as usize, 2 * (fh + label_h) + 3 * 4);
+            for (k, file) in files.iter().enumerate() {
+                let want = crate::anim::tests::decode_png_rgb(file).remove(0);
+                let (x0, y0) = (4 + (k % 3) * (fw + 4), 4 + (k / 3) * (fh + label_h + 4));
+                for y in 0..fh {
+                    let i = ((y0 + y) * w as usize + x0) * 3;
+                    assert_eq!(
+                        &buf[i..i + 3 * fw],
+                        &want[y * 3 * fw..(y + 1) * 3 * fw],
+                        "{colours:?}: tile {k}, row {y}"
+                    );
+                }
+            }
+            // The labels are drawn as for counts: level 4000 under tile 4.
+            let strip = (4 + 2 * fh + label_h + 4)..(4 + 2 * (fh + label_h) + 4);
+            let lit = strip
+                .flat_map(|y| (4 + fw + 4..4 + 2 * fw + 4).map(move |x| (y, x)))
+                .filter(|&(y, x)| buf[(y * w as usize + x) * 3] == 240)
+                .count();
+            assert!(lit > 10, "label drawn ({lit} pixels)");
+        }
+        // Smooth values to a sheet of counts: refused.
+        let dir = tempfile::tempdir().unwrap();
+        let mut s =
+            ContactSheet::new(dir.path().join("c.png"), ContactSheetOptions::default()).unwrap();
+        let err = s
+            .add_smooth_frame(3, stack.index_axis(ndarray::Axis(0), 0))
+            .unwrap_err();
+        assert!(
+            matches!(err, SinkError::FrameValues { level: 3, .. }),
+            "{err}"
+        );
     }
 
     #[test]

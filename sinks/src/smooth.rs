@@ -46,6 +46,50 @@ impl Colouring {
         }
     }
 
+    /// The colormap and count scaling of [`Colouring::Counts`].
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameValues`] naming `sink` for [`Colouring::Smooth`] (a frame of counts
+    /// for a sink that colours smooth values).
+    pub fn expect_counts(
+        &self,
+        sink: &'static str,
+        level: u64,
+    ) -> Result<(Colormap, Scaling), SinkError> {
+        match self {
+            Colouring::Counts { colormap, scaling } => Ok((*colormap, *scaling)),
+            Colouring::Smooth(_) => Err(SinkError::FrameValues {
+                sink,
+                expected: "smooth values",
+                got: "counts",
+                level,
+            }),
+        }
+    }
+
+    /// The [`SmoothColours`] of [`Colouring::Smooth`].
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::FrameValues`] naming `sink` for [`Colouring::Counts`] (a frame of smooth
+    /// values for a sink that colours counts).
+    pub fn expect_smooth(
+        &self,
+        sink: &'static str,
+        level: u64,
+    ) -> Result<SmoothColours, SinkError> {
+        match self {
+            Colouring::Smooth(s) => Ok(*s),
+            Colouring::Counts { .. } => Err(SinkError::FrameValues {
+                sink,
+                expected: "counts",
+                got: "smooth values",
+                level,
+            }),
+        }
+    }
+
     /// Colours a frame of counts into RGB triples (`out` resized to `3 * height * width`).
     ///
     /// # Errors
@@ -60,16 +104,9 @@ impl Colouring {
         indices: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> Result<(), SinkError> {
-        let Colouring::Counts { colormap, scaling } = self else {
-            return Err(SinkError::FrameValues {
-                sink: "smooth colouring",
-                expected: "smooth values",
-                got: "counts",
-                level,
-            });
-        };
+        let (colormap, scaling) = self.expect_counts("smooth colouring", level)?;
         scaling.apply(frame, indices)?;
-        crate::frames::colorize_rgb(indices, *colormap, out);
+        crate::frames::colorize_rgb(indices, colormap, out);
         Ok(())
     }
 
@@ -87,15 +124,8 @@ impl Colouring {
         frame: ArrayView2<'_, f32>,
         out: &mut Vec<u8>,
     ) -> Result<(), SinkError> {
-        let Colouring::Smooth(s) = self else {
-            return Err(SinkError::FrameValues {
-                sink: "colouring from counts",
-                expected: "counts",
-                got: "smooth values",
-                level,
-            });
-        };
-        s.apply(frame, out)
+        self.expect_smooth("colouring from counts", level)?
+            .apply(frame, out)
     }
 }
 
@@ -107,6 +137,11 @@ impl Colouring {
 /// repeats every `p` iterations, and a cyclic map such as `twilight` has no seam). The colour
 /// is the colormap's table at `x * 255` (cycle: `x * 256`, wrapping), linearly interpolated
 /// between the two nearest entries per channel and rounded. A NaN value gets entry 0.
+///
+/// Where a sink has only the colormap's 256 entries to show (a GIF's palette), a value gets
+/// the entry nearest its position instead ([`SmoothColours::nearest_indices`]: `round(x * 255)`,
+/// cycle: `round(x * 256) mod 256`): the same position, so the colours change by one palette
+/// step where the interpolated ones change by less, and there are no count bands.
 ///
 /// ```
 /// use zoomstack_sinks::{Colormap, Scaling, SmoothColours};
@@ -168,7 +203,43 @@ impl SmoothColours {
         Ok(())
     }
 
-    /// The map from a value to its table position in `[0, 255]` (cycle: `[0, 256)`).
+    /// The colormap entry nearest each value's position (the position [`SmoothColours::apply`]
+    /// interpolates at, rounded half away from zero; with a `cycle`, 256 wraps to 0), one byte
+    /// per pixel, row-major, into `out` (resized to `height * width`). What a sink with a
+    /// palette of the colormap's 256 entries shows (GIF).
+    ///
+    /// ```
+    /// use zoomstack_sinks::{Colormap, Scaling, SmoothColours};
+    /// let c = SmoothColours { colormap: Colormap::Gray, scaling: Scaling::Fixed { max: 255 }, cycle: None };
+    /// let frame = ndarray::arr2(&[[10.0f32, 10.49, 10.5, 300.0]]);
+    /// let mut indices = Vec::new();
+    /// c.nearest_indices(frame.view(), &mut indices).unwrap();
+    /// assert_eq!(indices, vec![10, 10, 11, 255]);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`SmoothColours::validate`].
+    // An `ArrayView2` is a small `Copy` handle, passed by value as ndarray does.
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn nearest_indices(
+        &self,
+        frame: ArrayView2<'_, f32>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SinkError> {
+        self.validate()?;
+        out.clear();
+        out.reserve(frame.len());
+        let position = self.position_fn(&frame);
+        let cyclic = self.cycle.is_some();
+        for row in frame.rows() {
+            out.extend(row.iter().map(|&v| nearest_entry(position(v), cyclic)));
+        }
+        Ok(())
+    }
+
+    /// The map from a value to its table position in `[0, 255]` (cycle: `[0, 256)`): the one
+    /// rule both [`SmoothColours::apply`] and [`SmoothColours::nearest_indices`] follow.
     fn position_fn(&self, frame: &ArrayView2<'_, f32>) -> impl Fn(f32) -> f64 + use<> {
         let (scale, offset, cyclic) = match (self.cycle, self.scaling) {
             (Some(p), _) => (1.0 / f64::from(p), 0.0, true),
@@ -194,6 +265,16 @@ impl SmoothColours {
                 x.clamp(0.0, 1.0) * 255.0
             }
         }
+    }
+}
+
+/// The table entry nearest position `pos` (`[0, 255]`, or `[0, 256)` wrapping when `wrap`).
+fn nearest_entry(pos: f64, wrap: bool) -> u8 {
+    let i = pos.round();
+    if wrap && i >= 256.0 {
+        0
+    } else {
+        i.clamp(0.0, 255.0) as u8
     }
 }
 
@@ -267,6 +348,52 @@ mod tests {
             vec![[0, 0, 0], [255, 255, 255], [128, 128, 128]]
         );
         assert_eq!(colour(c, &[5.0, 5.0]), vec![[0, 0, 0], [0, 0, 0]]);
+    }
+
+    fn nearest(c: SmoothColours, values: &[f32]) -> Vec<u8> {
+        let a = Array2::from_shape_vec((1, values.len()), values.to_vec()).unwrap();
+        let mut out = Vec::new();
+        c.nearest_indices(a.view(), &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn nearest_indices_round_the_interpolated_position() {
+        let c = SmoothColours {
+            colormap: Colormap::Viridis,
+            scaling: Scaling::Fixed { max: 255 },
+            cycle: None,
+        };
+        assert_eq!(
+            nearest(c, &[0.0, 16.4, 16.6, 254.6, 300.0, -4.0, f32::NAN]),
+            vec![0, 16, 17, 255, 255, 0, 0]
+        );
+        // With a cycle, 256 wraps to entry 0 (the neighbour of 255 that `apply` mixes in).
+        let c = SmoothColours {
+            cycle: Some(64.0),
+            ..c
+        };
+        let e = 64.0 / 256.0; // one entry
+        assert_eq!(
+            nearest(c, &[8.0, 72.0, 255.4 * e, 255.6 * e, -0.3 * e]),
+            vec![32, 32, 255, 0, 0]
+        );
+        // Per frame: the same stretch as `apply`.
+        let c = SmoothColours {
+            colormap: Colormap::Gray,
+            scaling: Scaling::PerFrame,
+            cycle: None,
+        };
+        let values = [2.0, 4.0, 3.0, 2.01];
+        let gray: Vec<u8> = colour(c, &values).iter().map(|p| p[0]).collect();
+        assert_eq!(nearest(c, &values), gray);
+        // Invalid parameters are refused as by `apply`.
+        let bad = SmoothColours {
+            cycle: Some(0.0),
+            ..c
+        };
+        let a = Array2::<f32>::zeros((1, 1));
+        assert!(bad.nearest_indices(a.view(), &mut Vec::new()).is_err());
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! | `GET /api/info` | the stack, the view, the colormap tables and the limits (JSON) |
 //! | `GET /api/stats` | cache and render counters (JSON) |
 //! | `GET /api/level/{L}/counts?stride=S` | raw counts, `u16` little-endian, row 0 first |
+//! | `GET /api/level/{L}/counts?values=smooth&stride=S` | raw smooth values, `f32` little-endian (numpy contract only) |
 //! | `GET /api/level/{L}/grid?stride=S` | the complex coordinate of every row and column (JSON) |
 //! | `GET /api/level/{L}/image.png?colormap=C&mode=M&stride=S` | 8-bit PNG, as the PNG sink writes it |
+//! | `GET /api/level/{L}/image.png?values=smooth&cycle=P&...` | the PNG sink's smooth-coloured PNG |
 //! | `GET /api/level/{L}/counts.png?stride=S` | 16-bit grayscale PNG of the raw counts |
 //!
 //! Nothing is read from the file system: the page is compiled into the binary, so no path can
@@ -23,10 +25,11 @@ use std::time::Instant;
 use serde_json::json;
 use zoomstack_kernel::IndexRange;
 use zoomstack_sinks::{
-    Colormap, PngCompression, Scaling, counts16_png_bytes, preview_png_bytes, stack_json,
+    Colormap, PngCompression, Scaling, SmoothColours, counts16_png_bytes, preview_png_bytes,
+    smooth_png_bytes, stack_json,
 };
 
-use crate::frames::{CacheStats, Frame, FrameCache, FrameError, Renderer};
+use crate::frames::{CacheStats, Frame, FrameCache, FrameError, Pixels, Renderer, Values};
 use crate::grid::grid_json;
 use crate::request::{Reply, ViewRequest, parse_query, printable, refuse_body};
 use crate::view::AxisJson;
@@ -65,7 +68,13 @@ struct FrameQuery {
     stride: usize,
     colormap: Colormap,
     mode: Mode,
+    values: Values,
+    /// Iterations per colour cycle (smooth values only).
+    cycle: Option<f32>,
 }
+
+/// Largest `cycle` a request may ask for (as a spec's `cycle`).
+const MAX_CYCLE: f64 = 1e9;
 
 #[derive(Debug, Clone, Copy)]
 enum Mode {
@@ -206,6 +215,7 @@ impl ViewApp {
     }
 
     fn info(&self) -> Reply {
+        let smooth_refused = self.view.stack.check_smooth().err().map(|e| e.to_string());
         let v = &self.view;
         let p = v.stack.params;
         let colormaps: serde_json::Map<String, serde_json::Value> = Colormap::ALL
@@ -230,6 +240,12 @@ impl ViewApp {
             "scaling": { "fixed_max": p.max_iter, "modes": ["fixed", "per-frame"] },
             "colormaps": colormaps,
             "default_colormap": "rainbow",
+            // What `counts?values=` serves: smooth values only in the numpy contract.
+            "values": {
+                "smooth": smooth_refused.is_none(),
+                "smooth_refused": smooth_refused,
+                "max_cycle": MAX_CYCLE,
+            },
             "limits": {
                 "max_frame_pixels": self.limits.max_frame_pixels,
                 "max_stride": self.max_stride(),
@@ -246,8 +262,9 @@ impl ViewApp {
 
     fn level(&self, level: &str, resource: &str, query: &str) -> Reply {
         let allowed: &[&str] = match resource {
-            "counts" | "grid" | "counts.png" => &["stride"],
-            "image.png" => &["stride", "colormap", "mode"],
+            "counts" => &["stride", "values"],
+            "grid" | "counts.png" => &["stride"],
+            "image.png" => &["stride", "colormap", "mode", "values", "cycle"],
             _ => {
                 return Reply::error(
                     404,
@@ -267,6 +284,11 @@ impl ViewApp {
             Ok(q) => q,
             Err(reply) => return reply,
         };
+        if q.values == Values::Smooth
+            && let Err(e) = self.view.stack.check_smooth()
+        {
+            return Reply::error(400, format!("values=smooth: {e}"));
+        }
         let (rows, cols) = self.view.strided(q.stride);
         let pixels = rows.count * cols.count;
         if pixels > self.limits.max_frame_pixels {
@@ -286,9 +308,9 @@ impl ViewApp {
         }
         let started = Instant::now();
         let mut rendered = false;
-        let frame = self.cache.get_or_render((level, q.stride), || {
+        let frame = self.cache.get_or_render((level, q.stride, q.values), || {
             rendered = true;
-            self.renderer.render(level, rows, cols)
+            self.renderer.render(level, rows, cols, q.values)
         });
         let frame = match frame {
             Ok(f) => f,
@@ -312,7 +334,7 @@ impl ViewApp {
             started.elapsed().as_secs_f64() * 1e3
         );
         let reply = match resource {
-            "counts" => counts_reply(&frame),
+            "counts" => values_reply(&frame),
             "image.png" => self.image_png(&frame, q),
             _ => counts16_reply(&frame),
         };
@@ -345,6 +367,8 @@ impl ViewApp {
             stride: self.limits.default_stride,
             colormap: Colormap::Rainbow,
             mode: Mode::Fixed,
+            values: Values::Counts,
+            cycle: None,
         };
         for (key, value) in pairs {
             match key.as_str() {
@@ -388,8 +412,49 @@ impl ViewApp {
                         }
                     }
                 }
-                _ => unreachable!("parse_query only lets allowed keys through"),
+                "values" => {
+                    q.values = match value.as_str() {
+                        "counts" => Values::Counts,
+                        "smooth" => Values::Smooth,
+                        _ => {
+                            return Err(Reply::error(
+                                400,
+                                format!("values {}: expected counts or smooth", printable(value)),
+                            ));
+                        }
+                    }
+                }
+                "cycle" => {
+                    let p = value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|p| p.is_finite() && *p > 0.0 && *p <= MAX_CYCLE)
+                        .ok_or_else(|| {
+                            Reply::error(
+                                400,
+                                format!(
+                                    "cycle {}: expected a number of iterations above 0 and at \
+                                     most {MAX_CYCLE}",
+                                    printable(value)
+                                ),
+                            )
+                        })?;
+                    q.cycle = Some(p as f32);
+                }
+                // `parse_query` lets only the allowed keys through.
+                other => {
+                    return Err(Reply::error(
+                        400,
+                        format!("unknown parameter {}", printable(other)),
+                    ));
+                }
             }
+        }
+        if q.cycle.is_some() && q.values != Values::Smooth {
+            return Err(Reply::error(
+                400,
+                "cycle applies to smooth colours only: add values=smooth",
+            ));
         }
         Ok(q)
     }
@@ -406,21 +471,37 @@ impl ViewApp {
             Mode::Fixed => Scaling::notebook(self.view.stack.params.max_iter),
             Mode::PerFrame => Scaling::PerFrame,
         };
-        let mut indices = Vec::new();
-        let png = scaling.apply(frame.view(), &mut indices).and_then(|()| {
-            preview_png_bytes(
-                frame.width(),
-                frame.height(),
-                &indices,
-                q.colormap,
-                PngCompression::Fast,
-            )
-        });
+        let png = if let Some(values) = frame.smooth() {
+            let colours = SmoothColours {
+                colormap: q.colormap,
+                scaling,
+                cycle: q.cycle,
+            };
+            smooth_png_bytes(values, &colours, PngCompression::Fast)
+        } else if let Some(counts) = frame.counts() {
+            let mut indices = Vec::new();
+            scaling.apply(counts, &mut indices).and_then(|()| {
+                preview_png_bytes(
+                    frame.width(),
+                    frame.height(),
+                    &indices,
+                    q.colormap,
+                    PngCompression::Fast,
+                )
+            })
+        } else {
+            return Reply::error(500, "a frame without pixels");
+        };
+        let smooth = match (frame.values(), q.cycle) {
+            (Values::Counts, _) => String::new(),
+            (Values::Smooth, None) => "-smooth".to_string(),
+            (Values::Smooth, Some(p)) => format!("-smooth-cycle{p}"),
+        };
         match png {
             Ok(bytes) => Reply::ok("image/png", bytes).header(
                 "Content-Disposition",
                 format!(
-                    "inline; filename=\"level-{}-{}-{}.png\"",
+                    "inline; filename=\"level-{}-{}-{}{smooth}.png\"",
                     frame.level,
                     q.colormap.name(),
                     match q.mode {
@@ -435,24 +516,34 @@ impl ViewApp {
 }
 
 fn frame_headers(reply: Reply, frame: &Frame) -> Reply {
+    let (min, max) = match &frame.pixels {
+        Pixels::Counts { min, max, .. } => (min.to_string(), max.to_string()),
+        // Shortest text that reads back as the same f32.
+        Pixels::Smooth { min, max, .. } => (min.to_string(), max.to_string()),
+    };
     reply
         .header("X-Zoomstack-Level", frame.level.to_string())
         .header("X-Zoomstack-Height", frame.rows.count.to_string())
         .header("X-Zoomstack-Width", frame.cols.count.to_string())
-        .header("X-Zoomstack-Min", frame.min.to_string())
-        .header("X-Zoomstack-Max", frame.max.to_string())
+        .header("X-Zoomstack-Values", frame.values().name())
+        .header("X-Zoomstack-Min", min)
+        .header("X-Zoomstack-Max", max)
 }
 
-fn counts_reply(frame: &Arc<Frame>) -> Reply {
-    let mut body = Vec::with_capacity(frame.counts.len() * 2);
-    for v in &frame.counts {
-        body.extend_from_slice(&v.to_le_bytes());
-    }
+/// The raw frame: counts as `u16`, smooth values as `f32`, little-endian, row 0 first.
+fn values_reply(frame: &Arc<Frame>) -> Reply {
+    let body = match &frame.pixels {
+        Pixels::Counts { counts, .. } => counts.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        Pixels::Smooth { values, .. } => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    };
     frame_headers(Reply::ok("application/octet-stream", body), frame)
 }
 
 fn counts16_reply(frame: &Arc<Frame>) -> Reply {
-    match counts16_png_bytes(frame.view(), PngCompression::Fast) {
+    let Some(counts) = frame.counts() else {
+        return Reply::error(500, "a frame of smooth values has no 16-bit PNG");
+    };
+    match counts16_png_bytes(counts, PngCompression::Fast) {
         Ok(bytes) => frame_headers(Reply::ok("image/png", bytes), frame).header(
             "Content-Disposition",
             format!("inline; filename=\"level-{}-counts16.png\"", frame.level),

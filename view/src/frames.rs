@@ -9,21 +9,78 @@ use serde::Serialize;
 use zoomstack_engine::{EngineError, Executor, IndexRange, RenderPlan, Selection, ZoomStack};
 use zoomstack_kernel::Backend;
 
-/// One rendered level: raw escape counts, row-major, row 0 first.
+/// What a frame holds: the kernel's escape counts or its smooth escape values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Values {
+    /// `u16` counts.
+    Counts,
+    /// `f32` smooth values (numpy contract only).
+    Smooth,
+}
+
+impl Values {
+    /// The name in requests and headers (`counts`, `smooth`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Values::Counts => "counts",
+            Values::Smooth => "smooth",
+        }
+    }
+}
+
+/// The pixels of a frame, row-major, row 0 first, with their range.
+#[derive(Debug)]
+pub(crate) enum Pixels {
+    /// Escape counts.
+    Counts {
+        counts: Vec<u16>,
+        min: u16,
+        max: u16,
+    },
+    /// Smooth escape values; `min`/`max` over the finite ones.
+    Smooth {
+        values: Vec<f32>,
+        min: f32,
+        max: f32,
+    },
+}
+
+/// One rendered level.
 #[derive(Debug)]
 pub(crate) struct Frame {
     pub level: u64,
     pub rows: IndexRange,
     pub cols: IndexRange,
-    pub counts: Vec<u16>,
-    pub min: u16,
-    pub max: u16,
+    pub pixels: Pixels,
 }
 
 impl Frame {
-    pub(crate) fn view(&self) -> ArrayView2<'_, u16> {
-        ArrayView2::from_shape((self.height(), self.width()), &self.counts)
-            .expect("counts hold rows x cols values")
+    /// The counts as a 2-D view, `None` for a frame of smooth values.
+    pub(crate) fn counts(&self) -> Option<ArrayView2<'_, u16>> {
+        match &self.pixels {
+            Pixels::Counts { counts, .. } => ArrayView2::from_shape(self.shape(), counts).ok(),
+            Pixels::Smooth { .. } => None,
+        }
+    }
+
+    /// The smooth values as a 2-D view, `None` for a frame of counts.
+    pub(crate) fn smooth(&self) -> Option<ArrayView2<'_, f32>> {
+        match &self.pixels {
+            Pixels::Smooth { values, .. } => ArrayView2::from_shape(self.shape(), values).ok(),
+            Pixels::Counts { .. } => None,
+        }
+    }
+
+    /// What the frame holds.
+    pub(crate) fn values(&self) -> Values {
+        match self.pixels {
+            Pixels::Counts { .. } => Values::Counts,
+            Pixels::Smooth { .. } => Values::Smooth,
+        }
+    }
+
+    fn shape(&self) -> (usize, usize) {
+        (self.height(), self.width())
     }
 
     /// Rows of the frame.
@@ -36,8 +93,12 @@ impl Frame {
         usize::try_from(self.cols.count).unwrap_or(usize::MAX)
     }
 
+    /// Bytes of pixels (what the cache counts).
     fn bytes(&self) -> usize {
-        self.counts.len() * 2
+        match &self.pixels {
+            Pixels::Counts { counts, .. } => counts.len() * 2,
+            Pixels::Smooth { values, .. } => values.len() * 4,
+        }
     }
 }
 
@@ -61,11 +122,14 @@ impl Renderer {
         self.executor.effective_threads()
     }
 
+    /// Renders `values` of `level` (smooth values only where the stack's contract has them:
+    /// the engine refuses them otherwise).
     pub(crate) fn render(
         &self,
         level: u64,
         rows: IndexRange,
         cols: IndexRange,
+        values: Values,
     ) -> Result<Frame, EngineError> {
         // A few bands per thread keep the threads busy when some bands escape faster.
         let bands = (self.threads() * 4).max(1) as u64;
@@ -73,23 +137,41 @@ impl Renderer {
         let width = usize::try_from(cols.count).unwrap_or(usize::MAX);
         let selection = Selection::strided([IndexRange::new(level, 1, 1), rows, cols]);
         let plan = RenderPlan::new(self.stack.clone(), selection, [1, band_rows, width])?;
-        let counts = self.executor.compute(&plan)?.into_raw_vec_and_offset().0;
-        let (min, max) = counts
-            .iter()
-            .fold((u16::MAX, u16::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let pixels = match values {
+            Values::Counts => {
+                let counts = self.executor.compute(&plan)?.into_raw_vec_and_offset().0;
+                let (min, max) = counts
+                    .iter()
+                    .fold((u16::MAX, u16::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+                Pixels::Counts { counts, min, max }
+            }
+            Values::Smooth => {
+                let values = self
+                    .executor
+                    .compute_values::<f32>(&plan)?
+                    .into_raw_vec_and_offset()
+                    .0;
+                let (min, max) = values
+                    .iter()
+                    .filter(|v| v.is_finite())
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                        (lo.min(v), hi.max(v))
+                    });
+                Pixels::Smooth { values, min, max }
+            }
+        };
         Ok(Frame {
             level,
             rows,
             cols,
-            counts,
-            min,
-            max,
+            pixels,
         })
     }
 }
 
-/// A frame is known by its level and its stride.
-pub(crate) type FrameKey = (u64, usize);
+/// A frame is known by its level, its stride and what it holds (counts and smooth values of
+/// the same level are different frames).
+pub(crate) type FrameKey = (u64, usize, Values);
 
 /// Why a frame was not produced.
 #[derive(Debug)]
@@ -113,7 +195,7 @@ pub struct CacheStats {
     pub busy: u64,
     /// Frames in the cache now.
     pub cached_frames: usize,
-    /// Bytes of counts in the cache now.
+    /// Bytes of frames (counts or smooth values) in the cache now.
     pub cached_bytes: usize,
     /// Requests rendering or waiting for a render now.
     pub active: usize,
@@ -287,10 +369,63 @@ mod tests {
             level,
             rows: IndexRange::full(1),
             cols: IndexRange::full(n as u64),
-            counts: vec![level as u16; n],
-            min: level as u16,
-            max: level as u16,
+            pixels: Pixels::Counts {
+                counts: vec![level as u16; n],
+                min: level as u16,
+                max: level as u16,
+            },
         }
+    }
+
+    fn smooth_frame(level: u64, n: usize) -> Frame {
+        Frame {
+            level,
+            rows: IndexRange::full(1),
+            cols: IndexRange::full(n as u64),
+            pixels: Pixels::Smooth {
+                values: vec![level as f32 + 0.5; n],
+                min: level as f32 + 0.5,
+                max: level as f32 + 0.5,
+            },
+        }
+    }
+
+    fn counts_of(f: &Frame) -> Vec<u16> {
+        f.counts().unwrap().iter().copied().collect()
+    }
+
+    #[test]
+    fn counts_and_smooth_values_of_a_level_are_cached_apart() {
+        let cache = FrameCache::new(1 << 20, 4);
+        let c = cache
+            .get_or_render((5, 2, Values::Counts), || Ok(frame(5, 10)))
+            .unwrap();
+        // The same level and stride as smooth values is another frame: rendered, not the
+        // cached counts.
+        let mut rendered = false;
+        let s = cache
+            .get_or_render((5, 2, Values::Smooth), || {
+                rendered = true;
+                Ok(smooth_frame(5, 10))
+            })
+            .unwrap();
+        assert!(rendered);
+        assert_eq!((c.values(), s.values()), (Values::Counts, Values::Smooth));
+        assert!(c.smooth().is_none() && s.counts().is_none());
+        assert_eq!(s.smooth().unwrap()[(0, 3)].to_bits(), 5.5f32.to_bits());
+        // Both are cached now, a smooth value 4 bytes, a count 2.
+        let again = cache
+            .get_or_render((5, 2, Values::Smooth), || panic!("cached"))
+            .unwrap();
+        assert_eq!(again.values(), Values::Smooth);
+        cache
+            .get_or_render((5, 2, Values::Counts), || panic!("cached"))
+            .unwrap();
+        let st = cache.stats();
+        assert_eq!(
+            (st.cached_frames, st.cached_bytes, st.renders, st.hits),
+            (2, 60, 2, 2)
+        );
     }
 
     #[test]
@@ -298,28 +433,36 @@ mod tests {
         let cache = FrameCache::new(3 * 200, 4);
         for level in 0..3 {
             cache
-                .get_or_render((level, 1), || Ok(frame(level, 100)))
+                .get_or_render((level, 1, Values::Counts), || Ok(frame(level, 100)))
                 .unwrap();
         }
         // Use level 0 again, then add level 3: level 1 is the oldest and goes.
-        cache.get_or_render((0, 1), || panic!("cached")).unwrap();
-        cache.get_or_render((3, 1), || Ok(frame(3, 100))).unwrap();
+        cache
+            .get_or_render((0, 1, Values::Counts), || panic!("cached"))
+            .unwrap();
+        cache
+            .get_or_render((3, 1, Values::Counts), || Ok(frame(3, 100)))
+            .unwrap();
         let s = cache.stats();
         assert_eq!(
             (s.cached_frames, s.cached_bytes, s.renders, s.hits),
             (3, 600, 4, 1)
         );
-        cache.get_or_render((0, 1), || panic!("cached")).unwrap();
+        cache
+            .get_or_render((0, 1, Values::Counts), || panic!("cached"))
+            .unwrap();
         let mut rendered = false;
         cache
-            .get_or_render((1, 1), || {
+            .get_or_render((1, 1, Values::Counts), || {
                 rendered = true;
                 Ok(frame(1, 100))
             })
             .unwrap();
         assert!(rendered, "level 1 should have been evicted");
         // A frame larger than the whole cache is served but not kept.
-        cache.get_or_render((9, 1), || Ok(frame(9, 1000))).unwrap();
+        cache
+            .get_or_render((9, 1, Values::Counts), || Ok(frame(9, 1000)))
+            .unwrap();
         assert_eq!(cache.stats().cached_bytes, 600);
     }
 
@@ -332,7 +475,7 @@ mod tests {
             let (cache, start, release) = (cache.clone(), start.clone(), release.clone());
             std::thread::spawn(move || {
                 cache
-                    .get_or_render((7, 1), || {
+                    .get_or_render((7, 1, Values::Counts), || {
                         start.wait();
                         release.wait();
                         Ok(frame(7, 10))
@@ -345,7 +488,7 @@ mod tests {
             std::thread::spawn(move || {
                 start.wait();
                 cache
-                    .get_or_render((7, 1), || panic!("must share the render"))
+                    .get_or_render((7, 1, Values::Counts), || panic!("must share the render"))
                     .unwrap()
             })
         };
@@ -360,7 +503,7 @@ mod tests {
             let (cache, started, release) =
                 (cache.clone(), other_started.clone(), other_release.clone());
             std::thread::spawn(move || {
-                cache.get_or_render((8, 1), || {
+                cache.get_or_render((8, 1, Values::Counts), || {
                     started.wait();
                     release.wait();
                     Ok(frame(8, 10))
@@ -369,16 +512,18 @@ mod tests {
         };
         other_started.wait();
         // Three requests are rendering or waiting: a fourth is refused, a cached one is not.
-        match cache.get_or_render((5, 1), || panic!("must be refused")) {
+        match cache.get_or_render((5, 1, Values::Counts), || panic!("must be refused")) {
             Err(FrameError::Busy { limit }) => assert_eq!(limit, 3),
             other => panic!("expected busy, got {other:?}"),
         }
         release.wait();
         other_release.wait();
-        assert_eq!(leader.join().unwrap().counts, vec![7; 10]);
-        assert_eq!(follower.join().unwrap().counts, vec![7; 10]);
+        assert_eq!(counts_of(&leader.join().unwrap()), vec![7; 10]);
+        assert_eq!(counts_of(&follower.join().unwrap()), vec![7; 10]);
         other.join().unwrap().unwrap();
-        cache.get_or_render((7, 1), || panic!("cached")).unwrap();
+        cache
+            .get_or_render((7, 1, Values::Counts), || panic!("cached"))
+            .unwrap();
         let s = cache.stats();
         assert_eq!((s.coalesced, s.busy, s.renders, s.hits), (1, 1, 2, 1));
         assert_eq!(cache.lock().active, 0);

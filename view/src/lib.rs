@@ -4,7 +4,9 @@
 //! zoom stack, the notebook's `stackview.picker` for any of its levels. Levels are rendered on
 //! demand by the kernel (split over all cores), kept in a small cache of recent levels, and
 //! sent to the page as raw counts, so the value under the cursor is the exact escape count;
-//! the page colours them with the PNG sink's colormaps and scalings.
+//! the page colours them with the PNG sink's colormaps and scalings. In the numpy contract the
+//! page can ask for the kernel's smooth values (`f32`) instead and colours them as the sinks'
+//! `colour = "smooth"` does (with an optional colour cycle).
 //!
 //! ```
 //! use zoomstack_engine::ZoomStack;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use zoomstack_engine::ZoomStack;
-use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block};
-use zoomstack_sinks::{Colormap, Scaling};
+use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block, render_block_smooth};
+use zoomstack_sinks::{Colormap, Scaling, SmoothColours};
 use zoomstack_view::{Limits, ServerOptions, View, ViewServer};
 
 const SMALL: StackParams = StackParams {
@@ -252,6 +252,183 @@ fn counts_grid_and_pngs_are_exact() {
         assert_eq!(counts, want);
     }
     server.shutdown();
+}
+
+fn le_f32(body: &[u8]) -> Vec<f32> {
+    body.chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[test]
+fn smooth_values_are_the_kernels_and_cached_apart_from_counts() {
+    let server = small_server();
+    let info = get(&server, "/api/info").json();
+    assert_eq!(info["values"]["smooth"], true, "{info}");
+    assert!(info["values"]["smooth_refused"].is_null());
+    for (level, stride) in [(3000u64, 1usize), (119_999, 2), (0, 3)] {
+        let before = get(&server, "/api/stats").json();
+        let counts = get(
+            &server,
+            &format!("/api/level/{level}/counts?stride={stride}"),
+        );
+        let smooth = get(
+            &server,
+            &format!("/api/level/{level}/counts?values=smooth&stride={stride}"),
+        );
+        assert_eq!((counts.status, smooth.status), (200, 200));
+        assert_eq!(counts.header("x-zoomstack-values"), "counts");
+        assert_eq!(smooth.header("x-zoomstack-values"), "smooth");
+        let (rows, cols) = (
+            IndexRange::new(0, stride as i64, 48u64.div_ceil(stride as u64)),
+            IndexRange::new(0, stride as i64, 64u64.div_ceil(stride as u64)),
+        );
+        let n = (rows.count * cols.count) as usize;
+        assert_eq!(smooth.body.len(), 4 * n);
+        assert_eq!(smooth.header("x-zoomstack-height"), rows.count.to_string());
+        // Bit for bit the kernel's smooth values of the level.
+        let mut want = vec![0f32; n];
+        render_block_smooth(&SMALL, level, rows, cols, Backend::Scalar, &mut want).unwrap();
+        let got = le_f32(&smooth.body);
+        assert!(
+            got.iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "level {level} stride {stride}"
+        );
+        let (lo, hi) = want
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let got = smooth.header("x-zoomstack-min").parse::<f32>().unwrap();
+        assert_eq!(got.to_bits(), lo.to_bits(), "min");
+        let got = smooth.header("x-zoomstack-max").parse::<f32>().unwrap();
+        assert_eq!(got.to_bits(), hi.to_bits(), "max");
+        // values=counts is the counts route's answer.
+        let explicit = get(
+            &server,
+            &format!("/api/level/{level}/counts?values=counts&stride={stride}"),
+        );
+        assert_eq!(explicit.body, counts.body);
+        assert_eq!(
+            le_u16(&counts.body),
+            kernel_counts(&SMALL, level, rows, cols)
+        );
+        // The cache keys on the values: the smooth frame was a render of its own, not the
+        // cached counts; asking again for each is a hit.
+        let after = get(&server, "/api/stats").json();
+        let renders = after["renders"].as_u64().unwrap() - before["renders"].as_u64().unwrap();
+        assert_eq!(renders, 2, "counts and smooth values rendered once each");
+        let hits = after["hits"].as_u64().unwrap() - before["hits"].as_u64().unwrap();
+        assert_eq!(hits, 1, "values=counts from the cache");
+        let again = get(
+            &server,
+            &format!("/api/level/{level}/counts?values=smooth&stride={stride}"),
+        );
+        assert_eq!(again.body, smooth.body);
+        assert!(again.header("server-timing").starts_with("cache"));
+
+        // image.png with smooth values: the PNG sink's smooth colours (SmoothColours::apply).
+        for (mode, cycle, scaling) in [
+            ("fixed", None, Scaling::notebook(256)),
+            ("per-frame", None, Scaling::PerFrame),
+            ("fixed", Some(24.5f32), Scaling::notebook(256)),
+        ] {
+            let q = cycle.map_or(String::new(), |p| format!("&cycle={p}"));
+            let png = get(
+                &server,
+                &format!(
+                    "/api/level/{level}/image.png?values=smooth&colormap=twilight&mode={mode}&stride={stride}{q}"
+                ),
+            );
+            assert_eq!(png.status, 200, "{}", String::from_utf8_lossy(&png.body));
+            let (info, rgb) = decode_png(&png.body);
+            assert_eq!(info.color_type, png::ColorType::Rgb);
+            let colours = SmoothColours {
+                colormap: Colormap::Twilight,
+                scaling,
+                cycle,
+            };
+            let frame = ndarray::ArrayView2::from_shape(
+                (rows.count as usize, cols.count as usize),
+                &want[..],
+            )
+            .unwrap();
+            let mut expected = Vec::new();
+            colours.apply(frame, &mut expected).unwrap();
+            assert_eq!(rgb, expected, "{mode} {cycle:?}");
+            let name = png.header("content-disposition");
+            assert!(name.contains("-smooth"), "{name}");
+        }
+    }
+    server.shutdown();
+}
+
+#[test]
+fn bad_smooth_requests_and_exact_stacks_are_refused() {
+    let server = small_server();
+    for (path, want) in [
+        (
+            "/api/level/5/counts?values=bands",
+            "values \"bands\": expected counts or smooth",
+        ),
+        (
+            "/api/level/5/image.png?values=smooth&cycle=0",
+            "cycle \"0\": expected a number of iterations above 0",
+        ),
+        (
+            "/api/level/5/image.png?values=smooth&cycle=-3",
+            "cycle \"-3\"",
+        ),
+        (
+            "/api/level/5/image.png?values=smooth&cycle=nan",
+            "cycle \"nan\"",
+        ),
+        (
+            "/api/level/5/image.png?values=smooth&cycle=1e12",
+            "cycle \"1e12\"",
+        ),
+        (
+            "/api/level/5/image.png?cycle=16",
+            "cycle applies to smooth colours only",
+        ),
+        ("/api/level/5/counts?cycle=16", "cycle"),
+        ("/api/level/5/grid?values=smooth", "values"),
+        ("/api/level/5/counts.png?values=smooth", "values"),
+    ] {
+        let r = get(&server, path);
+        assert_eq!(r.status, 400, "{path}");
+        assert!(r.error().contains(want), "{path}: {}", r.error());
+    }
+    server.shutdown();
+
+    // Exact arithmetic has no smooth values: 400 naming why, before anything renders.
+    let exact = start(
+        ZoomStack::exact(1000, zoomstack_kernel::exact::ExactStack::default()).unwrap(),
+        "[:, :, :]",
+        Limits::default(),
+    );
+    let info = get(&exact, "/api/info").json();
+    assert_eq!(info["values"]["smooth"], false);
+    let why = info["values"]["smooth_refused"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(why.contains("smooth"), "{why}");
+    for path in [
+        "/api/level/10/counts?values=smooth&stride=64",
+        "/api/level/10/image.png?values=smooth&stride=64",
+    ] {
+        let r = get(&exact, path);
+        assert_eq!(r.status, 400, "{path}");
+        assert!(r.error().starts_with("values=smooth: "), "{}", r.error());
+        assert!(r.error().contains(&why), "{}", r.error());
+    }
+    assert_eq!(get(&exact, "/api/stats").json()["renders"], 0);
+    // Counts still work there.
+    assert_eq!(get(&exact, "/api/level/10/counts?stride=64").status, 200);
+    exact.shutdown();
 }
 
 #[test]

@@ -13,11 +13,11 @@ use zoomstack_sinks::{
 
 use super::raw::{RawDownsample, RawSink, S, present_options};
 use super::stack::{in_range, triple};
-use super::video;
 use super::{
     AnimationFormat, COMMON_KEYS, DEFAULT_ZSTD_LEVEL, FrameKind, SINK_KINDS, SinkKind, SinkSpec,
     ZarrSpec, kind_info,
 };
+use super::{colour, video};
 use crate::diag::SpecError;
 
 /// Maps an engine error about a select string to the span of the offending byte when the TOML
@@ -238,13 +238,14 @@ pub(super) fn sink_from_raw(
 
     let kind = match kind {
         "png" => SinkKind::Frames(FrameKind::Png {
-            colouring: video::colouring(&r, colormap, scaling(false)?, false, stack, &label)?,
+            colouring: colour::colouring(&r, colormap, scaling(false)?, false, stack, &label)?,
             compression: png_compression()?,
         }),
         "video" => {
             // Smooth colours by default where the contract has them (numpy).
             let smooth = stack.check_smooth().is_ok();
-            let colouring = video::colouring(&r, colormap, scaling(false)?, smooth, stack, &label)?;
+            let colouring =
+                colour::colouring(&r, colormap, scaling(false)?, smooth, stack, &label)?;
             let v = video::video_from_raw(&r, colouring, &plan)?;
             let [_, h, w] = plan.shape();
             let at = r.path.as_ref().map_or(span.clone(), Spanned::span);
@@ -296,8 +297,14 @@ pub(super) fn sink_from_raw(
             SinkKind::Frames(FrameKind::Animation {
                 format,
                 options: AnimationOptions {
-                    colormap,
-                    scaling: scaling(true)?,
+                    colouring: colour::colouring(
+                        &r,
+                        colormap,
+                        scaling(true)?,
+                        false,
+                        stack,
+                        &label,
+                    )?,
                     frame_delay_ms,
                     playback: r
                         .loop_
@@ -313,8 +320,7 @@ pub(super) fn sink_from_raw(
                     Some(c) => Some(in_range(c, "columns", 1, 100_000)? as usize),
                     None => None,
                 },
-                colormap,
-                scaling: scaling(false)?,
+                colouring: colour::colouring(&r, colormap, scaling(false)?, false, stack, &label)?,
                 labels: r.labels.as_ref().map_or(d.labels, |l| *l.get_ref()),
                 gap: match &r.gap {
                     Some(g) => in_range(g, "gap", 0, 1000)? as usize,

@@ -1,7 +1,7 @@
 //! Spec parsing: examples, defaults, every kind's options, and the errors.
 
 use super::*;
-use zoomstack_sinks::{Colormap, Playback, Scaling};
+use zoomstack_sinks::{Colormap, Colouring, Playback, Scaling};
 
 fn sink(body: &str) -> Result<SinkSpec, SpecError> {
     parse_str(
@@ -96,7 +96,13 @@ fn animation_options() {
             assert_eq!(format, AnimationFormat::Apng);
             assert_eq!(options.playback, Playback::Times(3));
             assert_eq!(options.frame_delay_ms, 40);
-            assert_eq!(options.scaling, Scaling::PerFrame);
+            assert_eq!(
+                options.colouring,
+                Colouring::Counts {
+                    colormap: Colormap::Gray,
+                    scaling: Scaling::PerFrame
+                }
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -1,13 +1,10 @@
-//! The `video` sink's options, the frame plan (which levels, how many frames, how long), and
-//! the `colour` option it shares with `png`.
+//! The `video` sink's options and the frame plan (which levels, how many frames, how long).
 
 use std::ops::Range;
 
 use toml::Spanned;
-use zoomstack_engine::{Excerpt, RenderPlan, ZoomStack};
-use zoomstack_sinks::{
-    Colormap, Colouring, Scaling, SmoothColours, VideoCodec, VideoContainer, VideoOptions,
-};
+use zoomstack_engine::{RenderPlan, ZoomStack};
+use zoomstack_sinks::{Colouring, VideoCodec, VideoContainer, VideoOptions};
 
 use super::raw::{RawF64, RawSink, S};
 use super::stack::in_range;
@@ -76,7 +73,7 @@ impl FrameTiming {
     }
 }
 
-fn positive(v: &S<RawF64>, name: &str, max: f64) -> Result<f64, SpecError> {
+pub(super) fn positive(v: &S<RawF64>, name: &str, max: f64) -> Result<f64, SpecError> {
     let x = v.get_ref().0;
     if x.is_finite() && x > 0.0 && x <= max {
         Ok(x)
@@ -161,60 +158,6 @@ pub(super) fn timed_stack(
         .spanning(first, last, frames)
         .map(Some)
         .map_err(|e| SpecError::at(at, format!("{label}: {e}")))
-}
-
-/// The `colour` option (`"counts"` or `"smooth"`) with the sink's colormap and scaling, and
-/// `cycle` (smooth only). `smooth_default` is the kind's default.
-pub(super) fn colouring(
-    r: &RawSink,
-    colormap: Colormap,
-    scaling: Scaling,
-    smooth_default: bool,
-    stack: &ZoomStack,
-    label: &str,
-) -> Result<Colouring, SpecError> {
-    let smooth = match &r.colour {
-        None => smooth_default,
-        Some(c) => match c.get_ref().as_str() {
-            "counts" => false,
-            "smooth" => true,
-            other => {
-                return Err(SpecError::at(
-                    c.span(),
-                    format!(
-                        "unknown colour {}: expected \"counts\" (colours from the integer escape counts) or \"smooth\" (from continuous escape values, no bands)",
-                        Excerpt::around(other, 0)
-                    ),
-                ));
-            }
-        },
-    };
-    let cycle = match &r.cycle {
-        Some(c) if !smooth => {
-            return Err(SpecError::at(
-                c.span(),
-                format!("{label}: `cycle` only applies to colour = \"smooth\""),
-            ));
-        }
-        Some(c) => Some(positive(c, "cycle (iterations per colour cycle)", 1e9)? as f32),
-        None => None,
-    };
-    if !smooth {
-        return Ok(Colouring::Counts { colormap, scaling });
-    }
-    if let Err(e) = stack.check_smooth() {
-        let at = r.colour.as_ref().map_or(0..0, Spanned::span);
-        return Err(SpecError::at(at, format!("{label}: {e}")));
-    }
-    let colours = SmoothColours {
-        colormap,
-        scaling,
-        cycle,
-    };
-    colours
-        .validate()
-        .map_err(|e| SpecError::at(0..0, format!("{label}: {e}")))?;
-    Ok(Colouring::Smooth(colours))
 }
 
 /// The video sink of `r` whose frames are `plan`'s levels.
@@ -392,8 +335,8 @@ mod tests {
             ),
             ("kind = \"gif\"", "unknown sink kind"),
             (
-                "kind = \"animation\"\ncolour = \"smooth\"",
-                "`colour` is not an option of a `animation` sink",
+                "kind = \"png16\"\ncolour = \"smooth\"",
+                "`colour` is not an option of a `png16` sink",
             ),
         ] {
             let e = err(body);

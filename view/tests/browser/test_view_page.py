@@ -10,6 +10,7 @@ import io
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -93,8 +94,8 @@ def canvas_rgb(page):
     return rgba[..., :3]
 
 
-def server_png(url, level, colormap, mode, stride=1):
-    png = fetch(f"{url}api/level/{level}/image.png?colormap={colormap}&mode={mode}&stride={stride}")
+def server_png(url, level, colormap, mode, stride=1, extra=""):
+    png = fetch(f"{url}api/level/{level}/image.png?colormap={colormap}&mode={mode}&stride={stride}{extra}")
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
 
@@ -185,6 +186,99 @@ def test_scrub_hover_and_share(server, page):
     other.close()
 
 
+def shown_count(page):
+    return page.evaluate("window.zoomstackView.timings.length")
+
+
+def wait_redrawn(page, before):
+    """Wait until a frame was shown after `before` frames (a new request, same level)."""
+    page.wait_for_function(f"window.zoomstackView.timings.length > {before}", timeout=20000)
+
+
+def test_smooth_colours(server, page):
+    page.goto(server + "?level=3000&colormap=twilight")
+    wait_shown(page, 3000)
+    expect(page.locator("#values")).to_be_enabled()
+    expect(page.locator("#cycle")).to_be_disabled()
+    before = shown_count(page)
+    page.select_option("#values", "smooth")
+    wait_redrawn(page, before)
+    assert "values=smooth" in page.url
+    expect(page.locator("#cycle")).to_be_enabled()
+    # The page colours the raw f32 values itself, exactly as the PNG sink's colour = "smooth"
+    # (the server's PNG is SmoothColours::apply, tested against the sink in Rust).
+    smooth = "&values=smooth"
+    assert (canvas_rgb(page) == server_png(server, 3000, "twilight", "fixed", extra=smooth)).all()
+    counts_png = server_png(server, 3000, "twilight", "fixed")
+    assert (canvas_rgb(page) != counts_png).any(), "smooth colours differ from the counts' bands"
+    # Under the cursor: the smooth value (the raw f32), labelled so.
+    raw = np.frombuffer(fetch(f"{server}api/level/3000/counts?values=smooth"), "<f4").reshape(512, 512)
+    counts = nb.render_level(3000, 512, 512, nb.CENTER, nb.SCALE0, nb.ZOOM_PER_LEVEL, nb.MAX_ITER)
+    for x, y in [(0, 0), (100, 200), (511, 511), (256, 300)]:
+        hover_pixel(page, x, y)
+        ro = page.locator("#readout")
+        expect(ro).to_have_attribute("data-x", str(x))
+        expect(ro).to_have_attribute("data-y", str(y))
+        text = ro.get_attribute("data-smooth")
+        assert np.float32(float(text)) == raw[y, x], (text, raw[y, x])
+        assert ro.get_attribute("data-count") is None
+        assert page.locator("#ro-count").inner_text() == text
+        # Smooth values sit close to the notebook's counts: within (k - 1, k + 1.5).
+        k = int(counts[y, x])
+        assert k - 1 < raw[y, x] < k + 1.5 or k == nb.MAX_ITER == raw[y, x], (k, raw[y, x])
+    expect(page.locator("#ro-count-label")).to_have_text("smooth value")
+
+    # Range mode and a colour cycle: redrawn from the same values, in the URL.
+    page.select_option("#mode", "per-frame")
+    assert (canvas_rgb(page) == server_png(server, 3000, "twilight", "per-frame", extra=smooth)).all()
+    page.fill("#cycle", "24.5")
+    page.locator("#cycle").dispatch_event("change")
+    assert "cycle=24.5" in page.url
+    cyc = smooth + "&cycle=24.5"
+    assert (canvas_rgb(page) == server_png(server, 3000, "twilight", "per-frame", extra=cyc)).all()
+    # A cycle that is not a number of iterations is reported and not applied.
+    page.fill("#cycle", "-3")
+    page.locator("#cycle").dispatch_event("change")
+    expect(page.locator("#status")).to_contain_text('cycle "-3"')
+    assert "cycle=24.5" in page.url
+    page.screenshot(path=str(ARTIFACTS / "view-smooth-level-3000.png"))
+
+    # The saved frame is the server's smooth PNG.
+    with page.expect_download() as dl:
+        page.click("#save-png")
+    assert dl.value.suggested_filename == "level-3000-twilight-per-frame-smooth-cycle24.5.png"
+    saved = np.asarray(Image.open(dl.value.path()).convert("RGB"))
+    assert (saved == canvas_rgb(page)).all()
+
+    # A shared URL opens the same smooth view; a deeper level and a stride work too.
+    other = page.context.new_page()
+    other.goto(page.url)
+    wait_shown(other, 3000)
+    expect(other.locator("#values")).to_have_value("smooth")
+    expect(other.locator("#cycle")).to_have_value("24.5")
+    assert (canvas_rgb(other) == canvas_rgb(page)).all()
+    other.close()
+    page.select_option("#stride", "4")
+    page.wait_for_function("document.getElementById('frame').width === 128")
+    assert (canvas_rgb(page) == server_png(server, 3000, "twilight", "per-frame", stride=4, extra=cyc)).all()
+    page.select_option("#stride", "1")
+    page.wait_for_function("document.getElementById('frame').width === 512")
+    page.locator("#slider").fill("119999")
+    wait_shown(page, 119999)
+    assert (canvas_rgb(page) == server_png(server, 119999, "twilight", "per-frame", extra=cyc)).all()
+
+    # Back to counts: the count under the cursor again.
+    before = shown_count(page)
+    page.select_option("#values", "counts")
+    wait_redrawn(page, before)
+    assert "values" not in page.url and "cycle" not in page.url
+    hover_pixel(page, 10, 10)
+    page.wait_for_function("document.getElementById('readout').dataset.count !== undefined")
+    assert page.locator("#readout").get_attribute("data-count") == page.locator("#ro-count").inner_text()
+    expect(page.locator("#ro-count-label")).to_have_text("count")
+    assert (canvas_rgb(page) == server_png(server, 119999, "twilight", "per-frame")).all()
+
+
 def test_play_and_keyboard(server, page):
     page.goto(server + "?level=119990&colormap=magma")
     wait_shown(page, 119990)
@@ -217,13 +311,14 @@ def test_play_and_keyboard(server, page):
 
 
 def test_bad_url_parameters_are_reported(server, page):
-    page.goto(server + "?level=999999999&colormap=jet&mode=log")
+    page.goto(server + "?level=999999999&colormap=jet&mode=log&values=bands&cycle=0")
     wait_shown(page, 3000)
     status = page.locator("#status")
     expect(status).to_have_class("error")
     text = status.inner_text()
-    for part in ['level "999999999"', 'unknown colormap "jet"', 'unknown mode "log"']:
+    for part in ['level "999999999"', 'unknown colormap "jet"', 'unknown mode "log"', 'unknown values "bands"', 'cycle "0"']:
         assert part in text, text
+    expect(page.locator("#values")).to_have_value("counts")
     expect(page.locator("#colormap")).to_have_value("rainbow")
 
 
@@ -253,6 +348,16 @@ def test_exact_stack_of_120_million_levels(exact_server, page):
     wait_shown(page, last)
     info = page.locator("#stack-info")
     expect(info).to_contain_text("120000000 levels")
+    # No smooth values in the exact contract: the control is off and says why, and the server
+    # refuses them.
+    expect(page.locator("#values")).to_be_disabled()
+    assert "smooth" in page.locator("#values").get_attribute("title")
+    try:
+        fetch(f"{exact_server}api/level/{last}/counts?values=smooth")
+        raise AssertionError("smooth values served for an exact stack")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400
+        assert "values=smooth" in e.read().decode()
     expect(info).to_contain_text("arithmetic exact")
     expect(info).to_contain_text("c₀ = -0.743645857047151026542053386947")
     assert page.evaluate("document.getElementById('slider').max") == str(last)
