@@ -516,7 +516,7 @@ fn run_spec(
         }
     }
     let bar = progress_bar(g.quiet);
-    let observer: Arc<dyn Observer> = Arc::new(Bar(bar.clone()));
+    let observer: Arc<dyn Observer> = Arc::new(Bar::new(bar.clone()));
     let result = p.run(&opts, &observer);
     bar.finish_and_clear();
     let report = result.map_err(classify)?;
