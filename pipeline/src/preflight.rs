@@ -256,7 +256,7 @@ impl Pipeline {
                 share.index, share.count
             )));
         }
-        let exec = Executor::new(opts.threads);
+        let exec = Executor::new(opts.threads).with_memory_limit(opts.memory_limit);
         for job in self.jobs() {
             match job {
                 Job::Frames(f) => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use zoomstack_engine::{Executor, Progress};
+use zoomstack_engine::{DEFAULT_MEMORY_LIMIT, Executor, Progress};
 use zoomstack_kernel::Backend;
 use zoomstack_sinks::ZarrReport;
 
@@ -72,10 +72,15 @@ pub struct RunOptions {
     /// default for library callers) writes whatever the spec asks. The CLI sets it unless
     /// `--yes` is given.
     pub guard: Option<Limits>,
+    /// Largest total of buffers in flight ([`Executor::memory_limit`]), in bytes: a job whose
+    /// tiles (one per thread) need more is refused before anything is created. Default
+    /// [`DEFAULT_MEMORY_LIMIT`] (4 GiB); the CLI's `--memory-limit`.
+    pub memory_limit: u64,
 }
 
 impl Default for RunOptions {
-    /// All cores, the fastest backend, the current directory, the whole job, no guard.
+    /// All cores, the fastest backend, the current directory, the whole job, no guard, the
+    /// executor's default memory limit.
     fn default() -> Self {
         RunOptions {
             threads: 0,
@@ -85,6 +90,7 @@ impl Default for RunOptions {
             cancel: Arc::default(),
             verify: false,
             guard: None,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
         }
     }
 }
@@ -160,7 +166,8 @@ impl Counters {
             observer: observer.clone(),
             executor: Executor::new(opts.threads)
                 .with_backend(opts.backend)
-                .with_cancel(opts.cancel.clone()),
+                .with_cancel(opts.cancel.clone())
+                .with_memory_limit(opts.memory_limit),
             base: AtomicU64::new(0),
             rendered: AtomicU64::new(0),
         }
