@@ -42,6 +42,7 @@ fn preview(c: &mut Criterion) {
                 verify: false,
                 // As the binary runs it: under the guard.
                 guard: Some(Limits::default()),
+                memory_limit: zoomstack_engine::DEFAULT_MEMORY_LIMIT,
             };
             let observer: Arc<dyn Observer> = Arc::new(Silent);
             p.run(&opts, &observer).expect("preview run")

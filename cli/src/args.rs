@@ -19,7 +19,8 @@ Exit codes: 0 success, 1 failure, 2 usage or input error (also: a run refused be
 created anything), 130/143/129 stopped by SIGINT (Ctrl-C)/SIGTERM/SIGHUP. A first signal stops
 after the tiles in flight (temp files removed, Zarr stores resumable), a second aborts at once.
 Guard: a run that would write more than 10000 files or 20 GiB (raw) shows its estimate and is
-refused unless --yes is given (limits: --max-files, --max-bytes).
+refused unless --yes is given (limits: --max-files, --max-bytes). Memory: a run whose tiles in
+flight need more than 4 GiB is refused before it starts (--memory-limit raises it).
 Standard output: --gif -, --apng - and --sheet - (path = \"-\" in a spec) write the file to stdout;
 the summary then goes to stderr.
 Environment: ZOOMSTACK_KERNEL (kernel backend), RUST_LOG (log filter, e.g. RUST_LOG=debug),
@@ -124,6 +125,8 @@ pub(crate) enum Command {
         print_spec: bool,
         #[command(flatten)]
         guard: GuardArgs,
+        #[command(flatten)]
+        exec: ExecArgs,
     },
     /// Run a pipeline spec file: one [stack] table and any number of [[sink]] tables.
     ///
@@ -148,6 +151,8 @@ pub(crate) enum Command {
         share: ShareArgs,
         #[command(flatten)]
         guard: GuardArgs,
+        #[command(flatten)]
+        exec: ExecArgs,
     },
     /// Show what a spec renders: each sink's plan before and after optimization, its
     /// dask-style table (bytes, shape, chunks, pixels rendered) and the shared renders.
@@ -169,6 +174,8 @@ pub(crate) enum Command {
         spec: PathBuf,
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        exec: ExecArgs,
     },
     /// An ad-hoc pipeline from flags, without a spec file (same names as the spec's keys).
     ///
@@ -309,6 +316,61 @@ impl GuardArgs {
     }
 }
 
+/// How a run's executor may use memory.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ExecArgs {
+    /// Most memory the buffers in flight may take: the tiles being rendered (one per thread;
+    /// a Zarr write unit each) and the frames held in order. A run above it is refused before
+    /// anything is created. Same units as --max-bytes, e.g. 8GiB; more than 0 and at most the
+    /// machine's physical memory.
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = parse_memory_limit)]
+    pub(crate) memory_limit: u64,
+}
+
+impl ExecArgs {
+    /// The default limit (what clap gives without the flag).
+    pub(crate) fn default_limit() -> ExecArgs {
+        ExecArgs {
+            memory_limit: zoomstack_engine::DEFAULT_MEMORY_LIMIT,
+        }
+    }
+}
+
+/// `--memory-limit`: a size ([`parse_size`]) above 0 and at most the physical memory (where the
+/// system says how much there is).
+pub(crate) fn parse_memory_limit(text: &str) -> std::result::Result<u64, String> {
+    let bytes = parse_size(text)?;
+    if bytes == 0 {
+        return Err(
+            "expected more than 0 bytes (a limit of 0 refuses every run), e.g. 8GiB".to_string(),
+        );
+    }
+    if let Some(physical) = physical_memory()
+        && bytes > physical
+    {
+        return Err(format!(
+            "{} is above this machine's physical memory ({}): expected at most that",
+            zoomstack_engine::format_bytes(bytes),
+            zoomstack_engine::format_bytes(physical)
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The machine's physical memory in bytes (`MemTotal` of `/proc/meminfo`), where known.
+fn physical_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line
+        .trim_start_matches("MemTotal:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
+}
+
 /// A byte count: digits with an optional unit (B, kB/MB/GB/TB decimal, KiB/MiB/GiB/TiB or
 /// K/M/G/T binary).
 pub(crate) fn parse_size(text: &str) -> std::result::Result<u64, String> {
@@ -316,6 +378,12 @@ pub(crate) fn parse_size(text: &str) -> std::result::Result<u64, String> {
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
     let unit = unit.trim();
+    let whole = || {
+        "expected a whole number of bytes with an optional unit, e.g. 20GiB or 500MB".to_string()
+    };
+    if digits.is_empty() {
+        return Err(whole());
+    }
     let factor: u64 = match unit {
         "" | "B" => 1,
         "kB" | "KB" => 1_000,
@@ -333,9 +401,7 @@ pub(crate) fn parse_size(text: &str) -> std::result::Result<u64, String> {
             ));
         }
     };
-    let n: u64 = digits.parse().map_err(|_| {
-        "expected a whole number of bytes with an optional unit, e.g. 20GiB or 500MB".to_string()
-    })?;
+    let n: u64 = digits.parse().map_err(|_| whole())?;
     n.checked_mul(factor)
         .ok_or_else(|| "too large: expected at most 2^64 - 1 bytes".to_string())
 }
@@ -552,6 +618,8 @@ pub(crate) struct RenderArgs {
     pub(crate) describe: bool,
     #[command(flatten, next_help_heading = "Run")]
     pub(crate) target: Target,
+    #[command(flatten, next_help_heading = "Run")]
+    pub(crate) exec: ExecArgs,
     #[command(flatten, next_help_heading = "Job arrays")]
     pub(crate) share: ShareArgs,
     #[command(flatten, next_help_heading = "Guard")]

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use args::{Cli, ColorWhen, Command, Global, GuardArgs, Overrides, ShareArgs, ViewArgs};
+use args::{Cli, ColorWhen, Command, ExecArgs, Global, GuardArgs, Overrides, ShareArgs, ViewArgs};
 use clap::{CommandFactory, FromArgMatches};
 use flags::render_spec;
 use report::{Bar, print_report, progress_bar};
@@ -129,12 +129,14 @@ fn dispatch(cli: Cli) -> Result<()> {
         overrides: Overrides::default(),
         print_spec: false,
         guard: GuardArgs::default_limits(),
+        exec: ExecArgs::default_limit(),
     }) {
         Command::Preview {
             out,
             overrides,
             print_spec,
             guard,
+            exec,
         } => {
             if print_spec {
                 out!("{PREVIEW_SPEC}");
@@ -142,17 +144,30 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             let source = Source::new("<built-in preview>", PREVIEW_SPEC, &overrides.set);
             let spec = parse(&source)?;
-            run_spec(&g, &spec, &out, &ShareArgs::default(), &guard, true)
+            let run = RunArgs {
+                share: &ShareArgs::default(),
+                guard: &guard,
+                exec: &exec,
+                preview: true,
+            };
+            run_spec(&g, &spec, &out, &run)
         }
         Command::Run {
             spec,
             target,
             share,
             guard,
+            exec,
         } => {
             let source = read_source(&spec, &target.overrides)?;
             let spec = parse(&source)?;
-            run_spec(&g, &spec, &target.out, &share, &guard, false)
+            let run = RunArgs {
+                share: &share,
+                guard: &guard,
+                exec: &exec,
+                preview: false,
+            };
+            run_spec(&g, &spec, &target.out, &run)
         }
         Command::Describe { spec, target } => {
             let source = read_source(&spec, &target.overrides)?;
@@ -177,10 +192,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Init { spec, target } => {
+        Command::Init { spec, target, exec } => {
             let source = read_source(&spec, &target.overrides)?;
             let spec = parse(&source)?;
-            init(&g, &spec, &target.out)
+            init(&g, &spec, &target.out, &exec)
         }
         Command::Render(args) => {
             let spec = render_spec(&args)?;
@@ -194,7 +209,13 @@ fn dispatch(cli: Cli) -> Result<()> {
             if args.describe {
                 describe(&spec, &args.target.out, &args.guard)
             } else {
-                run_spec(&g, &spec, &args.target.out, &args.share, &args.guard, false)
+                let run = RunArgs {
+                    share: &args.share,
+                    guard: &args.guard,
+                    exec: &args.exec,
+                    preview: false,
+                };
+                run_spec(&g, &spec, &args.target.out, &run)
             }
         }
         Command::Bench {
@@ -431,6 +452,20 @@ fn classify(e: RunError) -> Failure {
             }
             Failure::User(anyhow!(msg))
         }
+        RunError::Engine {
+            error: zoomstack_engine::EngineError::TooLarge { bytes, .. },
+            ..
+        } => {
+            // The executor's limit is the flag's: say how to raise it, to a size that fits.
+            let fits = if bytes < 1 << 30 {
+                format!("{}MiB", bytes.div_ceil(1 << 20))
+            } else {
+                format!("{}GiB", bytes.div_ceil(1 << 30))
+            };
+            Failure::User(anyhow!(
+                "{e}; or raise the limit with --memory-limit (e.g. --memory-limit {fits}; default 4GiB)"
+            ))
+        }
         e if e.is_user_error() => Failure::User(e.into()),
         e => Failure::Other(e.into()),
     }
@@ -452,7 +487,7 @@ fn describe(spec: &Spec, out: &Path, guard: &GuardArgs) -> Result<()> {
     Ok(())
 }
 
-fn init(g: &Global, spec: &Spec, out: &Path) -> Result<()> {
+fn init(g: &Global, spec: &Spec, out: &Path, exec: &ExecArgs) -> Result<()> {
     let p = pipeline(spec)?;
     let opts = RunOptions {
         threads: threads(g)?,
@@ -462,6 +497,7 @@ fn init(g: &Global, spec: &Spec, out: &Path) -> Result<()> {
         cancel: Arc::new(AtomicBool::new(false)),
         verify: false,
         guard: None,
+        memory_limit: exec.memory_limit,
     };
     let dirs = p.init(&opts).map_err(classify)?;
     if !g.quiet {
@@ -475,15 +511,18 @@ fn init(g: &Global, spec: &Spec, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn run_spec(
-    g: &Global,
-    spec: &Spec,
-    out: &Path,
-    share_args: &ShareArgs,
-    guard: &GuardArgs,
+/// The flags of a run besides the global ones.
+struct RunArgs<'a> {
+    share: &'a ShareArgs,
+    guard: &'a GuardArgs,
+    exec: &'a ExecArgs,
+    /// The preview command (prints the notebook's dask table after the run).
     preview: bool,
-) -> Result<()> {
+}
+
+fn run_spec(g: &Global, spec: &Spec, out: &Path, run: &RunArgs<'_>) -> Result<()> {
     let t0 = Instant::now();
+    let (share_args, guard, preview) = (run.share, run.guard, run.preview);
     let (share, share_note) = share(share_args)?;
     let p = pipeline(spec)?;
     if spec.sinks.is_empty() {
@@ -508,6 +547,7 @@ fn run_spec(
         cancel,
         verify: share_args.verify,
         guard: guard.guard(),
+        memory_limit: run.exec.memory_limit,
     };
     tracing::info!(backend = %opts.backend.describe(), threads = opts.threads, "run");
     if !g.quiet {
@@ -516,7 +556,7 @@ fn run_spec(
         }
     }
     let bar = progress_bar(g.quiet);
-    let observer: Arc<dyn Observer> = Arc::new(Bar(bar.clone()));
+    let observer: Arc<dyn Observer> = Arc::new(Bar::new(bar.clone()));
     let result = p.run(&opts, &observer);
     bar.finish_and_clear();
     let report = result.map_err(classify)?;

@@ -9,19 +9,47 @@ use std::time::Duration;
 use zoomstack_pipeline::spec::Spec;
 use zoomstack_pipeline::{Observer, RunOptions, RunReport, resolve};
 
-/// The progress bar: output pixels done over all jobs, with rate and ETA.
-pub(crate) struct Bar(pub(crate) indicatif::ProgressBar);
+/// The progress bar: output pixels done over all jobs, with rate and ETA; the job's name and
+/// its proven-constant write units (stored without rendering, not part of the pixels) beside.
+pub(crate) struct Bar {
+    bar: indicatif::ProgressBar,
+    job: std::sync::Mutex<String>,
+}
+
+impl Bar {
+    pub(crate) fn new(bar: indicatif::ProgressBar) -> Bar {
+        Bar {
+            bar,
+            job: std::sync::Mutex::default(),
+        }
+    }
+}
 
 impl Observer for Bar {
     fn start(&self, total: u64) {
-        self.0.set_length(total);
+        self.bar.set_length(total);
     }
     fn job(&self, what: &str) {
         tracing::info!(job = what, "render job starts");
-        self.0.set_message(what.to_string());
+        what.clone_into(
+            &mut self
+                .job
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        self.bar.set_message(what.to_string());
     }
     fn advance(&self, done: u64) {
-        self.0.set_position(done);
+        self.bar.set_position(done);
+    }
+    fn constant_units(&self, stored: u64, total: u64) {
+        let job = self
+            .job
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.bar.set_message(format!(
+            "{job}: {stored} of {total} proven-constant write units stored"
+        ));
     }
 }
 

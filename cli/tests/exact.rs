@@ -131,6 +131,26 @@ fn describe_names_the_contract_and_the_proven_levels() {
         out.contains("29297 write units (29262 proven constant: stored without rendering)"),
         "{out}"
     );
+    // Only the 35 other units are rendered, and counted raw (2 GiB each) in the estimate; the
+    // constant ones at their stored size (a 64 KiB index and one small chunk each).
+    assert!(
+        out.contains(&format!(
+            "Total: {} pixels rendered",
+            35u64 * 4096 * 512 * 512
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "sink 1 (zarr -> d.zarr): 58594 files, 71.79 GiB (29262 write units proven constant, \
+             stored without rendering)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("proven-constant write units at their stored size"),
+        "{out}"
+    );
     let preview = examples().join("preview.toml");
     let numpy = ok(&run(dir.path(), &["describe", preview.to_str().unwrap()]));
     assert!(numpy.contains("arithmetic numpy"), "{numpy}");

@@ -229,6 +229,132 @@ fn a_run_refused_for_memory_leaves_nothing_and_the_corrected_rerun_works() {
     assert_eq!(read_store(&d.join("s.zarr"), "").dim(), (1, 64, 64));
 }
 
+/// The machine's physical memory (`MemTotal`), where `/proc/meminfo` says.
+fn physical_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib = info.lines().find_map(|l| l.strip_prefix("MemTotal:"))?;
+    kib.trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|k| k * 1024)
+}
+
+#[test]
+fn the_memory_limit_is_a_checked_flag_that_the_executor_obeys() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // One thread, tiles of 4 x 32 x 32 counts: 8 KiB of tile and 2 KiB of grid in flight.
+    let small = [
+        "render",
+        "--levels",
+        "0:4",
+        "--height",
+        "32",
+        "--width",
+        "32",
+        "--chunks",
+        "4,32,32",
+        "--zarr",
+        "s.zarr",
+        "--threads",
+        "1",
+    ];
+    let e = fails(
+        &run(d, &[&small[..], &["--memory-limit", "10239B"]].concat()),
+        2,
+    );
+    assert!(e.contains("would need 10240 bytes"), "{e}");
+    assert!(e.contains("above the memory limit of 10239 bytes"), "{e}");
+    assert!(
+        e.contains("--memory-limit 1MiB"),
+        "the flag that raises it: {e}"
+    );
+    assert_eq!(
+        names(d),
+        Vec::<String>::new(),
+        "a refused run created files"
+    );
+    let out = ok(&run(
+        d,
+        &[&small[..], &["--memory-limit", "10KiB"]].concat(),
+    ));
+    assert!(out.contains("complete"), "{out}");
+    // Bad values name themselves and what is expected.
+    for (value, want) in [
+        ("0", "expected more than 0 bytes"),
+        ("0GiB", "expected more than 0 bytes"),
+        ("12XB", "unknown unit \"XB\""),
+        ("lots", "expected a whole number of bytes"),
+        ("99999999999999999999", "expected a whole number of bytes"),
+    ] {
+        let e = fails(
+            &run(d, &[&small[..], &["--memory-limit", value]].concat()),
+            2,
+        );
+        assert!(
+            e.contains(&format!(
+                "invalid value '{value}' for '--memory-limit <SIZE>'"
+            )),
+            "{value}: {e}"
+        );
+        assert!(e.contains(want), "{value}: {e}");
+    }
+    let Some(physical) = physical_memory() else {
+        eprintln!("no /proc/meminfo: the physical-memory bound is not checked here");
+        return;
+    };
+    let e = fails(
+        &run(d, &[&small[..], &["--memory-limit", "1024TiB"]].concat()),
+        2,
+    );
+    assert!(e.contains("above this machine's physical memory"), "{e}");
+    // The case: shards of 4096 levels of 512 x 512 with 2 threads need 2 x 2 GiB and
+    // the grids in flight, just above the default 4 GiB. These levels are proven constant, so
+    // the raised limit lets the run through without rendering (or allocating) anything.
+    if physical < 5 << 30 {
+        eprintln!("less than 5 GiB of memory: the raised limit is not tried here");
+        return;
+    }
+    let deep = [
+        "render",
+        "--arithmetic",
+        "exact",
+        "--stack-levels",
+        "120000000",
+        "--levels",
+        "200000:204096",
+        "--chunks",
+        "1,512,512",
+        "--shards",
+        "4096,512,512",
+        "--zarr",
+        "deep.zarr",
+        "--threads",
+        "2",
+    ];
+    let e = fails(&run(d, &deep), 2);
+    assert!(
+        e.contains("above the memory limit of 4294967296 bytes"),
+        "{e}"
+    );
+    assert!(e.contains("--memory-limit 5GiB"), "{e}");
+    assert!(!d.join("deep.zarr").exists());
+    // `init` takes the flag too (a job array creates its store with it).
+    let text = ok(&run(d, &[&deep[..], &["--print-spec"]].concat()));
+    let spec = write(d, "deep.toml", &text);
+    let e = fails(&run(d, &["init", spec.to_str().unwrap()]), 2);
+    assert!(e.contains("--memory-limit"), "{e}");
+    ok(&run(
+        d,
+        &["init", spec.to_str().unwrap(), "--memory-limit", "5GiB"],
+    ));
+    let out = ok(&run(d, &[&deep[..], &["--memory-limit", "5GiB"]].concat()));
+    assert!(out.contains("complete"), "{out}");
+    assert!(out.contains("rendered 0 pixels"), "{out}");
+}
+
 #[test]
 fn the_guard_refuses_huge_outputs_unless_confirmed() {
     let dir = tempfile::tempdir().unwrap();

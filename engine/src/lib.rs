@@ -56,7 +56,7 @@ pub use executor::{DEFAULT_MEMORY_LIMIT, Executor, Progress, ProgressFn, Tile};
 pub use layout::StoreLayout;
 pub use logical::{DownsampleMode, PlanNode};
 pub use optimizer::RulesFired;
-pub use plan::{RenderPlan, TileSpec};
+pub use plan::{ConstantTiles, RenderPlan, TileSpec};
 pub use sample::Sample;
 pub use selection::{AxisMap, Selection};
 pub use slice::{AXES, IndexRange, SliceSpec, format_range, parse_select};

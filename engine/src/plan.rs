@@ -7,6 +7,10 @@ use crate::selection::{AxisMap, Selection};
 use crate::slice::{AXES, IndexRange, format_range};
 use crate::stack::ZoomStack;
 
+mod constant;
+
+pub use constant::ConstantTiles;
+
 /// The optimized plan: which stack levels, rows and columns to render, how to reduce them, and
 /// the tiling. Built by [`crate::LazyArray::optimize`] (or [`RenderPlan::new`]); rewritten by
 /// [`RenderPlan::retiled`] and [`RenderPlan::for_store`]; run by [`crate::Executor`].

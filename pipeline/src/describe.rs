@@ -13,7 +13,7 @@ use crate::jobs::Job;
 use crate::run::{Pipeline, resolve};
 use crate::spec::FrameKind;
 use crate::spec::SinkKind;
-use crate::store::proven_constant_unit;
+use crate::store::constant_units;
 
 fn tuple(v: &[u64]) -> String {
     let parts: Vec<String> = v.iter().map(u64::to_string).collect();
@@ -126,14 +126,7 @@ impl Pipeline {
             {
                 for (k, d) in job.datasets.iter().enumerate() {
                     let unit = d.desc.layout.unit().map(|c| c as u64);
-                    let constant = match d.plan.stack().arithmetic {
-                        Arithmetic::Numpy => 0,
-                        Arithmetic::Exact(_) => d
-                            .plan
-                            .tiles()
-                            .filter(|t| proven_constant_unit(&d.plan, t).is_some())
-                            .count(),
-                    };
+                    let constant = constant_units(d).map_or(0, |c| c.num_tiles());
                     let name = if z.ome {
                         format!("dataset {k}")
                     } else {

@@ -26,14 +26,20 @@ pub enum RunError {
         error: EngineError,
     },
     /// Stopped by the cancel flag (Ctrl-C, SIGTERM, SIGHUP).
-    #[error("interrupted after {tiles_done} of {tiles_total} tiles of {sink}")]
+    #[error(
+        "interrupted after {tiles_done} of {tiles_total} tiles of {sink}{}",
+        constant_note(*tiles_constant)
+    )]
     Cancelled {
         /// The sink (or sinks) being rendered.
         sink: String,
-        /// Tiles done in that job.
+        /// Tiles done in that job: for a Zarr store, this process's write units that are
+        /// stored (in this run or an earlier one).
         tiles_done: u64,
-        /// Tiles in that job.
+        /// Tiles in that job (for a Zarr store, this process's share of its write units).
         tiles_total: u64,
+        /// Of the tiles done, write units proven constant (stored without rendering).
+        tiles_constant: u64,
         /// What each sink of the run keeps, one line per sink (`sink 1 (png): ...`): complete,
         /// resumable (Zarr), kept but not resumed (PNG frames), or nothing (animations and
         /// sheets appear only when complete). Filled by [`crate::Pipeline::run`].
@@ -41,10 +47,10 @@ pub enum RunError {
     },
     /// The run would write more than [`crate::RunOptions::guard`] allows.
     #[error(
-        "this run would write {} files and up to {} (raw uncompressed size, an upper bound; videos estimated), \
-         above the limit of {} files and {}",
+        "this run would write {} files and up to {} ({}), above the limit of {} files and {}",
         estimate.files(),
         zoomstack_engine::format_bytes(estimate.bytes()),
+        estimate.basis(),
         limits.max_files,
         zoomstack_engine::format_bytes(limits.max_bytes)
     )]
@@ -81,6 +87,7 @@ impl RunError {
                 sink: sink.to_string(),
                 tiles_done,
                 tiles_total,
+                tiles_constant: 0,
                 kept: Vec::new(),
             },
             error => RunError::Engine {
@@ -103,6 +110,15 @@ impl RunError {
             ),
             RunError::Sink { error, .. } => sink_user_error(error),
         }
+    }
+}
+
+/// The part of [`RunError::Cancelled`]'s message on its proven-constant units.
+fn constant_note(constant: u64) -> String {
+    if constant == 0 {
+        String::new()
+    } else {
+        format!(" ({constant} of them proven constant, stored without rendering)")
     }
 }
 

@@ -16,6 +16,7 @@ use zoomstack_sinks::ArrayDescription;
 
 use crate::error::RunError;
 use crate::spec::{FrameKind, SinkKind, SinkSpec, Spec, ZarrSpec};
+use crate::store::constant_units;
 
 /// One render job: a plan and the sinks fed from it.
 #[derive(Debug, Clone)]
@@ -203,7 +204,8 @@ impl Job {
         }
     }
 
-    /// Grid pixels the job renders in full.
+    /// Grid pixels the job renders in full: for a Zarr job, none of its write units proven
+    /// constant (stored without rendering).
     #[must_use]
     pub fn rendered_pixels(&self) -> u64 {
         match self {
@@ -211,7 +213,15 @@ impl Job {
             Job::Zarr(z) => z
                 .datasets
                 .iter()
-                .map(|d| d.plan.rendered_pixels())
+                .map(|d| {
+                    let constant = constant_units(d).map_or(0, |c| {
+                        let sel = d.plan.selection();
+                        c.num_levels()
+                            .saturating_mul(sel.rows.rendered())
+                            .saturating_mul(sel.cols.rendered())
+                    });
+                    d.plan.rendered_pixels().saturating_sub(constant)
+                })
                 .fold(0, u64::saturating_add),
         }
     }

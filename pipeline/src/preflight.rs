@@ -7,15 +7,15 @@ use std::path::Path;
 
 use zoomstack_engine::{Executor, format_bytes};
 use zoomstack_sinks::{
-    ApngWriter, ContactSheet, GifWriter, SinkError, StoreValues, VideoEncoder, check_dir_output,
-    check_file_output, is_stdout,
+    ApngWriter, ContactSheet, GifWriter, SinkError, StoreValues, VideoEncoder, ZarrSink,
+    check_dir_output, check_file_output, is_stdout,
 };
 
 use crate::error::RunError;
 use crate::jobs::{FrameTarget, Job};
 use crate::run::{Pipeline, RunOptions, Share, resolve};
 use crate::spec::{AnimationFormat, FrameKind};
-use crate::store::check_store;
+use crate::store::{check_store, constant_units};
 
 /// Default of [`Limits::max_files`].
 pub const DEFAULT_MAX_FILES: u64 = 10_000;
@@ -49,9 +49,37 @@ pub struct SinkEstimate {
     pub sink: String,
     /// Files created or replaced (0 for standard output and for sinks this share skips).
     pub files: u64,
-    /// Raw uncompressed bytes, an upper bound (PNG, zstd and GIF compress); for a video, the
-    /// encoder's estimate.
+    /// Raw uncompressed bytes: an upper bound (PNG, zstd and GIF compress), except for Zarr
+    /// write units proven constant, counted at the size the store gives them, and for a video,
+    /// its encoder's estimate ([`zoomstack_sinks::VideoFormat::estimated_bytes`]).
     pub bytes: u64,
+    /// Of the Zarr write units counted, those proven constant: stored without rendering, in
+    /// their small representation (a shard's one encoded chunk and its index), whose size
+    /// [`ZarrSink::constant_unit_bytes`] gives.
+    pub constant_units: u64,
+    /// `true` when `bytes` is a video encoder's estimate, not a raw size.
+    pub encoded: bool,
+}
+
+impl fmt::Display for SinkEstimate {
+    /// `sink: N files, B` and the proven-constant units, if any.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} files, {}",
+            self.sink,
+            self.files,
+            format_bytes(self.bytes)
+        )?;
+        if self.constant_units > 0 {
+            write!(
+                f,
+                " ({} write units proven constant, stored without rendering)",
+                self.constant_units
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// What a run would write, sink by sink ([`Pipeline::estimate`]). Counts are upper bounds: a
@@ -81,6 +109,20 @@ impl Estimate {
             .fold(0, u64::saturating_add)
     }
 
+    /// How [`Estimate::bytes`] counts, for messages: raw sizes (an upper bound), the stored
+    /// size of proven-constant units and a video encoder's estimate when there are any.
+    #[must_use]
+    pub fn basis(&self) -> String {
+        let mut basis = String::from("raw uncompressed size, an upper bound");
+        if self.sinks.iter().any(|s| s.constant_units > 0) {
+            basis.push_str("; proven-constant write units at their stored size");
+        }
+        if self.sinks.iter().any(|s| s.encoded) {
+            basis.push_str("; videos estimated from their quality setting");
+        }
+        basis
+    }
+
     /// `true` when the run would write more files or bytes than `limits` allow.
     #[must_use]
     pub fn exceeds(&self, limits: &Limits) -> bool {
@@ -93,29 +135,15 @@ impl fmt::Display for Estimate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} files, at most {} (raw uncompressed size, an upper bound; videos estimated from their quality)",
+            "{} files, at most {} ({})",
             self.files(),
-            format_bytes(self.bytes())
+            format_bytes(self.bytes()),
+            self.basis()
         )?;
         for s in &self.sinks {
-            write!(
-                f,
-                "\n  {}: {} files, {}",
-                s.sink,
-                s.files,
-                format_bytes(s.bytes)
-            )?;
+            write!(f, "\n  {s}")?;
         }
         Ok(())
-    }
-}
-
-/// Units `k < n` with `k % count == index` (this share's part of a store).
-fn owned(n: u64, share: Share) -> u64 {
-    if share.index >= n {
-        0
-    } else {
-        (n - share.index).div_ceil(share.count)
     }
 }
 
@@ -153,8 +181,11 @@ fn frame_sink_estimate(t: &FrameTarget, frames: u64, height: u64, width: u64) ->
 impl Pipeline {
     /// What a run of `share` would write: per sink, files (a PNG per frame, one file per
     /// animation or sheet, two per Zarr write unit: the unit and its completion marker) and
-    /// raw uncompressed bytes (an upper bound; a video's estimate from its quality setting).
-    /// Frame sinks count only in share 0.
+    /// raw uncompressed bytes (an upper bound), except that Zarr write units proven constant
+    /// count the bytes the store writes for them ([`ZarrSink::constant_unit_bytes`]) and a
+    /// video its encoder's estimate from its quality setting. Frame sinks count only in share
+    /// 0. Finding the proven-constant units runs the kernel's proof search once per stack and
+    /// process (exact contract only).
     #[must_use]
     pub fn estimate(&self, share: Share) -> Estimate {
         let mut sinks: Vec<Option<SinkEstimate>> = vec![None; self.spec().sinks.len()];
@@ -172,14 +203,16 @@ impl Pipeline {
                             sink: t.who.label.clone(),
                             files,
                             bytes,
+                            constant_units: 0,
+                            encoded: matches!(t.kind, FrameKind::Video(_)),
                         });
                     }
                 }
                 Job::Zarr(z) => {
-                    let (mut files, mut bytes) = (0u64, 0u64);
+                    let (mut files, mut bytes, mut constant_total) = (0u64, 0u64, 0u64);
                     for d in &z.datasets {
                         let units = d.plan.num_tiles();
-                        let mine = owned(units, share);
+                        let mine = share.owned_in(0..units);
                         files = files.saturating_add(mine.saturating_mul(2));
                         // At most a whole unit's bytes per unit owned (edge units are smaller).
                         let unit_bytes = d
@@ -187,13 +220,33 @@ impl Pipeline {
                             .chunks()
                             .iter()
                             .fold(d.desc.values.bytes(), |b, &c| b.saturating_mul(c as u64));
-                        let raw = mine.saturating_mul(unit_bytes).min(d.desc.bytes());
-                        bytes = bytes.saturating_add(raw);
+                        // Proven-constant units at the size the store gives them.
+                        let (constant, constant_bytes) = match constant_units(d) {
+                            Some(c) => {
+                                let n = share.owned_in(c.tiles());
+                                let each = ZarrSink::constant_unit_bytes(
+                                    &d.desc,
+                                    z.spec.compression,
+                                    c.count(),
+                                )
+                                .unwrap_or(unit_bytes);
+                                (n, n.saturating_mul(each))
+                            }
+                            None => (0, 0),
+                        };
+                        let raw = mine
+                            .saturating_sub(constant)
+                            .saturating_mul(unit_bytes)
+                            .min(d.desc.bytes());
+                        bytes = bytes.saturating_add(raw).saturating_add(constant_bytes);
+                        constant_total = constant_total.saturating_add(constant);
                     }
                     sinks[z.who.index] = Some(SinkEstimate {
                         sink: z.who.label.clone(),
                         files,
                         bytes,
+                        constant_units: constant_total,
+                        encoded: false,
                     });
                 }
             }
@@ -228,7 +281,7 @@ impl Pipeline {
                 share.index, share.count
             )));
         }
-        let exec = Executor::new(opts.threads);
+        let exec = Executor::new(opts.threads).with_memory_limit(opts.memory_limit);
         for job in self.jobs() {
             match job {
                 Job::Frames(f) => {

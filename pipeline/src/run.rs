@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use zoomstack_engine::{Executor, Progress};
+use zoomstack_engine::{DEFAULT_MEMORY_LIMIT, Executor, Progress};
 use zoomstack_kernel::Backend;
 use zoomstack_sinks::ZarrReport;
 
@@ -15,7 +15,7 @@ use crate::frames::run_frames;
 use crate::jobs::{Job, jobs};
 use crate::preflight::Limits;
 use crate::spec::{FrameKind, SinkKind, Spec};
-use crate::store::{init_store, run_zarr};
+use crate::store::{constant_units, init_store, run_zarr};
 
 /// Which share of the write units this process renders (job arrays): unit `k` (C order over a
 /// Zarr array's write-unit grid) belongs to share `k % count`.
@@ -35,6 +35,20 @@ impl Share {
     #[must_use]
     pub fn owns(&self, k: u64) -> bool {
         k % self.count == self.index
+    }
+
+    /// Number of units `k` in `units` that are this share's.
+    #[must_use]
+    pub fn owned_in(&self, units: std::ops::Range<u64>) -> u64 {
+        // Units k < n with k % count == index.
+        let below = |n: u64| {
+            if self.index >= n {
+                0
+            } else {
+                (n - self.index).div_ceil(self.count)
+            }
+        };
+        below(units.end).saturating_sub(below(units.start))
     }
 }
 
@@ -58,10 +72,15 @@ pub struct RunOptions {
     /// default for library callers) writes whatever the spec asks. The CLI sets it unless
     /// `--yes` is given.
     pub guard: Option<Limits>,
+    /// Largest total of buffers in flight ([`Executor::memory_limit`]), in bytes: a job whose
+    /// tiles (one per thread) need more is refused before anything is created. Default
+    /// [`DEFAULT_MEMORY_LIMIT`] (4 GiB); the CLI's `--memory-limit`.
+    pub memory_limit: u64,
 }
 
 impl Default for RunOptions {
-    /// All cores, the fastest backend, the current directory, the whole job, no guard.
+    /// All cores, the fastest backend, the current directory, the whole job, no guard, the
+    /// executor's default memory limit.
     fn default() -> Self {
         RunOptions {
             threads: 0,
@@ -71,6 +90,7 @@ impl Default for RunOptions {
             cancel: Arc::default(),
             verify: false,
             guard: None,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
         }
     }
 }
@@ -83,6 +103,10 @@ pub trait Observer: Send + Sync {
     fn job(&self, _what: &str) {}
     /// Output pixels finished so far over all jobs (rendered, or skipped as already written).
     fn advance(&self, _done: u64) {}
+    /// Zarr write units proven constant that the current job stores without rendering: `stored`
+    /// of the job's `total` so far (already stored ones included). Their pixels are not part of
+    /// the pixel progress ([`Observer::start`], [`Observer::advance`]).
+    fn constant_units(&self, _stored: u64, _total: u64) {}
 }
 
 /// An observer that ignores everything.
@@ -142,7 +166,8 @@ impl Counters {
             observer: observer.clone(),
             executor: Executor::new(opts.threads)
                 .with_backend(opts.backend)
-                .with_cancel(opts.cancel.clone()),
+                .with_cancel(opts.cancel.clone())
+                .with_memory_limit(opts.memory_limit),
             base: AtomicU64::new(0),
             rendered: AtomicU64::new(0),
         }
@@ -158,11 +183,47 @@ impl Counters {
             .with_progress(move |p: Progress| obs.advance(offset.saturating_add(p.pixels_done)))
     }
 
+    /// The run's executor for a job that reports its own progress ([`Counters::job`]).
+    pub(crate) fn executor_of_job(&self) -> Executor {
+        self.executor.clone()
+    }
+
+    /// The progress of the next job, counted by the job itself on top of the finished jobs.
+    pub(crate) fn job(&self) -> JobProgress<'_> {
+        JobProgress {
+            counters: self,
+            offset: self.base.load(Ordering::Relaxed),
+            done: AtomicU64::new(0),
+        }
+    }
+
+    /// See [`Observer::constant_units`].
+    pub(crate) fn constant_units(&self, stored: u64, total: u64) {
+        self.observer.constant_units(stored, total);
+    }
+
     /// A job of `pixels` output pixels is done, `rendered` grid pixels rendered by it.
     pub(crate) fn finished(&self, pixels: u64, rendered: u64) {
         self.rendered.fetch_add(rendered, Ordering::Relaxed);
         let done = self.base.fetch_add(pixels, Ordering::Relaxed) + pixels;
         self.observer.advance(done);
+    }
+}
+
+/// The pixel progress of one job, reported on top of the jobs finished before it.
+pub(crate) struct JobProgress<'a> {
+    counters: &'a Counters,
+    offset: u64,
+    done: AtomicU64,
+}
+
+impl JobProgress<'_> {
+    /// `pixels` more output pixels of the job are done.
+    pub(crate) fn advance(&self, pixels: u64) {
+        let done = self.done.fetch_add(pixels, Ordering::Relaxed) + pixels;
+        self.counters
+            .observer
+            .advance(self.offset.saturating_add(done));
     }
 }
 
@@ -222,12 +283,25 @@ impl Pipeline {
         &self.jobs
     }
 
-    /// Total output pixels of the jobs (for the progress bar).
+    /// Total output pixels of the jobs that the progress counts ([`Observer::start`]): every
+    /// pixel, less those of Zarr write units proven constant, which are stored without
+    /// rendering and reported apart ([`Observer::constant_units`]).
     #[must_use]
     pub fn total_pixels(&self) -> u64 {
         self.jobs
             .iter()
-            .map(Job::pixels)
+            .map(|j| {
+                let constant = match j {
+                    Job::Frames(_) => 0,
+                    Job::Zarr(z) => z
+                        .datasets
+                        .iter()
+                        .filter_map(constant_units)
+                        .map(|c| c.len())
+                        .fold(0u64, u64::saturating_add),
+                };
+                j.pixels().saturating_sub(constant)
+            })
             .fold(0u64, u64::saturating_add)
     }
 
@@ -274,12 +348,14 @@ impl Pipeline {
                 sink,
                 tiles_done,
                 tiles_total,
+                tiles_constant,
                 ..
             }) => {
                 return Err(RunError::Cancelled {
                     sink,
                     tiles_done,
                     tiles_total,
+                    tiles_constant,
                     kept: kept_notes(&self.spec, opts, &outcomes),
                 });
             }

@@ -8,11 +8,13 @@ use zoomstack_sinks::{
     ZarrSink,
 };
 
-use zoomstack_engine::{RenderPlan, TileSpec};
+use std::sync::atomic::Ordering;
+
+use zoomstack_engine::{ConstantTiles, EngineError, ExecError, TileSpec};
 
 use crate::error::RunError;
-use crate::jobs::ZarrJob;
-use crate::run::{Counters, RunOptions, resolve};
+use crate::jobs::{Dataset, ZarrJob};
+use crate::run::{Counters, RunOptions, Share, resolve};
 
 /// An open store of elements `T` (counts or smooth values): one array, or an OME-Zarr pyramid
 /// of them.
@@ -150,12 +152,64 @@ pub(crate) fn init_store(job: &ZarrJob, opts: &RunOptions) -> Result<PathBuf, Ru
     })
 }
 
-/// The count every pixel of write unit `t` has, when its levels are proven constant (exact
-/// stacks only): such units are stored without rendering.
-pub(crate) fn proven_constant_unit(plan: &RenderPlan, t: &TileSpec) -> Option<u16> {
-    let levels = plan.levels().sub(t.origin[0], t.shape[0] as u64);
-    let (lo, hi) = (levels.at(0), levels.last()?);
-    plan.stack().proven_constant(lo, hi)
+/// The write units of dataset `d` stored without rendering: its tiles proven constant (exact
+/// contract; [`zoomstack_engine::RenderPlan::proven_constant_tiles`]), in stores whose elements have a value for a
+/// proven count ([`StoredElement::of_proven_count`]: counts do, smooth values do not).
+pub(crate) fn constant_units(d: &Dataset) -> Option<ConstantTiles> {
+    let c = d.plan.proven_constant_tiles()?;
+    let stored = match d.desc.values {
+        StoreValues::Counts => u16::of_proven_count(c.count()).is_some(),
+        StoreValues::Smooth => f32::of_proven_count(c.count()).is_some(),
+    };
+    stored.then_some(c)
+}
+
+/// Write units of a job (this process's share of them) and how many are stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct UnitsDone {
+    /// Units of this share.
+    total: u64,
+    /// Of those, stored (now or by an earlier run).
+    done: u64,
+    /// Of those stored, units proven constant (stored without rendering).
+    constant: u64,
+}
+
+/// What `store` holds of this share's units of `job`, asked of the sink (its markers and the
+/// units written in this run).
+fn units_done<T: StoredElement>(job: &ZarrJob, store: &Store<T>, share: Share) -> UnitsDone {
+    let mut n = UnitsDone::default();
+    for (k, d) in job.datasets.iter().enumerate() {
+        let level = store.level(k);
+        let constant = constant_units(d);
+        for (i, t) in d.plan.tiles().enumerate() {
+            if !share.owns(i as u64) {
+                continue;
+            }
+            n.total += 1;
+            if !level.needs_tile(t.origin, t.shape) {
+                n.done += 1;
+                if constant.as_ref().is_some_and(|c| c.contains(&t)) {
+                    n.constant += 1;
+                }
+            }
+        }
+    }
+    n
+}
+
+/// The cancellation of `job`, with what `store` holds of this share's units; finishes the store
+/// (its markers are on disk) first.
+fn cancelled<T: StoredElement>(job: &ZarrJob, store: Store<T>, share: Share) -> RunError {
+    let n = units_done(job, &store, share);
+    let _ = store.finish();
+    RunError::Cancelled {
+        sink: job.who.label.clone(),
+        tiles_done: n.done,
+        tiles_total: n.total,
+        tiles_constant: n.constant,
+        kept: Vec::new(),
+    }
 }
 
 /// Renders this process's share of the units of `job` that are not written yet, as counts or
@@ -174,55 +228,92 @@ pub(crate) fn run_zarr(
 }
 
 /// [`run_zarr`] with elements `T`.
+///
+/// Progress: units proven constant are stored first, without rendering, and reported apart
+/// ([`crate::Observer::constant_units`]); the pixel progress counts the other units (rendered, already
+/// written, or another share's), so its rate and ETA are those of the rendering.
 fn run_zarr_of<T: StoredElement>(
     job: &ZarrJob,
     opts: &RunOptions,
     counters: &Counters,
 ) -> Result<(PathBuf, Vec<ZarrReport>), RunError> {
     let label = &job.who.label;
-    let store = open_store::<T>(job, opts, opts.share.count > 1)?;
+    let share = opts.share;
+    let store = open_store::<T>(job, opts, share.count > 1)?;
+    let constants: Vec<Option<(ConstantTiles, T)>> = job
+        .datasets
+        .iter()
+        .map(|d| constant_units(d).and_then(|c| T::of_proven_count(c.count()).map(|v| (c, v))))
+        .collect();
+    let constant_total: u64 = constants
+        .iter()
+        .flatten()
+        .map(|(c, _)| share.owned_in(c.tiles()))
+        .sum();
+    let mut constant_stored = 0u64;
     for (k, d) in job.datasets.iter().enumerate() {
         let level = store.level(k);
         let plan = &d.plan;
         let grid = plan.chunk_grid();
-        let share = opts.share;
+        let constant = constants[k].as_ref();
         tracing::info!(
             sink = %label,
             dataset = k,
             shape = ?plan.shape(),
             write_unit = ?plan.chunks(),
             units = plan.num_tiles(),
+            proven_constant = constant.map_or(0, |(c, _)| c.num_tiles()),
             already_done = level.progress().units_done,
             share = ?share,
             "zarr dataset"
         );
         // Units of levels proven constant are stored without rendering (a shard of them is one
-        // encoded chunk and an index); the executor then skips them as already written (and
-        // counts them as done).
-        for (i, t) in plan.tiles().enumerate() {
-            if share.owns(i as u64)
-                && level.needs_tile(t.origin, t.shape)
-                && let Some(v) = proven_constant_unit(plan, &t).and_then(T::of_proven_count)
-                && let Err(e) = level.write_constant_tile(t.origin, t.shape, v)
-            {
-                let _ = store.finish();
-                return Err(RunError::Sink {
-                    sink: label.clone(),
-                    error: e,
-                });
+        // encoded chunk and an index); the executor then skips them as already written.
+        if let Some((c, v)) = constant {
+            for i in c.tiles().filter(|&i| share.owns(i)) {
+                if opts.cancel.load(Ordering::Relaxed) {
+                    return Err(cancelled(job, store, share));
+                }
+                let t = plan.tile(i);
+                if level.needs_tile(t.origin, t.shape)
+                    && let Err(e) = level.write_constant_tile(t.origin, t.shape, *v)
+                {
+                    let _ = store.finish();
+                    return Err(RunError::Sink {
+                        sink: label.clone(),
+                        error: e,
+                    });
+                }
+                constant_stored += 1;
+                counters.constant_units(constant_stored, constant_total);
             }
         }
-        let exec = counters.executor();
-        let result = exec.for_each_tile_of::<T, _, _, _>(
+        let is_constant = |t: &TileSpec| constant.is_some_and(|(c, _)| c.contains(t));
+        let job_progress = counters.job();
+        let result = counters.executor_of_job().for_each_tile_of::<T, _, _, _>(
             plan,
             |t| {
                 let lin = (t.index[0] * grid[1] + t.index[1]) * grid[2] + t.index[2];
-                share.owns(lin) && level.needs_tile(t.origin, t.shape)
+                let render = share.owns(lin) && level.needs_tile(t.origin, t.shape);
+                if !render && !is_constant(t) {
+                    job_progress.advance(t.len() as u64);
+                }
+                render
             },
-            |tile| level.write_tile(tile.spec.origin, tile.spec.shape, &tile.data),
+            |tile| {
+                level.write_tile(tile.spec.origin, tile.spec.shape, &tile.data)?;
+                job_progress.advance(tile.spec.len() as u64);
+                Ok(())
+            },
         );
         match result {
-            Ok(p) => counters.finished(plan.len(), p.pixels_rendered),
+            Ok(p) => counters.finished(
+                plan.len() - constant.map_or(0, |(c, _)| c.len()),
+                p.pixels_rendered,
+            ),
+            Err(ExecError::Engine(EngineError::Cancelled { .. })) => {
+                return Err(cancelled(job, store, share));
+            }
             Err(e) => {
                 // Record what is done (markers are already on disk) before stopping.
                 let _ = store.finish();

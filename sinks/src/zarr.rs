@@ -301,6 +301,51 @@ impl<T: StoredElement> ZarrSink<T> {
         self.write_tile(origin, shape, &vec![value; n])
     }
 
+    /// The bytes [`ZarrSink::write_constant_tile`] stores for one whole write unit of `value`s
+    /// in a new store of `desc` compressed with `compression`, computed without creating
+    /// anything: for a sharded store the shard's one encoded chunk and its index, for an
+    /// unsharded one the unit's encoded chunk (markers not included). What a run's estimate
+    /// counts for a unit of levels proven constant; a unit the sink cannot store that way
+    /// counts its raw size.
+    ///
+    /// ```
+    /// use zoomstack_engine::StoreLayout;
+    /// use zoomstack_kernel::StackParams;
+    /// use zoomstack_sinks::{ArrayDescription, Compression, ZarrSink};
+    /// let params = StackParams { height: 512, width: 512, ..StackParams::default() };
+    /// let layout = StoreLayout::new([4096, 512, 512], [1, 512, 512], Some([2048, 512, 512])).unwrap();
+    /// let desc = ArrayDescription::full_stack(4096, params, layout);
+    /// let bytes = ZarrSink::constant_unit_bytes(&desc, Compression::default(), 250u16).unwrap();
+    /// // The index (16 bytes per chunk and a checksum) and one small zstd chunk.
+    /// assert!(bytes > 2048 * 16 + 4 && bytes < 2048 * 16 + 4 + 200, "{bytes}");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::InvalidParameter`] for an invalid description or compression level;
+    /// [`SinkError::Zarr`] when zarrs refuses the array's metadata.
+    pub fn constant_unit_bytes(
+        desc: &ArrayDescription,
+        compression: Compression,
+        value: T,
+    ) -> Result<u64, SinkError> {
+        desc.validate()?;
+        let meta = open::array_builder::<T>(desc, compression)?
+            .build_metadata()
+            .map_err(|e| SinkError::zarr_create("describe array", Path::new(""), e))?;
+        let meta = serde_json::to_value(meta)
+            .map_err(|e| SinkError::invalid("array metadata", e, "metadata that serializes"))?;
+        let unit = desc.layout.unit();
+        let sharded = desc.layout.shard().is_some();
+        let options = CodecOptions::default();
+        match constant::constant_unit_len(&meta, unit, sharded, value, &options) {
+            Some(bytes) => bytes,
+            None => Ok(unit
+                .iter()
+                .fold(T::BYTES, |b, &n| b.saturating_mul(n as u64))),
+        }
+    }
+
     /// Handle the part of a tile that falls into unit `u`.
     fn write_part(
         &self,

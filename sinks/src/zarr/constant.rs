@@ -20,21 +20,64 @@ use zarrs::array::{BytesToBytesCodecTraits, CodecOptions};
 use super::StoredElement;
 use crate::SinkError;
 
+/// Encodes one chunk whose every element is one value, with a chain of codecs `[bytes (little
+/// endian), bytes-to-bytes codecs...]` (a shard's inner chain, or an unsharded array's own).
+struct ConstantChunk {
+    /// Elements per chunk.
+    chunk_len: usize,
+    codecs: Vec<Arc<dyn BytesToBytesCodecTraits>>,
+}
+
+impl ConstantChunk {
+    /// The encoder for `chain` (a codec list of a `zarr.json`), `None` for codecs this module
+    /// does not write.
+    fn for_chain(chain: &Value, chunk_len: usize) -> Option<ConstantChunk> {
+        let chain = chain.as_array()?;
+        if !is_little_bytes(chain.first()?) {
+            return None;
+        }
+        let codecs = chain[1..].iter().map(bytes_codec).collect::<Option<_>>()?;
+        Some(ConstantChunk { chunk_len, codecs })
+    }
+
+    /// The encoded bytes of a chunk of `value`s.
+    fn encode<T: StoredElement>(
+        &self,
+        value: T,
+        options: &CodecOptions,
+    ) -> Result<Vec<u8>, SinkError> {
+        let mut raw = Vec::with_capacity(self.chunk_len * T::BYTES as usize);
+        for _ in 0..self.chunk_len {
+            value.push_le_bytes(&mut raw);
+        }
+        let mut chunk: Cow<'_, [u8]> = Cow::Owned(raw);
+        for codec in &self.codecs {
+            chunk = Cow::Owned(
+                codec
+                    .encode(chunk, options)
+                    .map_err(|e| {
+                        SinkError::invalid("constant chunk encoding", e, "a codec that encodes")
+                    })?
+                    .into_owned(),
+            );
+        }
+        Ok(chunk.into_owned())
+    }
+}
+
 /// Encodes constant shards for one array: its inner chunk shape and codec chain.
 pub(crate) struct ConstantShards {
-    /// Elements per inner chunk.
-    chunk_len: usize,
+    chunk: ConstantChunk,
     /// Inner chunks per shard.
     chunks_per_shard: usize,
-    codecs: Vec<Arc<dyn BytesToBytesCodecTraits>>,
 }
 
 impl std::fmt::Debug for ConstantShards {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConstantShards")
-            .field("chunk_len", &self.chunk_len)
+            .field("chunk_len", &self.chunk.chunk_len)
             .field("chunks_per_shard", &self.chunks_per_shard)
-            .field("codecs", &self.codecs.len())
+            .field("codecs", &self.chunk.codecs.len())
             .finish()
     }
 }
@@ -67,15 +110,12 @@ impl ConstantShards {
             && is_little_bytes(&conf["index_codecs"][0])
             && conf["index_codecs"][1]["name"] == "crc32c"
             && conf["index_codecs"].as_array().map(Vec::len) == Some(2);
-        let chain = conf["codecs"].as_array()?;
-        if !index_ok || !is_little_bytes(chain.first()?) {
+        if !index_ok {
             return None;
         }
-        let codecs = chain[1..].iter().map(bytes_codec).collect::<Option<_>>()?;
         Some(ConstantShards {
-            chunk_len: cl * cy * cx,
+            chunk: ConstantChunk::for_chain(&conf["codecs"], cl * cy * cx)?,
             chunks_per_shard: (shard[0] / cl) * (shard[1] / cy) * (shard[2] / cx),
-            codecs,
         })
     }
 
@@ -85,23 +125,8 @@ impl ConstantShards {
         value: T,
         options: &CodecOptions,
     ) -> Result<Vec<u8>, SinkError> {
-        let mut raw = Vec::with_capacity(self.chunk_len * T::BYTES as usize);
-        for _ in 0..self.chunk_len {
-            value.push_le_bytes(&mut raw);
-        }
-        let mut chunk: Cow<'_, [u8]> = Cow::Owned(raw);
-        for codec in &self.codecs {
-            chunk = Cow::Owned(
-                codec
-                    .encode(chunk, options)
-                    .map_err(|e| {
-                        SinkError::invalid("constant chunk encoding", e, "a codec that encodes")
-                    })?
-                    .into_owned(),
-            );
-        }
-        let nbytes = chunk.len() as u64;
-        let mut out = chunk.into_owned();
+        let mut out = self.chunk.encode(value, options)?;
+        let nbytes = out.len() as u64;
         let mut index = Vec::with_capacity(self.chunks_per_shard * 16 + 4);
         for _ in 0..self.chunks_per_shard {
             // Every chunk: offset 0, the one encoded chunk's length.
@@ -113,6 +138,26 @@ impl ConstantShards {
         out.extend_from_slice(&index);
         Ok(out)
     }
+}
+
+/// The bytes one write unit whose every element is `value` takes in an array of metadata
+/// `meta` (a `zarr.json` as JSON) with write units of `unit` elements per axis, sharded
+/// (`sharded`) or not, as [`super::ZarrSink::write_constant_tile`] stores it: a sharded unit
+/// as its constant shard, an unsharded one as its one encoded chunk. `None` for codecs this
+/// module does not know (such units are encoded by zarrs, chunk by chunk).
+pub(crate) fn constant_unit_len<T: StoredElement>(
+    meta: &Value,
+    unit: [usize; 3],
+    sharded: bool,
+    value: T,
+    options: &CodecOptions,
+) -> Option<Result<u64, SinkError>> {
+    let bytes = if sharded {
+        ConstantShards::for_array(meta, unit)?.encode(value, options)
+    } else {
+        ConstantChunk::for_chain(&meta["codecs"], unit.iter().product())?.encode(value, options)
+    };
+    Some(bytes.map(|b| b.len() as u64))
 }
 
 fn is_little_bytes(codec: &Value) -> bool {

@@ -25,8 +25,8 @@ use super::paths::{
 use super::store::ChunkStore;
 use super::units::UnitGrid;
 use super::{
-    ArrayDescription, DamagedUnit, IfExists, MARKER_DIR, MAX_UNITS, StoredElement, Writers,
-    ZarrOptions, ZarrSink, verify,
+    ArrayDescription, Compression, DamagedUnit, IfExists, MARKER_DIR, MAX_UNITS, StoredElement,
+    Writers, ZarrOptions, ZarrSink, verify,
 };
 use crate::SinkError;
 use crate::fsutil::{create_dir_all, sync_dir, write_atomic};
@@ -389,13 +389,12 @@ fn remove_stale_temp_files(marker_dir: &Path) -> Result<(), SinkError> {
 }
 
 /// Creates a new array (its `zarr.json`, durably) in the empty, locked `array_dir`.
-fn create_array<T: StoredElement>(
-    files: &Arc<ChunkStore>,
-    node_path: &str,
-    array_dir: &Path,
+/// The builder of a new array of `desc` compressed with `compression`: shape, write units,
+/// element type, fill value, codecs (sharded when the layout is) and dimension names.
+pub(super) fn array_builder<T: StoredElement>(
     desc: &ArrayDescription,
-    options: &ZarrOptions,
-) -> Result<Array<ChunkStore>, SinkError> {
+    compression: Compression,
+) -> Result<ArrayBuilder, SinkError> {
     let mut builder = ArrayBuilder::new(
         desc.shape().to_vec(),
         desc.layout.unit().map(|u| u as u64).to_vec(),
@@ -403,11 +402,22 @@ fn create_array<T: StoredElement>(
         T::fill_value(),
     );
     builder
-        .bytes_to_bytes_codecs(options.compression.codecs()?)
+        .bytes_to_bytes_codecs(compression.codecs()?)
         .dimension_names(Some(["level", "y", "x"]));
     if desc.layout.shard().is_some() {
         builder.subchunk_shape(desc.chunks().map(|c| c as u64).to_vec());
     }
+    Ok(builder)
+}
+
+fn create_array<T: StoredElement>(
+    files: &Arc<ChunkStore>,
+    node_path: &str,
+    array_dir: &Path,
+    desc: &ArrayDescription,
+    options: &ZarrOptions,
+) -> Result<Array<ChunkStore>, SinkError> {
+    let mut builder = array_builder::<T>(desc, options.compression)?;
     let attributes = builder.attributes_mut();
     attributes.insert("zoomstack".to_string(), attrs::zoomstack_json(desc));
     if !node_path.trim_matches('/').is_empty() {

@@ -526,3 +526,46 @@ fn blosc_round_trip() {
     assert_eq!(zarr_json(&arr(&store))["codecs"][1]["name"], "blosc");
     assert_eq!(read_back(&store, ""), full(desc.shape()));
 }
+
+#[test]
+fn constant_unit_bytes_are_what_constant_units_take_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = full_desc(10, params(16, 16), [1, 16, 16]);
+    let shards = sharded(&base, [4, 16, 16]);
+    // Raw chunks: 16 x 16 counts and a crc32c; a shard adds 16 bytes per chunk and a crc32c.
+    let cases = [
+        ("sharded", &shards, Compression::default(), None),
+        (
+            "sharded-raw",
+            &shards,
+            Compression::None,
+            Some(512 + 4 + 4 * 16 + 4),
+        ),
+        ("plain", &base, Compression::default(), None),
+        ("plain-raw", &base, Compression::None, Some(512 + 4)),
+    ];
+    for (name, desc, compression, exact) in cases {
+        let want = ZarrSink::constant_unit_bytes(desc, compression, 250u16).unwrap();
+        if let Some(exact) = exact {
+            assert_eq!(want, exact, "{name}");
+        }
+        let options = ZarrOptions {
+            compression,
+            ..ZarrOptions::default()
+        };
+        let store = dir.path().join(name);
+        let sink = ZarrSink::open(&store, desc.clone(), options).unwrap();
+        // A whole unit, and the last (partial) one of the level axis.
+        let unit = desc.layout.unit();
+        sink.write_constant_tile([0, 0, 0], unit, 250).unwrap();
+        let last = (desc.shape()[0] - 1) / unit[0] as u64;
+        let rest = desc.shape()[0] - last * unit[0] as u64;
+        sink.write_constant_tile([last * unit[0] as u64, 0, 0], [rest as usize, 16, 16], 250)
+            .unwrap();
+        sink.finish().unwrap();
+        for u in [0, last] {
+            let file = store.join(format!("counts/c/{u}/0/0"));
+            assert_eq!(fs::metadata(&file).unwrap().len(), want, "{name} unit {u}");
+        }
+    }
+}
