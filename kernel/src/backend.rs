@@ -12,6 +12,11 @@ const SCALAR_V: usize = 4;
 const X4_V: usize = 6;
 const X8_V: usize = 4;
 const BLOCK: u32 = 16;
+/// Lane-blocks finished lanes may idle, gathering, before they are replayed and refilled
+/// together (see `escape::escape_counts`; tuned by `kernel/examples/tuning.rs`).
+const SCALAR_G: usize = 4;
+const X4_G: usize = 48;
+const X8_G: usize = 128;
 
 /// A lane width of the escape loop. All backends give identical counts, on every [`Isa`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -185,6 +190,7 @@ impl Backend {
             L,
             { per_width(W, SCALAR_V, X4_V, X8_V) },
             BLOCK,
+            { per_width(W, SCALAR_G, X4_G, X8_G) as u32 },
         >(
             src, max_iter, true, out
         ));
@@ -204,6 +210,7 @@ impl Backend {
             L,
             { per_width(W, SCALAR_V, X4_V, X8_V) },
             BLOCK,
+            { per_width(W, SCALAR_G, X4_G, X8_G) as u32 },
         >(
             src, max_iter, counts, out
         ));
@@ -229,4 +236,20 @@ impl FromStr for Backend {
             }),
         }
     }
+}
+
+/// [`Backend::run`] with the escape loop's tuning constants given (`V` vectors in flight,
+/// escape tests every `K` updates, `G` lanes gathered before a refill), for the tuning
+/// benchmarks in `benches/`, which compare strategies in one run. Counts are the same for
+/// every choice.
+pub(crate) fn run_tuned<const V: usize, const K: u32, const G: u32>(
+    backend: Backend,
+    src: &impl PixelSource,
+    max_iter: u32,
+    out: &mut [u16],
+) {
+    with_lanes!(backend, Isa::current(), |L, W| {
+        let _ = W;
+        escape_counts::<L, V, K, G>(src, max_iter, true, out);
+    });
 }

@@ -12,7 +12,14 @@
 //!   that did not escape before its limit gets `max_iter` and the extra updates are discarded. This is sound because for `|c| <= 1.9` an orbit that
 //!   reached `|z| > 2 - 1e-14` grows monotonically (`|z|^2 - |c| > |z|`), so it is still
 //!   flagged at the block's end. Lanes with a larger `|c|` force blocks of one iteration.
-//! * A lane that finishes is refilled at once with the next pixel, so vectors stay full.
+//! * Lanes that finish do not stop the others: a lane that surely escaped in a block (above
+//!   the exact threshold at its end, and no hazard) only keeps that block's starting state, a
+//!   lane at `max_iter` is recorded, and both idle until the waiting lanes have idled `G`
+//!   lane-blocks in all (or no lane iterates). Then one replay, all vectors interleaved so
+//!   their latency chains overlap, finds every waiting escape, and the lanes are refilled with
+//!   the next pixels. Replaying one vector per escape, as before, left the loop latency-bound
+//!   and cost a replay per escaping lane: `G` trades idle lanes for fewer, cheaper replays
+//!   (`kernel/examples/tuning.rs` compares the choices).
 //! * Points safely inside the main cardioid or the period-2 bulb never escape: they get
 //!   `max_iter` without iterating (the margins keep this exact; see [`in_cardioid_or_bulb`]).
 //! * The loop runs inside [`enter`], compiled for the lane type's instruction set; its cold
@@ -122,20 +129,22 @@ impl Escapes for WithEscapeZ<'_> {
     }
 }
 
-/// Computes the count of every pixel of `src` into `out` with `V` vectors of `L` in flight and
-/// escape tests every `K` iterations. `max_iter` in `1..=65535`; `out.len() == src.len()`.
-pub(crate) fn escape_counts<L: Lanes, const V: usize, const K: u32>(
+/// Computes the count of every pixel of `src` into `out` with `V` vectors of `L` in flight,
+/// escape tests every `K` iterations, and `G` finished lanes gathered (over all vectors, or
+/// all busy lanes) before they are replayed and refilled together (`G = 1`: at once).
+/// `max_iter` in `1..=65535`; `out.len() == src.len()`.
+pub(crate) fn escape_counts<L: Lanes, const V: usize, const K: u32, const G: u32>(
     src: &impl PixelSource,
     max_iter: u32,
     shortcuts: bool,
     out: &mut (impl Escapes + ?Sized),
 ) {
     debug_assert_eq!(out.len(), src.len());
-    const { assert!(K >= 1) };
+    const { assert!(K >= 1 && G >= 1) };
     // Even the state is made inside: `L::splat` is an instruction of `L`'s target.
     enter::<L, _>(|| {
         let zero = L::splat(0.0);
-        let mut m = Machine::<L, V, K> {
+        let mut m = Machine::<L, V, K, G> {
             zr: [zero; V],
             zi: [zero; V],
             cr: [zero; V],
@@ -144,6 +153,14 @@ pub(crate) fn escape_counts<L: Lanes, const V: usize, const K: u32>(
             pix: vec![IDLE; V * L::N],
             hazard: vec![false; V * L::N],
             hazards: 0,
+            iterating: [0; V],
+            pending: [0; V],
+            parked: [0; V],
+            waiting: 0,
+            idled: 0,
+            snap_zr: vec![0.0; V * L::N],
+            snap_zi: vec![0.0; V * L::N],
+            snap_it: vec![0.0; V * L::N],
             active: 0,
             next: 0,
             next_row: 0,
@@ -158,7 +175,7 @@ pub(crate) fn escape_counts<L: Lanes, const V: usize, const K: u32>(
 /// Iteration count of an idle lane: never reaches any limit.
 const IDLE_ITERS: f64 = -1e300;
 
-struct Machine<L: Lanes, const V: usize, const K: u32> {
+struct Machine<L: Lanes, const V: usize, const K: u32, const G: u32> {
     zr: [L; V],
     zi: [L; V],
     cr: [L; V],
@@ -171,6 +188,21 @@ struct Machine<L: Lanes, const V: usize, const K: u32> {
     hazard: Vec<bool>,
     /// Number of busy hazard lanes.
     hazards: usize,
+    /// Per vector: lanes still iterating (busy, not pending).
+    iterating: [u32; V],
+    /// Per vector: lanes that surely escaped in a past block, waiting for the replay from
+    /// their snapshot (`snap_*`, the state at that block's start).
+    pending: [u32; V],
+    /// Per vector: lanes whose pixel is recorded, waiting for a refill.
+    parked: [u32; V],
+    /// Pending and parked lanes of all vectors.
+    waiting: usize,
+    /// Lane-blocks the waiting lanes have idled since the last flush: at `G`, all are
+    /// replayed and refilled.
+    idled: usize,
+    snap_zr: Vec<f64>,
+    snap_zi: Vec<f64>,
+    snap_it: Vec<f64>,
     /// Number of busy lanes.
     active: usize,
     /// Next pixel to hand out.
@@ -194,7 +226,7 @@ fn update<L: Lanes>(zr: L, zi: L, cr: L, ci: L) -> (L, L) {
 // The loop and its out-of-line parts are compiled into `enter`'s trampolines: they must inline
 // there.
 #[allow(clippy::inline_always)]
-impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
+impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
     #[inline(always)]
     fn run(&mut self, src: &impl PixelSource, out: &mut (impl Escapes + ?Sized)) {
         for v in 0..V {
@@ -218,110 +250,213 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
             }
             (self.zr, self.zi) = (zr, zi);
             for v in 0..V {
-                let outside = L::outside_mask(zr[v], zi[v], maybe);
-                let limited = L::ge_mask(self.it[v], limit);
-                if outside != 0 {
-                    // Some lane may have escaped within the block: replay it exactly.
-                    let (zr, zi, it) = (saved_zr[v], saved_zi[v], saved_it[v]);
-                    enter::<L, _>(|| self.replay(v, zr, zi, it, kb, outside, src, out));
-                } else if limited != 0 {
-                    // No lane escaped in this block; the ones past the limit are done.
-                    for i in 0..L::N {
-                        if limited & (1 << i) != 0 {
-                            self.record(v * L::N + i, self.max_iter as u16, out);
-                        }
-                    }
-                    enter::<L, _>(|| self.refill(v, limited, src, out));
+                let iterating = self.iterating[v];
+                let outside = L::outside_mask(zr[v], zi[v], maybe) & iterating;
+                let limited = L::ge_mask(self.it[v], limit) & iterating;
+                if outside | limited != 0 {
+                    let saved = (saved_zr[v], saved_zi[v], saved_it[v]);
+                    enter::<L, _>(|| self.settle(v, saved, kb, outside, limited, out));
                 }
+            }
+            // Waiting lanes idle: flush once they have idled `G` lane-blocks in all, or when
+            // no lane iterates.
+            self.idled += self.waiting;
+            if self.idled >= G as usize || self.waiting > 0 && self.iterating == [0; V] {
+                enter::<L, _>(|| self.flush(src, out));
             }
         }
     }
 
-    /// Replays the last block of vector `v` from its saved state one iteration at a time
-    /// with the exact test, finishing every lane that escaped or reached `max_iter` within it.
-    /// Cold: call it through [`enter`].
-    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)] // lanes index several arrays
+    /// Vector `v` has lanes that may have escaped (`outside`) or reached `max_iter`
+    /// (`limited`) in the block that started from `saved`. Lanes that surely escaped in it
+    /// wait for a replay from that state ([`Self::flush`]); lanes at the limit are recorded
+    /// and wait for a refill. A lane that may or may not have escaped is replayed at once
+    /// (rare). Cold: call it through [`enter`].
     #[inline(always)]
-    fn replay(
+    fn settle(
         &mut self,
         v: usize,
-        mut zr: L,
-        mut zi: L,
-        it0: L,
+        saved: (L, L, L),
         kb: u32,
-        flagged: u32,
-        src: &impl PixelSource,
+        outside: u32,
+        limited: u32,
         out: &mut (impl Escapes + ?Sized),
     ) {
         let n = L::N;
-        let mut it0_lanes = [0.0f64; 8];
-        it0.store(&mut it0_lanes);
-        let mut live = 0u32;
-        for i in 0..n {
-            if self.pix[v * n + i] != IDLE {
-                live |= 1 << i;
+        // Surely escaped within this block: above the exact threshold (or overflowed to NaN)
+        // now, and below `MAYBE_OUT` at its start, so by the monotone growth (module docs)
+        // not before it. Not for hazard lanes, where that growth is not guaranteed.
+        let surely = L::outside_mask(self.zr[v], self.zi[v], L::splat(SURELY_OUT));
+        let mut sure = surely & outside;
+        if self.hazards > 0 {
+            for i in 0..n {
+                if self.hazard[v * n + i] {
+                    sure &= !(1 << i);
+                }
             }
         }
-        // Lanes that reach max_iter within this block (usually none).
-        let limited = L::ge_mask(
-            it0 + L::splat(f64::from(kb)),
-            L::splat(f64::from(self.max_iter)),
-        ) & live;
-        let mut finished = 0u32;
+        let before = self.pending[v] | self.parked[v];
+        if outside & !sure != 0 {
+            // Undecided by the block's end: replay this vector's block now.
+            let mut state = [(L::splat(0.0), L::splat(0.0), L::splat(0.0)); V];
+            let (mut flagged, mut live) = ([0; V], [0; V]);
+            (state[v], flagged[v], live[v]) = (saved, outside, self.iterating[v]);
+            self.parked[v] |= self.replay(&state, kb, &flagged, &live, out)[v];
+        } else {
+            for i in 0..n {
+                let bit = 1 << i;
+                if limited & !outside & bit != 0 {
+                    // No escape in this block: done at the limit.
+                    self.record(v * n + i, self.max_iter as u16, out);
+                    self.parked[v] |= bit;
+                }
+            }
+            if sure != 0 {
+                let (mut sr, mut si, mut st) = ([0.0f64; 8], [0.0f64; 8], [0.0f64; 8]);
+                saved.0.store(&mut sr);
+                saved.1.store(&mut si);
+                saved.2.store(&mut st);
+                for i in 0..n {
+                    if sure & (1 << i) != 0 {
+                        let lane = v * n + i;
+                        (self.snap_zr[lane], self.snap_zi[lane]) = (sr[i], si[i]);
+                        self.snap_it[lane] = st[i];
+                    }
+                }
+                self.pending[v] |= sure;
+                self.iterating[v] &= !sure;
+            }
+        }
+        let after = self.pending[v] | self.parked[v];
+        self.waiting += (after.count_ones() - before.count_ones()) as usize;
+    }
+
+    /// Replays every vector's pending lanes from their snapshots together (each escapes within
+    /// `K` updates of its snapshot; the vectors' replays overlap), then refills them and the
+    /// parked lanes. Cold: call it through [`enter`].
+    #[allow(clippy::needless_range_loop)] // lanes index several arrays
+    #[inline(always)]
+    fn flush(&mut self, src: &impl PixelSource, out: &mut (impl Escapes + ?Sized)) {
+        let n = L::N;
+        let pending = self.pending;
+        if pending != [0; V] {
+            let mut state = [(L::splat(0.0), L::splat(0.0), L::splat(0.0)); V];
+            for v in 0..V {
+                if pending[v] == 0 {
+                    continue;
+                }
+                let (mut zr, mut zi, mut it) = ([0.0f64; 8], [0.0f64; 8], [0.0f64; 8]);
+                for i in 0..n {
+                    if pending[v] & (1 << i) != 0 {
+                        let lane = v * n + i;
+                        (zr[i], zi[i]) = (self.snap_zr[lane], self.snap_zi[lane]);
+                        it[i] = self.snap_it[lane];
+                    }
+                }
+                state[v] = (L::load(&zr), L::load(&zi), L::load(&it));
+            }
+            let finished = self.replay(&state, K, &pending, &pending, out);
+            debug_assert_eq!(finished, pending, "a pending lane escapes within its block");
+        }
+        for v in 0..V {
+            let lanes = pending[v] | self.parked[v];
+            if lanes != 0 {
+                (self.pending[v], self.parked[v]) = (0, 0);
+                self.refill(v, lanes, src, out);
+            }
+        }
+        (self.waiting, self.idled) = (0, 0);
+    }
+
+    /// Replays `kb` updates of the lanes `live[v]` of every vector `v` from the state
+    /// `state[v]` (`zr`, `zi`, updates done) one iteration at a time with the exact test, the
+    /// vectors interleaved, recording every lane that escaped or reached `max_iter` within them.
+    /// Only lanes `flagged[v]` can have escaped. Returns the recorded lanes, for the caller to
+    /// refill.
+    #[allow(clippy::needless_range_loop)] // lanes index several arrays
+    #[inline(always)]
+    fn replay(
+        &mut self,
+        state: &[(L, L, L); V],
+        kb: u32,
+        flagged: &[u32; V],
+        live: &[u32; V],
+        out: &mut (impl Escapes + ?Sized),
+    ) -> [u32; V] {
+        let n = L::N;
+        let max_iter = f64::from(self.max_iter);
+        let mut live = *live;
+        let (mut zr, mut zi) = (state.map(|s| s.0), state.map(|s| s.1));
+        let mut it0 = [[0.0f64; 8]; V];
+        // Lanes that reach max_iter within the replay (usually none).
+        let mut limited = [0u32; V];
+        for v in 0..V {
+            state[v].2.store(&mut it0[v]);
+            limited[v] =
+                L::ge_mask(state[v].2 + L::splat(f64::from(kb)), L::splat(max_iter)) & live[v];
+        }
+        let mut finished = [0u32; V];
         let (mut ar, mut ai) = ([0.0f64; 8], [0.0f64; 8]);
         for t in 0..kb {
-            // Only lanes flagged at the block's end can have escaped in it: once they and the
-            // limited lanes are settled, the rest of the block needs no replay.
-            if (flagged | limited) & live == 0 {
+            let mut busy = false;
+            for v in 0..V {
+                // Only flagged lanes can escape: once they and the limited lanes are settled,
+                // the rest of the block needs no replay.
+                if (flagged[v] | limited[v]) & live[v] == 0 {
+                    continue;
+                }
+                busy = true;
+                if limited[v] & live[v] != 0 {
+                    // Lanes that already did max_iter updates before this one are done.
+                    let done = state[v].2 + L::splat(f64::from(t));
+                    let mut done = L::ge_mask(done, L::splat(max_iter)) & limited[v] & live[v];
+                    while done != 0 {
+                        let i = done.trailing_zeros() as usize;
+                        done &= done - 1;
+                        self.record(v * n + i, self.max_iter as u16, out);
+                        live[v] &= !(1 << i);
+                        finished[v] |= 1 << i;
+                    }
+                }
+                (zr[v], zi[v]) = update(zr[v], zi[v], self.cr[v], self.ci[v]);
+            }
+            if !busy {
                 break;
             }
-            if limited != 0 {
-                // Lanes that already did max_iter updates before this one are done.
-                for i in 0..n {
+            for v in 0..V {
+                let mask = L::outside_mask(zr[v], zi[v], L::splat(MAYBE_OUT)) & live[v];
+                if mask == 0 {
+                    continue;
+                }
+                zr[v].store(&mut ar);
+                zi[v].store(&mut ai);
+                let mut lanes = mask;
+                while lanes != 0 {
+                    let i = lanes.trailing_zeros() as usize;
+                    lanes &= lanes - 1;
                     let bit = 1 << i;
-                    if limited & live & bit != 0
-                        && it0_lanes[i] + f64::from(t) >= f64::from(self.max_iter)
-                    {
-                        self.record(v * n + i, self.max_iter as u16, out);
-                        live &= !bit;
-                        finished |= bit;
+                    let s = ar[i] * ar[i] + ai[i] * ai[i];
+                    if s > SURELY_OUT || numpy_abs(ar[i], ai[i]) > 2.0 {
+                        let (lane, count) = (v * n + i, (it0[v][i] + f64::from(t)) as u16);
+                        out.escaped(self.pix[lane], count, ar[i], ai[i]);
+                        self.finish(lane);
+                        live[v] &= !bit;
+                        finished[v] |= bit;
                     }
                 }
             }
-            (zr, zi) = update(zr, zi, self.cr[v], self.ci[v]);
-            let mask = L::outside_mask(zr, zi, L::splat(MAYBE_OUT)) & live;
-            if mask == 0 {
-                continue;
-            }
-            zr.store(&mut ar);
-            zi.store(&mut ai);
+        }
+        // Lanes that reach the limit exactly at the replay's end.
+        for v in 0..V {
             for i in 0..n {
                 let bit = 1 << i;
-                if mask & bit == 0 {
-                    continue;
-                }
-                let s = ar[i] * ar[i] + ai[i] * ai[i];
-                if s > SURELY_OUT || numpy_abs(ar[i], ai[i]) > 2.0 {
-                    let (lane, count) = (v * n + i, (it0_lanes[i] + f64::from(t)) as u16);
-                    out.escaped(self.pix[lane], count, ar[i], ai[i]);
-                    self.finish(lane);
-                    live &= !bit;
-                    finished |= bit;
+                if limited[v] & live[v] & bit != 0 && it0[v][i] + f64::from(kb) >= max_iter {
+                    self.record(v * n + i, self.max_iter as u16, out);
+                    finished[v] |= bit;
                 }
             }
         }
-        // Lanes that reach the limit exactly at the block's end.
-        for i in 0..n {
-            let bit = 1 << i;
-            if limited & live & bit != 0 && it0_lanes[i] + f64::from(kb) >= f64::from(self.max_iter)
-            {
-                self.record(v * n + i, self.max_iter as u16, out);
-                finished |= bit;
-            }
-        }
-        if finished != 0 {
-            enter::<L, _>(|| self.refill(v, finished, src, out));
-        }
+        finished
     }
 
     /// Records the count of `lane`'s pixel; the lane must be refilled afterwards.
@@ -334,6 +469,9 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
     /// Marks `lane` idle once its pixel is recorded; it must be refilled afterwards.
     #[inline]
     fn finish(&mut self, lane: usize) {
+        let (v, i) = (lane / L::N, lane % L::N);
+        self.iterating[v] &= !(1 << i);
+        self.pending[v] &= !(1 << i);
         self.active -= 1;
         if self.hazard[lane] {
             self.hazards -= 1;
@@ -393,6 +531,9 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
             self.pix[lane] = p;
             self.hazard[lane] = hazard;
             self.active += usize::from(busy);
+            if busy {
+                self.iterating[v] |= 1 << i;
+            }
             self.hazards += usize::from(hazard);
             (cr[i], ci[i], zr[i], zi[i]) = (c_re, c_im, 0.0, 0.0);
             it[i] = if busy { 0.0 } else { IDLE_ITERS };
@@ -409,7 +550,7 @@ impl<L: Lanes, const V: usize, const K: u32> Machine<L, V, K> {
 /// escape loop of [`escape_counts`] with the escapes' `z_k` captured ([`WithEscapeZ`]), then
 /// the finishing step of [`smooth_from_escape`] per escaping pixel, `L::N` pixels at a time,
 /// compiled for `L`'s instruction set. `counts.len() == out.len() == src.len()`.
-pub(crate) fn smooth_values<L: Lanes, const V: usize, const K: u32>(
+pub(crate) fn smooth_values<L: Lanes, const V: usize, const K: u32, const G: u32>(
     src: &impl PixelSource,
     max_iter: u32,
     counts: &mut [u16],
@@ -417,7 +558,7 @@ pub(crate) fn smooth_values<L: Lanes, const V: usize, const K: u32>(
 ) {
     debug_assert_eq!(out.len(), src.len());
     let mut z = vec![[0.0f64; 2]; src.len()];
-    escape_counts::<L, V, K>(src, max_iter, true, &mut WithEscapeZ { counts, z: &mut z });
+    escape_counts::<L, V, K, G>(src, max_iter, true, &mut WithEscapeZ { counts, z: &mut z });
     // `#[inline(always)]`: the closure must be compiled into the trampoline (a closure of
     // this size is not inlined by LLVM's heuristics, and its lane operations would be calls).
     enter::<L, _>(

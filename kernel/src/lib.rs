@@ -146,6 +146,24 @@ pub fn render_block_at(
     Ok(())
 }
 
+/// [`render_block`] of a whole level with the escape loop's tuning constants given (see
+/// `Backend::run_tuned`): for the tuning benchmarks, which compare strategies in one run.
+#[doc(hidden)]
+pub fn render_level_tuned<const V: usize, const K: u32, const G: u32>(
+    params: &StackParams,
+    level: u64,
+    backend: Backend,
+    out: &mut [u16],
+) -> Result<(), KernelError> {
+    let (rows, cols) = (
+        IndexRange::full(params.height as u64),
+        IndexRange::full(params.width as u64),
+    );
+    let (xs, ys, max_iter) = block_axes(params, level as f64, rows, cols, out.len())?;
+    backend::run_tuned::<V, K, G>(backend, &GridSource { xs: &xs, ys: &ys }, max_iter, out);
+    Ok(())
+}
+
 /// Smooth escape values of the strided sub-grid `rows` x `cols` of level `level` into `out`
 /// (row-major, one `f32` per pixel): for each pixel exactly [`spec::smooth_scalar`] (continuous
 /// across count boundaries; `max_iter` where the count is `max_iter`; see [`spec`], "Smooth

@@ -218,3 +218,48 @@ fn every_backend_has_its_tests() {
     // A new backend must be added to `backend_tests!` above.
     assert_eq!(Backend::ALL.len(), 3);
 }
+
+/// The escape loop's tuning constants (vectors in flight, block length, how long finished lanes
+/// gather before their replay) change speed only: every combination, on every backend and
+/// instruction set, gives the reference's counts, with shortcuts, hazard lanes (`|c| > 1.9` at
+/// level 0) and `max_iter` cut inside a block (100 is not a multiple of any block length here).
+#[test]
+fn tuning_constants_never_change_a_count() {
+    use zoomstack_kernel::render_level_tuned;
+    type Tuned =
+        fn(&StackParams, u64, Backend, &mut [u16]) -> Result<(), zoomstack_kernel::KernelError>;
+    let variants: [(&str, Tuned); 7] = [
+        ("V1 K1 G1", render_level_tuned::<1, 1, 1>),
+        ("V1 K16 G1000", render_level_tuned::<1, 16, 1000>),
+        ("V3 K5 G7", render_level_tuned::<3, 5, 7>),
+        ("V4 K16 G1", render_level_tuned::<4, 16, 1>),
+        ("V4 K16 G128", render_level_tuned::<4, 16, 128>),
+        ("V6 K32 G1000000", render_level_tuned::<6, 32, 1_000_000>),
+        ("V2 K7 G3", render_level_tuned::<2, 7, 3>),
+    ];
+    for max_iter in [100, 256] {
+        let p = StackParams {
+            height: 48,
+            width: 40,
+            max_iter,
+            ..StackParams::default()
+        };
+        for level in [0, 3000, 20000, 60000, 119999] {
+            let all = (IndexRange::full(48), IndexRange::full(40));
+            let want = reference_block(&p, level, all.0, all.1);
+            for b in Backend::ALL {
+                for isa in Isa::supported() {
+                    for (name, f) in variants {
+                        let mut got = vec![0u16; want.len()];
+                        isa.scoped(|| f(&p, level, b, &mut got)).unwrap().unwrap();
+                        let bad = (0..want.len()).find(|&i| want[i] != got[i]);
+                        assert!(
+                            bad.is_none(),
+                            "{b} {name} on {isa}, level {level}, max_iter {max_iter}: pixel {bad:?} differs"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
