@@ -542,4 +542,4 @@ fn delay_fraction(ms: u32) -> (u16, u16) {
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::test_support::{decode_png_rgb, png_sink_rgb, smooth_frames};
 use ndarray::Array3;
 use std::fs::{self, File};
 
@@ -123,52 +124,6 @@ fn apng_too_few_frames_is_an_error() {
     assert!(ApngWriter::create(&path, 6, 4, 0, AnimationOptions::default()).is_err());
 }
 
-/// Smooth values of levels of the notebook's stack (`height x width`), from the kernel.
-pub(crate) fn smooth_frames(levels: &[u64], height: usize, width: usize) -> Array3<f32> {
-    use zoomstack_kernel::{Backend, IndexRange, StackParams, render_block_smooth};
-    let p = StackParams {
-        height,
-        width,
-        ..StackParams::default()
-    };
-    let (rows, cols) = (
-        IndexRange::full(height as u64),
-        IndexRange::full(width as u64),
-    );
-    let mut stack = Array3::<f32>::zeros((levels.len(), height, width));
-    for (k, &level) in levels.iter().enumerate() {
-        let mut v = vec![0f32; height * width];
-        render_block_smooth(&p, level, rows, cols, Backend::Scalar, &mut v).unwrap();
-        stack
-            .index_axis_mut(ndarray::Axis(0), k)
-            .assign(&ndarray::ArrayView2::from_shape((height, width), &v).unwrap());
-    }
-    stack
-}
-
-/// Every frame of a (possibly animated) PNG file, as decoded RGB triples.
-pub(crate) fn decode_png_rgb(path: &Path) -> Vec<Vec<u8>> {
-    let mut dec = png::Decoder::new(std::io::BufReader::new(File::open(path).unwrap()));
-    dec.set_transformations(png::Transformations::EXPAND);
-    let mut reader = dec.read_info().unwrap();
-    let frames = reader
-        .info()
-        .animation_control
-        .map_or(1, |a| a.num_frames as usize);
-    let mut out = Vec::new();
-    for _ in 0..frames {
-        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-        let info = reader.next_frame(&mut buf).unwrap();
-        buf.truncate(info.buffer_size());
-        out.push(match info.color_type {
-            png::ColorType::Rgb => buf,
-            png::ColorType::Grayscale => buf.iter().flat_map(|&g| [g, g, g]).collect(),
-            other => panic!("unexpected colour type {other:?}"),
-        });
-    }
-    out
-}
-
 fn smooth(colormap: Colormap, max: u32, cycle: Option<f32>) -> crate::SmoothColours {
     crate::SmoothColours {
         colormap,
@@ -197,18 +152,8 @@ fn apng_smooth_frames_are_the_png_sinks_rgb() {
             ..AnimationOptions::default()
         };
         let mut apng = ApngWriter::create(&path, 32, 24, 3, opts).unwrap();
-        let mut pngs = crate::PngFrameWriter::new(
-            dir.path().join("frames"),
-            crate::PngFrameOptions {
-                kind: crate::PngKind::Smooth(colours),
-                ..crate::PngFrameOptions::counts16(10000)
-            },
-        )
-        .unwrap();
-        let mut files = Vec::new();
         for (f, &level) in stack.outer_iter().zip(&levels) {
             apng.add_smooth_frame(level, f).unwrap();
-            files.push(pngs.write_smooth(level, f).unwrap());
         }
         // A frame of counts is not what a smooth-coloured APNG takes.
         let err = apng
@@ -224,9 +169,9 @@ fn apng_smooth_frames_are_the_png_sinks_rgb() {
         apng.finish().unwrap();
         let got = decode_png_rgb(&path);
         assert_eq!(got.len(), 3);
-        for (k, file) in files.iter().enumerate() {
-            let want = decode_png_rgb(file).remove(0);
-            assert_eq!(got[k], want, "{colours:?}, frame {k}");
+        let pngs = png_sink_rgb(dir.path(), colours, &stack, &levels);
+        for (k, want) in pngs.iter().enumerate() {
+            assert_eq!(&got[k], want, "{colours:?}, frame {k}");
             // And both are SmoothColours::apply's colours.
             let mut rgb = Vec::new();
             colours
