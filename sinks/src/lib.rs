@@ -57,6 +57,8 @@ mod output;
 mod scale;
 mod sheet;
 mod smooth;
+#[cfg(test)]
+mod test_support;
 mod video;
 mod zarr;
 

@@ -364,6 +364,7 @@ fn draw_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{png_sink_rgb, smooth_frames};
     use ndarray::Array2;
 
     fn read_rgb(path: &Path) -> (u32, u32, Vec<u8>) {
@@ -427,7 +428,7 @@ mod tests {
     fn smooth_tiles_are_the_png_sinks_frames() {
         let levels = [0u64, 1000, 2000, 3000, 4000];
         let (fh, fw) = (30, 44);
-        let stack = crate::anim::tests::smooth_frames(&levels, fh, fw);
+        let stack = smooth_frames(&levels, fh, fw);
         for colours in [
             crate::SmoothColours {
                 colormap: Colormap::Magma,
@@ -448,18 +449,8 @@ mod tests {
                 ..ContactSheetOptions::default()
             };
             let mut sheet = ContactSheet::new(&path, opts).unwrap();
-            let mut pngs = crate::PngFrameWriter::new(
-                dir.path().join("frames"),
-                crate::PngFrameOptions {
-                    kind: crate::PngKind::Smooth(colours),
-                    ..crate::PngFrameOptions::counts16(10000)
-                },
-            )
-            .unwrap();
-            let mut files = Vec::new();
             for (f, &level) in stack.outer_iter().zip(&levels) {
                 sheet.add_smooth_frame(level, f).unwrap();
-                files.push(pngs.write_smooth(level, f).unwrap());
             }
             let err = sheet
                 .add_frame(1, Array2::<u16>::zeros((fh, fw)).view())
@@ -474,8 +465,8 @@ mod tests {
             let label_h = GLYPH_H + 4;
             assert_eq!(w as usize, 3 * fw + 4 * 4);
             assert_eq!(h as usize, 2 * (fh + label_h) + 3 * 4);
-            for (k, file) in files.iter().enumerate() {
-                let want = crate::anim::tests::decode_png_rgb(file).remove(0);
+            let pngs = png_sink_rgb(dir.path(), colours, &stack, &levels);
+            for (k, want) in pngs.iter().enumerate() {
                 let (x0, y0) = (4 + (k % 3) * (fw + 4), 4 + (k / 3) * (fh + label_h + 4));
                 for y in 0..fh {
                     let i = ((y0 + y) * w as usize + x0) * 3;
