@@ -16,6 +16,7 @@ use zoomstack_benches::ThreadCpuTime;
 use zoomstack_kernel::spec::escape_scalar;
 use zoomstack_kernel::{
     Backend, IndexRange, StackParams, pixel_iterations, render_block, render_block_smooth,
+    update_limit,
 };
 
 const LEVEL_MIX: [u64; 5] = [0, 3000, 20000, 60000, 119999];
@@ -83,6 +84,55 @@ fn backends(c: &mut Criterion<ThreadCpuTime>) {
             });
         });
     }
+    group.finish();
+}
+
+/// Each level of the mix alone, fastest backend (CPU time): the README's per-level rates.
+fn levels(c: &mut Criterion<ThreadCpuTime>) {
+    let p = StackParams::default();
+    let (all, backend) = (IndexRange::full(512), Backend::fastest());
+    let mut out = vec![0u16; 512 * 512];
+    let mut group = c.benchmark_group("kernel/level");
+    group.sample_size(10);
+    for level in LEVEL_MIX {
+        render_block(&p, level, all, all, backend, &mut out).unwrap();
+        group.throughput(Throughput::Elements(pixel_iterations(&out, p.max_iter)));
+        group.bench_function(BenchmarkId::from_parameter(level), |b| {
+            b.iter(|| {
+                render_block(&p, level, all, all, backend, &mut out).unwrap();
+                black_box(&out);
+            });
+        });
+    }
+    group.finish();
+}
+
+/// The limit the kernel is measured against, in the same run: `chains` independent vectors of
+/// the fastest backend iterating the escape loop's update on a point that never escapes, with
+/// no escape test (`update`) and with `|z|^2`, a compare and a count every iteration
+/// (`update+test`), CPU time.
+fn limit(c: &mut Criterion<ThreadCpuTime>) {
+    const ITERS: u64 = 1 << 16;
+    let backend = Backend::fastest();
+    let lanes = match backend {
+        Backend::Scalar => 1,
+        Backend::F64x4 => 4,
+        Backend::F64x8 => 8,
+    };
+    let mut group = c.benchmark_group("kernel/limit");
+    group.sample_size(10);
+    macro_rules! chains {
+        ($($v:literal),*) => {$(
+            group.throughput(Throughput::Elements($v * lanes * ITERS));
+            group.bench_function(BenchmarkId::new("update", $v), |b| {
+                b.iter(|| black_box(update_limit::<$v>(backend, black_box(ITERS), false)));
+            });
+            group.bench_function(BenchmarkId::new("update+test", $v), |b| {
+                b.iter(|| black_box(update_limit::<$v>(backend, black_box(ITERS), true)));
+            });
+        )*};
+    }
+    chains!(4, 6, 8, 12, 16);
     group.finish();
 }
 
@@ -167,7 +217,7 @@ fn threads(c: &mut Criterion<WallTime>) {
 criterion_group! {
     name = cpu_time;
     config = Criterion::default().with_measurement(ThreadCpuTime);
-    targets = backends, counts_vs_smooth
+    targets = backends, levels, limit, counts_vs_smooth
 }
 criterion_group!(wall_time, threads);
 criterion_main!(cpu_time, wall_time);

@@ -253,3 +253,13 @@ pub(crate) fn run_tuned<const V: usize, const K: u32, const G: u32>(
         escape_counts::<L, V, K, G>(src, max_iter, true, out);
     });
 }
+
+/// The update's throughput limit with `V` independent vectors of this backend's lanes (see
+/// `escape::update_limit`), for the benchmarks' "% of the limit".
+#[doc(hidden)]
+pub fn update_limit<const V: usize>(backend: Backend, iters: u64, test: bool) -> (u64, f64) {
+    with_lanes!(backend, Isa::current(), |L, W| {
+        let _ = W;
+        crate::escape::update_limit::<L, V>(iters, test)
+    })
+}

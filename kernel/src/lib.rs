@@ -32,7 +32,7 @@ mod limits;
 mod range;
 pub mod spec;
 
-pub use backend::Backend;
+pub use backend::{Backend, update_limit};
 pub use error::KernelError;
 pub use grid::{LevelGrid, Linspace, MAX_ITER_LIMIT, StackParams, validate_max_iter};
 pub use isa::Isa;
