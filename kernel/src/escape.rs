@@ -25,17 +25,18 @@
 //! * The loop runs inside [`enter`], compiled for the lane type's instruction set; its cold
 //!   parts (replaying a block, refilling lanes) are separate functions entered the same way.
 //!   Everything else it calls on the lanes is `#[inline(always)]`.
-//! * Finished pixels go to an [`Escapes`] output: counts only (`[u16]`), or counts plus the
-//!   `z_k` each escaping pixel escaped with ([`WithEscapeZ`]), captured where the replay records
-//!   the escape, from which [`smooth_values`] finishes the smooth values
-//!   ([`crate::spec::smooth_from_escape`]), `L::N` escaping pixels at a time over the lanes
-//!   too: the continuation (`continue_lanes`, the same update) and the formula with the
-//!   contract's own `log2` (`nu_lanes`). The loop is the same for both.
+//! * Finished pixels go to an [`Escapes`] output: counts only (`[u16]`), or counts plus a log
+//!   of the escapes ([`EscapeLog`]: pixel, count, `c` and the `z_k` it escaped with, captured
+//!   where the replay records the escape, one array per field), from which [`smooth_values`]
+//!   finishes the smooth values ([`crate::spec::smooth_from_escape`]), `L::N` logged escapes
+//!   at a time over the lanes too: the continuation (`continue_lanes`, the same update) and
+//!   the formula with the contract's own `log2` (`nu_lanes`). The loop is the same for both.
 
 use crate::lanes::{Lanes, enter};
 use crate::spec::{PolyNum, SMOOTH_BAILOUT, SMOOTH_MAX_EXTRA, log2_poly, numpy_abs};
 #[cfg(doc)]
 use crate::spec::{smooth_from_escape, smooth_nu};
+use std::marker::PhantomData;
 
 /// Lanes above this `|z|^2` after a block may have escaped (NaN also counts).
 const MAYBE_OUT: f64 = 4.0 * (1.0 - 1.0 / (1u64 << 40) as f64);
@@ -84,10 +85,10 @@ pub(crate) trait Escapes {
     fn len(&self) -> usize;
     /// Pixel `p` is done with `count` (`max_iter`: it did not escape, or a shortcut).
     fn put(&mut self, p: usize, count: u16);
-    /// Pixel `p` escaped with `count < max_iter` at `z_k = zr + i zi`.
+    /// Pixel `p`, the point `c`, escaped with `count < max_iter` at `z_k = z`.
     #[allow(clippy::inline_always)] // called in the loop's cold parts, which must inline it
     #[inline(always)]
-    fn escaped(&mut self, p: usize, count: u16, _zr: f64, _zi: f64) {
+    fn escaped(&mut self, p: usize, count: u16, _z: [f64; 2], _c: [f64; 2]) {
         self.put(p, count);
     }
 }
@@ -104,16 +105,66 @@ impl Escapes for [u16] {
     }
 }
 
-/// Counts, and the `z_k` of each escaping pixel (left as it was for the others).
-pub(crate) struct WithEscapeZ<'a> {
-    /// Counts.
-    pub counts: &'a mut [u16],
-    /// `[zr, zi]` of `z_k`, for pixels with a count below `max_iter`.
-    pub z: &'a mut [[f64; 2]],
+/// Escapes logged before [`EscapeLog`] finishes them: small enough to stay in cache.
+const LOG_CHUNK: usize = 1024;
+
+/// The smooth output: counts, and each pixel's smooth value. Pixels that did not escape get
+/// `max_iter` at once; escapes (pixel, count, `z_k`, `c`) are logged, one array per field, and
+/// finished ([`finish_smooth`]) `LOG_CHUNK` at a time, `L::N` per lane operation.
+pub(crate) struct EscapeLog<'a, L: Lanes> {
+    counts: &'a mut [u16],
+    out: &'a mut [f32],
+    max_iter: u32,
+    pix: Vec<usize>,
+    k: Vec<f64>,
+    zr: Vec<f64>,
+    zi: Vec<f64>,
+    cr: Vec<f64>,
+    ci: Vec<f64>,
+    lanes: PhantomData<L>,
+}
+
+impl<'a, L: Lanes> EscapeLog<'a, L> {
+    fn new(counts: &'a mut [u16], out: &'a mut [f32], max_iter: u32) -> Self {
+        let n = LOG_CHUNK;
+        EscapeLog {
+            counts,
+            out,
+            max_iter,
+            pix: Vec::with_capacity(n),
+            k: Vec::with_capacity(n),
+            zr: Vec::with_capacity(n),
+            zi: Vec::with_capacity(n),
+            cr: Vec::with_capacity(n),
+            ci: Vec::with_capacity(n),
+            lanes: PhantomData,
+        }
+    }
+
+    /// Finishes the logged escapes and empties the log. Compiled into the caller's trampoline.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn finish(&mut self) {
+        finish_smooth::<L>(
+            [&self.zr, &self.zi, &self.cr, &self.ci, &self.k],
+            &self.pix,
+            self.out,
+        );
+        for v in [
+            &mut self.k,
+            &mut self.zr,
+            &mut self.zi,
+            &mut self.cr,
+            &mut self.ci,
+        ] {
+            v.clear();
+        }
+        self.pix.clear();
+    }
 }
 
 #[allow(clippy::inline_always)] // called in the loop's cold parts, which must inline it
-impl Escapes for WithEscapeZ<'_> {
+impl<L: Lanes> Escapes for EscapeLog<'_, L> {
     #[inline(always)]
     fn len(&self) -> usize {
         self.counts.len()
@@ -121,11 +172,22 @@ impl Escapes for WithEscapeZ<'_> {
     #[inline(always)]
     fn put(&mut self, p: usize, count: u16) {
         self.counts[p] = count;
+        // Only non-escaping pixels are put (escapes come through `escaped`).
+        debug_assert!(u32::from(count) >= self.max_iter);
+        self.out[p] = self.max_iter as f32;
     }
     #[inline(always)]
-    fn escaped(&mut self, p: usize, count: u16, zr: f64, zi: f64) {
+    fn escaped(&mut self, p: usize, count: u16, z: [f64; 2], c: [f64; 2]) {
         self.counts[p] = count;
-        self.z[p] = [zr, zi];
+        self.pix.push(p);
+        self.k.push(f64::from(count));
+        self.zr.push(z[0]);
+        self.zi.push(z[1]);
+        self.cr.push(c[0]);
+        self.ci.push(c[1]);
+        if self.pix.len() == LOG_CHUNK {
+            self.finish();
+        }
     }
 }
 
@@ -230,7 +292,10 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
     #[inline(always)]
     fn run(&mut self, src: &impl PixelSource, out: &mut (impl Escapes + ?Sized)) {
         for v in 0..V {
-            enter::<L, _>(|| self.refill(v, (1u32 << L::N) - 1, src, out));
+            enter::<L, _>(
+                #[inline(always)]
+                || self.refill(v, (1u32 << L::N) - 1, src, out),
+            );
         }
         let maybe = L::splat(MAYBE_OUT);
         let limit = L::splat(f64::from(self.max_iter));
@@ -255,14 +320,20 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
                 let limited = L::ge_mask(self.it[v], limit) & iterating;
                 if outside | limited != 0 {
                     let saved = (saved_zr[v], saved_zi[v], saved_it[v]);
-                    enter::<L, _>(|| self.settle(v, saved, kb, outside, limited, out));
+                    enter::<L, _>(
+                        #[inline(always)]
+                        || self.settle(v, saved, kb, outside, limited, out),
+                    );
                 }
             }
             // Waiting lanes idle: flush once they have idled `G` lane-blocks in all, or when
             // no lane iterates.
             self.idled += self.waiting;
             if self.idled >= G as usize || self.waiting > 0 && self.iterating == [0; V] {
-                enter::<L, _>(|| self.flush(src, out));
+                enter::<L, _>(
+                    #[inline(always)]
+                    || self.flush(src, out),
+                );
             }
         }
     }
@@ -397,6 +468,7 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
         }
         let mut finished = [0u32; V];
         let (mut ar, mut ai) = ([0.0f64; 8], [0.0f64; 8]);
+        let (mut cr, mut ci) = ([0.0f64; 8], [0.0f64; 8]);
         for t in 0..kb {
             let mut busy = false;
             for v in 0..V {
@@ -430,6 +502,8 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
                 }
                 zr[v].store(&mut ar);
                 zi[v].store(&mut ai);
+                self.cr[v].store(&mut cr);
+                self.ci[v].store(&mut ci);
                 let mut lanes = mask;
                 while lanes != 0 {
                     let i = lanes.trailing_zeros() as usize;
@@ -438,7 +512,7 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
                     let s = ar[i] * ar[i] + ai[i] * ai[i];
                     if s > SURELY_OUT || numpy_abs(ar[i], ai[i]) > 2.0 {
                         let (lane, count) = (v * n + i, (it0[v][i] + f64::from(t)) as u16);
-                        out.escaped(self.pix[lane], count, ar[i], ai[i]);
+                        out.escaped(self.pix[lane], count, [ar[i], ai[i]], [cr[i], ci[i]]);
                         self.finish(lane);
                         live[v] &= !bit;
                         finished[v] |= bit;
@@ -547,9 +621,9 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
 }
 
 /// The smooth value of every pixel of `src` into `out` (and its count into `counts`): the
-/// escape loop of [`escape_counts`] with the escapes' `z_k` captured ([`WithEscapeZ`]), then
-/// the finishing step of [`smooth_from_escape`] per escaping pixel, `L::N` pixels at a time,
-/// compiled for `L`'s instruction set. `counts.len() == out.len() == src.len()`.
+/// escape loop of [`escape_counts`] with the escapes logged and finished as it goes
+/// ([`EscapeLog`]: the step of [`smooth_from_escape`], `L::N` escapes at a time), compiled for
+/// `L`'s instruction set. `counts.len() == out.len() == src.len()`.
 pub(crate) fn smooth_values<L: Lanes, const V: usize, const K: u32, const G: u32>(
     src: &impl PixelSource,
     max_iter: u32,
@@ -557,13 +631,13 @@ pub(crate) fn smooth_values<L: Lanes, const V: usize, const K: u32, const G: u32
     out: &mut [f32],
 ) {
     debug_assert_eq!(out.len(), src.len());
-    let mut z = vec![[0.0f64; 2]; src.len()];
-    escape_counts::<L, V, K, G>(src, max_iter, true, &mut WithEscapeZ { counts, z: &mut z });
+    let mut log = EscapeLog::<L>::new(counts, out, max_iter);
+    escape_counts::<L, V, K, G>(src, max_iter, true, &mut log);
     // `#[inline(always)]`: the closure must be compiled into the trampoline (a closure of
     // this size is not inlined by LLVM's heuristics, and its lane operations would be calls).
     enter::<L, _>(
         #[inline(always)]
-        || finish_smooth::<L>(src, max_iter, counts, &z, out),
+        || log.finish(),
     );
 }
 
@@ -582,84 +656,57 @@ impl<L: Lanes> PolyNum for L {
 /// `|z|^2` above which the continuation stops: [`SMOOTH_BAILOUT`]`^2`.
 const SMOOTH_R2: f64 = SMOOTH_BAILOUT * SMOOTH_BAILOUT;
 
-/// Escaping pixels gathered into lanes for the continuation.
-struct Batch {
-    /// Pixel index per lane (lanes `fill..` are padding).
-    pix: [usize; 8],
-    k: [f64; 8],
-    zr: [f64; 8],
-    zi: [f64; 8],
-    cr: [f64; 8],
-    ci: [f64; 8],
-    fill: usize,
-}
-
-/// [`smooth_from_escape`] for each escaping pixel, `max_iter` for the others: the escaping
-/// pixels go `L::N` at a time through [`continue_lanes`] and [`nu_lanes`] ([`smooth_nu`]).
+/// [`smooth_from_escape`] for logged escapes (`fields`: `z_k`'s real and imaginary parts, `c`'s,
+/// the counts; pixel `pix[i]` is entry `i`), `L::N` at a time through [`continue_lanes`] and
+/// [`nu_lanes`] ([`smooth_nu`]), into `out`.
 #[allow(clippy::inline_always)] // compiled into `enter`'s trampoline
 #[inline(always)]
-fn finish_smooth<L: Lanes>(
-    src: &impl PixelSource,
-    max_iter: u32,
-    counts: &[u16],
-    z: &[[f64; 2]],
-    out: &mut [f32],
-) {
-    let row_len = src.row_len();
-    // Padding lanes start beyond the bailout (done before any update); their values are unused.
-    let mut b = Batch {
-        pix: [IDLE; 8],
-        k: [0.0; 8],
-        zr: [2.0 * SMOOTH_BAILOUT; 8],
-        zi: [0.0; 8],
-        cr: [0.0; 8],
-        ci: [0.0; 8],
-        fill: 0,
-    };
-    let (mut row, mut col) = (0, 0);
-    for (p, (&k, &[zr, zi])) in counts.iter().zip(z).enumerate() {
-        let (r, c) = (row, col);
-        col += 1;
-        if col == row_len {
-            (row, col) = (row + 1, 0);
-        }
-        if u32::from(k) >= max_iter {
-            out[p] = max_iter as f32;
-            continue;
-        }
-        let (cr, ci) = src.point(r, c);
-        let i = b.fill;
-        (b.pix[i], b.k[i], b.zr[i], b.zi[i], b.cr[i], b.ci[i]) = (p, f64::from(k), zr, zi, cr, ci);
-        b.fill += 1;
-        if b.fill == L::N {
-            finish_batch::<L>(&b, out);
-            b.fill = 0;
-        }
+fn finish_smooth<L: Lanes>(fields: [&[f64]; 5], pix: &[usize], out: &mut [f32]) {
+    let n = L::N;
+    let (whole, total) = (pix.len() / n * n, pix.len());
+    let [zr, zi, cr, ci, k] = fields;
+    for i in (0..whole).step_by(n) {
+        let r = i..i + n;
+        finish_batch(
+            out,
+            L::load(&zr[r.clone()]),
+            L::load(&zi[r.clone()]),
+            L::load(&cr[r.clone()]),
+            L::load(&ci[r.clone()]),
+            L::load(&k[r.clone()]),
+            &pix[r],
+        );
     }
-    if b.fill > 0 {
-        for i in b.fill..L::N {
-            (b.pix[i], b.k[i], b.zr[i], b.zi[i]) = (IDLE, 0.0, 2.0 * SMOOTH_BAILOUT, 0.0);
-        }
-        finish_batch::<L>(&b, out);
+    if whole < total {
+        // Padding lanes start beyond the bailout (done before any update); unused.
+        let pad = |xs: &[f64], fill: f64| {
+            let mut a = [fill; 8];
+            a[..total - whole].copy_from_slice(&xs[whole..]);
+            L::load(&a)
+        };
+        finish_batch(
+            out,
+            pad(zr, 2.0 * SMOOTH_BAILOUT),
+            pad(zi, 0.0),
+            pad(cr, 0.0),
+            pad(ci, 0.0),
+            pad(k, 0.0),
+            &pix[whole..],
+        );
     }
 }
 
-/// The continuation and the formula in the batch's lanes.
+/// The continuation and the formula for the escapes of `pix` (one per lane; padding lanes
+/// beyond), into `out`.
 #[allow(clippy::inline_always)] // compiled into `enter`'s trampoline
 #[inline(always)]
-fn finish_batch<L: Lanes>(b: &Batch, out: &mut [f32]) {
-    let (n, s) = continue_lanes(
-        L::load(&b.zr),
-        L::load(&b.zi),
-        L::load(&b.cr),
-        L::load(&b.ci),
-        L::load(&b.k),
-    );
+fn finish_batch<L: Lanes>(out: &mut [f32], zr: L, zi: L, cr: L, ci: L, k: L, pix: &[usize]) {
+    let (m, s) = continue_lanes(zr, zi, cr, ci, k);
     let mut nu = [0.0f64; 8];
-    nu_lanes(n, s).store(&mut nu);
-    for i in 0..b.fill {
+    nu_lanes(m, s).store(&mut nu);
+    for (&p, &v) in pix.iter().zip(&nu) {
         // As `smooth_nu`: the f64 value rounded to f32.
-        out[b.pix[i]] = nu[i] as f32;
+        out[p] = v as f32;
     }
 }
 
