@@ -115,28 +115,23 @@ pub(crate) struct EscapeLog<'a, L: Lanes> {
     counts: &'a mut [u16],
     out: &'a mut [f32],
     max_iter: u32,
-    pix: Vec<usize>,
-    k: Vec<f64>,
-    zr: Vec<f64>,
-    zi: Vec<f64>,
-    cr: Vec<f64>,
-    ci: Vec<f64>,
+    /// Logged escapes (`fill` of them): pixel indices and the fields, each `LOG_CHUNK` long.
+    pix: Box<[usize]>,
+    /// `z_k` (real, imaginary), `c` (real, imaginary) and the counts of the logged escapes.
+    fields: Box<[[f64; LOG_CHUNK]]>,
+    fill: usize,
     lanes: PhantomData<L>,
 }
 
 impl<'a, L: Lanes> EscapeLog<'a, L> {
     fn new(counts: &'a mut [u16], out: &'a mut [f32], max_iter: u32) -> Self {
-        let n = LOG_CHUNK;
         EscapeLog {
             counts,
             out,
             max_iter,
-            pix: Vec::with_capacity(n),
-            k: Vec::with_capacity(n),
-            zr: Vec::with_capacity(n),
-            zi: Vec::with_capacity(n),
-            cr: Vec::with_capacity(n),
-            ci: Vec::with_capacity(n),
+            pix: vec![0; LOG_CHUNK].into_boxed_slice(),
+            fields: vec![[0.0; LOG_CHUNK]; 5].into_boxed_slice(),
+            fill: 0,
             lanes: PhantomData,
         }
     }
@@ -145,21 +140,16 @@ impl<'a, L: Lanes> EscapeLog<'a, L> {
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn finish(&mut self) {
+        let n = self.fill;
+        let [zr, zi, cr, ci, k] = &self.fields[..] else {
+            unreachable!("five fields")
+        };
         finish_smooth::<L>(
-            [&self.zr, &self.zi, &self.cr, &self.ci, &self.k],
-            &self.pix,
+            [&zr[..n], &zi[..n], &cr[..n], &ci[..n], &k[..n]],
+            &self.pix[..n],
             self.out,
         );
-        for v in [
-            &mut self.k,
-            &mut self.zr,
-            &mut self.zi,
-            &mut self.cr,
-            &mut self.ci,
-        ] {
-            v.clear();
-        }
-        self.pix.clear();
+        self.fill = 0;
     }
 }
 
@@ -179,13 +169,12 @@ impl<L: Lanes> Escapes for EscapeLog<'_, L> {
     #[inline(always)]
     fn escaped(&mut self, p: usize, count: u16, z: [f64; 2], c: [f64; 2]) {
         self.counts[p] = count;
-        self.pix.push(p);
-        self.k.push(f64::from(count));
-        self.zr.push(z[0]);
-        self.zi.push(z[1]);
-        self.cr.push(c[0]);
-        self.ci.push(c[1]);
-        if self.pix.len() == LOG_CHUNK {
+        let (i, f) = (self.fill, &mut self.fields);
+        self.pix[i] = p;
+        (f[0][i], f[1][i], f[2][i], f[3][i]) = (z[0], z[1], c[0], c[1]);
+        f[4][i] = f64::from(count);
+        self.fill += 1;
+        if self.fill == LOG_CHUNK {
             self.finish();
         }
     }
