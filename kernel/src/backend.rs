@@ -239,9 +239,9 @@ impl FromStr for Backend {
 }
 
 /// [`Backend::run`] with the escape loop's tuning constants given (`V` vectors in flight,
-/// escape tests every `K` updates, `G` lanes gathered before a refill), for the tuning
-/// benchmarks in `benches/`, which compare strategies in one run. Counts are the same for
-/// every choice.
+/// escape tests every `K` updates, `G` lane-blocks finished lanes may idle before a refill),
+/// for `kernel/examples/tuning.rs`, which compares strategies in one run, and the test that
+/// no choice changes a count.
 pub(crate) fn run_tuned<const V: usize, const K: u32, const G: u32>(
     backend: Backend,
     src: &impl PixelSource,

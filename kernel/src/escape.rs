@@ -134,12 +134,10 @@ pub(crate) fn escape_counts<L: Lanes, const V: usize, const K: u32, const G: u32
             ci: [zero; V],
             it: [L::splat(IDLE_ITERS); V],
             pix: vec![IDLE; V * L::N],
-            hazard: vec![false; V * L::N],
-            hazards: 0,
+            hazard: [0; V],
             iterating: [0; V],
             pending: [0; V],
             parked: [0; V],
-            waiting: 0,
             idled: 0,
             snap_zr: vec![0.0; V * L::N],
             snap_zi: vec![0.0; V * L::N],
@@ -167,10 +165,8 @@ struct Machine<L: Lanes, const V: usize, const K: u32, const G: u32> {
     it: [L; V],
     /// Pixel index per lane, or IDLE.
     pix: Vec<usize>,
-    /// Lane's `|c|` is too large for unchecked blocks.
-    hazard: Vec<bool>,
-    /// Number of busy hazard lanes.
-    hazards: usize,
+    /// Per vector: busy lanes whose `|c|` is too large for unchecked blocks.
+    hazard: [u32; V],
     /// Per vector: lanes still iterating (busy, not pending).
     iterating: [u32; V],
     /// Per vector: lanes that surely escaped in a past block, waiting for the replay from
@@ -178,9 +174,8 @@ struct Machine<L: Lanes, const V: usize, const K: u32, const G: u32> {
     pending: [u32; V],
     /// Per vector: lanes whose pixel is recorded, waiting for a refill.
     parked: [u32; V],
-    /// Pending and parked lanes of all vectors.
-    waiting: usize,
-    /// Lane-blocks the waiting lanes have idled since the last flush: at `G`, all are
+    /// Lane-blocks the waiting (pending and parked) lanes have idled since the last flush: at
+    /// `G`, all are
     /// replayed and refilled.
     idled: usize,
     snap_zr: Vec<f64>,
@@ -221,7 +216,7 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
         let maybe = L::splat(MAYBE_OUT);
         let limit = L::splat(f64::from(self.max_iter));
         while self.active > 0 {
-            let kb = if self.hazards > 0 { 1 } else { K };
+            let kb = if self.hazard == [0; V] { K } else { 1 };
             let (saved_zr, saved_zi, saved_it) = (self.zr, self.zi, self.it);
             // Local copies keep the whole state in registers for the block.
             let (mut zr, mut zi, cr, ci) = (self.zr, self.zi, self.cr, self.ci);
@@ -249,8 +244,11 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
             }
             // Waiting lanes idle: flush once they have idled `G` lane-blocks in all, or when
             // no lane iterates.
-            self.idled += self.waiting;
-            if self.idled >= G as usize || self.waiting > 0 && self.iterating == [0; V] {
+            let waiting: u32 = (0..V)
+                .map(|v| (self.pending[v] | self.parked[v]).count_ones())
+                .sum();
+            self.idled += waiting as usize;
+            if self.idled >= G as usize || waiting > 0 && self.iterating == [0; V] {
                 enter::<L, _>(
                     #[inline(always)]
                     || self.flush(src, out),
@@ -279,15 +277,7 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
         // now, and below `MAYBE_OUT` at its start, so by the monotone growth (module docs)
         // not before it. Not for hazard lanes, where that growth is not guaranteed.
         let surely = L::outside_mask(self.zr[v], self.zi[v], L::splat(SURELY_OUT));
-        let mut sure = surely & outside;
-        if self.hazards > 0 {
-            for i in 0..n {
-                if self.hazard[v * n + i] {
-                    sure &= !(1 << i);
-                }
-            }
-        }
-        let before = self.pending[v] | self.parked[v];
+        let sure = surely & outside & !self.hazard[v];
         if outside & !sure != 0 {
             // Undecided by the block's end: replay this vector's block now.
             let mut state = [(L::splat(0.0), L::splat(0.0), L::splat(0.0)); V];
@@ -319,8 +309,6 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
                 self.iterating[v] &= !sure;
             }
         }
-        let after = self.pending[v] | self.parked[v];
-        self.waiting += (after.count_ones() - before.count_ones()) as usize;
     }
 
     /// Replays every vector's pending lanes from their snapshots together (each escapes within
@@ -357,7 +345,7 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
                 self.refill(v, lanes, src, out);
             }
         }
-        (self.waiting, self.idled) = (0, 0);
+        self.idled = 0;
     }
 
     /// Replays `kb` updates of the lanes `live[v]` of every vector `v` from the state
@@ -467,10 +455,8 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
         let (v, i) = (lane / L::N, lane % L::N);
         self.iterating[v] &= !(1 << i);
         self.pending[v] &= !(1 << i);
+        self.hazard[v] &= !(1 << i);
         self.active -= 1;
-        if self.hazard[lane] {
-            self.hazards -= 1;
-        }
         self.pix[lane] = IDLE;
     }
 
@@ -524,12 +510,13 @@ impl<L: Lanes, const V: usize, const K: u32, const G: u32> Machine<L, V, K, G> {
             let hazard = busy && (r2 > HAZARD_C2 || r2.is_nan());
             let lane = v * n + i;
             self.pix[lane] = p;
-            self.hazard[lane] = hazard;
             self.active += usize::from(busy);
             if busy {
                 self.iterating[v] |= 1 << i;
             }
-            self.hazards += usize::from(hazard);
+            if hazard {
+                self.hazard[v] |= 1 << i;
+            }
             (cr[i], ci[i], zr[i], zi[i]) = (c_re, c_im, 0.0, 0.0);
             it[i] = if busy { 0.0 } else { IDLE_ITERS };
         }

@@ -147,7 +147,7 @@ pub fn render_block_at(
 }
 
 /// [`render_block`] of a whole level with the escape loop's tuning constants given (see
-/// `Backend::run_tuned`): for the tuning benchmarks, which compare strategies in one run.
+/// `Backend::run_tuned`): for `kernel/examples/tuning.rs` and the tests.
 #[doc(hidden)]
 pub fn render_level_tuned<const V: usize, const K: u32, const G: u32>(
     params: &StackParams,

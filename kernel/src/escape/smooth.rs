@@ -21,7 +21,7 @@ pub(crate) struct EscapeLog<'a, L: Lanes> {
     /// Logged escapes (`fill` of them): pixel indices and the fields, each `LOG_CHUNK` long.
     pix: Box<[usize]>,
     /// `z_k` (real, imaginary), `c` (real, imaginary) and the counts of the logged escapes.
-    fields: Box<[[f64; LOG_CHUNK]]>,
+    fields: Box<[[f64; LOG_CHUNK]; 5]>,
     fill: usize,
     lanes: PhantomData<L>,
 }
@@ -33,7 +33,11 @@ impl<'a, L: Lanes> EscapeLog<'a, L> {
             out,
             max_iter,
             pix: vec![0; LOG_CHUNK].into_boxed_slice(),
-            fields: vec![[0.0; LOG_CHUNK]; 5].into_boxed_slice(),
+            // Built on the heap: 40 KiB would be a large stack temporary.
+            fields: vec![[0.0; LOG_CHUNK]; 5]
+                .into_boxed_slice()
+                .try_into()
+                .expect("five fields"),
             fill: 0,
             lanes: PhantomData,
         }
@@ -44,9 +48,7 @@ impl<'a, L: Lanes> EscapeLog<'a, L> {
     #[inline(always)]
     fn finish(&mut self) {
         let n = self.fill;
-        let [zr, zi, cr, ci, k] = &self.fields[..] else {
-            unreachable!("five fields")
-        };
+        let [zr, zi, cr, ci, k] = &*self.fields;
         finish_smooth::<L>(
             [&zr[..n], &zi[..n], &cr[..n], &ci[..n], &k[..n]],
             &self.pix[..n],
