@@ -97,9 +97,13 @@ fn truth_sets_cover_what_they_should() {
     let sets = truth_sets();
     assert_eq!(sets.len(), 2);
     for t in &sets {
-        assert!(t.levels.len() >= 6, "{}", t.name);
+        assert!(t.levels.len() >= 10, "{}", t.name);
+        // Shallow levels too (the orbit is far from most pixels there, which rebase often),
+        // and the deep band where f64 fails.
+        let deep = t.levels.iter().filter(|l| l.0 >= 100000).count();
+        assert!(t.levels[0].0 == 0 && deep >= 6, "{}", t.name);
         for (level, pixels) in &t.levels {
-            assert!((100000..=150000).contains(level));
+            assert!(*level <= 150000);
             let corners = pixels.iter().filter(|p| p.4 == "corner").count();
             let centre = pixels.iter().filter(|p| p.4 == "centre").count();
             assert_eq!((corners, centre), (4, 2), "{} level {level}", t.name);
