@@ -15,11 +15,9 @@
 //!
 //! Per pixel, the operations on `d` and the decisions are the reference's, in its order.
 //!
-//! Like the escape loop, it runs compiled for its lane type's instruction set: the whole loop
-//! is entered once through [`enter`], and its parts (advancing, syncing, refilling) and what
-//! they call on the lanes are `#[inline(always)]` inside it. (Entering each part through its own
-//! trampoline, as before, cost f64x8 a quarter of its time: measured 1.36 - 1.4x faster on
-//! levels 20000, 40000 and 100000 without.)
+//! Like the escape loop, it runs compiled for its lane type's instruction set: the loop's parts
+//! (advancing, syncing, refilling) are each entered through [`enter`], and what they call on the
+//! lanes is `#[inline(always)]`.
 
 use super::bound;
 use super::orbit::ReferenceOrbit;
@@ -140,29 +138,29 @@ struct DeltaMachine<'a, L: Lanes, const V: usize, const R: u32> {
     max_iter: u32,
 }
 
-// The loop's parts are compiled into `enter`'s trampoline: they must inline there.
+// The loop's parts are compiled into `enter`'s trampolines: they must inline there.
 #[allow(clippy::inline_always)]
 impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
     #[inline(always)]
     fn run(&mut self, src: &impl PixelSource, out: &mut (impl Results + ?Sized)) {
         for v in 0..V {
-            self.refill(v, src);
+            enter::<L, _>(|| self.refill(v, src));
         }
         while self.active > 0 {
             // The loop specialised for the vectors' modes (the lockstep one stays small).
             let busy = |g: bool| (0..V).any(|v| self.live[v] != 0 && self.gather[v] == g);
             let (v, escaped, closer, norms) = match (busy(false), busy(true)) {
-                (_, false) => self.advance::<LOCKSTEP>(),
-                (false, true) => self.advance::<GATHER>(),
-                (true, true) => self.advance::<MIXED>(),
+                (_, false) => enter::<L, _>(|| self.advance::<LOCKSTEP>()),
+                (false, true) => enter::<L, _>(|| self.advance::<GATHER>()),
+                (true, true) => enter::<L, _>(|| self.advance::<MIXED>()),
             };
-            self.sync(v, escaped, closer, norms, src, out);
+            enter::<L, _>(|| self.sync(v, escaped, closer, norms, src, out));
         }
     }
 
     /// Runs updates round-robin over the busy vectors until one of them has an event (a lane
     /// escaped or asked to rebase, or the countdown ran out); returns that vector, its masks
-    /// and `|z|^2`. Runs inside [`enter`].
+    /// and `|z|^2`. Call it through [`enter`].
     #[inline(always)]
     fn advance<const MODES: u8>(&mut self) -> (usize, u32, u32, L) {
         let four = L::splat(FOUR);
@@ -264,7 +262,7 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
     /// reached the orbit's end (`d <- Z_m + d`, `m <- 0`), in place, except that a lockstep
     /// vector parks a lane that rebases alone. Then refills what the vector's mode refills and
     /// restarts its counters and bound. Only the lanes of an event are visited, unless the
-    /// countdown ran out. Runs inside [`enter`].
+    /// countdown ran out. Call it through [`enter`].
     #[inline(always)]
     fn sync(
         &mut self,
@@ -342,7 +340,7 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
         }
         self.live[v] = live;
         if live == 0 {
-            self.refill(v, src);
+            enter::<L, _>(|| self.refill(v, src));
         } else {
             if !gather && self.countdown[v] == 0 {
                 self.n_top[v] = n_top;
@@ -366,7 +364,7 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
             // At the frame's end, idle vectors take parked pixels at once.
             for w in 0..V {
                 if self.live[w] == 0 {
-                    self.refill(w, src);
+                    enter::<L, _>(|| self.refill(w, src));
                 }
             }
         }
@@ -410,7 +408,7 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
     /// rebasing is frequent, else in lockstep. Lockstep takes parked pixels only when they
     /// fill it (or nothing else is left): they have few updates left, and mixing them with new
     /// pixels would leave lanes idle. Lanes left over are idle.
-    /// Runs inside [`enter`].
+    /// Call it through [`enter`].
     #[allow(clippy::needless_range_loop)] // a lane indexes several arrays
     #[inline(always)]
     fn refill(&mut self, v: usize, src: &impl PixelSource) {
