@@ -35,7 +35,25 @@ pub(crate) trait Target: Copy {
     const FMA: bool;
     /// Runs `f` inside a function compiled for this instruction set. `f` and what it calls on
     /// the lanes must be `#[inline(always)]` to be compiled for it too.
-    fn enter<R>(f: impl FnOnce() -> R) -> R;
+    fn enter<F: Inside>(f: F) -> F::Output;
+}
+
+/// Work run inside a trampoline ([`Target::enter`]). A closure is one, but whether a closure
+/// inlines into the trampoline is the optimiser's choice, and a large one may stay out of line
+/// (compiled without the target features: its lane intrinsics become out-of-line calls). Large
+/// work is a type whose `run` is `#[inline(always)]`, which always inlines.
+pub(crate) trait Inside {
+    type Output;
+    fn run(self) -> Self::Output;
+}
+
+impl<R, F: FnOnce() -> R> Inside for F {
+    type Output = R;
+    #[allow(clippy::inline_always)] // only forwards to the closure
+    #[inline(always)]
+    fn run(self) -> R {
+        self()
+    }
 }
 
 /// What the build is compiled for (no extra target features).
@@ -49,10 +67,10 @@ impl Target for Baseline {
     ));
     #[allow(clippy::inline_always)] // the trampoline below is the function boundary
     #[inline(always)]
-    fn enter<R>(f: impl FnOnce() -> R) -> R {
+    fn enter<F: Inside>(f: F) -> F::Output {
         #[inline(never)]
-        fn baseline<R>(f: impl FnOnce() -> R) -> R {
-            f()
+        fn baseline<F: Inside>(f: F) -> F::Output {
+            f.run()
         }
         baseline(f)
     }
@@ -61,7 +79,7 @@ impl Target for Baseline {
 /// Runs `f` compiled for the instruction set of the lane type `L` (see the module docs).
 #[allow(clippy::inline_always)] // only forwards to the trampoline
 #[inline(always)]
-pub(crate) fn enter<L: Lanes, R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn enter<L: Lanes, F: Inside>(f: F) -> F::Output {
     L::Target::enter(f)
 }
 

@@ -7,7 +7,7 @@
 //! The lane types are crate-private, so no other code can make one.
 #![allow(unsafe_code)] // target-feature functions and intrinsics; see the module docs
 
-use super::{Lanes, Target};
+use super::{Inside, Lanes, Target};
 use crate::Isa;
 use std::arch::x86_64::{
     __m256d, __m512d, _CMP_GE_OQ, _CMP_LE_OQ, _CMP_LT_OQ, _CMP_NLE_UQ, _mm256_add_pd,
@@ -34,11 +34,11 @@ impl Target for Avx2Fma {
     const FMA: bool = true;
     #[allow(clippy::inline_always)] // the trampoline below is the function boundary
     #[inline(always)]
-    fn enter<R>(f: impl FnOnce() -> R) -> R {
+    fn enter<F: Inside>(f: F) -> F::Output {
         #[target_feature(enable = "avx2,fma")]
         #[inline(never)]
-        fn avx2_fma<R>(f: impl FnOnce() -> R) -> R {
-            f()
+        fn avx2_fma<F: Inside>(f: F) -> F::Output {
+            f.run()
         }
         debug_assert!(Isa::detected() >= Isa::Avx2Fma);
         // SAFETY: only reached on CPUs with AVX2 and FMA (module docs).
@@ -50,11 +50,11 @@ impl Target for Avx512 {
     const FMA: bool = true;
     #[allow(clippy::inline_always)] // the trampoline below is the function boundary
     #[inline(always)]
-    fn enter<R>(f: impl FnOnce() -> R) -> R {
+    fn enter<F: Inside>(f: F) -> F::Output {
         #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
         #[inline(never)]
-        fn avx512<R>(f: impl FnOnce() -> R) -> R {
-            f()
+        fn avx512<F: Inside>(f: F) -> F::Output {
+            f.run()
         }
         debug_assert!(Isa::detected() >= Isa::Avx512);
         // SAFETY: only reached on CPUs with AVX-512F/VL, AVX2 and FMA (module docs).
