@@ -1,9 +1,10 @@
 //! The small vector trait the escape loop and the delta loop are written over, its lane types,
 //! and the seam where an instruction set is chosen at run time.
 //!
-//! A lane type names a [`Target`]: an instruction set whose [`Target::enter`] runs a closure
-//! inside a function compiled with that instruction set's target features. The loops call
-//! their hot parts through [`enter`], and everything those parts call on the lanes is
+//! A lane type names a [`Target`]: an instruction set whose [`Target::enter`] runs work (an
+//! [`Inside`]: a closure, or a type for work too large to trust to the inliner) inside a
+//! function compiled with that instruction set's target features. The loops call their hot
+//! parts through [`enter`], and everything those parts call on the lanes is
 //! `#[inline(always)]`, so each instantiation of a loop is compiled for its lane type's
 //! instruction set, whatever the build's `-C target-cpu`. Which instantiation runs is chosen
 //! per call from [`crate::Isa::current`] (`crate::backend`).
