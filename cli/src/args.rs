@@ -57,6 +57,11 @@ pub(crate) struct Global {
     /// No progress bar and no summary (errors are still printed).
     #[arg(long, short, global = true)]
     pub(crate) quiet: bool,
+    /// When stderr is not a terminal (a batch job's log), write a plain progress line every
+    /// SECONDS instead of the bar: done, rate, elapsed, ETA (0: none).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30.0,
+          value_parser = parse_seconds)]
+    pub(crate) progress_every: f64,
     /// Colour in logs (`RUST_LOG`) and help: auto (when stderr is a terminal and `NO_COLOR` is
     /// unset), always or never.
     #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
@@ -371,4 +376,14 @@ pub(crate) struct ViewArgs {
     pub(crate) open: bool,
     #[command(flatten)]
     pub(crate) overrides: Overrides,
+}
+
+/// `--progress-every`: a finite number of seconds, not negative.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds (expected a finite number >= 0, e.g. 30 or 0.5)"
+        )),
+    }
 }

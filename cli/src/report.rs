@@ -4,57 +4,172 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::emit;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use zoomstack_pipeline::spec::Spec;
 use zoomstack_pipeline::{Observer, RunOptions, RunReport, resolve};
 
 /// The progress bar: output pixels done over all jobs, with rate and ETA; the job's name and
 /// its proven-constant write units (stored without rendering, not part of the pixels) beside.
+/// On a stderr that is not a terminal (a batch job's log) the bar is hidden and [`Plain`]
+/// writes a line now and then instead.
 pub(crate) struct Bar {
-    bar: indicatif::ProgressBar,
+    /// The bar itself (hidden unless stderr is a terminal).
+    drawn: indicatif::ProgressBar,
     job: std::sync::Mutex<String>,
+    plain: Option<Plain>,
 }
 
 impl Bar {
-    pub(crate) fn new(bar: indicatif::ProgressBar) -> Bar {
+    /// The bar for a run: drawn on a terminal stderr, else plain lines every `every` seconds
+    /// (none when `quiet` or `every` is 0).
+    pub(crate) fn new(quiet: bool, every: f64) -> Bar {
+        let terminal = std::io::stderr().is_terminal();
+        let plain = (!quiet && !terminal && every > 0.0).then(|| Plain {
+            every: Duration::from_secs_f64(every),
+            start: Instant::now(),
+            state: std::sync::Mutex::new(PlainState {
+                last: Instant::now(),
+                total: 0,
+                pixels_since: Instant::now(),
+            }),
+        });
         Bar {
-            bar,
+            drawn: progress_bar(quiet || !terminal),
             job: std::sync::Mutex::default(),
+            plain,
         }
+    }
+
+    /// Removes the bar from the terminal (the summary follows).
+    pub(crate) fn finish(&self) {
+        self.drawn.finish_and_clear();
+    }
+
+    fn job_name(&self) -> std::sync::MutexGuard<'_, String> {
+        self.job
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 impl Observer for Bar {
     fn start(&self, total: u64) {
-        self.bar.set_length(total);
+        self.drawn.set_length(total);
+        if let Some(p) = &self.plain {
+            p.lock().total = total;
+        }
     }
     fn job(&self, what: &str) {
         tracing::info!(job = what, "render job starts");
-        what.clone_into(
-            &mut self
-                .job
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        self.bar.set_message(what.to_string());
+        what.clone_into(&mut self.job_name());
+        self.drawn.set_message(what.to_string());
     }
     fn advance(&self, done: u64) {
-        self.bar.set_position(done);
+        self.drawn.set_position(done);
+        if let Some(p) = &self.plain {
+            p.pixels(done, &self.job_name());
+        }
     }
     fn constant_units(&self, stored: u64, total: u64) {
-        let job = self
-            .job
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.bar.set_message(format!(
-            "{job}: {stored} of {total} proven-constant write units stored"
-        ));
+        let message = format!(
+            "{}: {stored} of {total} proven-constant write units stored",
+            self.job_name()
+        );
+        if let Some(p) = &self.plain {
+            p.constant_unit(&message);
+        }
+        self.drawn.set_message(message);
     }
 }
 
-pub(crate) fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
+/// Plain progress lines for a log: at most one per `every`, none in a run shorter than that.
+struct Plain {
+    every: Duration,
+    start: Instant,
+    state: std::sync::Mutex<PlainState>,
+}
+
+struct PlainState {
+    /// When the last line was written (or the run started).
+    last: Instant,
+    /// Output pixels over all jobs.
+    total: u64,
+    /// When pixels started to advance: the run's start, or the last proven-constant unit
+    /// stored (those cost no pixels). The rate and ETA count from here.
+    pixels_since: Instant,
+}
+
+impl Plain {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PlainState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether a line is due now (and if so, that it is being written).
+    fn due(&self) -> Option<std::sync::MutexGuard<'_, PlainState>> {
+        let mut s = self.lock();
+        (s.last.elapsed() >= self.every).then(|| {
+            s.last = Instant::now();
+            s
+        })
+    }
+
+    /// `done` of the run's output pixels are finished.
+    fn pixels(&self, done: u64, job: &str) {
+        if let Some(s) = self.due() {
+            // A rate over less than one interval (just after constant units) says little.
+            if s.pixels_since.elapsed() < self.every {
+                return;
+            }
+            let line = pixel_line(done, s.total, s.pixels_since.elapsed(), job);
+            eprintln!("progress: {line} ({} in all)", hms(self.start.elapsed()));
+        }
+    }
+
+    /// A proven-constant write unit is stored: `message` says how many.
+    fn constant_unit(&self, message: &str) {
+        self.lock().pixels_since = Instant::now();
+        if self.due().is_some() {
+            eprintln!(
+                "progress: {message} ({} elapsed)",
+                hms(self.start.elapsed())
+            );
+        }
+    }
+}
+
+/// `12.3% (4.55e9 of 3.70e10 pixels), 95.2 Mpx/s, 0:05:02 elapsed, ETA 0:41:10 - job`, with
+/// `elapsed` since pixels started: the ETA assumes the rest goes at the average rate so far.
+fn pixel_line(done: u64, total: u64, elapsed: Duration, job: &str) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let rate = done as f64 / secs;
+    let eta = if done > 0 && total >= done {
+        hms(Duration::from_secs_f64((total - done) as f64 / rate))
+    } else {
+        "unknown".to_string()
+    };
+    let percent = if total > 0 {
+        100.0 * done as f64 / total as f64
+    } else {
+        0.0
+    };
+    format!(
+        "{percent:.1}% ({done:.3e} of {total:.3e} pixels), {:.1} Mpx/s, {} elapsed, ETA {eta} - {job}",
+        rate / 1e6,
+        hms(elapsed),
+    )
+}
+
+/// `h:mm:ss`.
+fn hms(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+fn progress_bar(hidden: bool) -> indicatif::ProgressBar {
+    if hidden {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::with_draw_target(
@@ -144,4 +259,20 @@ pub(crate) fn print_report(
         },
         wall.as_secs_f64()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pixel_line_says_done_rate_elapsed_and_eta() {
+        let line = pixel_line(25_000_000, 100_000_000, Duration::from_secs(50), "zarr");
+        assert_eq!(
+            line,
+            "25.0% (2.500e7 of 1.000e8 pixels), 0.5 Mpx/s, 0:00:50 elapsed, ETA 0:02:30 - zarr"
+        );
+        assert!(pixel_line(0, 10, Duration::from_secs(1), "j").contains("ETA unknown"));
+        assert_eq!(hms(Duration::from_secs(3 * 3600 + 7 * 60 + 9)), "3:07:09");
+    }
 }

@@ -12,7 +12,7 @@ use zoomstack_pipeline::spec::Spec;
 use zoomstack_pipeline::{Observer, Pipeline, RunError, RunOptions, Share};
 
 use crate::args::{ExecArgs, Global, GuardArgs, ShareArgs};
-use crate::report::{Bar, print_report, progress_bar};
+use crate::report::{Bar, print_report};
 use crate::share::share;
 use crate::{Failure, Result, STDOUT_IS_DATA, backend, emit, signals, threads, user};
 
@@ -155,10 +155,10 @@ pub(crate) fn run_spec(g: &Global, spec: &Spec, out: &Path, run: &RunArgs<'_>) -
             eprintln!("warning: {w}");
         }
     }
-    let bar = progress_bar(g.quiet);
-    let observer: Arc<dyn Observer> = Arc::new(Bar::new(bar.clone()));
+    let bar = Arc::new(Bar::new(g.quiet, g.progress_every));
+    let observer: Arc<dyn Observer> = bar.clone();
     let result = p.run(&opts, &observer);
-    bar.finish_and_clear();
+    bar.finish();
     let report = result.map_err(classify)?;
     if !g.quiet {
         if preview {

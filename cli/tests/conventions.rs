@@ -237,3 +237,51 @@ fn color_follows_the_flag_the_terminal_and_no_color() {
         );
     }
 }
+
+#[test]
+fn plain_progress_lines_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let args = [
+        "render", "--levels", "0:40", "--height", "128", "--width", "128", "--zarr", "z.zarr",
+    ];
+    let with = |extra: &[&str], store: &str| {
+        let mut a: Vec<&str> = args.to_vec();
+        a[8] = store;
+        a.extend_from_slice(extra);
+        run(d, &a)
+    };
+    // Tests' stderr is a pipe, as in a batch job's log.
+    let o = with(&["--progress-every", "0.001"], "a.zarr");
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("progress: "))
+        .unwrap_or_else(|| panic!("no progress line:\n{}", text(&o)));
+    for part in ["% (", " of 6.554e5 pixels), ", " Mpx/s, ", " elapsed, ETA "] {
+        assert!(line.contains(part), "{part:?} in {line:?}");
+    }
+    for (extra, store) in [
+        (&["--progress-every", "0"][..], "b.zarr"),
+        (&["--progress-every", "0.001", "--quiet"][..], "c.zarr"),
+        // The default (30 s) writes nothing in a run shorter than that.
+        (&[][..], "d.zarr"),
+    ] {
+        let o = with(extra, store);
+        ok(&o);
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("progress:"),
+            "{extra:?}:\n{}",
+            text(&o)
+        );
+    }
+    let o = with(&["--progress-every=-1"], "e.zarr");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("\"-1\" is not a number of seconds") && err.contains(">= 0"),
+        "{err}"
+    );
+    assert!(!d.join("e.zarr").exists());
+}
