@@ -11,13 +11,20 @@
 //! variant's median rate over all its timed renders and the exact/numpy ratios.
 //! `cargo run --release -p zoomstack-kernel --example exact_speed` interleaves the variants
 //! instead (fairer on a loaded machine) for quick tuning.
+//!
+//! Group `reference_orbit`: the reference orbit's cost per iteration (`ReferenceOrbit::compute`,
+//! big-float `Z <- Z^2 + C` plus the f64 table and step bounds) at 256, 1024 and 4000 bits, on
+//! the 1103-digit centre of Kalles Fraktaler 2's `1e1086` benchmark location
+//! (`kernel/tests/data/locations/`), 2000 iterations per sample.
 
 use cpu_time::ThreadTime;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
 use zoomstack_benches::ThreadCpuTime;
-use zoomstack_kernel::exact::{ExactStack, OrbitCache, render_block_exact};
+use zoomstack_kernel::exact::{
+    ExactReal, ExactStack, OrbitCache, ReferenceOrbit, render_block_exact,
+};
 use zoomstack_kernel::{Backend, IndexRange, StackParams, pixel_iterations, render_block};
 
 const LEVELS: [u64; 5] = [100000, 110000, 120000, 130000, 140000];
@@ -121,11 +128,44 @@ fn print_table(table: &[Timings]) {
     }
 }
 
+/// Iterations per `reference_orbit` sample.
+const ORBIT_ITERATIONS: u32 = 2000;
+
+fn reference_orbit(c: &mut Criterion<ThreadCpuTime>) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../kernel/tests/data/locations/kf2-1e1086.json"
+    );
+    let text = std::fs::read_to_string(path).expect("read the 1e1086 location");
+    let location: serde_json::Value = serde_json::from_str(&text).expect("location JSON");
+    let coordinate = |key: &'static str| {
+        let digits = location[key].as_str().expect("a decimal string");
+        ExactReal::parse(key, digits).expect("a decimal centre")
+    };
+    let (re, im) = (coordinate("center_re"), coordinate("center_im"));
+    let mut g = c.benchmark_group("reference_orbit");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(u64::from(ORBIT_ITERATIONS)));
+    for bits in [256, 1024, 4000] {
+        g.bench_function(BenchmarkId::new("kf2_1e1086_bits", bits), |b| {
+            b.iter(|| {
+                let orbit =
+                    ReferenceOrbit::compute(&re, &im, ORBIT_ITERATIONS, bits).expect("orbit");
+                // The centre of a deep zoom does not escape this early.
+                assert_eq!(orbit.points().len(), ORBIT_ITERATIONS as usize + 1);
+                black_box(orbit)
+            });
+        });
+    }
+    g.finish();
+}
+
 fn main() {
     let mut c = Criterion::default()
         .with_measurement(ThreadCpuTime)
         .configure_from_args();
     let table = exact_vs_numpy(&mut c);
+    reference_orbit(&mut c);
     c.final_summary();
     print_table(&table);
 }
