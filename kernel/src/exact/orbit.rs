@@ -58,16 +58,22 @@ impl ReferenceOrbit {
         let (cr, ci) = (center_re.to_big(precision), center_im.to_big(precision));
         let four = Big::from(4u8);
         let (mut zr, mut zi) = (Big::ZERO, Big::ZERO);
+        // The rounded squares of `zr` and `zi`: the escape test's and the next update's.
+        let (mut zr2, mut zi2) = (Big::ZERO, Big::ZERO);
         let mut z = Vec::with_capacity(max_iter as usize + 1);
         z.push([0.0, 0.0]);
         let mut escaped = false;
         for _ in 0..max_iter {
             // Z <- Z^2 + C: re = (zr^2 - zi^2) + cr, im = 2 zr zi + ci, each op rounded once.
-            let re = ctx.add(&ctx.sub(&ctx.sqr(&zr), &ctx.sqr(&zi)), &cr);
+            let re = ctx.add(&ctx.sub(&zr2, &zi2), &cr);
             let im = ctx.add(&(ctx.mul(&zr, &zi) << 1), &ci);
             (zr, zi) = (re, im);
-            z.push([zr.to_f64().value(), zi.to_f64().value()]);
-            if ctx.add(&ctx.sqr(&zr), &ctx.sqr(&zi)) > four {
+            (zr2, zi2) = (ctx.sqr(&zr), ctx.sqr(&zi));
+            let f = [zr.to_f64().value(), zi.to_f64().value()];
+            z.push(f);
+            // `f` is within 2^-52 (relative) of `Z`: below 3.99 its rounded `|Z|^2` is below 4
+            // too, and the big test is not needed.
+            if f[0] * f[0] + f[1] * f[1] >= 3.99 && ctx.add(&zr2, &zi2) > four {
                 escaped = true;
                 break;
             }
@@ -308,5 +314,70 @@ impl OrbitCache {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The orbit the plain way: every square computed where it is used, the big `|Z|^2 > 4`
+    /// test after every update.
+    fn plain(cr: &ExactReal, ci: &ExactReal, max_iter: u32, bits: usize) -> Vec<[f64; 2]> {
+        let ctx = Prec::new(bits);
+        let (cr, ci) = (cr.to_big(bits), ci.to_big(bits));
+        let (mut zr, mut zi) = (Big::ZERO, Big::ZERO);
+        let mut z = vec![[0.0, 0.0]];
+        for _ in 0..max_iter {
+            let re = ctx.add(&ctx.sub(&ctx.sqr(&zr), &ctx.sqr(&zi)), &cr);
+            let im = ctx.add(&(ctx.mul(&zr, &zi) << 1), &ci);
+            (zr, zi) = (re, im);
+            z.push([zr.to_f64().value(), zi.to_f64().value()]);
+            if ctx.add(&ctx.sqr(&zr), &ctx.sqr(&zi)) > Big::from(4u8) {
+                break;
+            }
+        }
+        z
+    }
+
+    #[test]
+    fn squares_reused_and_the_f64_pretest_change_nothing() {
+        let kf2 = include_str!("../../tests/data/locations/kf2-5e113.json");
+        let field = |key: &str| {
+            let start = kf2.find(&format!("\"{key}\": \"")).expect(key) + key.len() + 5;
+            let len = kf2[start..].find('"').expect("closing quote");
+            ExactReal::parse("centre", &kf2[start..start + len]).expect("decimal")
+        };
+        let num = |t: &str| ExactReal::parse("c", t).expect("decimal");
+        let centres = [
+            // The notebook's centre (escapes at 250), a deep location (escapes early only at
+            // too low a precision), a point escaping fast, one just outside the tip -2 and the
+            // tip itself (|Z|^2 = 4 exactly, forever: not an escape), one near the cusp.
+            (
+                ExactReal::from_f64(-0.743645857047151).unwrap(),
+                ExactReal::from_f64(0.13182592380533).unwrap(),
+            ),
+            (field("center_re"), field("center_im")),
+            (num("0.5"), num("0.5")),
+            (num("-2.0000000001"), num("0")),
+            (num("-2"), num("0")),
+            (num("0.25000001"), num("0")),
+        ];
+        let mut escapes = Vec::new();
+        for (cr, ci) in &centres {
+            for bits in [64, 200, 1100] {
+                let orbit = ReferenceOrbit::compute(cr, ci, 3000, bits).unwrap();
+                escapes.push(orbit.escape_count());
+                let want = plain(cr, ci, 3000, bits);
+                let same = orbit.points().len() == want.len()
+                    && orbit.points().iter().zip(&want).all(|(a, b)| {
+                        a[0].to_bits() == b[0].to_bits() && a[1].to_bits() == b[1].to_bits()
+                    });
+                assert!(same, "{cr:?} {ci:?} at {bits} bits");
+            }
+        }
+        // Both ends are covered: orbits that escape (the test decides) and ones that do not.
+        let escaped = escapes.iter().filter(|e| e.is_some()).count();
+        assert_eq!((escaped, escapes.len() - escaped), (10, 8), "{escapes:?}");
     }
 }
