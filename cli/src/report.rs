@@ -31,7 +31,9 @@ impl Bar {
             state: std::sync::Mutex::new(PlainState {
                 last: Instant::now(),
                 total: 0,
-                pixels_since: Instant::now(),
+                done: 0,
+                since: Instant::now(),
+                done_since: 0,
             }),
         });
         Bar {
@@ -93,11 +95,13 @@ struct Plain {
 struct PlainState {
     /// When the last line was written (or the run started).
     last: Instant,
-    /// Output pixels over all jobs.
+    /// Output pixels over all jobs, and those done so far.
     total: u64,
-    /// When pixels started to advance: the run's start, or the last proven-constant unit
-    /// stored (those cost no pixels). The rate and ETA count from here.
-    pixels_since: Instant,
+    done: u64,
+    /// Where the rate is measured from: the run's start, or the last proven-constant unit
+    /// stored (those cost no pixels), and the pixels done then.
+    since: Instant,
+    done_since: u64,
 }
 
 impl Plain {
@@ -107,45 +111,34 @@ impl Plain {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Whether a line is due now (and if so, that it is being written).
-    fn due(&self) -> Option<std::sync::MutexGuard<'_, PlainState>> {
-        let mut s = self.lock();
-        (s.last.elapsed() >= self.every).then(|| {
-            s.last = Instant::now();
-            s
-        })
-    }
-
     /// `done` of the run's output pixels are finished.
     fn pixels(&self, done: u64, job: &str) {
-        if let Some(s) = self.due() {
-            // A rate over less than one interval (just after constant units) says little.
-            if s.pixels_since.elapsed() < self.every {
-                return;
-            }
-            let line = pixel_line(done, s.total, s.pixels_since.elapsed(), job);
-            eprintln!("progress: {line} ({} in all)", hms(self.start.elapsed()));
+        let mut s = self.lock();
+        s.done = done;
+        // A rate over less than one interval (just after constant units) says little.
+        if s.last.elapsed() >= self.every && s.since.elapsed() >= self.every {
+            s.last = Instant::now();
+            let rate = done.saturating_sub(s.done_since) as f64 / s.since.elapsed().as_secs_f64();
+            let line = pixel_line(done, s.total, rate, self.start.elapsed(), job);
+            eprintln!("progress: {line}");
         }
     }
 
     /// A proven-constant write unit is stored: `message` says how many.
     fn constant_unit(&self, message: &str) {
-        self.lock().pixels_since = Instant::now();
-        if self.due().is_some() {
-            eprintln!(
-                "progress: {message} ({} elapsed)",
-                hms(self.start.elapsed())
-            );
+        let mut s = self.lock();
+        (s.since, s.done_since) = (Instant::now(), s.done);
+        if s.last.elapsed() >= self.every {
+            s.last = Instant::now();
+            eprintln!("progress: {message}, {} elapsed", hms(self.start.elapsed()));
         }
     }
 }
 
-/// `12.3% (4.55e9 of 3.70e10 pixels), 95.2 Mpx/s, 0:05:02 elapsed, ETA 0:41:10 - job`, with
-/// `elapsed` since pixels started: the ETA assumes the rest goes at the average rate so far.
-fn pixel_line(done: u64, total: u64, elapsed: Duration, job: &str) -> String {
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    let rate = done as f64 / secs;
-    let eta = if done > 0 && total >= done {
+/// `12.3% (4.557e9 of 3.704e10 pixels), 95.2 Mpx/s, ETA 0:41:10, 0:05:02 elapsed - job`: the
+/// ETA assumes the rest goes at `rate` (pixels per second).
+fn pixel_line(done: u64, total: u64, rate: f64, elapsed: Duration, job: &str) -> String {
+    let eta = if rate > 0.0 && total >= done {
         hms(Duration::from_secs_f64((total - done) as f64 / rate))
     } else {
         "unknown".to_string()
@@ -156,7 +149,7 @@ fn pixel_line(done: u64, total: u64, elapsed: Duration, job: &str) -> String {
         0.0
     };
     format!(
-        "{percent:.1}% ({done:.3e} of {total:.3e} pixels), {:.1} Mpx/s, {} elapsed, ETA {eta} - {job}",
+        "{percent:.1}% ({done:.3e} of {total:.3e} pixels), {:.1} Mpx/s, ETA {eta}, {} elapsed - {job}",
         rate / 1e6,
         hms(elapsed),
     )
@@ -267,12 +260,18 @@ mod tests {
 
     #[test]
     fn pixel_line_says_done_rate_elapsed_and_eta() {
-        let line = pixel_line(25_000_000, 100_000_000, Duration::from_secs(50), "zarr");
+        let line = pixel_line(
+            25_000_000,
+            100_000_000,
+            5e5,
+            Duration::from_secs(50),
+            "zarr",
+        );
         assert_eq!(
             line,
-            "25.0% (2.500e7 of 1.000e8 pixels), 0.5 Mpx/s, 0:00:50 elapsed, ETA 0:02:30 - zarr"
+            "25.0% (2.500e7 of 1.000e8 pixels), 0.5 Mpx/s, ETA 0:02:30, 0:00:50 elapsed - zarr"
         );
-        assert!(pixel_line(0, 10, Duration::from_secs(1), "j").contains("ETA unknown"));
+        assert!(pixel_line(0, 10, 0.0, Duration::from_secs(1), "j").contains("ETA unknown"));
         assert_eq!(hms(Duration::from_secs(3 * 3600 + 7 * 60 + 9)), "3:07:09");
     }
 }

@@ -259,7 +259,12 @@ fn plain_progress_lines_when_stderr_is_not_a_terminal() {
         .lines()
         .find(|l| l.starts_with("progress: "))
         .unwrap_or_else(|| panic!("no progress line:\n{}", text(&o)));
-    for part in ["% (", " of 6.554e5 pixels), ", " Mpx/s, ", " elapsed, ETA "] {
+    for part in [
+        "% (",
+        " of 6.554e5 pixels), ",
+        " Mpx/s, ETA ",
+        " elapsed - zarr",
+    ] {
         assert!(line.contains(part), "{part:?} in {line:?}");
     }
     for (extra, store) in [
