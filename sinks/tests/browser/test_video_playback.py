@@ -111,8 +111,21 @@ def test_plays_and_shows_the_frames(site, browser, ext):
                 await new Promise(r => { v.onseeked = r; v.currentTime = t; });
                 // Headless Chromium's drawImage(video) paints the last composited frame (the
                 // first, for a video never shown); a WebCodecs VideoFrame is the seeked one.
+                // 'seeked' can fire before the frame is available (VideoFrame then throws
+                // InvalidStateError "Invalid source state", as one CI run saw): wait for it.
+                let f = null;
+                for (let i = 0; f === null; i++) {
+                    try {
+                        if (v.readyState >= 2) f = new VideoFrame(v);
+                    } catch (e) {
+                        if (e.name !== 'InvalidStateError' || i >= 250) throw e;
+                    }
+                    if (f === null) {
+                        if (i >= 250) throw new Error('no frame 5 s after seeking to ' + t);
+                        await new Promise(r => setTimeout(r, 20));
+                    }
+                }
                 const c = document.getElementById('c').getContext('2d');
-                const f = new VideoFrame(v);
                 c.drawImage(f, 0, 0);
                 f.close();
                 return Array.from(c.getImageData(0, 0, v.videoWidth, v.videoHeight).data);
