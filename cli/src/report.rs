@@ -70,7 +70,7 @@ impl Observer for Bar {
     fn advance(&self, done: u64) {
         self.drawn.set_position(done);
         if let Some(p) = &self.plain {
-            p.pixels(done, &self.job_name());
+            p.pixels(done, || self.job_name().clone());
         }
     }
     fn constant_units(&self, stored: u64, total: u64) {
@@ -111,15 +111,16 @@ impl Plain {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// `done` of the run's output pixels are finished.
-    fn pixels(&self, done: u64, job: &str) {
+    /// `done` of the run's output pixels are finished; `job` names the job (asked for only
+    /// when a line is written).
+    fn pixels(&self, done: u64, job: impl FnOnce() -> String) {
         let mut s = self.lock();
         s.done = done;
         // A rate over less than one interval (just after constant units) says little.
         if s.last.elapsed() >= self.every && s.since.elapsed() >= self.every {
             s.last = Instant::now();
             let rate = done.saturating_sub(s.done_since) as f64 / s.since.elapsed().as_secs_f64();
-            let line = pixel_line(done, s.total, rate, self.start.elapsed(), job);
+            let line = pixel_line(done, s.total, rate, self.start.elapsed(), &job());
             eprintln!("progress: {line}");
         }
     }
