@@ -11,7 +11,9 @@
 //! ([`zoomstack_kernel::exact::oracle::confirmed_count`]). Only the oracle's counts are written;
 //! the exact render only chooses which pixels are interesting. It prints how exact mode and
 //! numpy mode compare with the oracle on the samples. Deterministic: a rerun writes the same
-//! file. About a minute on one core (the second stack has `max_iter` 5000).
+//! file. About two minutes on one core (the second stack has `max_iter` 5000, the third 35494). It
+//! also renders each level with BLA ([`ExactStack::bla`]) and reports where that differs from
+//! the oracle.
 
 use std::fmt::Write as _;
 use zoomstack_kernel::exact::oracle::{Verdict, confirmed_count, oracle_precision};
@@ -54,7 +56,7 @@ struct StackDef {
 
 const SIZE: usize = 512;
 
-fn stacks() -> [StackDef; 2] {
+fn stacks() -> [StackDef; 3] {
     [
         StackDef {
             name: "notebook",
@@ -83,6 +85,25 @@ fn stacks() -> [StackDef; 2] {
             levels: &[
                 0, 30000, 60000, 80000, 100000, 110000, 120000, 130000, 135000, 140000,
             ],
+            numpy: false,
+        },
+        StackDef {
+            name: "kf2-5e113",
+            about: "Kalles Fraktaler 2's benchmark location 5e113 (smurfix/kf2, \
+                    benchmarks/5e113.kfr; tests/data/locations/kf2-5e113.json): frame height \
+                    4/Zoom = 8e-114, its 35494 iterations",
+            center: (
+                Param::Decimal(
+                    "-1.47981577613247326072298452597877854692240725774045369689878510139864920741002293820250517329282011227363313053159203914640783415609608168660705123082446357179491909705403381200",
+                ),
+                Param::Decimal(
+                    "-0.00063911193261361727152139632255671572957303918943984736047394936471220951961813321928573067036466151147195436388486168819318341208023229522609015461543581599807510715681229605",
+                ),
+            ),
+            scale0: Param::Decimal("8e-114"),
+            zoom_per_level: Param::Decimal("2"),
+            max_iter: 35494,
+            levels: &[0],
             numpy: false,
         },
     ]
@@ -153,6 +174,7 @@ fn main() {
             scale0: d.scale0.exact(),
             zoom_per_level: d.zoom_per_level.exact(),
             max_iter: d.max_iter,
+            bla: false,
         };
         let _ = writeln!(
             json,
@@ -179,6 +201,21 @@ fn main() {
                 &mut exact,
             )
             .unwrap();
+            let bla_stack = ExactStack {
+                bla: true,
+                ..stack.clone()
+            };
+            let mut bla = vec![0u16; SIZE * SIZE];
+            render_block_exact(
+                &bla_stack,
+                &orbit,
+                level,
+                full,
+                full,
+                Backend::fastest(),
+                &mut bla,
+            )
+            .unwrap();
             let numpy = d.numpy.then(|| {
                 let Param::F64(cr) = d.center.0 else {
                     unreachable!()
@@ -198,7 +235,7 @@ fn main() {
             });
             let picks = samples(level, &exact, numpy.as_deref());
             let q = oracle_precision(&stack, level).unwrap();
-            let (mut exact_bad, mut numpy_bad, mut undecided) = (0, 0, 0);
+            let (mut exact_bad, mut bla_bad, mut numpy_bad, mut undecided) = (0, 0, 0, 0);
             let mut rows = Vec::new();
             for &(r, j, kind) in &picks {
                 let v = confirmed_count(&stack, level, r as u64, j as u64).unwrap();
@@ -210,6 +247,13 @@ fn main() {
                             println!(
                                 "  MISMATCH {} level {level} ({r}, {j}): exact {} oracle {} (|z|^2 {})",
                                 d.name, exact[p], c.count, c.norm
+                            );
+                        }
+                        if bla[p] != c.count {
+                            bla_bad += 1;
+                            println!(
+                                "  BLA MISMATCH {} level {level} ({r}, {j}): BLA {} oracle {} (|z|^2 {})",
+                                d.name, bla[p], c.count, c.norm
                             );
                         }
                         if numpy.as_ref().is_some_and(|np| np[p] != c.count) {
@@ -235,7 +279,7 @@ fn main() {
                 }
             }
             println!(
-                "{} level {level}: {} pixels at {q}/{} bits: exact != oracle on {exact_bad}, numpy != oracle on {numpy_bad}, undecided {undecided}",
+                "{} level {level}: {} pixels at {q}/{} bits: exact != oracle on {exact_bad}, BLA != oracle on {bla_bad}, numpy != oracle on {numpy_bad}, undecided {undecided}",
                 d.name,
                 picks.len(),
                 2 * q

@@ -32,6 +32,7 @@
 //! assert!(counts.iter().all(|&c| (249..=256).contains(&c)));
 //! ```
 
+mod bla;
 mod bound;
 mod delta;
 pub mod oracle;
@@ -41,6 +42,7 @@ pub mod proof;
 mod real;
 mod stack;
 
+pub use bla::{BLA_EPSILON, BlaTable, perturb_bla_detail};
 pub use orbit::{OrbitCache, ReferenceOrbit};
 pub use perturb::{PerturbCount, perturb_scalar, perturb_scalar_detail};
 pub use real::{ExactReal, MAX_DECIMAL_DIGITS, MAX_DECIMAL_EXPONENT};
@@ -291,6 +293,12 @@ fn render_into(
     };
     let (xs, ys) = (&offsets.cols[..], &offsets.rows[..]);
     let max_iter = stack.max_iter;
+    if stack.bla {
+        // One table per level (its whole frame's largest offset), whatever the tiling.
+        let table = orbit.bla_table(stack.frame_dc_max(level)?);
+        bla::perturb_bla_counts(&OffsetSource { xs, ys }, orbit, &table, max_iter, out);
+        return Ok(());
+    }
     // Pixels proven never to escape get max_iter here; the delta loop takes the others, packed
     // into one row (their counts do not depend on which pixels share a vector). The index list
     // is built only once a pixel is skipped: deep frames have none and render straight through.

@@ -135,6 +135,7 @@ proptest! {
             scale0: exact(3.0),
             zoom_per_level: exact(zoom),
             max_iter,
+            bla: false,
         };
         // A centre inside the set costs max_iter updates per tile: keep those cheap.
         if ReferenceOrbit::for_level(&stack, 0).unwrap().escape_count().is_none() {
@@ -189,6 +190,7 @@ fn centre_inside_the_set_gives_max_iter_frames() {
         scale0: "3".parse().unwrap(),
         zoom_per_level: "1.01".parse().unwrap(),
         max_iter: 2000,
+        bla: false,
     };
     let f = ConstantFrames::new()
         .find(&stack, OrbitCache::global())
@@ -225,6 +227,7 @@ fn frames_with_two_counts_are_never_proven() {
             scale0: exact(3.0),
             zoom_per_level: exact(1.3),
             max_iter,
+            bla: false,
         };
         let (mut refused, mut proven) = (0, 0);
         for level in 0..120 {
@@ -324,6 +327,7 @@ fn continuum_proofs_hold_between_pixels() {
             scale0: exact(3.0),
             zoom_per_level: exact(1.02),
             max_iter,
+            bla: false,
         };
         let fine = ExactStack {
             height: 129,

@@ -100,6 +100,7 @@ pub(crate) fn zoom_stack(
         scale0: scale0.exact("scale0")?,
         zoom_per_level: zoom_per_level.exact("zoom_per_level")?,
         max_iter,
+        bla: false,
     };
     let stack = match arithmetic {
         "exact" => ZoomStack::exact(levels, exact).map_err(engine_err)?,

@@ -1,6 +1,7 @@
 //! [`ReferenceOrbit`]: the centre's orbit in big precision, stored as f64; and [`OrbitCache`],
 //! which computes each orbit once per process and shares it.
 
+use super::bla::{BlaTable, BlaTables};
 use super::bound;
 use super::real::{Big, ExactReal, Prec};
 use super::stack::{ExactStack, MAX_PRECISION_BITS};
@@ -38,6 +39,8 @@ pub struct ReferenceOrbit {
     escaped: bool,
     /// The reference point (the centre at `precision` bits) rounded to f64.
     point: [f64; 2],
+    /// Its BLA tables, built on demand ([`ReferenceOrbit::bla_table`]).
+    bla: BlaTables,
 }
 
 impl ReferenceOrbit {
@@ -89,6 +92,7 @@ impl ReferenceOrbit {
             steps,
             escaped,
             point,
+            bla: BlaTables::default(),
         })
     }
 
@@ -118,6 +122,12 @@ impl ReferenceOrbit {
         let [pr, pi] = self.point;
         let near = |v: f64| v.abs() <= 4.0;
         near(pr) && near(pi) && near(dcr) && near(dci) && in_cardioid_or_bulb(pr + dcr, pi + dci)
+    }
+
+    /// The BLA table for offsets `|dc| <= dc_max` ([`BlaTable::build`] at the next power of two
+    /// above `dc_max`), built once per band and kept with the orbit.
+    pub fn bla_table(&self, dc_max: f64) -> Arc<BlaTable> {
+        self.bla.get(self, dc_max)
     }
 
     /// `Z_0, Z_1, ...` as `[re, im]` (each the nearest f64 of the big value); the last one has

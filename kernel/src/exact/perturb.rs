@@ -34,12 +34,13 @@
 
 use super::orbit::ReferenceOrbit;
 
-const FOUR: f64 = 4.0;
+pub(super) const FOUR: f64 = 4.0;
 
 /// One update of the delta `(dr, di)` around `Z_m = (zr, zi)`: the module's operation order
 /// (`t + t` is exact, so `(t + t) + d` is `Lanes::double_plus`; `mul_add` rounds once).
-#[inline]
-fn delta_step(zr: f64, zi: f64, dr: f64, di: f64, dcr: f64, dci: f64) -> (f64, f64) {
+#[allow(clippy::inline_always)] // compiled into the BLA loop's trampoline too
+#[inline(always)]
+pub(super) fn delta_step(zr: f64, zi: f64, dr: f64, di: f64, dcr: f64, dci: f64) -> (f64, f64) {
     let ar = (zr + zr) + dr;
     let ai = (zi + zi) + di;
     let nr = ar.mul_add(dr, -(ai.mul_add(di, -dcr)));

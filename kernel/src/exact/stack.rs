@@ -52,6 +52,11 @@ pub struct ExactStack {
     pub zoom_per_level: ExactReal,
     /// Iteration limit; a pixel that never escapes gets this count.
     pub max_iter: u32,
+    /// Skip runs of delta updates with bivariate linear approximation ([`super::bla`]): the
+    /// method for deep locations with large `max_iter`. Off by default: counts may differ from
+    /// the plain delta loop's where an escape decision is within rounding (both are checked
+    /// against the oracle).
+    pub bla: bool,
 }
 
 impl Default for ExactStack {
@@ -77,6 +82,7 @@ impl ExactStack {
             scale0: ExactReal::from_f64(params.scale0)?,
             zoom_per_level: ExactReal::from_f64(params.zoom_per_level)?,
             max_iter: params.max_iter,
+            bla: false,
         })
     }
 
@@ -237,6 +243,19 @@ impl ExactStack {
         )
     }
 
+    /// The largest `|dc|` of any pixel of `level` (its corners' offsets, rounded up a little):
+    /// what the level's BLA table must cover.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`ExactStack::offsets`].
+    pub fn frame_dc_max(&self, level: u64) -> Result<f64, KernelError> {
+        let ends = |n: usize| [0, n as u64 - 1];
+        let o = self.offsets_at(level, &ends(self.height), &ends(self.width))?;
+        let far = |v: &[f64]| v.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+        Ok(far(&o.cols).hypot(far(&o.rows)) * (1.0 + 1e-12))
+    }
+
     /// The offset of pixel `(r, j)` of `level` from the centre: the exact offset, in big
     /// precision, rounded to f64 once (see [`ExactStack::offsets`]).
     ///
@@ -376,6 +395,7 @@ mod tests {
             scale0: "2".parse().unwrap(),
             zoom_per_level: "2".parse().unwrap(),
             max_iter: 10,
+            bla: false,
         };
         // Level 1: s = 1, extent across 5/3.
         let o = stack

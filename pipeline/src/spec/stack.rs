@@ -86,6 +86,7 @@ pub(super) fn stack_from_raw(raw: Option<S<RawStack>>) -> Result<ZoomStack, Spec
                 scale0: scale0.0,
                 zoom_per_level: zoom_per_level.0,
                 max_iter,
+                bla: false,
             };
             ZoomStack::exact(levels, exact).map_err(at)
         }

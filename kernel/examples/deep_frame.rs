@@ -1,0 +1,94 @@
+//! Renders one frame of a deep location (a JSON file as in `tests/data/locations/`) in the exact
+//! contract, with the plain delta loop and with BLA, and prints their times and how their
+//! counts compare:
+//!
+//! ```text
+//! cargo run --release -p zoomstack-kernel --example deep_frame -- \
+//!     kernel/tests/data/locations/kf2-5e113.json [SIZE] [--bla-only]
+//! ```
+//!
+//! One thread. For the measured comparison with other renderers use the criterion bench
+//! `cargo bench --bench exact -- deep_frame`.
+
+use std::time::Instant;
+use zoomstack_kernel::exact::{ExactStack, OrbitCache, render_block_exact};
+use zoomstack_kernel::{Backend, IndexRange};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let path = args
+        .first()
+        .expect("usage: deep_frame LOCATION.json [SIZE] [--bla-only]");
+    let size: usize = args.get(1).map_or(512, |s| s.parse().expect("SIZE"));
+    let bla_only = args.iter().any(|a| a == "--bla-only");
+    let loc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+    let text = |k: &str| loc[k].as_str().expect(k).parse().expect(k);
+    let stack = ExactStack {
+        height: size,
+        width: size,
+        center_re: text("center_re"),
+        center_im: text("center_im"),
+        scale0: text("scale"),
+        zoom_per_level: "2".parse().unwrap(),
+        max_iter: loc["max_iter"].as_u64().expect("max_iter") as u32,
+        bla: false,
+    };
+    let t = Instant::now();
+    let orbit = OrbitCache::global().for_level(&stack, 0).expect("orbit");
+    println!(
+        "reference orbit: {} bits, {} points, escapes: {:?}, {:.3} s",
+        orbit.precision(),
+        orbit.points().len(),
+        orbit.escape_count(),
+        t.elapsed().as_secs_f64()
+    );
+    let full = IndexRange::full(size as u64);
+    let render = |bla: bool| {
+        let s = ExactStack {
+            bla,
+            ..stack.clone()
+        };
+        let mut out = vec![0u16; size * size];
+        let t = Instant::now();
+        render_block_exact(&s, &orbit, 0, full, full, Backend::fastest(), &mut out).unwrap();
+        (out, t.elapsed().as_secs_f64())
+    };
+    let t = Instant::now();
+    let table = orbit.bla_table(stack.frame_dc_max(0).unwrap());
+    println!(
+        "BLA table: {} steps ({:.1} MB), dc_max {:e}, {:.3} s",
+        table.steps(),
+        table.steps() as f64 * 48.0 / 1e6,
+        table.dc_max(),
+        t.elapsed().as_secs_f64()
+    );
+    let (bla, tb) = render(true);
+    let hist = |c: &[u16]| {
+        let (lo, hi) = (c.iter().min().unwrap(), c.iter().max().unwrap());
+        let iters: u64 = c.iter().map(|&v| u64::from(v) + 1).sum();
+        format!("counts {lo}..={hi}, {iters:.3e} updates")
+    };
+    println!("BLA: {tb:.3} s, {}", hist(&bla));
+    if !bla_only {
+        let (plain, tp) = render(false);
+        let iters: u64 = plain.iter().map(|&v| u64::from(v) + 1).sum();
+        let diff: Vec<usize> = (0..plain.len()).filter(|&p| plain[p] != bla[p]).collect();
+        println!(
+            "plain: {tp:.3} s ({:.3e} updates/s), {}; BLA {:.1}x faster; {} pixels differ",
+            iters as f64 / tp,
+            hist(&plain),
+            tp / tb,
+            diff.len()
+        );
+        for &p in diff.iter().take(10) {
+            println!(
+                "  ({}, {}): plain {} BLA {}",
+                p / size,
+                p % size,
+                plain[p],
+                bla[p]
+            );
+        }
+    }
+}

@@ -1,0 +1,502 @@
+//! Bivariate linear approximation (BLA): skipping many delta updates at once.
+//!
+//! Where a pixel's delta `d` is small against the reference, one update
+//! `d <- (2 Z_m + d) d + dc` is close to the linear map `d <- A d + B dc` with `A = 2 Z_m`,
+//! `B = 1`: the dropped `d^2` is at most `eps |A d|` while `|d| <= eps |Z_m|` (its validity
+//! radius `R`). Two consecutive linear steps `x` then `y` compose to one,
+//! `A = A_y A_x`, `B = A_y B_x + B_y`, valid while `x` is and `x` lands inside `y`'s radius:
+//! with `|dc| <= dc_max` (the frame's largest offset), `R = min(R_x, (R_y - |B_x| dc_max) / |A_x|)`.
+//! [`BlaTable`] holds these merges in levels (level `j`: steps of `2^j` updates from orbit index
+//! `1 + i 2^j`), built once per orbit and `dc_max` band, and [`BlaTable::lookup`] finds the
+//! longest valid step at a pixel's `m`.
+//!
+//! What a skip must not hide, and how the radius excludes it:
+//!
+//! * an escape at a skipped point (the count is the first update with `|z| > 2`): at each
+//!   junction `y` of a merge the radius also keeps `|d| <= (2 - |Z|) / 2` there, so
+//!   `|Z + d| < 2` with a wide margin over the linearisation's error;
+//! * a rebase at a skipped point (`|Z + d| < |d|`): `|d| <= eps |Z|` rules it out;
+//! * `max_iter` and the orbit's end: a step never passes either.
+//!
+//! After every step the pixel's point is tested exactly as after a plain update ([`super::perturb`]),
+//! so escapes and rebases are decided where they happen.
+
+use super::orbit::ReferenceOrbit;
+use super::perturb::{FOUR, PerturbCount, Results, delta_step};
+use crate::escape::PixelSource;
+use crate::lanes::{Inside, enter};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The linearisation's tolerance: the dropped `d^2` is at most this fraction of `|A d|`, about
+/// one f64 rounding of the plain update itself.
+pub const BLA_EPSILON: f64 = 1.0 / (1u64 << 53) as f64;
+
+/// One linear step of `len` updates: `d <- A d + B dc`, valid while `|d|^2 < r2`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Step {
+    pub a: [f64; 2],
+    pub b: [f64; 2],
+    pub r2: f64,
+    pub len: u32,
+}
+
+/// The merged linear steps along one reference orbit for offsets up to `dc_max`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlaTable {
+    /// `levels[j][i]`: `2^j` updates from orbit index `1 + i 2^j` (level 0 is not kept: one
+    /// update is done exactly).
+    levels: Vec<Vec<Step>>,
+    dc_max: f64,
+}
+
+fn abs(v: [f64; 2]) -> f64 {
+    v[0].hypot(v[1])
+}
+
+fn mul(x: [f64; 2], y: [f64; 2]) -> [f64; 2] {
+    [x[0] * y[0] - x[1] * y[1], x[0] * y[1] + x[1] * y[0]]
+}
+
+impl BlaTable {
+    /// The table for `orbit` and offsets `|dc| <= dc_max`.
+    pub fn build(orbit: &ReferenceOrbit, dc_max: f64) -> Self {
+        let z = orbit.points();
+        let last = z.len() - 1;
+        // Single updates m -> m + 1 for m in 1..last (Z_0 = 0 has no valid radius).
+        let single: Vec<Step> = (1..last)
+            .map(|m| {
+                let zm = z[m];
+                Step {
+                    a: [zm[0] + zm[0], zm[1] + zm[1]],
+                    b: [1.0, 0.0],
+                    r2: (BLA_EPSILON * abs(zm)).powi(2),
+                    len: 1,
+                }
+            })
+            .collect();
+        // The escape margin at the start of each single step: |d| <= (2 - |Z_m|) / 2.
+        let escape_r = |m: usize| ((2.0 - abs(z[m])) * 0.5).max(0.0);
+        let mut levels: Vec<Vec<Step>> = Vec::new();
+        let mut span = 1usize;
+        loop {
+            let below = levels.last().unwrap_or(&single);
+            if below.len() < 2 {
+                break;
+            }
+            let merged: Vec<Step> = below
+                .chunks_exact(2)
+                .enumerate()
+                .map(|(i, p)| {
+                    let (x, y) = (p[0], p[1]);
+                    // y starts at orbit index 1 + (2 i + 1) span.
+                    let y_start = 1 + (2 * i + 1) * span;
+                    let ry = y.r2.sqrt().min(escape_r(y_start));
+                    let ax = abs(x.a);
+                    let reach = ((ry - abs(x.b) * dc_max) / ax).max(0.0);
+                    let r = x.r2.sqrt().min(if ax > 0.0 { reach } else { 0.0 });
+                    Step {
+                        a: mul(y.a, x.a),
+                        b: {
+                            let ab = mul(y.a, x.b);
+                            [ab[0] + y.b[0], ab[1] + y.b[1]]
+                        },
+                        r2: r * r,
+                        len: x.len + y.len,
+                    }
+                })
+                .collect();
+            levels.push(merged);
+            span *= 2;
+        }
+        BlaTable { levels, dc_max }
+    }
+
+    /// The offsets this table covers: `|dc| <= dc_max`.
+    pub fn dc_max(&self) -> f64 {
+        self.dc_max
+    }
+
+    /// Steps of every level (for reports: the table's memory is this times 48 bytes).
+    pub fn steps(&self) -> usize {
+        self.levels.iter().map(Vec::len).sum()
+    }
+
+    /// The longest step at orbit index `m` valid for `|d|^2 = dd` and at most `room` updates.
+    #[allow(clippy::inline_always)] // compiled into the BLA loop's trampoline
+    #[inline(always)]
+    pub(crate) fn lookup(&self, m: usize, dd: f64, room: u32) -> Option<&Step> {
+        let i = m.checked_sub(1)?;
+        // The highest level whose steps start at m: the trailing zeros of i (any, for i = 0).
+        let top = if i == 0 {
+            self.levels.len()
+        } else {
+            (i.trailing_zeros() as usize).min(self.levels.len())
+        };
+        for j in (0..top).rev() {
+            let Some(s) = self.levels[j].get(i >> (j + 1)) else {
+                continue;
+            };
+            if dd < s.r2 && s.len <= room {
+                return Some(s);
+            }
+        }
+        None
+    }
+}
+
+/// One pixel's state in the BLA method: delta, offset, orbit index, updates done.
+#[derive(Clone, Copy)]
+struct Pixel {
+    dr: f64,
+    di: f64,
+    dcr: f64,
+    dci: f64,
+    m: usize,
+    n: u32,
+}
+
+impl Pixel {
+    fn new(dcr: f64, dci: f64) -> Self {
+        Pixel {
+            dr: 0.0,
+            di: 0.0,
+            dcr,
+            dci,
+            m: 0,
+            n: 0,
+        }
+    }
+
+    /// One step of the method: the longest valid step of `table` at `m` (two updates or
+    /// more), else one plain update ([`delta_step`]); then the plain loop's tests, in its
+    /// order. Returns the pixel's result when this step decided it. The one place the method's
+    /// rule is written: the reference and the interleaved loop both call it.
+    #[allow(clippy::inline_always)] // compiled into the BLA loop's trampoline
+    #[inline(always)]
+    fn advance(&mut self, z: &[[f64; 2]], table: &BlaTable, max_iter: u32) -> Option<PerturbCount> {
+        let (dr, di, m) = (self.dr, self.di, self.m);
+        if let Some(s) = table.lookup(m, dr * dr + di * di, max_iter - self.n) {
+            let [ar, ai] = s.a;
+            let [br, bi] = s.b;
+            self.dr = (ar * dr - ai * di) + (br * self.dcr - bi * self.dci);
+            self.di = (ar * di + ai * dr) + (br * self.dci + bi * self.dcr);
+            self.m = m + s.len as usize;
+            self.n += s.len;
+        } else {
+            (self.dr, self.di) = delta_step(z[m][0], z[m][1], dr, di, self.dcr, self.dci);
+            self.m = m + 1;
+            self.n += 1;
+        }
+        let (zr, zi) = (z[self.m][0] + self.dr, z[self.m][1] + self.di);
+        let norm = zr * zr + zi * zi;
+        if norm > FOUR || norm.is_nan() {
+            return Some(PerturbCount {
+                count: (self.n - 1) as u16,
+                norm,
+            });
+        }
+        if self.n == max_iter {
+            return Some(PerturbCount {
+                count: max_iter as u16,
+                norm,
+            });
+        }
+        if norm < self.dr * self.dr + self.di * self.di || self.m == z.len() - 1 {
+            (self.dr, self.di, self.m) = (zr, zi, 0);
+        }
+        None
+    }
+}
+
+/// The scalar reference of the BLA method: [`super::perturb_scalar_detail`]'s loop, where at
+/// each orbit index the longest valid step of `table` (two updates or more) replaces the plain
+/// updates it covers. Every BLA render ([`perturb_bla_counts`]) equals it bit for bit.
+///
+/// # Panics
+///
+/// If `max_iter` is 0 or exceeds `orbit.max_iter()`.
+pub fn perturb_bla_detail(
+    orbit: &ReferenceOrbit,
+    table: &BlaTable,
+    dcr: f64,
+    dci: f64,
+    max_iter: u32,
+) -> PerturbCount {
+    assert!(
+        (1..=orbit.max_iter()).contains(&max_iter),
+        "max_iter {max_iter} must be in 1..={}",
+        orbit.max_iter()
+    );
+    if orbit.never_escapes(dcr, dci) {
+        return PerturbCount {
+            count: max_iter as u16,
+            norm: f64::NAN,
+        };
+    }
+    let mut p = Pixel::new(dcr, dci);
+    loop {
+        if let Some(v) = p.advance(orbit.points(), table, max_iter) {
+            return v;
+        }
+    }
+}
+
+/// Pixels in flight in [`perturb_bla_counts`]: their steps are independent, so the core
+/// overlaps their latency chains.
+const IN_FLIGHT: usize = 8;
+
+/// Every pixel of `src` (offsets from the orbit's reference point) in the BLA method, into
+/// `out`: [`perturb_bla_detail`]'s results, with [`IN_FLIGHT`] pixels advanced in turn. Runs
+/// compiled for the machine's instruction set ([`enter`]: there `mul_add` is one FMA
+/// instruction, not a call; the result is the same either way).
+pub(crate) fn perturb_bla_counts(
+    src: &impl PixelSource,
+    orbit: &ReferenceOrbit,
+    table: &BlaTable,
+    max_iter: u32,
+    out: &mut (impl Results + ?Sized),
+) {
+    crate::backend::with_lanes!(crate::Backend::Scalar, crate::Isa::current(), |L, W| {
+        let _ = W;
+        enter::<L, _>(BlaRun {
+            src,
+            orbit,
+            table,
+            max_iter,
+            out,
+        });
+    });
+}
+
+/// [`perturb_bla_counts`]'s work, compiled into [`enter`]'s trampoline.
+struct BlaRun<'a, S: PixelSource, O: Results + ?Sized> {
+    src: &'a S,
+    orbit: &'a ReferenceOrbit,
+    table: &'a BlaTable,
+    max_iter: u32,
+    out: &'a mut O,
+}
+
+impl<S: PixelSource, O: Results + ?Sized> Inside for BlaRun<'_, S, O> {
+    type Output = ();
+    #[allow(clippy::inline_always)] // it is the trampoline's body
+    #[inline(always)]
+    fn run(self) {
+        let BlaRun {
+            src,
+            orbit,
+            table,
+            max_iter,
+            out,
+        } = self;
+        interleaved(src, orbit, table, max_iter, out);
+    }
+}
+
+#[allow(clippy::inline_always)] // compiled into the trampoline
+#[inline(always)]
+fn interleaved(
+    src: &impl PixelSource,
+    orbit: &ReferenceOrbit,
+    table: &BlaTable,
+    max_iter: u32,
+    out: &mut (impl Results + ?Sized),
+) {
+    debug_assert!((1..=orbit.max_iter()).contains(&max_iter));
+    let z = orbit.points();
+    let row = src.row_len();
+    let mut next = 0usize;
+    // Takes the next pixel that needs iterating (the others are decided here).
+    let mut take = |out: &mut (dyn FnMut(usize, PerturbCount) + '_)| -> Option<(usize, Pixel)> {
+        while next < src.len() {
+            let p = next;
+            next += 1;
+            let (dcr, dci) = src.point(p / row, p % row);
+            if orbit.never_escapes(dcr, dci) {
+                out(
+                    p,
+                    PerturbCount {
+                        count: max_iter as u16,
+                        norm: f64::NAN,
+                    },
+                );
+            } else {
+                return Some((p, Pixel::new(dcr, dci)));
+            }
+        }
+        None
+    };
+    let mut put = |p: usize, v: PerturbCount| out.put(p, v.count, v.norm);
+    let mut slots: Vec<(usize, Pixel)> = Vec::with_capacity(IN_FLIGHT);
+    while slots.len() < IN_FLIGHT {
+        match take(&mut put) {
+            Some(s) => slots.push(s),
+            None => break,
+        }
+    }
+    while !slots.is_empty() {
+        let mut k = 0;
+        while k < slots.len() {
+            let (p, px) = &mut slots[k];
+            if let Some(v) = px.advance(z, table, max_iter) {
+                put(*p, v);
+                if let Some(s) = take(&mut put) {
+                    slots[k] = s;
+                } else {
+                    slots.swap_remove(k);
+                    continue;
+                }
+            }
+            k += 1;
+        }
+    }
+}
+
+/// The BLA tables an orbit has built, by `dc_max` band (`2^e`: a table for a larger `dc_max` is
+/// valid for smaller offsets, so the levels of one octave share one). Kept with the orbit;
+/// not part of its value (equality, clones).
+#[derive(Default)]
+pub(crate) struct BlaTables(Mutex<Vec<(i32, Arc<BlaTable>)>>);
+
+/// Tables kept per orbit (a zoom's levels move through the bands one way).
+const KEPT_TABLES: usize = 4;
+
+impl BlaTables {
+    /// The table of `orbit` covering `|dc| <= dc_max`, built on first use of its band.
+    pub(crate) fn get(&self, orbit: &ReferenceOrbit, dc_max: f64) -> Arc<BlaTable> {
+        let e = dc_max.max(f64::MIN_POSITIVE).log2().ceil() as i32 + 1;
+        let mut tables = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, t)) = tables.iter().find(|(k, _)| *k == e) {
+            return Arc::clone(t);
+        }
+        let t = Arc::new(BlaTable::build(orbit, 2f64.powi(e)));
+        if tables.len() == KEPT_TABLES {
+            tables.remove(0);
+        }
+        tables.push((e, Arc::clone(&t)));
+        t
+    }
+}
+
+impl Clone for BlaTables {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for BlaTables {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for BlaTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |t| t.len());
+        write!(f, "BlaTables({n} built)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exact::{ExactStack, OrbitCache, perturb_scalar_detail, render_block_exact};
+    use crate::{Backend, IndexRange};
+
+    /// Kalles Fraktaler 2's 5e113 location at `size` x `size`.
+    fn kf2_5e113(size: usize, max_iter: u32) -> ExactStack {
+        let loc: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/data/locations/kf2-5e113.json"))
+                .unwrap();
+        let text = |k: &str| loc[k].as_str().unwrap().parse().unwrap();
+        ExactStack {
+            height: size,
+            width: size,
+            center_re: text("center_re"),
+            center_im: text("center_im"),
+            scale0: text("scale"),
+            zoom_per_level: "2".parse().unwrap(),
+            max_iter,
+            bla: true,
+        }
+    }
+
+    /// The rendered frame (interleaved, in the machine's instruction set) against the scalar
+    /// reference per pixel, and the plain delta loop's counts beside it.
+    fn frame_vs_reference(stack: &ExactStack, level: u64) -> (usize, usize) {
+        let orbit = OrbitCache::global().for_level(stack, level).unwrap();
+        let full = |n: usize| IndexRange::full(n as u64);
+        let mut got = vec![0u16; stack.height * stack.width];
+        let (rows, cols) = (full(stack.height), full(stack.width));
+        render_block_exact(
+            stack,
+            &orbit,
+            level,
+            rows,
+            cols,
+            Backend::fastest(),
+            &mut got,
+        )
+        .unwrap();
+        let table = orbit.bla_table(stack.frame_dc_max(level).unwrap());
+        let o = stack.offsets(level, rows, cols).unwrap();
+        let mut differ_from_plain = 0;
+        for (r, &y) in o.rows.iter().enumerate() {
+            for (j, &x) in o.cols.iter().enumerate() {
+                let want = perturb_bla_detail(&orbit, &table, x, y, stack.max_iter).count;
+                assert_eq!(got[r * stack.width + j], want, "level {level} ({r}, {j})");
+                let plain = perturb_scalar_detail(&orbit, x, y, stack.max_iter).count;
+                differ_from_plain += usize::from(plain != want);
+            }
+        }
+        (got.len(), differ_from_plain)
+    }
+
+    #[test]
+    fn render_equals_the_scalar_reference_and_the_plain_loop_here() {
+        // The deep location (BLA skips most updates), with max_iter cutting orbits short, and
+        // the notebook's stack at shallow and deep levels (rebasing often, and rarely).
+        let mut cases = vec![(kf2_5e113(48, 35494), 0), (kf2_5e113(16, 3000), 0)];
+        for level in [0, 20000, 120000] {
+            let s = ExactStack {
+                height: 40,
+                width: 56,
+                bla: true,
+                ..ExactStack::default()
+            };
+            cases.push((s, level));
+        }
+        for (stack, level) in cases {
+            let (n, differ) = frame_vs_reference(&stack, level);
+            // Away from escape decisions within rounding, BLA and the plain loop agree.
+            assert_eq!(
+                differ, 0,
+                "{n} pixels of level {level}, max_iter {}",
+                stack.max_iter
+            );
+        }
+    }
+
+    #[test]
+    fn steps_are_long_and_within_their_room() {
+        let stack = kf2_5e113(8, 35494);
+        let orbit = OrbitCache::global().for_level(&stack, 0).unwrap();
+        let table = orbit.bla_table(stack.frame_dc_max(0).unwrap());
+        assert!(table.dc_max() >= stack.frame_dc_max(0).unwrap());
+        // From index 1 with d = dc (about 1e-113), a step of thousands of updates is valid.
+        let s = table.lookup(1, 1e-226, u32::MAX).unwrap();
+        assert!(s.len >= 4096, "{}", s.len);
+        // ... but never more than the room left, and none at index 0 (Z_0 = 0).
+        assert!(table.lookup(1, 1e-226, 100).unwrap().len <= 100);
+        assert!(table.lookup(1, 1e-226, 1).is_none());
+        assert!(table.lookup(0, 0.0, u32::MAX).is_none());
+        // Nor for a delta as large as the reference.
+        assert!(table.lookup(1, 1.0, u32::MAX).is_none());
+        // Steps start where their length divides the index (less one).
+        for m in [2usize, 3, 5, 9, 17, 1000, 4097] {
+            if let Some(s) = table.lookup(m, 1e-226, u32::MAX) {
+                assert_eq!((m - 1) % s.len as usize, 0, "m {m} len {}", s.len);
+            }
+        }
+    }
+}
