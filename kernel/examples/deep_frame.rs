@@ -1,6 +1,6 @@
 //! Renders one frame of a deep location (a JSON file as in `tests/data/locations/`) in the exact
 //! contract, with the plain delta loop and with BLA, and prints their times and how their
-//! counts compare:
+//! counts compare (pixels where they differ are asked of the oracle):
 //!
 //! ```text
 //! cargo run --release -p zoomstack-kernel --example deep_frame -- \
@@ -11,6 +11,7 @@
 //! `cargo bench --bench exact -- deep_frame`.
 
 use std::time::Instant;
+use zoomstack_kernel::exact::oracle::{Verdict, confirmed_count};
 use zoomstack_kernel::exact::{ExactStack, OrbitCache, render_block_exact};
 use zoomstack_kernel::{Backend, IndexRange};
 
@@ -81,13 +82,17 @@ fn main() {
             tp / tb,
             diff.len()
         );
-        for &p in diff.iter().take(10) {
+        for &p in diff.iter().take(20) {
+            let (r, j) = ((p / size) as u64, (p % size) as u64);
+            let truth = match confirmed_count(&stack, 0, r, j).unwrap() {
+                Verdict::Decided(c) => c.count.to_string(),
+                Verdict::Undecided { low, high } => {
+                    format!("undecided ({} / {})", low.count, high.count)
+                }
+            };
             println!(
-                "  ({}, {}): plain {} BLA {}",
-                p / size,
-                p % size,
-                plain[p],
-                bla[p]
+                "  ({r}, {j}): plain {} BLA {}, oracle {truth}",
+                plain[p], bla[p]
             );
         }
     }

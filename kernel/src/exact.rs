@@ -296,7 +296,16 @@ fn render_into(
     if stack.bla {
         // One table per level (its whole frame's largest offset), whatever the tiling.
         let table = orbit.bla_table(stack.frame_dc_max(level)?);
-        bla::perturb_bla_counts(&OffsetSource { xs, ys }, orbit, &table, max_iter, out);
+        let rest = bla::bla_phase_all(&OffsetSource { xs, ys }, orbit, &table, max_iter, out);
+        if !rest.is_empty() {
+            crate::backend::with_lanes!(backend, crate::Isa::current(), |L, W| {
+                delta::perturb_resume::<
+                    L,
+                    { per_width(W, SCALAR_V, X4_V, X8_V) },
+                    { per_width(W, SCALAR_R as usize, X4_R as usize, X8_R as usize) as u32 },
+                >(rest, orbit, max_iter, out);
+            });
+        }
         return Ok(());
     }
     // Pixels proven never to escape get max_iter here; the delta loop takes the others, packed

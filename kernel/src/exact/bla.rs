@@ -21,8 +21,9 @@
 //! After every step the pixel's point is tested exactly as after a plain update ([`super::perturb`]),
 //! so escapes and rebases are decided where they happen.
 
+use super::delta::Parked;
 use super::orbit::ReferenceOrbit;
-use super::perturb::{FOUR, PerturbCount, Results, delta_step};
+use super::perturb::{PerturbCount, Pixel, Results};
 use crate::escape::PixelSource;
 use crate::lanes::{Inside, enter};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -144,73 +145,39 @@ impl BlaTable {
     }
 }
 
-/// One pixel's state in the BLA method: delta, offset, orbit index, updates done.
-#[derive(Clone, Copy)]
-struct Pixel {
-    dr: f64,
-    di: f64,
-    dcr: f64,
-    dci: f64,
-    m: usize,
-    n: u32,
-}
+/// Past this `|d|^2` no step of any table is valid (every radius is at most `eps |Z| <= 2 eps`):
+/// the pixel leaves the BLA phase and continues with the plain delta loop to its end.
+const HANDOFF_D2: f64 = 4.0 * BLA_EPSILON * BLA_EPSILON;
 
-impl Pixel {
-    fn new(dcr: f64, dci: f64) -> Self {
-        Pixel {
-            dr: 0.0,
-            di: 0.0,
-            dcr,
-            dci,
-            m: 0,
-            n: 0,
+/// The BLA phase of one pixel: steps with `table` while `|d|^2 <= HANDOFF_D2`. Returns the
+/// result if decided, else leaves `p` where the plain loop takes over.
+#[allow(clippy::inline_always)] // compiled into the BLA loop's trampoline
+#[inline(always)]
+fn bla_phase(
+    p: &mut Pixel,
+    z: &[[f64; 2]],
+    table: &BlaTable,
+    max_iter: u32,
+) -> Option<PerturbCount> {
+    loop {
+        if let Some(v) = p.advance(z, Some(table), max_iter) {
+            return Some(v);
         }
-    }
-
-    /// One step of the method: the longest valid step of `table` at `m` (two updates or
-    /// more), else one plain update ([`delta_step`]); then the plain loop's tests, in its
-    /// order. Returns the pixel's result when this step decided it. The one place the method's
-    /// rule is written: the reference and the interleaved loop both call it.
-    #[allow(clippy::inline_always)] // compiled into the BLA loop's trampoline
-    #[inline(always)]
-    fn advance(&mut self, z: &[[f64; 2]], table: &BlaTable, max_iter: u32) -> Option<PerturbCount> {
-        let (dr, di, m) = (self.dr, self.di, self.m);
-        if let Some(s) = table.lookup(m, dr * dr + di * di, max_iter - self.n) {
-            let [ar, ai] = s.a;
-            let [br, bi] = s.b;
-            self.dr = (ar * dr - ai * di) + (br * self.dcr - bi * self.dci);
-            self.di = (ar * di + ai * dr) + (br * self.dci + bi * self.dcr);
-            self.m = m + s.len as usize;
-            self.n += s.len;
-        } else {
-            (self.dr, self.di) = delta_step(z[m][0], z[m][1], dr, di, self.dcr, self.dci);
-            self.m = m + 1;
-            self.n += 1;
+        if p.dr * p.dr + p.di * p.di > HANDOFF_D2 {
+            return None;
         }
-        let (zr, zi) = (z[self.m][0] + self.dr, z[self.m][1] + self.di);
-        let norm = zr * zr + zi * zi;
-        if norm > FOUR || norm.is_nan() {
-            return Some(PerturbCount {
-                count: (self.n - 1) as u16,
-                norm,
-            });
-        }
-        if self.n == max_iter {
-            return Some(PerturbCount {
-                count: max_iter as u16,
-                norm,
-            });
-        }
-        if norm < self.dr * self.dr + self.di * self.di || self.m == z.len() - 1 {
-            (self.dr, self.di, self.m) = (zr, zi, 0);
-        }
-        None
     }
 }
 
-/// The scalar reference of the BLA method: [`super::perturb_scalar_detail`]'s loop, where at
-/// each orbit index the longest valid step of `table` (two updates or more) replaces the plain
-/// updates it covers. Every BLA render ([`perturb_bla_counts`]) equals it bit for bit.
+/// The scalar reference of the BLA method. Per pixel, two phases:
+///
+/// 1. while `|d| <= 2 eps` (where BLA can apply), each step is the longest valid step of
+///    `table` at `m` (two updates or more), else one plain update; after each, the plain
+///    loop's tests ([`super::perturb`]);
+/// 2. from the first `|d| > 2 eps` on (no table step is valid there), the plain delta loop to
+///    the end (also after a rebase that makes `d` small again).
+///
+/// Every BLA render equals it bit for bit (phase 2 runs in the vector delta loop).
 ///
 /// # Panics
 ///
@@ -234,28 +201,27 @@ pub fn perturb_bla_detail(
         };
     }
     let mut p = Pixel::new(dcr, dci);
+    if let Some(v) = bla_phase(&mut p, orbit.points(), table, max_iter) {
+        return v;
+    }
     loop {
-        if let Some(v) = p.advance(orbit.points(), table, max_iter) {
+        if let Some(v) = p.advance(orbit.points(), None, max_iter) {
             return v;
         }
     }
 }
 
-/// Pixels in flight in [`perturb_bla_counts`]: their steps are independent, so the core
-/// overlaps their latency chains.
-const IN_FLIGHT: usize = 8;
-
-/// Every pixel of `src` (offsets from the orbit's reference point) in the BLA method, into
-/// `out`: [`perturb_bla_detail`]'s results, with [`IN_FLIGHT`] pixels advanced in turn. Runs
-/// compiled for the machine's instruction set ([`enter`]: there `mul_add` is one FMA
-/// instruction, not a call; the result is the same either way).
-pub(crate) fn perturb_bla_counts(
+/// Phase 1 of every pixel of `src` (offsets from the orbit's reference point): results of the
+/// pixels it decides go to `out`; the others are returned, to be continued by the vector delta
+/// loop ([`super::delta::perturb_resume`]). Runs compiled for the machine's instruction set
+/// ([`enter`]: there `mul_add` is one FMA instruction, not a call; the result is the same).
+pub(crate) fn bla_phase_all(
     src: &impl PixelSource,
     orbit: &ReferenceOrbit,
     table: &BlaTable,
     max_iter: u32,
     out: &mut (impl Results + ?Sized),
-) {
+) -> Vec<Parked> {
     crate::backend::with_lanes!(crate::Backend::Scalar, crate::Isa::current(), |L, W| {
         let _ = W;
         enter::<L, _>(BlaRun {
@@ -264,11 +230,11 @@ pub(crate) fn perturb_bla_counts(
             table,
             max_iter,
             out,
-        });
-    });
+        })
+    })
 }
 
-/// [`perturb_bla_counts`]'s work, compiled into [`enter`]'s trampoline.
+/// [`bla_phase_all`]'s work, compiled into [`enter`]'s trampoline.
 struct BlaRun<'a, S: PixelSource, O: Results + ?Sized> {
     src: &'a S,
     orbit: &'a ReferenceOrbit,
@@ -278,10 +244,10 @@ struct BlaRun<'a, S: PixelSource, O: Results + ?Sized> {
 }
 
 impl<S: PixelSource, O: Results + ?Sized> Inside for BlaRun<'_, S, O> {
-    type Output = ();
+    type Output = Vec<Parked>;
     #[allow(clippy::inline_always)] // it is the trampoline's body
     #[inline(always)]
-    fn run(self) {
+    fn run(self) -> Vec<Parked> {
         let BlaRun {
             src,
             orbit,
@@ -289,66 +255,30 @@ impl<S: PixelSource, O: Results + ?Sized> Inside for BlaRun<'_, S, O> {
             max_iter,
             out,
         } = self;
-        interleaved(src, orbit, table, max_iter, out);
-    }
-}
-
-#[allow(clippy::inline_always)] // compiled into the trampoline
-#[inline(always)]
-fn interleaved(
-    src: &impl PixelSource,
-    orbit: &ReferenceOrbit,
-    table: &BlaTable,
-    max_iter: u32,
-    out: &mut (impl Results + ?Sized),
-) {
-    debug_assert!((1..=orbit.max_iter()).contains(&max_iter));
-    let z = orbit.points();
-    let row = src.row_len();
-    let mut next = 0usize;
-    // Takes the next pixel that needs iterating (the others are decided here).
-    let mut take = |out: &mut (dyn FnMut(usize, PerturbCount) + '_)| -> Option<(usize, Pixel)> {
-        while next < src.len() {
-            let p = next;
-            next += 1;
-            let (dcr, dci) = src.point(p / row, p % row);
+        let z = orbit.points();
+        let row = src.row_len();
+        let mut handed = Vec::new();
+        // One pixel at a time: interleaving 4-16 pixels was slower (26-34% at 5e113), the
+        // branches of different pixels' steps mispredicting each other.
+        for pix in 0..src.len() {
+            let (dcr, dci) = src.point(pix / row, pix % row);
             if orbit.never_escapes(dcr, dci) {
-                out(
-                    p,
-                    PerturbCount {
-                        count: max_iter as u16,
-                        norm: f64::NAN,
-                    },
-                );
-            } else {
-                return Some((p, Pixel::new(dcr, dci)));
+                out.put(pix, max_iter as u16, f64::NAN);
+                continue;
+            }
+            let mut p = Pixel::new(dcr, dci);
+            match bla_phase(&mut p, z, table, max_iter) {
+                Some(v) => out.put(pix, v.count, v.norm),
+                None => handed.push(Parked {
+                    pix,
+                    n: p.n,
+                    m: p.m,
+                    d: [p.dr, p.di],
+                    dc: [p.dcr, p.dci],
+                }),
             }
         }
-        None
-    };
-    let mut put = |p: usize, v: PerturbCount| out.put(p, v.count, v.norm);
-    let mut slots: Vec<(usize, Pixel)> = Vec::with_capacity(IN_FLIGHT);
-    while slots.len() < IN_FLIGHT {
-        match take(&mut put) {
-            Some(s) => slots.push(s),
-            None => break,
-        }
-    }
-    while !slots.is_empty() {
-        let mut k = 0;
-        while k < slots.len() {
-            let (p, px) = &mut slots[k];
-            if let Some(v) = px.advance(z, table, max_iter) {
-                put(*p, v);
-                if let Some(s) = take(&mut put) {
-                    slots[k] = s;
-                } else {
-                    slots.swap_remove(k);
-                    continue;
-                }
-            }
-            k += 1;
-        }
+        handed
     }
 }
 

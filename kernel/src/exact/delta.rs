@@ -57,8 +57,44 @@ pub(crate) fn perturb_counts<L: Lanes, const V: usize, const R: u32>(
         orbit,
         max_iter,
         out,
+        resume: Vec::new(),
         lanes: PhantomData,
     });
+}
+
+/// Continues every pixel of `resume` (its state after `n` updates, at orbit index `m`) with
+/// the plain delta loop, as [`perturb_counts`] would have from there; results go to `out` at
+/// each pixel's index. Every vector gathers (the pixels sit at different `m`).
+pub(crate) fn perturb_resume<L: Lanes, const V: usize, const R: u32>(
+    resume: Vec<Parked>,
+    orbit: &ReferenceOrbit,
+    max_iter: u32,
+    out: &mut (impl Results + ?Sized),
+) {
+    debug_assert!((1..=orbit.max_iter()).contains(&max_iter));
+    enter::<L, _>(Perturb::<_, _, L, V, R> {
+        src: &NoPixels,
+        orbit,
+        max_iter,
+        out,
+        resume,
+        lanes: PhantomData,
+    });
+}
+
+/// A source without pixels (a machine that only continues handed-over ones).
+struct NoPixels;
+
+impl PixelSource for NoPixels {
+    fn len(&self) -> usize {
+        0
+    }
+    fn row_len(&self) -> usize {
+        1
+    }
+    fn point(&self, _row: usize, _col: usize) -> (f64, f64) {
+        unreachable!("NoPixels has no pixels")
+    }
 }
 
 /// [`perturb_counts`]'s work: the whole machine, compiled into `enter`'s trampoline (a type,
@@ -68,6 +104,8 @@ struct Perturb<'a, S: PixelSource, O: Results + ?Sized, L, const V: usize, const
     orbit: &'a ReferenceOrbit,
     max_iter: u32,
     out: &'a mut O,
+    /// Pixels handed over mid-orbit: the machine then always gathers.
+    resume: Vec<Parked>,
     lanes: PhantomData<L>,
 }
 
@@ -83,6 +121,7 @@ impl<S: PixelSource, O: Results + ?Sized, L: Lanes, const V: usize, const R: u32
             orbit,
             max_iter,
             out,
+            resume,
             ..
         } = self;
         // Even the state is made inside: `L::splat` is an instruction of `L`'s target.
@@ -108,10 +147,11 @@ impl<S: PixelSource, O: Results + ?Sized, L: Lanes, const V: usize, const R: u32
             grow_c: [0.0; V],
             steps: [0; V],
             countdown: [0; V],
-            parked: Vec::new(),
+            always_gather: !resume.is_empty(),
+            active: resume.len(),
+            parked: resume,
             rebased: 0.0,
             updates: 0.0,
-            active: 0,
             next: 0,
             next_row: 0,
             next_col: 0,
@@ -121,12 +161,14 @@ impl<S: PixelSource, O: Results + ?Sized, L: Lanes, const V: usize, const R: u32
     }
 }
 
-/// A pixel that rebased in a lockstep vector and waits, at `m = 0`, for a vector to take it.
-struct Parked {
-    pix: usize,
-    n: u32,
-    d: [f64; 2],
-    dc: [f64; 2],
+/// A pixel that waits for a vector to take it: one that rebased in a lockstep vector (at
+/// `m = 0`), or one handed over mid-orbit ([`perturb_resume`]), with `n` updates done.
+pub(crate) struct Parked {
+    pub pix: usize,
+    pub n: u32,
+    pub m: usize,
+    pub d: [f64; 2],
+    pub dc: [f64; 2],
 }
 
 struct DeltaMachine<'a, L: Lanes, const V: usize, const R: u32> {
@@ -163,6 +205,8 @@ struct DeltaMachine<'a, L: Lanes, const V: usize, const R: u32> {
     /// Per vector: updates until some lane may reach `max_iter` or the orbit's end.
     countdown: [usize; V],
     parked: Vec<Parked>,
+    /// Every vector gathers (set when pixels are handed over mid-orbit).
+    always_gather: bool,
     /// Recent rebases and lane-updates (fading over [`RATE_WINDOW`]).
     rebased: f64,
     updates: f64,
@@ -359,7 +403,13 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
                     continue;
                 }
                 let (pix, dc) = (self.pix[lane], [dcr[i], dci[i]]);
-                self.parked.push(Parked { pix, n: it, d, dc });
+                self.parked.push(Parked {
+                    pix,
+                    n: it,
+                    m: 0,
+                    d,
+                    dc,
+                });
             } else {
                 n_top = n_top.max(self.n_off[lane]);
                 continue;
@@ -367,8 +417,8 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
             // The lane is free: the next pixel, or idle (d = dc = 0).
             (dr[i], di[i], dcr[i], dci[i], self.pix[lane]) = (0.0, 0.0, 0.0, 0.0, IDLE);
             live &= !bit;
-            if refill && let Some(((pix, n0), d, dc)) = self.take(src, true) {
-                let (n_off, m_off) = (n0.wrapping_sub(age as u32), 0usize.wrapping_sub(age));
+            if refill && let Some(((pix, n0, m0), d, dc)) = self.take(src, true) {
+                let (n_off, m_off) = (n0.wrapping_sub(age as u32), m0.wrapping_sub(age));
                 (self.pix[lane], self.n_off[lane], self.m_off[lane]) = (pix, n_off, m_off);
                 ([dr[i], di[i]], [dcr[i], dci[i]]) = (d, dc);
                 live |= bit;
@@ -415,16 +465,17 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
         }
     }
 
-    /// The next pixel for a lane at `m = 0`: the last parked one (if `parked` allows), else a
-    /// new one; as `((pixel, updates done), d, dc)`.
+    /// The next pixel for a lane: the last parked one (if `parked` allows), else a new one at
+    /// `m = 0`; as `((pixel, updates done, m), d, dc)`. (Only a machine that always gathers
+    /// holds parked pixels with `m != 0`.)
     #[allow(clippy::type_complexity)]
     fn take(
         &mut self,
         src: &impl PixelSource,
         parked: bool,
-    ) -> Option<((usize, u32), [f64; 2], [f64; 2])> {
+    ) -> Option<((usize, u32, usize), [f64; 2], [f64; 2])> {
         if parked && let Some(p) = self.parked.pop() {
-            return Some(((p.pix, p.n), p.d, p.dc));
+            return Some(((p.pix, p.n, p.m), p.d, p.dc));
         }
         if self.next == src.len() {
             return None;
@@ -437,7 +488,7 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
             (self.next_row, self.next_col) = (self.next_row + 1, 0);
         }
         self.active += 1;
-        Some(((pix, 0), [0.0; 2], [cr, ci]))
+        Some(((pix, 0, 0), [0.0; 2], [cr, ci]))
     }
 
     /// Gives every lane of the empty vector `v` a pixel at `m = 0`, in gather mode while
@@ -448,16 +499,17 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
     #[allow(clippy::needless_range_loop)] // a lane indexes several arrays
     #[inline(always)]
     fn refill(&mut self, v: usize, src: &impl PixelSource) {
-        let gather = self.rebased * f64::from(R) > self.updates;
+        let gather = self.always_gather || self.rebased * f64::from(R) > self.updates;
         let parked = gather || self.parked.len() >= L::N || self.next == src.len();
         let mut a = [[0.0; 8]; 4];
         let (mut live, mut n_top, mut d1, mut dc1) = (0, 0, 0.0f64, 0.0f64);
         for i in 0..L::N {
             let lane = v * L::N + i;
-            let Some(((pix, n0), d, dc)) = self.take(src, parked) else {
+            let Some(((pix, n0, m0), d, dc)) = self.take(src, parked) else {
                 break;
             };
-            (self.pix[lane], self.n_off[lane], self.m_off[lane]) = (pix, n0, 0);
+            debug_assert!(gather || m0 == 0, "a lockstep vector starts at m = 0");
+            (self.pix[lane], self.n_off[lane], self.m_off[lane]) = (pix, n0, m0);
             ([a[0][i], a[1][i]], [a[2][i], a[3][i]]) = (d, dc);
             live |= 1 << i;
             n_top = n_top.max(n0);

@@ -32,15 +32,16 @@
 //! The vector loop over [`crate::lanes::Lanes`] is [`super::delta`]; it equals this reference
 //! bit for bit in every backend and build.
 
+use super::bla::BlaTable;
 use super::orbit::ReferenceOrbit;
 
-pub(super) const FOUR: f64 = 4.0;
+const FOUR: f64 = 4.0;
 
 /// One update of the delta `(dr, di)` around `Z_m = (zr, zi)`: the module's operation order
 /// (`t + t` is exact, so `(t + t) + d` is `Lanes::double_plus`; `mul_add` rounds once).
 #[allow(clippy::inline_always)] // compiled into the BLA loop's trampoline too
 #[inline(always)]
-pub(super) fn delta_step(zr: f64, zi: f64, dr: f64, di: f64, dcr: f64, dci: f64) -> (f64, f64) {
+fn delta_step(zr: f64, zi: f64, dr: f64, di: f64, dcr: f64, dci: f64) -> (f64, f64) {
     let ar = (zr + zr) + dr;
     let ai = (zi + zi) + di;
     let nr = ar.mul_add(dr, -(ai.mul_add(di, -dcr)));
@@ -103,31 +104,81 @@ pub fn perturb_scalar_detail(
             norm: f64::NAN,
         };
     }
-    let z = orbit.points();
-    let last = z.len() - 1;
-    let (mut dr, mut di, mut m) = (0.0f64, 0.0f64, 0usize);
-    for n in 1..=max_iter {
-        (dr, di) = delta_step(z[m][0], z[m][1], dr, di, dcr, dci);
-        m += 1;
-        let (zr, zi) = (z[m][0] + dr, z[m][1] + di);
-        let norm = zr * zr + zi * zi;
-        if norm > FOUR || norm.is_nan() {
-            return PerturbCount {
-                count: (n - 1) as u16,
-                norm,
-            };
-        }
-        if n == max_iter {
-            return PerturbCount {
-                count: max_iter as u16,
-                norm,
-            };
-        }
-        if norm < dr * dr + di * di || m == last {
-            (dr, di, m) = (zr, zi, 0);
+    let mut p = Pixel::new(dcr, dci);
+    loop {
+        if let Some(v) = p.advance(orbit.points(), None, max_iter) {
+            return v;
         }
     }
-    unreachable!("the loop returns at n == max_iter")
+}
+
+/// One pixel's state in the delta loop: delta, offset, orbit index, updates done.
+#[derive(Clone, Copy)]
+pub(super) struct Pixel {
+    pub(super) dr: f64,
+    pub(super) di: f64,
+    pub(super) dcr: f64,
+    pub(super) dci: f64,
+    pub(super) m: usize,
+    pub(super) n: u32,
+}
+
+impl Pixel {
+    pub(super) fn new(dcr: f64, dci: f64) -> Self {
+        Pixel {
+            dr: 0.0,
+            di: 0.0,
+            dcr,
+            dci,
+            m: 0,
+            n: 0,
+        }
+    }
+
+    /// One step: with a BLA table, its longest valid step at `m` (two updates or more,
+    /// [`super::bla`]), else one plain update ([`delta_step`]); then the tests, in the module's
+    /// order. Returns the pixel's result when this step decided it. The one place the rule is
+    /// written: the scalar references and the BLA phase all call it.
+    #[allow(clippy::inline_always)] // compiled into the BLA loop's trampoline
+    #[inline(always)]
+    pub(super) fn advance(
+        &mut self,
+        z: &[[f64; 2]],
+        table: Option<&BlaTable>,
+        max_iter: u32,
+    ) -> Option<PerturbCount> {
+        let (dr, di, m) = (self.dr, self.di, self.m);
+        if let Some(s) = table.and_then(|t| t.lookup(m, dr * dr + di * di, max_iter - self.n)) {
+            let [ar, ai] = s.a;
+            let [br, bi] = s.b;
+            self.dr = (ar * dr - ai * di) + (br * self.dcr - bi * self.dci);
+            self.di = (ar * di + ai * dr) + (br * self.dci + bi * self.dcr);
+            self.m = m + s.len as usize;
+            self.n += s.len;
+        } else {
+            (self.dr, self.di) = delta_step(z[m][0], z[m][1], dr, di, self.dcr, self.dci);
+            self.m = m + 1;
+            self.n += 1;
+        }
+        let (zr, zi) = (z[self.m][0] + self.dr, z[self.m][1] + self.di);
+        let norm = zr * zr + zi * zi;
+        if norm > FOUR || norm.is_nan() {
+            return Some(PerturbCount {
+                count: (self.n - 1) as u16,
+                norm,
+            });
+        }
+        if self.n == max_iter {
+            return Some(PerturbCount {
+                count: max_iter as u16,
+                norm,
+            });
+        }
+        if norm < self.dr * self.dr + self.di * self.di || self.m == z.len() - 1 {
+            (self.dr, self.di, self.m) = (zr, zi, 0);
+        }
+        None
+    }
 }
 
 /// Where the delta loop puts a finished pixel: its count and `|z|^2` at the deciding update.
