@@ -351,35 +351,35 @@ mod tests {
         }
     }
 
-    /// The rendered frame (interleaved, in the machine's instruction set) against the scalar
-    /// reference per pixel, and the plain delta loop's counts beside it.
+    /// The rendered frame in every backend (the BLA phase, then the vector delta loop) against
+    /// the scalar reference per pixel, and the plain delta loop's counts beside it.
     fn frame_vs_reference(stack: &ExactStack, level: u64) -> (usize, usize) {
         let orbit = OrbitCache::global().for_level(stack, level).unwrap();
         let full = |n: usize| IndexRange::full(n as u64);
-        let mut got = vec![0u16; stack.height * stack.width];
         let (rows, cols) = (full(stack.height), full(stack.width));
-        render_block_exact(
-            stack,
-            &orbit,
-            level,
-            rows,
-            cols,
-            Backend::fastest(),
-            &mut got,
-        )
-        .unwrap();
+        let frames = Backend::ALL.map(|b| {
+            let mut got = vec![0u16; stack.height * stack.width];
+            render_block_exact(stack, &orbit, level, rows, cols, b, &mut got).unwrap();
+            (b, got)
+        });
         let table = orbit.bla_table(stack.frame_dc_max(level).unwrap());
         let o = stack.offsets(level, rows, cols).unwrap();
         let mut differ_from_plain = 0;
         for (r, &y) in o.rows.iter().enumerate() {
             for (j, &x) in o.cols.iter().enumerate() {
                 let want = perturb_bla_detail(&orbit, &table, x, y, stack.max_iter).count;
-                assert_eq!(got[r * stack.width + j], want, "level {level} ({r}, {j})");
+                for (b, got) in &frames {
+                    assert_eq!(
+                        got[r * stack.width + j],
+                        want,
+                        "{b} level {level} ({r}, {j})"
+                    );
+                }
                 let plain = perturb_scalar_detail(&orbit, x, y, stack.max_iter).count;
                 differ_from_plain += usize::from(plain != want);
             }
         }
-        (got.len(), differ_from_plain)
+        (frames[0].1.len(), differ_from_plain)
     }
 
     #[test]
