@@ -16,6 +16,12 @@
 //! big-float `Z <- Z^2 + C` plus the f64 table and step bounds) at 256, 1024 and 4000 bits, on
 //! the 1103-digit centre of Kalles Fraktaler 2's `1e1086` benchmark location
 //! (`kernel/tests/data/locations/`), 2000 iterations per sample.
+//!
+//! Group `deep_frame/kf2_5e113`: Kalles Fraktaler 2's `5e113` location (177-digit centre,
+//! frame height 8e-114, `max_iter` 35494) as one 512 x 512 frame on one thread: the plain delta
+//! loop and BLA (`ExactStack::bla`) in the fastest backend, each with the orbit and table built
+//! beforehand (what every further frame of a stack costs), and the reference orbit and the BLA
+//! table alone (what the first frame adds).
 
 use cpu_time::ThreadTime;
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -160,12 +166,66 @@ fn reference_orbit(c: &mut Criterion<ThreadCpuTime>) {
     g.finish();
 }
 
+/// A location file of `kernel/tests/data/locations/`.
+fn location(name: &str) -> serde_json::Value {
+    let path = format!(
+        "{}/../kernel/tests/data/locations/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("read the location");
+    serde_json::from_str(&text).expect("location JSON")
+}
+
+fn deep_frame(c: &mut Criterion<ThreadCpuTime>) {
+    let loc = location("kf2-5e113");
+    let text = |k: &str| ExactReal::parse("location", loc[k].as_str().unwrap()).unwrap();
+    let stack = ExactStack {
+        height: 512,
+        width: 512,
+        center_re: text("center_re"),
+        center_im: text("center_im"),
+        scale0: text("scale"),
+        zoom_per_level: ExactReal::parse("zoom", "2").unwrap(),
+        max_iter: 35494,
+        bla: false,
+    };
+    let orbit = OrbitCache::global().for_level(&stack, 0).unwrap();
+    let dc_max = stack.frame_dc_max(0).unwrap();
+    let full = IndexRange::full(512);
+    let mut out = vec![0u16; 512 * 512];
+    let mut g = c.benchmark_group("deep_frame/kf2_5e113");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(20));
+    let fastest = Backend::fastest();
+    for bla in [false, true] {
+        let s = ExactStack {
+            bla,
+            ..stack.clone()
+        };
+        let name = format!("{}_{}", if bla { "bla" } else { "plain" }, fastest.name());
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                render_block_exact(&s, &orbit, 0, full, full, fastest, &mut out).unwrap();
+                black_box(&out);
+            });
+        });
+    }
+    g.bench_function("reference_orbit", |b| {
+        b.iter(|| black_box(ReferenceOrbit::for_level(&stack, 0).unwrap()));
+    });
+    g.bench_function("bla_table", |b| {
+        b.iter(|| black_box(zoomstack_kernel::exact::BlaTable::build(&orbit, dc_max)));
+    });
+    g.finish();
+}
+
 fn main() {
     let mut c = Criterion::default()
         .with_measurement(ThreadCpuTime)
         .configure_from_args();
     let table = exact_vs_numpy(&mut c);
     reference_orbit(&mut c);
+    deep_frame(&mut c);
     c.final_summary();
     print_table(&table);
 }

@@ -276,3 +276,77 @@ fn proven_constant_shards_are_one_chunk_and_read_back_as_the_count() {
     let v = ok(&run(dir.path(), &["verify", store.to_str().unwrap()]));
     assert!(v.contains("intact") || v.contains("ok"), "{v}");
 }
+
+/// Kalles Fraktaler 2's 5e113 location, its centre and frame as the spec gives them.
+fn kf2_5e113() -> (String, String, ExactStack) {
+    let loc: serde_json::Value = serde_json::from_str(include_str!(
+        "../../kernel/tests/data/locations/kf2-5e113.json"
+    ))
+    .unwrap();
+    let (re, im) = (
+        loc["center_re"].as_str().unwrap().to_string(),
+        loc["center_im"].as_str().unwrap().to_string(),
+    );
+    let stack = ExactStack {
+        height: 24,
+        width: 32,
+        center_re: re.parse().unwrap(),
+        center_im: im.parse().unwrap(),
+        scale0: "8e-114".parse().unwrap(),
+        zoom_per_level: "2".parse().unwrap(),
+        max_iter: 35494,
+        bla: true,
+    };
+    (re, im, stack)
+}
+
+#[test]
+fn bla_renders_a_deep_location_and_the_store_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (re, im, stack) = kf2_5e113();
+    let spec = |bla: bool| {
+        format!(
+            "[stack]\nlevels = 2\nheight = 24\nwidth = 32\ncenter = [\"{re}\", \"{im}\"]\n\
+             scale0 = \"8e-114\"\nzoom_per_level = \"2\"\nmax_iter = 35494\n\
+             arithmetic = \"exact\"\nbla = {bla}\n\
+             [[sink]]\nkind = \"zarr\"\npath = \"deep.zarr\"\n"
+        )
+    };
+    let with = write(dir.path(), "bla.toml", &spec(true));
+    ok(&run(dir.path(), &["run", with.to_str().unwrap()]));
+    let got = read_store(&dir.path().join("deep.zarr"), "");
+    for level in 0..2u64 {
+        let want = kernel_level(&stack, level);
+        let have: Vec<u16> = got
+            .index_axis(ndarray::Axis(0), level as usize)
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(have, want, "level {level}");
+        assert!(want.iter().all(|&c| (22000..=35494).contains(&c)));
+    }
+    let a = attrs(&dir.path().join("deep.zarr"), "");
+    assert_eq!(a["stack"]["exact"]["bla"], true);
+    // Resuming that store without BLA would mix two methods' counts: refused, store kept.
+    let without = write(dir.path(), "plain.toml", &spec(false));
+    let e = fails(&run(dir.path(), &["run", without.to_str().unwrap()]), 2);
+    assert!(e.contains("stack.exact"), "{e}");
+    assert_eq!(read_store(&dir.path().join("deep.zarr"), ""), got);
+}
+
+#[test]
+fn bla_needs_the_exact_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write(
+        dir.path(),
+        "numpy-bla.toml",
+        "[stack]\nlevels = 2\nheight = 8\nwidth = 8\nbla = true\n\
+         [[sink]]\nkind = \"zarr\"\npath = \"x.zarr\"\n",
+    );
+    let e = fails(&run(dir.path(), &["run", spec.to_str().unwrap()]), 2);
+    assert!(
+        e.contains("stack.bla") && e.contains("arithmetic = \"exact\""),
+        "{e}"
+    );
+    assert!(!dir.path().join("x.zarr").exists());
+}

@@ -186,6 +186,17 @@ impl fmt::Display for Describe {
     }
 }
 
+/// A parameter for a report: as written in a spec for ordinary magnitudes (`3`, `1.00025`), in
+/// exponent form where positional digits would run long (`8e-114`, not 114 zeros).
+#[must_use]
+pub fn format_real(x: f64) -> String {
+    if x == 0.0 || (1e-5..1e16).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +244,14 @@ mod tests {
         assert_eq!(p.num_chunks, 40);
         assert_eq!(p.pixels_rendered, 40 * 256 * 256);
         assert_eq!(format_bytes(p.bytes), "5.00 MiB");
+    }
+
+    #[test]
+    fn reals_read_as_written_or_in_exponent_form() {
+        assert_eq!(format_real(3.0), "3");
+        assert_eq!(format_real(1.00025), "1.00025");
+        assert_eq!(format_real(-0.743645857047151), "-0.743645857047151");
+        assert_eq!(format_real(8e-114), "8e-114");
+        assert_eq!(format_real(0.0), "0");
     }
 }

@@ -50,7 +50,7 @@ mod slice;
 mod stack;
 
 pub use array::LazyArray;
-pub use describe::{Describe, format_bytes};
+pub use describe::{Describe, format_bytes, format_real};
 pub use error::{EngineError, Excerpt, ExecError, Result};
 pub use executor::{DEFAULT_MEMORY_LIMIT, Executor, Progress, ProgressFn, Tile};
 pub use layout::StoreLayout;

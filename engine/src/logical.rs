@@ -1,6 +1,7 @@
 //! The logical plan: the operations a [`crate::LazyArray`] recorded, as the user wrote them
 //! ([`PlanNode`]). The optimizer (`optimizer.rs`) rewrites it into a [`crate::RenderPlan`].
 
+use crate::describe::format_real;
 use crate::slice::{IndexRange, SliceSpec, format_range};
 use crate::stack::ZoomStack;
 use std::fmt;
@@ -130,10 +131,10 @@ impl PlanNode {
                 stack.params.height,
                 stack.params.width,
                 stack.params.max_iter,
-                stack.params.center_re,
-                stack.params.center_im,
-                stack.params.scale0,
-                stack.params.zoom_per_level
+                format_real(stack.params.center_re),
+                format_real(stack.params.center_im),
+                format_real(stack.params.scale0),
+                format_real(stack.params.zoom_per_level)
             ),
             PlanNode::Select { specs, ranges, .. } => format!(
                 "Select [{}, {}, {}] = [{}, {}, {}]",

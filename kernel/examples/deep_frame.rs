@@ -4,8 +4,14 @@
 //!
 //! ```text
 //! cargo run --release -p zoomstack-kernel --example deep_frame -- \
-//!     kernel/tests/data/locations/kf2-5e113.json [SIZE] [--bla-only]
+//!     kernel/tests/data/locations/kf2-5e113.json [SIZE] [--bla-only] [--save DIR] \
+//!     [--oracle-sample N]
 //! ```
+//!
+//! `--save DIR` writes the frames as raw little-endian u16 (`DIR/plain.u16`, `DIR/bla.u16`, row 0
+//! the lowest imaginary part); `--oracle-sample N` asks the oracle for N pseudo-random pixels
+//! and writes `DIR/oracle.json` (`[[row, col, count or null], ...]`, null: undecided), printing
+//! how many each method gets right.
 //!
 //! One thread. For the measured comparison with other renderers use the criterion bench
 //! `cargo bench --bench exact -- deep_frame`.
@@ -22,6 +28,13 @@ fn main() {
         .expect("usage: deep_frame LOCATION.json [SIZE] [--bla-only]");
     let size: usize = args.get(1).map_or(512, |s| s.parse().expect("SIZE"));
     let bla_only = args.iter().any(|a| a == "--bla-only");
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .map(|i| args[i + 1].clone())
+    };
+    let save = value("--save");
+    let sample: usize = value("--oracle-sample").map_or(0, |n| n.parse().expect("N"));
     let loc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
     let text = |k: &str| loc[k].as_str().expect(k).parse().expect(k);
@@ -71,14 +84,15 @@ fn main() {
         format!("counts {lo}..={hi}, {iters:.3e} updates")
     };
     println!("BLA: {tb:.3} s, {}", hist(&bla));
-    if !bla_only {
-        let (plain, tp) = render(false);
+    let plain_run = (!bla_only).then(|| render(false));
+    if let Some((plain, tp)) = &plain_run {
+        let tp = *tp;
         let iters: u64 = plain.iter().map(|&v| u64::from(v) + 1).sum();
         let diff: Vec<usize> = (0..plain.len()).filter(|&p| plain[p] != bla[p]).collect();
         println!(
             "plain: {tp:.3} s ({:.3e} updates/s), {}; BLA {:.1}x faster; {} pixels differ",
             iters as f64 / tp,
-            hist(&plain),
+            hist(plain),
             tp / tb,
             diff.len()
         );
@@ -96,4 +110,49 @@ fn main() {
             );
         }
     }
+    let plain = plain_run.map(|(p, _)| p);
+    if let Some(dir) = &save {
+        std::fs::create_dir_all(dir).unwrap();
+        let raw = |c: &[u16]| c.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+        std::fs::write(format!("{dir}/bla.u16"), raw(&bla)).unwrap();
+        if let Some(plain) = &plain {
+            std::fs::write(format!("{dir}/plain.u16"), raw(plain)).unwrap();
+        }
+    }
+    if sample > 0 {
+        let dir = save.expect("--oracle-sample writes into --save DIR");
+        let mut seed = 0x5e113u64;
+        let mut rows = Vec::new();
+        let (mut decided, mut bla_ok, mut plain_ok) = (0, 0, 0);
+        for _ in 0..sample {
+            let p = (splitmix(&mut seed) % (size * size) as u64) as usize;
+            let (r, j) = ((p / size) as u64, (p % size) as u64);
+            match confirmed_count(&stack, 0, r, j).unwrap() {
+                Verdict::Decided(c) => {
+                    decided += 1;
+                    bla_ok += usize::from(bla[p] == c.count);
+                    plain_ok += usize::from(plain.as_ref().is_some_and(|pl| pl[p] == c.count));
+                    rows.push(format!("[{r}, {j}, {}]", c.count));
+                }
+                Verdict::Undecided { .. } => rows.push(format!("[{r}, {j}, null]")),
+            }
+        }
+        std::fs::write(
+            format!("{dir}/oracle.json"),
+            format!("[{}]\n", rows.join(", ")),
+        )
+        .unwrap();
+        println!(
+            "oracle: {decided} of {sample} pixels decided; BLA right on {bla_ok}, plain on {plain_ok}"
+        );
+    }
+}
+
+/// splitmix64: a fixed pseudo-random sequence.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use zoomstack_engine::{Arithmetic, format_bytes};
+use zoomstack_engine::{Arithmetic, format_bytes, format_real};
 use zoomstack_kernel::SPACING_ULPS;
 use zoomstack_kernel::exact::{ExactStack, OrbitCache, proof};
 use zoomstack_sinks::{Compression, StoreValues};
@@ -93,10 +93,10 @@ impl Pipeline {
             spec.stack.levels,
             p.height,
             p.width,
-            p.center_re,
-            p.center_im,
-            p.scale0,
-            p.zoom_per_level,
+            format_real(p.center_re),
+            format_real(p.center_im),
+            format_real(p.scale0),
+            format_real(p.zoom_per_level),
             p.max_iter,
             spec.stack.arithmetic.name()
         );
@@ -253,9 +253,15 @@ fn exact_text(e: &ExactStack, levels: u64) -> String {
         Ok(None) => "; no level is proven constant".to_string(),
         Err(err) => format!("; the constant-frame proof failed: {err}"),
     };
+    let method = if e.bla {
+        "; BLA on: runs of delta updates are skipped by linear steps merged along the orbit \
+         (one table per level and octave of frame size, built when first needed)"
+    } else {
+        ""
+    };
     format!(
         "exact arithmetic: true escape counts (perturbation around one reference orbit of the \
-         centre, {} at level 0 to {} at level {deepest}); {depth}{proven}",
+         centre, {} at level 0 to {} at level {deepest}); {depth}{proven}{method}",
         prec(0),
         prec(deepest)
     )

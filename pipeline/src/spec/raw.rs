@@ -30,6 +30,8 @@ pub(super) struct RawStack {
     pub(super) zoom_per_level: Option<S<RawReal>>,
     pub(super) max_iter: Option<S<u64>>,
     pub(super) arithmetic: Option<S<String>>,
+    /// Exact mode's BLA method (`ExactStack::bla`).
+    pub(super) bla: Option<S<bool>>,
     /// The default chunking of every sink (the notebook's `CHUNKS`); a sink's own wins.
     pub(super) chunks: Option<S<Vec<u64>>>,
 }

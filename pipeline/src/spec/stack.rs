@@ -71,11 +71,18 @@ pub(super) fn stack_from_raw(raw: Option<S<RawStack>>) -> Result<ZoomStack, Spec
     };
     let at =
         |e: zoomstack_engine::EngineError| SpecError::at(span.clone(), format!("[stack]: {e}"));
+    let bla = raw.bla.as_ref().is_some_and(|b| *b.get_ref());
     match raw
         .arithmetic
         .as_ref()
         .map(|a| (a.get_ref().as_str(), a.span()))
     {
+        None | Some(("numpy", _)) if bla => Err(SpecError::at(
+            raw.bla.expect("bla is set").span(),
+            "stack.bla = true needs arithmetic = \"exact\" (BLA skips updates of the exact \
+             mode's delta loop; the numpy contract iterates every pixel as the notebook does)"
+                .to_string(),
+        )),
         None | Some(("numpy", _)) => ZoomStack::new(levels, params).map_err(at),
         Some(("exact", _)) => {
             let exact = ExactStack {
@@ -86,7 +93,7 @@ pub(super) fn stack_from_raw(raw: Option<S<RawStack>>) -> Result<ZoomStack, Spec
                 scale0: scale0.0,
                 zoom_per_level: zoom_per_level.0,
                 max_iter,
-                bla: false,
+                bla,
             };
             ZoomStack::exact(levels, exact).map_err(at)
         }

@@ -42,6 +42,10 @@ pub fn stack_json(levels: u64, p: &StackParams, arithmetic: &Arithmetic) -> Valu
             "scale0": e.scale0.to_string(),
             "zoom_per_level": e.zoom_per_level.to_string(),
         });
+        if e.bla {
+            // Counts of the BLA method (they may differ from the plain delta loop's).
+            v["exact"]["bla"] = json!(true);
+        }
     }
     v
 }
