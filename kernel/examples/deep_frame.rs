@@ -13,13 +13,16 @@
 //! and writes `DIR/oracle.json` (`[[row, col, count or null], ...]`, null: undecided), printing
 //! how many each method gets right.
 //!
-//! One thread. For the measured comparison with other renderers use the criterion bench
-//! `cargo bench --bench exact -- deep_frame`.
+//! `--threads N` renders bands of 32 rows on N threads (default 1). Per-core rates come from the
+//! criterion bench: `cargo bench -p zoomstack-benches --bench exact -- deep_frame`.
 
 use std::time::Instant;
 use zoomstack_kernel::exact::oracle::{Verdict, confirmed_count};
 use zoomstack_kernel::exact::{ExactStack, OrbitCache, render_block_exact};
 use zoomstack_kernel::{Backend, IndexRange};
+
+/// Rows per band of the threaded render.
+const BAND: usize = 32;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +37,7 @@ fn main() {
             .map(|i| args[i + 1].clone())
     };
     let save = value("--save");
+    let threads: usize = value("--threads").map_or(1, |n| n.parse().expect("threads"));
     let sample: usize = value("--oracle-sample").map_or(0, |n| n.parse().expect("N"));
     let loc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
@@ -65,7 +69,24 @@ fn main() {
         };
         let mut out = vec![0u16; size * size];
         let t = Instant::now();
-        render_block_exact(&s, &orbit, 0, full, full, Backend::fastest(), &mut out).unwrap();
+        // Bands of BAND rows, taken in turn by `threads` threads (as the engine's tiles are).
+        let bands: Vec<(usize, &mut [u16])> = out.chunks_mut(BAND * size).enumerate().collect();
+        let bands = std::sync::Mutex::new(bands);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let Some((k, band)) = bands.lock().unwrap().pop() else {
+                            break;
+                        };
+                        let rows =
+                            IndexRange::new((k * BAND) as u64, 1, (band.len() / size) as u64);
+                        render_block_exact(&s, &orbit, 0, rows, full, Backend::fastest(), band)
+                            .unwrap();
+                    }
+                });
+            }
+        });
         (out, t.elapsed().as_secs_f64())
     };
     let t = Instant::now();

@@ -64,14 +64,16 @@ pub(crate) fn perturb_counts<L: Lanes, const V: usize, const R: u32>(
 
 /// Continues every pixel of `resume` (its state after `n` updates, at orbit index `m`) with
 /// the plain delta loop, as [`perturb_counts`] would have from there; results go to `out` at
-/// each pixel's index. Every vector gathers (the pixels sit at different `m`).
+/// each pixel's index. Pixels that share `m` run in lockstep.
 pub(crate) fn perturb_resume<L: Lanes, const V: usize, const R: u32>(
-    resume: Vec<Parked>,
+    mut resume: Vec<Parked>,
     orbit: &ReferenceOrbit,
     max_iter: u32,
     out: &mut (impl Results + ?Sized),
 ) {
     debug_assert!((1..=orbit.max_iter()).contains(&max_iter));
+    // Taken from the end: equal `m` adjacent, the smallest first.
+    resume.sort_by_key(|p| std::cmp::Reverse(p.m));
     enter::<L, _>(Perturb::<_, _, L, V, R> {
         src: &NoPixels,
         orbit,
@@ -147,7 +149,6 @@ impl<S: PixelSource, O: Results + ?Sized, L: Lanes, const V: usize, const R: u32
             grow_c: [0.0; V],
             steps: [0; V],
             countdown: [0; V],
-            always_gather: !resume.is_empty(),
             active: resume.len(),
             parked: resume,
             rebased: 0.0,
@@ -205,8 +206,6 @@ struct DeltaMachine<'a, L: Lanes, const V: usize, const R: u32> {
     /// Per vector: updates until some lane may reach `max_iter` or the orbit's end.
     countdown: [usize; V],
     parked: Vec<Parked>,
-    /// Every vector gathers (set when pixels are handed over mid-orbit).
-    always_gather: bool,
     /// Recent rebases and lane-updates (fading over [`RATE_WINDOW`]).
     rebased: f64,
     updates: f64,
@@ -499,16 +498,37 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
     #[allow(clippy::needless_range_loop)] // a lane indexes several arrays
     #[inline(always)]
     fn refill(&mut self, v: usize, src: &impl PixelSource) {
-        let gather = self.always_gather || self.rebased * f64::from(R) > self.updates;
+        let gather = self.rebased * f64::from(R) > self.updates;
         let parked = gather || self.parked.len() >= L::N || self.next == src.len();
         let mut a = [[0.0; 8]; 4];
         let (mut live, mut n_top, mut d1, mut dc1) = (0, 0, 0.0f64, 0.0f64);
+        // A lockstep vector's lanes share `m`: it takes parked pixels while they have the
+        // first one's (those handed over mid-orbit come sorted by `m`).
+        let mut shared_m = None;
         for i in 0..L::N {
             let lane = v * L::N + i;
+            if !gather
+                && let (Some(m), Some(p)) = (shared_m, self.parked.last())
+                && p.m != m
+            {
+                break;
+            }
             let Some(((pix, n0, m0), d, dc)) = self.take(src, parked) else {
                 break;
             };
-            debug_assert!(gather || m0 == 0, "a lockstep vector starts at m = 0");
+            if shared_m.is_some_and(|m| m != m0) {
+                // A new pixel (m = 0) after parked ones of another m: put it back.
+                debug_assert_eq!(m0, 0);
+                self.parked.push(Parked {
+                    pix,
+                    n: n0,
+                    m: m0,
+                    d,
+                    dc,
+                });
+                break;
+            }
+            shared_m.get_or_insert(m0);
             (self.pix[lane], self.n_off[lane], self.m_off[lane]) = (pix, n0, m0);
             ([a[0][i], a[1][i]], [a[2][i], a[3][i]]) = (d, dc);
             live |= 1 << i;
@@ -517,7 +537,8 @@ impl<L: Lanes, const V: usize, const R: u32> DeltaMachine<'_, L, V, R> {
             dc1 = dc1.max(dc[0].abs() + dc[1].abs());
         }
         (self.live[v], self.gather[v]) = (live, gather);
-        (self.n_top[v], self.age[v], self.m0[v]) = (n_top, 0, 0);
+        let m0 = if gather { 0 } else { shared_m.unwrap_or(0) };
+        (self.n_top[v], self.age[v], self.m0[v]) = (n_top, 0, m0);
         for (x, a) in [&mut self.dr, &mut self.di, &mut self.dcr, &mut self.dci]
             .into_iter()
             .zip(&a)
