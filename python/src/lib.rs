@@ -77,6 +77,7 @@ pub(crate) fn zoom_stack(
     zoom_per_level: &Real,
     max_iter: i64,
     arithmetic: &str,
+    bla: bool,
 ) -> PyResult<ZoomStack> {
     let size = |what: &str, v: i64| -> PyResult<usize> {
         usize::try_from(v).ok().filter(|&n| n >= 1).ok_or_else(|| {
@@ -100,10 +101,16 @@ pub(crate) fn zoom_stack(
         scale0: scale0.exact("scale0")?,
         zoom_per_level: zoom_per_level.exact("zoom_per_level")?,
         max_iter,
-        bla: false,
+        bla,
     };
     let stack = match arithmetic {
         "exact" => ZoomStack::exact(levels, exact).map_err(engine_err)?,
+        "numpy" if bla => {
+            return Err(InvalidParameterError::new_err(
+                "bla=True needs arithmetic=\"exact\" (BLA skips updates of the exact mode's \
+                 delta loop; the numpy contract iterates every pixel as the notebook does)",
+            ));
+        }
         "numpy" => {
             let p = StackParams {
                 height: exact.height,
@@ -196,7 +203,8 @@ pub(crate) fn backend_from(name: Option<&str>) -> PyResult<Backend> {
 /// handed to numpy without copying). `backend`: `"auto"`, `"scalar"`, `"f64x4"`, `"f64x8"`;
 /// `None` reads `ZOOMSTACK_KERNEL` (default: the fastest for this build). `arithmetic`:
 /// `"numpy"` (the notebook's counts) or `"exact"` (the true counts; `center`, `scale0` and
-/// `zoom_per_level` may then be decimal strings, taken exactly).
+/// `zoom_per_level` may then be decimal strings, taken exactly). `bla`: exact arithmetic only,
+/// skip runs of updates with bivariate linear approximation (deep locations).
 ///
 /// Raises `InvalidParameterError` / `InvalidSelectionError` / `UnknownBackendError` (all
 /// `ZoomstackError`, a `ValueError`) with a message naming the bad value, `MemoryError` when
@@ -206,7 +214,7 @@ pub(crate) fn backend_from(name: Option<&str>) -> PyResult<Backend> {
     levels, rows, cols, *, height = 512, width = 512,
     center = (Real::Float(-0.743645857047151), Real::Float(0.13182592380533)),
     scale0 = Real::Float(3.0), zoom_per_level = Real::Float(1.00025),
-    max_iter = 256, backend = None, arithmetic = "numpy"
+    max_iter = 256, backend = None, arithmetic = "numpy", bla = false
 ))]
 #[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)] // pyo3 extracts by value
 fn render_block<'py>(
@@ -222,6 +230,7 @@ fn render_block<'py>(
     max_iter: i64,
     backend: Option<&str>,
     arithmetic: &str,
+    bla: bool,
 ) -> PyResult<Bound<'py, PyArray3<u16>>> {
     let lv = python_range("levels", levels, None)?;
     // The stack needs a level count: the deepest level asked for.
@@ -235,6 +244,7 @@ fn render_block<'py>(
         &zoom_per_level,
         max_iter,
         arithmetic,
+        bla,
     )?;
     let p = stack.params;
     let backend = backend_from(backend)?;
@@ -278,7 +288,7 @@ fn render_block<'py>(
     *, levels = 120000, height = 512, width = 512,
     center = (Real::Float(-0.743645857047151), Real::Float(0.13182592380533)),
     scale0 = Real::Float(3.0), zoom_per_level = Real::Float(1.00025),
-    max_iter = 256, arithmetic = "numpy"
+    max_iter = 256, arithmetic = "numpy", bla = false
 ))]
 #[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)] // pyo3 extracts by value
 fn validate_params(
@@ -290,6 +300,7 @@ fn validate_params(
     zoom_per_level: Real,
     max_iter: i64,
     arithmetic: &str,
+    bla: bool,
 ) -> PyResult<()> {
     let levels = u64::try_from(levels)
         .ok()
@@ -306,6 +317,7 @@ fn validate_params(
         &zoom_per_level,
         max_iter,
         arithmetic,
+        bla,
     )?;
     stack.check_level(levels - 1).map_err(|e| {
         InvalidParameterError::new_err(format!("the deepest level {}: {e}", levels - 1))

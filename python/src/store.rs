@@ -51,6 +51,8 @@ pub(crate) struct StoreSpec {
     max_iter: i64,
     /// `"numpy"` or `"exact"`.
     arithmetic: String,
+    /// Exact arithmetic's BLA method.
+    bla: bool,
     /// Per axis (level, y, x), `range(start, stop, step)` of stack indices.
     select: [(i64, i64, i64); 3],
     /// Chunk shape (clamped to the selection's shape here).
@@ -95,6 +97,7 @@ impl StoreSpec {
             &self.zoom_per_level,
             self.max_iter,
             &self.arithmetic,
+            self.bla,
         )?;
         let select = self.select.map(|(a, b, s)| SliceSpec::range(a, b, s));
         let array = stack
@@ -465,7 +468,7 @@ mod tests {
             .unwrap_or_default();
         let text = format!(
             "[stack]\nlevels = {}\nheight = {}\nwidth = {}\ncenter = [{}, {}]\nscale0 = {}\n\
-             zoom_per_level = {}\nmax_iter = {}\narithmetic = {:?}\n[[sink]]\nkind = \"zarr\"\npath = {:?}\n\
+             zoom_per_level = {}\nmax_iter = {}\narithmetic = {:?}\nbla = {}\n[[sink]]\nkind = \"zarr\"\npath = {:?}\n\
              array = {:?}\nselect = \"[{}]\"\nchunks = [{}, {}, {}]\n{shards}\
              compression_level = {}\nif_exists = \"replace\"\n",
             spec.levels,
@@ -477,6 +480,7 @@ mod tests {
             spec.zoom_per_level.toml(),
             spec.max_iter,
             spec.arithmetic,
+            spec.bla,
             store.display().to_string(),
             spec.path,
             sel.join(", "),
@@ -515,6 +519,7 @@ mod tests {
             zoom_per_level: Real::Float(1.00025f64.powi(1000)),
             max_iter: 300,
             arithmetic: "numpy".to_string(),
+            bla: false,
             select: [(1, 40, 5), (0, 24, 3), (2, 20, 1)],
             chunks: [1, 4, 8],
             shards,

@@ -330,6 +330,7 @@ def stack(
     max_iter: int = 256,
     chunks: int | Sequence[int] | None = None,
     arithmetic: str = "numpy",
+    bla: bool = False,
 ) -> ZoomStackArray:
     """The notebook's zoom stack as a lazy ``(levels, height, width)`` ``uint16`` Dask array.
 
@@ -337,8 +338,8 @@ def stack(
     levels take milliseconds to define. Slicing fuses: ``stack()[0:20000:500, ::2, ::2]``
     renders only the selected pixels (see :class:`ZoomStackArray`). Blocks render with the
     backend named by ``ZOOMSTACK_KERNEL`` on the worker (default: the fastest one).
-    ``arithmetic="exact"`` gives the true counts at any depth (see :class:`StackParams`).
-    ``chunks`` defaults to the notebook's ``(1, 256, 256)`` up to 2**20 levels and to more
+    ``arithmetic="exact"`` gives the true counts at any depth, ``bla=True`` with it renders
+    deep locations faster (see :class:`StackParams`). ``chunks`` defaults to the notebook's ``(1, 256, 256)`` up to 2**20 levels and to more
     levels per block beyond (:func:`default_chunks`), so 120 million levels define in
     milliseconds too.
 
@@ -360,6 +361,7 @@ def stack(
         zoom_per_level=zoom_per_level,
         max_iter=max_iter,
         arithmetic=arithmetic,
+        bla=bla,
     )
     return ZoomStackArray.from_params(params, chunks)
 

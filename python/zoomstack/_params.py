@@ -53,6 +53,9 @@ class StackParams:
     cover, and constant deep frames proven). ``center``, ``scale0`` and ``zoom_per_level`` may
     be decimal strings with any number of digits: the exact contract takes them exactly as
     written, the numpy contract rounds them to the nearest float, as ``float()`` does.
+    ``bla=True`` (exact arithmetic only) skips runs of delta updates with bivariate linear
+    approximation: deep locations with large ``max_iter`` render several times faster; the
+    counts are checked against the same oracle (a store records the method).
 
     Raises :class:`zoomstack.InvalidParameterError` (a ``ValueError``) naming the bad value.
     """
@@ -65,6 +68,7 @@ class StackParams:
     zoom_per_level: float | str = 1.00025
     max_iter: int = 256
     arithmetic: str = "numpy"
+    bla: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -76,6 +80,10 @@ class StackParams:
             raise InvalidParameterError(
                 f'arithmetic must be "numpy" or "exact", got {self.arithmetic!r}'
             )
+        if not isinstance(self.bla, bool):
+            raise InvalidParameterError(f"bla must be True or False, got {self.bla!r}")
+        if self.bla and self.arithmetic != "exact":
+            raise InvalidParameterError('bla=True needs arithmetic="exact"')
         try:
             re, im = self.center
         except (TypeError, ValueError):
@@ -104,4 +112,5 @@ class StackParams:
             "zoom_per_level": self.zoom_per_level,
             "max_iter": self.max_iter,
             "arithmetic": self.arithmetic,
+            "bla": self.bla,
         }

@@ -139,6 +139,7 @@ def _store_spec(
         "zoom_per_level": p.zoom_per_level,
         "max_iter": p.max_iter,
         "arithmetic": p.arithmetic,
+        "bla": p.bla,
         "select": tuple(ax.triple(0, ax.count) for ax in source._zs_axes),
         "chunks": chunk_shape,
         "shards": shard_shape,
