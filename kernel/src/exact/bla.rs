@@ -153,7 +153,7 @@ const HANDOFF_D2: f64 = 4.0 * BLA_EPSILON * BLA_EPSILON;
 /// result if decided, else leaves `p` where the plain loop takes over.
 #[allow(clippy::inline_always)] // compiled into the BLA loop's trampoline
 #[inline(always)]
-fn bla_phase(
+pub(super) fn bla_phase(
     p: &mut Pixel,
     z: &[[f64; 2]],
     table: &BlaTable,
@@ -189,26 +189,7 @@ pub fn perturb_bla_detail(
     dci: f64,
     max_iter: u32,
 ) -> PerturbCount {
-    assert!(
-        (1..=orbit.max_iter()).contains(&max_iter),
-        "max_iter {max_iter} must be in 1..={}",
-        orbit.max_iter()
-    );
-    if orbit.never_escapes(dcr, dci) {
-        return PerturbCount {
-            count: max_iter as u16,
-            norm: f64::NAN,
-        };
-    }
-    let mut p = Pixel::new(dcr, dci);
-    if let Some(v) = bla_phase(&mut p, orbit.points(), table, max_iter) {
-        return v;
-    }
-    loop {
-        if let Some(v) = p.advance(orbit.points(), None, max_iter) {
-            return v;
-        }
-    }
+    super::perturb::reference(orbit, Some(table), dcr, dci, max_iter)
 }
 
 /// Phase 1 of every pixel of `src` (offsets from the orbit's reference point): results of the

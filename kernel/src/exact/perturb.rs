@@ -32,7 +32,7 @@
 //! The vector loop over [`crate::lanes::Lanes`] is [`super::delta`]; it equals this reference
 //! bit for bit in every backend and build.
 
-use super::bla::BlaTable;
+use super::bla::{BlaTable, bla_phase};
 use super::orbit::ReferenceOrbit;
 
 const FOUR: f64 = 4.0;
@@ -93,6 +93,18 @@ pub fn perturb_scalar_detail(
     dci: f64,
     max_iter: u32,
 ) -> PerturbCount {
+    reference(orbit, None, dcr, dci, max_iter)
+}
+
+/// The scalar references of both methods: the plain delta loop (`table` `None`), or BLA's two
+/// phases ([`super::bla`]) then the plain loop.
+pub(super) fn reference(
+    orbit: &ReferenceOrbit,
+    table: Option<&BlaTable>,
+    dcr: f64,
+    dci: f64,
+    max_iter: u32,
+) -> PerturbCount {
     assert!(
         (1..=orbit.max_iter()).contains(&max_iter),
         "max_iter {max_iter} must be in 1..={}",
@@ -105,6 +117,11 @@ pub fn perturb_scalar_detail(
         };
     }
     let mut p = Pixel::new(dcr, dci);
+    if let Some(table) = table
+        && let Some(v) = bla_phase(&mut p, orbit.points(), table, max_iter)
+    {
+        return v;
+    }
     loop {
         if let Some(v) = p.advance(orbit.points(), None, max_iter) {
             return v;
