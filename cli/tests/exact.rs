@@ -126,6 +126,11 @@ fn describe_names_the_contract_and_the_proven_levels() {
     assert!(out.contains("arithmetic exact"), "{out}");
     assert!(out.contains("proven constant"), "{out}");
     assert!(out.contains("139845"), "the proven threshold: {out}");
+    // The reference orbit: Z_0..=Z_251 (the centre's count is 250), 80 bytes a point.
+    assert!(
+        out.contains("the reference orbit (level 0): 252 points, the centre escapes with count 250, 19.69 kiB in memory, about "),
+        "{out}"
+    );
     // Units 35.. of 4096 levels start past level 139845 (unit 34 holds 139264..143359).
     assert!(
         out.contains("29297 write units (29262 proven constant: stored without rendering)"),

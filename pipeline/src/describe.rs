@@ -6,7 +6,7 @@ use std::path::Path;
 
 use zoomstack_engine::{Arithmetic, format_bytes, format_real};
 use zoomstack_kernel::SPACING_ULPS;
-use zoomstack_kernel::exact::{ExactStack, OrbitCache, proof};
+use zoomstack_kernel::exact::{ExactStack, OrbitCache, ReferenceOrbit, proof};
 use zoomstack_sinks::{Compression, StoreValues};
 
 use crate::jobs::Job;
@@ -223,6 +223,11 @@ impl Pipeline {
     }
 }
 
+/// What one reference-orbit point holds: `Z_m` and the delta loop's table entry, both f64.
+const ORBIT_BYTES_PER_POINT: u64 = 16 + 64;
+/// Updates `describe` times the reference orbit on.
+const ORBIT_PROBE: u32 = 2000;
+
 /// What the exact contract does for this stack: the reference orbit, its precision over the
 /// stack's levels and how deep f64 deltas reach.
 fn exact_text(e: &ExactStack, levels: u64) -> String {
@@ -241,6 +246,33 @@ fn exact_text(e: &ExactStack, levels: u64) -> String {
         )
     };
     let deepest = last.min(too_deep.saturating_sub(1));
+    let orbit = match OrbitCache::global().for_level(e, 0) {
+        Ok(o) => {
+            let points = o.points().len();
+            let ends = match o.escape_count() {
+                Some(c) => format!("the centre escapes with count {c}"),
+                None => format!("the centre does not escape within {}", e.max_iter),
+            };
+            // Its cost, timed on its first updates (the orbit itself may come from the cache).
+            let probe = e.max_iter.min(ORBIT_PROBE);
+            let t = std::time::Instant::now();
+            let timed = ReferenceOrbit::compute(&e.center_re, &e.center_im, probe, o.precision())
+                .map(|p| p.points().len() - 1);
+            let cost = match timed {
+                Ok(n) if n > 0 => format!(
+                    ", about {:.2} s to compute ({:.2} us per update, timed on {n})",
+                    t.elapsed().as_secs_f64() * (points - 1) as f64 / n as f64,
+                    t.elapsed().as_secs_f64() * 1e6 / n as f64
+                ),
+                _ => String::new(),
+            };
+            format!(
+                "; the reference orbit (level 0): {points} points, {ends}, {} in memory{cost}",
+                format_bytes(points as u64 * ORBIT_BYTES_PER_POINT),
+            )
+        }
+        Err(err) => format!("; the reference orbit failed: {err}"),
+    };
     let proven = match proof::ConstantFrames::global().find(e, OrbitCache::global()) {
         Ok(Some(c)) if c.level <= last => format!(
             "; levels from {} on are proven constant (count {}) and cost no per-pixel work",
@@ -261,7 +293,7 @@ fn exact_text(e: &ExactStack, levels: u64) -> String {
     };
     format!(
         "exact arithmetic: true escape counts (perturbation around one reference orbit of the \
-         centre, {} at level 0 to {} at level {deepest}); {depth}{proven}{method}",
+         centre, {} at level 0 to {} at level {deepest}){orbit}; {depth}{proven}{method}",
         prec(0),
         prec(deepest)
     )
