@@ -6,9 +6,9 @@
 //! radius `R`). Two consecutive linear steps `x` then `y` compose to one,
 //! `A = A_y A_x`, `B = A_y B_x + B_y`, valid while `x` is and `x` lands inside `y`'s radius:
 //! with `|dc| <= dc_max` (the frame's largest offset), `R = min(R_x, (R_y - |B_x| dc_max) / |A_x|)`.
-//! [`BlaTable`] holds these merges in levels (level `j`: steps of `2^j` updates from orbit index
-//! `1 + i 2^j`), built once per orbit and `dc_max` band, and [`BlaTable::lookup`] finds the
-//! longest valid step at a pixel's `m`.
+//! [`BlaTable`] holds these merges in levels (steps of `2^k` updates, `k >= 1`, from orbit
+//! indices `1 + i 2^k`), built once per orbit and `dc_max` band, and [`BlaTable::lookup`] finds
+//! the longest valid step at a pixel's `m`.
 //!
 //! What a skip must not hide, and how the radius excludes it:
 //!
@@ -44,8 +44,8 @@ pub(crate) struct Step {
 /// The merged linear steps along one reference orbit for offsets up to `dc_max`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlaTable {
-    /// `levels[j][i]`: `2^j` updates from orbit index `1 + i 2^j` (level 0 is not kept: one
-    /// update is done exactly).
+    /// `levels[j][i]`: `2^(j+1)` updates from orbit index `1 + i 2^(j+1)` (single updates are
+    /// not kept: one update is done exactly).
     levels: Vec<Vec<Step>>,
     dc_max: f64,
 }
