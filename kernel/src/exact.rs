@@ -298,13 +298,7 @@ fn render_into(
         let table = orbit.bla_table(stack.frame_dc_max(level)?);
         let rest = bla::bla_phase_all(&OffsetSource { xs, ys }, orbit, &table, max_iter, out);
         if !rest.is_empty() {
-            crate::backend::with_lanes!(backend, crate::Isa::current(), |L, W| {
-                delta::perturb_resume::<
-                    L,
-                    { per_width(W, SCALAR_V, X4_V, X8_V) },
-                    { per_width(W, SCALAR_R as usize, X4_R as usize, X8_R as usize) as u32 },
-                >(rest, orbit, max_iter, out);
-            });
+            dispatch(backend, &delta::NoPixels, rest, orbit, max_iter, out);
         }
         return Ok(());
     }
@@ -324,7 +318,14 @@ fn render_into(
         }
     }
     match kept {
-        None => dispatch(backend, &OffsetSource { xs, ys }, orbit, max_iter, out),
+        None => dispatch(
+            backend,
+            &OffsetSource { xs, ys },
+            Vec::new(),
+            orbit,
+            max_iter,
+            out,
+        ),
         Some(kept) if !kept.is_empty() => {
             let src = PackedSource {
                 xs,
@@ -332,7 +333,7 @@ fn render_into(
                 kept: &kept,
             };
             let mut scatter = Scatter { out, at: &kept };
-            dispatch(backend, &src, orbit, max_iter, &mut scatter);
+            dispatch(backend, &src, Vec::new(), orbit, max_iter, &mut scatter);
         }
         Some(_) => {}
     }
@@ -342,6 +343,7 @@ fn render_into(
 fn dispatch(
     backend: Backend,
     src: &impl PixelSource,
+    resume: Vec<delta::Parked>,
     orbit: &ReferenceOrbit,
     max_iter: u32,
     out: &mut (impl Results + ?Sized),
@@ -351,7 +353,7 @@ fn dispatch(
         { per_width(W, SCALAR_V, X4_V, X8_V) },
         { per_width(W, SCALAR_R as usize, X4_R as usize, X8_R as usize) as u32 },
     >(
-        src, orbit, max_iter, out
+        src, resume, orbit, max_iter, out
     ));
 }
 

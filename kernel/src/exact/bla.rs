@@ -194,8 +194,9 @@ pub fn perturb_bla_detail(
 
 /// Phase 1 of every pixel of `src` (offsets from the orbit's reference point): results of the
 /// pixels it decides go to `out`; the others are returned, to be continued by the vector delta
-/// loop ([`super::delta::perturb_resume`]). Runs compiled for the machine's instruction set
-/// ([`enter`]: there `mul_add` is one FMA instruction, not a call; the result is the same).
+/// loop (`delta::perturb_counts`, as handed-over pixels). Runs compiled for the machine's
+/// instruction set ([`enter`]: there `mul_add` is one FMA instruction, not a call; the result
+/// is the same).
 pub(crate) fn bla_phase_all(
     src: &impl PixelSource,
     orbit: &ReferenceOrbit,
